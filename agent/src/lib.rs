@@ -1,0 +1,1 @@
+//! ip-masq-agent: placeholder until the agent lands.
