@@ -1,1 +1,26 @@
-//! placeholder
+//! `masq-conformance`: proves what an implementation of ip-masq-agent does to packets.
+//!
+//! Each case (a fixture file) gets its own sandbox of three network namespaces — `pod`,
+//! `node`, `world` — joined by veth pairs. The implementation under test runs in `node`
+//! (in a private mount namespace where the fixture's config appears ConfigMap-style), the
+//! runner sends real UDP, TCP and ICMP flows from `pod` to destinations in `world`, and
+//! records which source address arrived. Outcome tables and the node's nat table are
+//! snapshot-asserted with insta.
+//!
+//! Safety is structural: every namespace is created by this crate, nothing is created in
+//! or routed through the initial namespace, and [`guard`] refuses to run iptables or an
+//! implementation anywhere else.
+
+pub mod case;
+pub mod configmap;
+pub mod fixture;
+pub mod guard;
+pub mod implementation;
+pub mod iptables;
+pub mod names;
+pub mod netns;
+pub mod probe;
+pub mod report;
+pub mod snapshot;
+pub mod suite;
+pub mod topology;

@@ -1,1 +1,12 @@
-fn main() {}
+//! `masq-conformance`: runs the fixture corpus against an implementation profile.
+
+fn main() -> std::process::ExitCode {
+    masq_conformance::guard::init();
+    if std::env::var_os("INSTA_WORKSPACE_ROOT").is_none() {
+        // insta would otherwise ask `cargo metadata`, which may not exist under sudo.
+        if let Ok(cwd) = std::env::current_dir() {
+            std::env::set_var("INSTA_WORKSPACE_ROOT", cwd);
+        }
+    }
+    masq_conformance::suite::main_with(std::env::args().collect(), false)
+}

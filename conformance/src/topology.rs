@@ -1,0 +1,368 @@
+//! One sandbox per case: `pod`, `node` and `world` namespaces joined by veth pairs.
+//!
+//! ```text
+//!  pod                       node                                  world
+//!  eth0 10.244.0.2/24  ──  to-pod 10.244.0.1/24
+//!       fd00:10:244::2/64     fd00:10:244::1/64
+//!                            to-world 198.51.100.1/24        ──  eth0 198.51.100.2/24
+//!                                     2001:db8:1::1/64            2001:db8:1::2/64
+//!                                                                lo: every destination /32, /128
+//! ```
+//! Built with rtnetlink: each veth is created from inside one namespace with its peer
+//! placed directly in `node`, so no device ever exists in the initial namespace. Nothing
+//! routes out: the only default routes point from `pod` to `node`, from `node` to `world`,
+//! and from `world` back to `node`.
+
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use futures::TryStreamExt;
+use netns_rs::NetNs;
+use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
+use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
+
+use crate::guard::{self, NsId};
+use crate::names;
+
+/// The pod's address: the source a non-masqueraded packet arrives with.
+pub const POD_V4: Ipv4Addr = Ipv4Addr::new(10, 244, 0, 2);
+pub const POD_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x10, 0x244, 0, 0, 0, 0, 2);
+/// The node's pod-facing gateway address.
+pub const NODE_POD_SIDE_V4: Ipv4Addr = Ipv4Addr::new(10, 244, 0, 1);
+pub const NODE_POD_SIDE_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x10, 0x244, 0, 0, 0, 0, 1);
+/// The node's egress address: the source a masqueraded packet arrives with.
+pub const NODE_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+pub const NODE_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+/// The world's end of the node's uplink.
+pub const WORLD_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+pub const WORLD_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
+
+/// Errors while building or tearing down a sandbox.
+#[derive(Debug, thiserror::Error)]
+pub enum TopologyError {
+    #[error("creating namespace {name}: {source}")]
+    Namespace {
+        name: String,
+        source: netns_rs::Error,
+    },
+    #[error(transparent)]
+    Guard(#[from] guard::GuardError),
+    #[error("netlink: {what}: {source}")]
+    Netlink {
+        what: String,
+        source: rtnetlink::Error,
+    },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("destination {0} collides with the sandbox's own addressing")]
+    ReservedAddress(IpAddr),
+}
+
+/// One of the three namespaces of a sandbox.
+pub struct Namespace {
+    name: String,
+    ns: Option<NetNs>,
+    id: NsId,
+}
+
+impl Namespace {
+    fn create(name: String) -> Result<Self, TopologyError> {
+        let ns = NetNs::new(&name).map_err(|source| TopologyError::Namespace {
+            name: name.clone(),
+            source,
+        })?;
+        let id = guard::register(ns.file())?;
+        Ok(Self {
+            name,
+            ns: Some(ns),
+            id,
+        })
+    }
+
+    /// The namespace's nsfs file (for setns / the guard).
+    pub fn file(&self) -> &File {
+        self.ns
+            .as_ref()
+            .expect("namespace used after removal")
+            .file()
+    }
+
+    /// Its name under /run/netns.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its path under /run/netns.
+    pub fn path(&self) -> PathBuf {
+        Path::new(names::NETNS_DIR).join(&self.name)
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        guard::unregister(self.id);
+        if let Some(ns) = self.ns.take() {
+            // Nothing may keep the namespace busy: kill what still runs in it.
+            names::kill_processes_in(ns.path());
+            let path = ns.path().to_path_buf();
+            if ns.remove().is_err() {
+                names::remove_named_namespace(&path);
+            }
+        }
+    }
+}
+
+/// A case's three namespaces, wired up and addressed.
+pub struct Sandbox {
+    pub tag: String,
+    pub pod: Namespace,
+    pub node: Namespace,
+    pub world: Namespace,
+    /// Scratch directory for this case (config volume, PATH shims, overlay dirs).
+    pub scratch: PathBuf,
+    /// Extra destinations added to the world.
+    pub destinations: Vec<IpAddr>,
+    /// How long setup took (reported by benchmarks).
+    pub setup_time: std::time::Duration,
+}
+
+/// Addresses the sandbox itself uses; a fixture's destination may not be one of them.
+pub fn reserved(addr: IpAddr) -> bool {
+    let v4_nets: [(Ipv4Addr, u8); 2] = [(POD_V4, 24), (NODE_V4, 24)];
+    match addr {
+        IpAddr::V4(a) => {
+            a.is_unspecified()
+                || a.is_broadcast()
+                || a.is_multicast()
+                || a.is_loopback()
+                || v4_nets.iter().any(|(net, len)| {
+                    let mask = u32::MAX << (32 - len);
+                    u32::from(a) & mask == u32::from(*net) & mask
+                })
+        }
+        IpAddr::V6(a) => {
+            let seg = a.segments();
+            a.is_unspecified()
+                || a.is_loopback()
+                || a.is_multicast()
+                || (seg[0..3] == [0xfd00, 0x10, 0x244] && seg[3] == 0)
+                || (seg[0..3] == [0x2001, 0xdb8, 1] && seg[3] == 0)
+        }
+    }
+}
+
+impl Sandbox {
+    /// Builds the three namespaces and their links. `destinations` are placed on the
+    /// world's loopback as host addresses.
+    pub fn create(destinations: &[IpAddr]) -> Result<Self, TopologyError> {
+        let started = Instant::now();
+        if let Some(bad) = destinations.iter().find(|d| reserved(**d)) {
+            return Err(TopologyError::ReservedAddress(*bad));
+        }
+        let tag = names::next_case_tag();
+        let scratch = names::scratch_root().join(&tag);
+        std::fs::create_dir_all(&scratch).map_err(|source| TopologyError::Io {
+            what: format!("creating {}", scratch.display()),
+            source,
+        })?;
+        // Fields drop in declaration order if a later step fails: namespaces go away.
+        let mut sandbox = Self {
+            pod: Namespace::create(format!("{tag}-pod"))?,
+            node: Namespace::create(format!("{tag}-node"))?,
+            world: Namespace::create(format!("{tag}-world"))?,
+            tag,
+            scratch,
+            destinations: destinations.to_vec(),
+            setup_time: Default::default(),
+        };
+        sandbox.configure_sysctls()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| TopologyError::Io {
+                what: "tokio runtime".into(),
+                source,
+            })?;
+        rt.block_on(sandbox.wire())?;
+        drop(rt); // closes the netlink sockets, which would otherwise pin the namespaces
+        sandbox.setup_time = started.elapsed();
+        Ok(sandbox)
+    }
+
+    fn configure_sysctls(&self) -> Result<(), TopologyError> {
+        let io = |what: &str| {
+            let what = what.to_string();
+            move |source| TopologyError::Io { what, source }
+        };
+        for ns in [&self.pod, &self.node, &self.world] {
+            // No duplicate address detection: addresses are usable at once.
+            for key in [
+                "net.ipv6.conf.default.accept_dad",
+                "net.ipv6.conf.all.accept_dad",
+            ] {
+                crate::netns::sysctl_in(ns.file(), key, "0").map_err(io(key))?;
+            }
+        }
+        crate::netns::sysctl_in(self.node.file(), "net.ipv4.ip_forward", "1")
+            .map_err(io("node ip_forward"))?;
+        crate::netns::sysctl_in(self.node.file(), "net.ipv6.conf.all.forwarding", "1")
+            .map_err(io("node ipv6 forwarding"))?;
+        Ok(())
+    }
+
+    /// Opens a netlink connection inside `ns` and drives it on the current runtime.
+    fn handle_in(ns: &Namespace) -> Result<Handle, TopologyError> {
+        let rt = tokio::runtime::Handle::current();
+        let (conn, handle, _) = crate::netns::in_ns(ns.file(), || {
+            let _entered = rt.enter();
+            rtnetlink::new_connection()
+        })?
+        .map_err(|source| TopologyError::Io {
+            what: format!("netlink socket in {}", ns.name()),
+            source,
+        })?;
+        tokio::spawn(conn);
+        Ok(handle)
+    }
+
+    async fn wire(&self) -> Result<(), TopologyError> {
+        let pod = Self::handle_in(&self.pod)?;
+        let node = Self::handle_in(&self.node)?;
+        let world = Self::handle_in(&self.world)?;
+        let node_fd = self.node.file().as_raw_fd();
+
+        veth_with_peer_in(&pod, "eth0", "to-pod", node_fd).await?;
+        veth_with_peer_in(&world, "eth0", "to-world", node_fd).await?;
+
+        // pod
+        let eth0 = link_index(&pod, "eth0").await?;
+        add_addr(&pod, eth0, POD_V4.into(), 24).await?;
+        add_addr(&pod, eth0, POD_V6.into(), 64).await?;
+        up(&pod, "lo").await?;
+        up(&pod, "eth0").await?;
+        default_routes(&pod, NODE_POD_SIDE_V4, NODE_POD_SIDE_V6).await?;
+
+        // node
+        let to_pod = link_index(&node, "to-pod").await?;
+        let to_world = link_index(&node, "to-world").await?;
+        add_addr(&node, to_pod, NODE_POD_SIDE_V4.into(), 24).await?;
+        add_addr(&node, to_pod, NODE_POD_SIDE_V6.into(), 64).await?;
+        add_addr(&node, to_world, NODE_V4.into(), 24).await?;
+        add_addr(&node, to_world, NODE_V6.into(), 64).await?;
+        up(&node, "lo").await?;
+        up(&node, "to-pod").await?;
+        up(&node, "to-world").await?;
+        default_routes(&node, WORLD_V4, WORLD_V6).await?;
+
+        // world
+        let w_eth0 = link_index(&world, "eth0").await?;
+        add_addr(&world, w_eth0, WORLD_V4.into(), 24).await?;
+        add_addr(&world, w_eth0, WORLD_V6.into(), 64).await?;
+        up(&world, "lo").await?;
+        up(&world, "eth0").await?;
+        for dest in &self.destinations {
+            let len = if dest.is_ipv4() { 32 } else { 128 };
+            add_addr(&world, 1, *dest, len).await?;
+        }
+        default_routes(&world, NODE_V4, NODE_V6).await?;
+        Ok(())
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // Namespaces are removed by their own Drop (field order: pod, node, world).
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
+
+fn nl(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> TopologyError {
+    let what = what.into();
+    move |source| TopologyError::Netlink { what, source }
+}
+
+/// Creates veth `name` in the handle's namespace with its peer `peer` created directly in
+/// the namespace behind `peer_ns_fd` (one request, no move).
+async fn veth_with_peer_in(
+    handle: &Handle,
+    name: &str,
+    peer: &str,
+    peer_ns_fd: i32,
+) -> Result<(), TopologyError> {
+    let peer_msg = LinkMessageBuilder::<LinkUnspec>::new()
+        .name(peer.to_string())
+        .setns_by_fd(peer_ns_fd)
+        .build();
+    let msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+        .name(name.to_string())
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)))
+        .build();
+    handle
+        .link()
+        .add(msg)
+        .execute()
+        .await
+        .map_err(nl(format!("veth {name} <-> {peer}")))
+}
+
+async fn link_index(handle: &Handle, name: &str) -> Result<u32, TopologyError> {
+    let msg = handle
+        .link()
+        .get()
+        .match_name(name.to_string())
+        .execute()
+        .try_next()
+        .await
+        .map_err(nl(format!("looking up link {name}")))?;
+    msg.map(|m| m.header.index)
+        .ok_or_else(|| TopologyError::Io {
+            what: format!("link {name}"),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        })
+}
+
+async fn up(handle: &Handle, name: &str) -> Result<(), TopologyError> {
+    let index = link_index(handle, name).await?;
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(index).up().build())
+        .execute()
+        .await
+        .map_err(nl(format!("setting {name} up")))
+}
+
+async fn add_addr(handle: &Handle, index: u32, addr: IpAddr, len: u8) -> Result<(), TopologyError> {
+    handle
+        .address()
+        .add(index, addr, len)
+        .execute()
+        .await
+        .map_err(nl(format!("adding {addr}/{len}")))
+}
+
+async fn default_routes(
+    handle: &Handle,
+    via4: Ipv4Addr,
+    via6: Ipv6Addr,
+) -> Result<(), TopologyError> {
+    let v4 = RouteMessageBuilder::<Ipv4Addr>::new().gateway(via4).build();
+    handle
+        .route()
+        .add(v4)
+        .execute()
+        .await
+        .map_err(nl(format!("default route via {via4}")))?;
+    let v6 = RouteMessageBuilder::<Ipv6Addr>::new().gateway(via6).build();
+    handle
+        .route()
+        .add(v6)
+        .execute()
+        .await
+        .map_err(nl(format!("default route via {via6}")))
+}
