@@ -1,0 +1,322 @@
+//! Tests of the runner itself: the guard, cleanup after panics and SIGKILL, and that a
+//! wrong implementation fails the suite for the right reason.
+//!
+//! They need root and iptables; without them each test prints "skipped: ..." and returns.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use masq_conformance::{guard, implementation, iptables, names, netns, topology::Sandbox};
+
+fn skip_reason() -> Option<String> {
+    masq_conformance::suite::unavailable(&iptables::Backend::ALL)
+}
+
+macro_rules! require_root {
+    () => {
+        if let Some(why) = skip_reason() {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn namespaces_with(tag: &str) -> Vec<String> {
+    std::fs::read_dir(names::NETNS_DIR)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(tag))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Pids of processes whose network namespace is one of `names`.
+fn processes_in(names: &[String]) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let inodes: Vec<u64> = names
+        .iter()
+        .filter_map(|n| std::fs::metadata(Path::new(names::NETNS_DIR).join(n)).ok())
+        .map(|m| m.ino())
+        .collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let ino = std::fs::metadata(e.path().join("ns/net")).ok()?.ino();
+            inodes.contains(&ino).then_some(pid)
+        })
+        .collect()
+}
+
+fn pid_alive(pid: i32) -> bool {
+    // A zombie still has /proc/<pid>; look at its state.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.split_whitespace().nth(2).is_some_and(|st| st == "Z"))
+        .unwrap_or(false)
+}
+
+#[test]
+fn guard_refuses_the_initial_namespace_everywhere() {
+    guard::init();
+    let initial = File::open("/proc/self/ns/net").unwrap();
+    assert!(matches!(
+        guard::check(&initial),
+        Err(guard::GuardError::InitialNamespace(_))
+    ));
+    assert!(netns::command_in(&initial, "true").is_err());
+    assert!(netns::in_ns(&initial, || ()).is_err());
+    let tables = iptables::NodeTables {
+        ns: &initial,
+        backend: iptables::Backend::Legacy,
+        lock_file: Path::new("/nonexistent"),
+    };
+    let err = tables.save_nat(false).unwrap_err();
+    assert!(err.to_string().contains("initial network namespace"), "{err}");
+
+    let profile = implementation::Profile {
+        name: "x".into(),
+        command: vec!["true".into()],
+        config_path: "/etc/config/ip-masq-agent".into(),
+        expected_failures: vec![],
+        readiness: Default::default(),
+        rule_listings: Default::default(),
+        env: Default::default(),
+    };
+    let tmp = std::env::temp_dir();
+    let err = implementation::Running::start(implementation::StartOptions {
+        profile: &profile,
+        node: &initial,
+        backend: iptables::Backend::Legacy,
+        flags: &[],
+        volume: &tmp,
+        scratch: &tmp,
+        shim_dir: &tmp,
+        lock_file: &tmp,
+    })
+    .err()
+    .expect("start in the initial namespace must be refused");
+    assert!(err.to_string().contains("initial network namespace"), "{err}");
+}
+
+#[test]
+fn guard_refuses_a_namespace_the_runner_did_not_create() {
+    require_root!();
+    guard::init();
+    // A namespace made by someone else (here: a child process's own unshare).
+    let mut child = Command::new("unshare")
+        .args(["--net", "sleep", "30"])
+        .spawn()
+        .unwrap();
+    let path = format!("/proc/{}/ns/net", child.id());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let foreign = loop {
+        let own = std::fs::metadata("/proc/self/ns/net").unwrap();
+        if let Ok(m) = std::fs::metadata(&path) {
+            use std::os::unix::fs::MetadataExt;
+            if m.ino() != own.ino() {
+                break File::open(&path).unwrap();
+            }
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for unshare to create its namespace");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let verdict = guard::check(&foreign);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(matches!(verdict, Err(guard::GuardError::NotRunnerCreated(_))), "{verdict:?}");
+}
+
+#[test]
+fn a_panic_mid_case_leaves_nothing_behind() {
+    require_root!();
+    guard::init();
+    let (tag_tx, tag_rx) = std::sync::mpsc::channel();
+    let result = std::thread::spawn(move || {
+        let sandbox = Sandbox::create(&[]).expect("sandbox");
+        let mut cmd = netns::command_in(sandbox.node.file(), "sleep").unwrap();
+        let child = cmd.arg("300").spawn().unwrap();
+        tag_tx
+            .send((sandbox.tag.clone(), sandbox.scratch.clone(), child.id() as i32))
+            .unwrap();
+        panic!("deliberate panic in the middle of a case");
+    })
+    .join();
+    assert!(result.is_err(), "the case thread should have panicked");
+    let (tag, scratch, pid) = tag_rx.recv().unwrap();
+    assert!(namespaces_with(&tag).is_empty(), "namespaces left: {:?}", namespaces_with(&tag));
+    assert!(!scratch.exists(), "scratch dir left: {}", scratch.display());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pid_alive(pid) {
+        assert!(Instant::now() < deadline, "process {pid} outlived its sandbox");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A fixture directory with one slow case, for killing the runner mid-case.
+fn slow_fixture_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("runner-safety-slow-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("snapshots")).unwrap();
+    std::fs::write(
+        dir.join("slow.yaml"),
+        "description: waits long enough to be killed\nresync_interval: 10s\nsteps:\n  - config: null\n  - wait: rules\n  - wait: {resyncs: 5}\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn a_run_killed_with_sigkill_is_swept_by_the_next() {
+    require_root!();
+    let bin = env!("CARGO_BIN_EXE_masq-conformance");
+    let agent = workspace().join("target/release/ip-masq-agent");
+    if !agent.exists() {
+        eprintln!("skipped: {} not built (cargo build --release -p ip-masq-agent)", agent.display());
+        return;
+    }
+    let fixtures = slow_fixture_dir();
+    for round in 0..2 {
+        let mut run = Command::new(bin)
+            .current_dir(workspace())
+            .args(["--fixtures", fixtures.to_str().unwrap(), "--test-threads", "2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let tag = format!("{}{}-", names::PREFIX, run.id());
+        // Wait until both cases have their namespaces and a running implementation.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while namespaces_with(&tag).len() < 6 {
+            assert!(Instant::now() < deadline, "round {round}: the runner never built its sandboxes");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // ...and until the implementations run inside them.
+        let mut inside = Vec::new();
+        while inside.len() < 2 {
+            assert!(Instant::now() < deadline, "round {round}: no implementation started");
+            inside = processes_in(&namespaces_with(&tag));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        run.kill().unwrap(); // SIGKILL: no Drop runs
+        run.wait().unwrap();
+        let left = namespaces_with(&tag);
+        assert_eq!(left.len(), 6, "round {round}: a SIGKILLed run cannot clean up: {left:?}");
+
+        let sweep = Command::new(bin).arg("--sweep").output().unwrap();
+        assert!(sweep.status.success());
+        let report = String::from_utf8_lossy(&sweep.stdout);
+        assert!(namespaces_with(&tag).is_empty(), "round {round}: sweep left {:?}", namespaces_with(&tag));
+        for ns in &left {
+            assert!(report.contains(ns.as_str()), "round {round}: sweep report misses {ns}: {report}");
+        }
+        let scratch_left: Vec<_> = std::fs::read_dir(names::scratch_root())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&tag))
+            .collect();
+        assert!(scratch_left.is_empty(), "round {round}: scratch dirs left: {scratch_left:?}");
+        let survivors: Vec<i32> = inside.iter().copied().filter(|p| pid_alive(*p)).collect();
+        assert!(survivors.is_empty(), "round {round}: processes survived the sweep: {survivors:?}");
+    }
+    std::fs::remove_dir_all(fixtures).unwrap();
+}
+
+fn run_suite(profile: &Path, filter: &str) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
+        .current_dir(workspace())
+        .env("INSTA_UPDATE", "no")
+        .args(["--implementation", profile.to_str().unwrap(), "--backend", "legacy", filter])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn write_profile(name: &str, body: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("runner-safety-{}-{name}.yaml", std::process::id()));
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[test]
+fn an_implementation_that_masquerades_everything_fails_on_the_right_destinations() {
+    require_root!();
+    let example = workspace().join("target/debug/examples/masquerade-everything");
+    if !example.exists() {
+        eprintln!("skipped: {} not built (cargo build --examples)", example.display());
+        return;
+    }
+    let profile = write_profile(
+        "masq-all",
+        &format!("name: masquerade-everything\ncommand: [{:?}]\n", example.display().to_string()),
+    );
+    let (ok, out) = run_suite(&profile, "default-no-config");
+    assert!(!ok, "the suite passed a wrong implementation:\n{out}");
+    // The diff names the RFC 1918 destination whose outcome changed.
+    assert!(
+        out.lines().any(|l| l.starts_with("-rfc1918-10") && l.contains("not-masqueraded")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with("+rfc1918-10") && l.contains(" masqueraded")),
+        "{out}"
+    );
+    std::fs::remove_file(profile).unwrap();
+}
+
+#[test]
+fn an_implementation_that_never_reads_the_config_fails() {
+    require_root!();
+    // The in-tree agent, but the runner publishes the config somewhere it never looks:
+    // it keeps running on defaults.
+    let profile = write_profile(
+        "deaf",
+        "name: deaf-agent\ncommand: [\"target/release/ip-masq-agent\"]\nconfig_path: /etc/elsewhere/ip-masq-agent\n",
+    );
+    let (ok, out) = run_suite(&profile, "docs-example-config");
+    assert!(!ok, "the suite passed an implementation that ignores its config:\n{out}");
+    assert!(out.lines().any(|l| l.starts_with("-rfc1918-172") && l.contains("masqueraded")), "{out}");
+    std::fs::remove_file(profile).unwrap();
+}
+
+#[test]
+fn expected_failures_ratchet_both_ways() {
+    require_root!();
+    let example = workspace().join("target/debug/examples/masquerade-everything");
+    if !example.exists() {
+        eprintln!("skipped: {} not built (cargo build --examples)", example.display());
+        return;
+    }
+    let listed = write_profile(
+        "xfail",
+        &format!(
+            "name: masquerade-everything\ncommand: [{:?}]\nexpected_failures: [default-no-config]\n",
+            example.display().to_string()
+        ),
+    );
+    let (ok, out) = run_suite(&listed, "default-no-config");
+    assert!(ok, "a listed failure must not fail the run:\n{out}");
+    assert!(out.contains("known failure"), "{out}");
+
+    let stale = write_profile(
+        "xpass",
+        "name: in-tree\ncommand: [\"target/release/ip-masq-agent\"]\nexpected_failures: [default-no-config]\n",
+    );
+    let (ok, out) = run_suite(&stale, "default-no-config");
+    assert!(!ok, "a listed case that passes must fail the run:\n{out}");
+    assert!(out.contains("remove it from the list"), "{out}");
+    std::fs::remove_file(listed).unwrap();
+    std::fs::remove_file(stale).unwrap();
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what the agent's tests and the conformance suite need, when it is missing:
+# iptables (both xtables-legacy-multi and xtables-nft-multi), iproute2, conntrack, kmod;
+# then loads the netfilter modules the nat tables use (harmless where built in).
+# Idempotent; needs root (uses sudo when not root). Debian/Ubuntu.
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+
+missing=()
+have xtables-legacy-multi || missing+=(iptables)
+have xtables-nft-multi || missing+=(iptables)
+have ip || missing+=(iproute2)
+have conntrack || missing+=(conntrack)
+have modprobe || missing+=(kmod)
+have unshare || missing+=(util-linux)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  echo "setup: installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Module loading is best effort: containers and custom kernels may have them built in.
+for m in nf_conntrack nf_nat iptable_nat ip6table_nat nf_tables nft_chain_nat nft_compat \
+         xt_MASQUERADE xt_addrtype xt_comment xt_statistic xt_conntrack nf_conntrack_netlink veth overlay; do
+  as_root modprobe -q "$m" 2>/dev/null || true
+done
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo is not installed; install a Rust toolchain (rustup) first" >&2
+  exit 1
+fi
+echo "setup: ok ($(/usr/sbin/xtables-legacy-multi iptables --version 2>/dev/null || iptables --version))"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# README command 2: every check of the project, as CI runs it: format, lints, unit tests,
+# the agent's in-namespace tests, the runner's own tests and the conformance suite on both
+# backends. Installs what it needs first. Run as root (or it re-runs itself with sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" -ne 0 ]; then
+  exec sudo -E env "PATH=$PATH" "$0" "$@"
+fi
+scripts/setup.sh
+export INSTA_WORKSPACE_ROOT="$PWD"
+# Never accept a changed snapshot here: review them with `cargo insta review`.
+export INSTA_UPDATE=no
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo build --release --locked -p ip-masq-agent
+cargo build --locked --workspace --all-targets
+cargo test --workspace --locked -- --test-threads 2
+
+left=$(ip netns list)
+if [ -n "$left" ]; then
+  echo "error: network namespaces left behind: $left" >&2
+  exit 1
+fi
+stray=$(find . -path ./target -prune -o -name '*.snap.new' -print)
+if [ -n "$stray" ]; then
+  echo "error: unreviewed snapshots: $stray" >&2
+  exit 1
+fi
+echo "test.sh: all checks passed"
