@@ -1,1 +1,11 @@
-//! ip-masq-agent: placeholder until the agent lands.
+//! ip-masq-agent: keeps the nat-table rules that decide which pod traffic is masqueraded.
+//!
+//! A pure core ([`config`]: bytes → [`config::Config`]; [`rules`]: config → the exact
+//! `iptables-restore` payload) and a thin shell ([`backend`]: runs iptables;
+//! [`daemon`]: the resync loop). The binary in `main.rs` only parses flags.
+
+pub mod backend;
+pub mod config;
+pub mod daemon;
+pub mod rules;
+mod tree;

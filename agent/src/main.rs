@@ -1,1 +1,253 @@
-fn main() {}
+//! The `ip-masq-agent` binary: flags (compatible with the reference's, klog flags
+//! included) and nothing else; the work is in the library.
+
+use clap::Parser;
+use ip_masq_agent::backend::Iptables;
+use ip_masq_agent::config::ParseOptions;
+use ip_masq_agent::daemon::{self, Agent, Settings, DEFAULT_CONFIG_PATH};
+use ip_masq_agent::rules::parse_to_ports;
+use nix::sys::signal::{SigSet, Signal};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Go's `strconv.ParseBool`, which is what Go bool flags accept after `=`.
+fn go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!("{s:?} is not a boolean (true/false/1/0)")),
+    }
+}
+
+/// Flags. Bool flags take an optional `=value` only (as Go's do: `--flag false` would leave
+/// `false` as a positional argument); other flags take `=value` or the next argument.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ip-masq-agent",
+    about = "Keeps iptables nat rules that masquerade pod traffic leaving the cluster",
+    args_override_self = true,
+    disable_version_flag = true
+)]
+struct Flags {
+    /// Name of the nat chain the agent manages.
+    #[arg(
+        long = "masq-chain",
+        default_value = "IP-MASQ-AGENT",
+        allow_hyphen_values = true
+    )]
+    masq_chain: String,
+    /// Default nonMasqueradeCIDRs become every IPv4 range reserved by RFCs.
+    #[arg(long = "nomasq-all-reserved-ranges", num_args = 0..=1, require_equals = true,
+          default_value = "false", default_missing_value = "true", value_parser = go_bool)]
+    nomasq_all_reserved_ranges: bool,
+    /// Also manage ip6tables; IPv6 CIDRs of the config go there.
+    #[arg(long = "enable-ipv6", num_args = 0..=1, require_equals = true,
+          default_value = "false", default_missing_value = "true", value_parser = go_bool)]
+    enable_ipv6: bool,
+    /// Add --random-fully to MASQUERADE when iptables supports it (1.6.2+).
+    #[arg(long = "random-fully", num_args = 0..=1, require_equals = true,
+          default_value = "true", default_missing_value = "true", value_parser = go_bool)]
+    random_fully: bool,
+    /// Source port ranges for MASQUERADE, e.g. 1024-29999,32768-65535.
+    #[arg(long = "to-ports", default_value = "", allow_hyphen_values = true)]
+    to_ports: String,
+    /// Config file (YAML or JSON).
+    #[arg(long = "config", default_value = DEFAULT_CONFIG_PATH, allow_hyphen_values = true)]
+    config: PathBuf,
+    /// Sync once and exit (non-zero on a bad config or a failed apply).
+    #[arg(long = "once", num_args = 0..=1, require_equals = true,
+          default_value = "false", default_missing_value = "true", value_parser = go_bool)]
+    once: bool,
+    /// Print the iptables-restore payload(s) and exit; touches nothing.
+    #[arg(long = "dry-run", num_args = 0..=1, require_equals = true,
+          default_value = "false", default_missing_value = "true", value_parser = go_bool)]
+    dry_run: bool,
+
+    // klog flags: accepted for manifest compatibility; only --v has an effect.
+    /// Log verbosity (klog): 0-1 info, 2-4 debug, 5+ trace.
+    #[arg(long = "v", default_value = "0", allow_hyphen_values = true)]
+    v: i32,
+    #[arg(long = "vmodule", hide = true)]
+    _vmodule: Option<String>,
+    #[arg(long = "logtostderr", hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = go_bool)]
+    _logtostderr: Option<bool>,
+    #[arg(long = "alsologtostderr", hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = go_bool)]
+    _alsologtostderr: Option<bool>,
+    #[arg(long = "stderrthreshold", hide = true)]
+    _stderrthreshold: Option<String>,
+    #[arg(long = "log_dir", hide = true)]
+    _log_dir: Option<String>,
+    #[arg(long = "log_file", hide = true)]
+    _log_file: Option<String>,
+    #[arg(long = "log_file_max_size", hide = true)]
+    _log_file_max_size: Option<u64>,
+    #[arg(long = "log_backtrace_at", hide = true)]
+    _log_backtrace_at: Option<String>,
+    #[arg(long = "skip_headers", hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = go_bool)]
+    _skip_headers: Option<bool>,
+    #[arg(long = "skip_log_headers", hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = go_bool)]
+    _skip_log_headers: Option<bool>,
+    #[arg(long = "add_dir_header", hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = go_bool)]
+    _add_dir_header: Option<bool>,
+    #[arg(long = "one_output", hide = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = go_bool)]
+    _one_output: Option<bool>,
+    #[arg(long = "log-flush-frequency", hide = true)]
+    _log_flush_frequency: Option<String>,
+
+    /// Go's flag package stops at the first non-flag argument and the reference ignores
+    /// the rest; so do we (with a warning).
+    #[arg(hide = true, last = true)]
+    rest: Vec<String>,
+}
+
+/// Flags that take a separate value (`--flag value`): the value is never rewritten.
+const VALUE_FLAGS: [&str; 11] = [
+    "masq-chain",
+    "to-ports",
+    "config",
+    "v",
+    "vmodule",
+    "stderrthreshold",
+    "log_dir",
+    "log_file",
+    "log_file_max_size",
+    "log_backtrace_at",
+    "log-flush-frequency",
+];
+
+/// Go accepts `-flag` as well as `--flag`; clap wants `--flag`. Rewrites single-dash
+/// flags (not their values, not anything after `--` or the first positional argument).
+fn normalise_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut value_next = false;
+    let mut done = false;
+    for (i, arg) in args.into_iter().enumerate() {
+        if i == 0 || done || value_next {
+            value_next = false;
+            out.push(arg);
+            continue;
+        }
+        if arg == "--" || arg == "-" || !arg.starts_with('-') {
+            done = true;
+            if arg != "--" {
+                out.push("--".into());
+            }
+            out.push(arg);
+            continue;
+        }
+        let arg = if arg.starts_with("--") {
+            arg
+        } else {
+            format!("-{arg}")
+        };
+        let name = arg[2..].split('=').next().unwrap_or("");
+        value_next = !arg.contains('=') && !name.is_empty() && VALUE_FLAGS.contains(&name);
+        out.push(arg);
+    }
+    out
+}
+
+fn init_logging(v: i32) {
+    let level = match v {
+        i32::MIN..=1 => tracing::Level::INFO,
+        2..=4 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let flags = Flags::parse_from(normalise_args(std::env::args()));
+    let to_ports = match parse_to_ports(&flags.to_ports) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let settings = Settings {
+        config_path: flags.config.clone(),
+        parse: ParseOptions {
+            nomasq_all_reserved_ranges: flags.nomasq_all_reserved_ranges,
+            enable_ipv6: flags.enable_ipv6,
+        },
+        chain: flags.masq_chain.clone(),
+        random_fully: flags.random_fully,
+        to_ports,
+    };
+
+    if flags.dry_run {
+        return dry_run(&settings);
+    }
+
+    // Block the stop signals before any thread exists, so every thread inherits the mask
+    // and only the waiter below receives them (child processes get a clean mask from std).
+    let mut stop_signals = SigSet::empty();
+    stop_signals.add(Signal::SIGTERM);
+    stop_signals.add(Signal::SIGINT);
+    if !flags.once {
+        if let Err(e) = stop_signals.thread_block() {
+            eprintln!("error: cannot block signals: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    init_logging(flags.v);
+    if !flags.rest.is_empty() {
+        tracing::warn!("ignoring non-flag arguments: {:?}", flags.rest);
+    }
+    let mut agent = Agent::new(settings, Iptables);
+
+    if flags.once {
+        return match agent.sync() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Ok(sig) = stop_signals.wait() {
+            tracing::info!("received {sig:?}, exiting; rules stay in place");
+        }
+        let _ = tx.send(());
+    });
+    tracing::info!(chain = %flags.masq_chain, config = %flags.config.display(), "starting");
+    agent.run(&rx);
+    ExitCode::SUCCESS
+}
+
+/// `--dry-run`: the payloads on stdout (random-fully assumed supported), nothing touched.
+fn dry_run(settings: &Settings) -> ExitCode {
+    match daemon::load_config(&settings.config_path, &settings.parse) {
+        Ok((parsed, _)) => {
+            for w in &parsed.warnings {
+                eprintln!("warning: config: {w}");
+            }
+            let mut stdout = std::io::stdout().lock();
+            for (_, payload) in daemon::payloads(&parsed.config, settings, settings.random_fully) {
+                if stdout.write_all(payload.as_bytes()).is_err() {
+                    return ExitCode::FAILURE;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

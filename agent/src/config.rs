@@ -1,0 +1,495 @@
+//! Config file bytes → [`Config`]: parsing, defaults, validation. Pure: no I/O.
+//!
+//! The reference (Go) reads a file whose first non-blank byte is `{` as JSON and anything
+//! else as YAML, which it converts to JSON and decodes with `encoding/json` into a struct
+//! pre-filled with defaults. That pipeline has observable quirks that a drop-in replacement
+//! must keep (SPEC.md, "Parsing quirks"): key names match case-insensitively, unknown keys
+//! are ignored, the last duplicate wins, YAML 1.1 booleans, a quoted `"true"` is a string,
+//! `null` leaves a scalar at its default but empties a list. Both front ends therefore
+//! produce the same untyped [`Node`] tree and one mapping step applies those rules.
+
+use crate::tree::{parse_json, parse_yaml, Node};
+use ipnet::IpNet;
+use std::fmt;
+
+/// The ranges not masqueraded by default.
+pub const DEFAULT_NON_MASQ_CIDRS: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+
+/// The default list under `--nomasq-all-reserved-ranges`: every IPv4 range reserved by RFCs.
+pub const RESERVED_NON_MASQ_CIDRS: [&str; 11] = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "192.0.0.0/24",
+    "192.0.2.0/24",
+    "192.88.99.0/24",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "240.0.0.0/4",
+];
+
+/// Default `cidrLimit`.
+pub const DEFAULT_CIDR_LIMIT: i64 = 64;
+
+/// Default `resyncInterval` (60 s), in nanoseconds.
+pub const DEFAULT_RESYNC_NANOS: i64 = 60_000_000_000;
+
+/// Flags that change how a config is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// `--nomasq-all-reserved-ranges`: the default list is [`RESERVED_NON_MASQ_CIDRS`].
+    pub nomasq_all_reserved_ranges: bool,
+    /// `--enable-ipv6`: IPv6 entries are allowed.
+    pub enable_ipv6: bool,
+}
+
+/// One validated `nonMasqueradeCIDRs` entry. The text is kept as written because the
+/// reference puts the configured string itself into the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cidr {
+    /// As written in the config (already known to be a valid network address).
+    pub text: String,
+    /// Parsed form.
+    pub net: IpNet,
+}
+
+/// A valid configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Destinations that keep the pod's source address, in order (duplicates kept).
+    pub non_masquerade_cidrs: Vec<Cidr>,
+    /// The most entries `non_masquerade_cidrs` may have.
+    pub cidr_limit: i64,
+    /// Masquerade 169.254.0.0/16 too (no link-local RETURN rule).
+    pub masq_link_local: bool,
+    /// Masquerade fe80::/10 too (IPv6 chain).
+    pub masq_link_local_ipv6: bool,
+    /// Go `time.Duration` in nanoseconds; may be zero or negative (the daemon clamps it).
+    pub resync_interval_nanos: i64,
+}
+
+impl Config {
+    /// The configuration used when the file is absent or empty.
+    pub fn defaults(opts: &ParseOptions) -> Config {
+        let list: &[&str] = if opts.nomasq_all_reserved_ranges {
+            &RESERVED_NON_MASQ_CIDRS
+        } else {
+            &DEFAULT_NON_MASQ_CIDRS
+        };
+        Config {
+            non_masquerade_cidrs: list
+                .iter()
+                .map(|s| Cidr {
+                    text: (*s).to_string(),
+                    net: s.parse().expect("built-in CIDR"),
+                })
+                .collect(),
+            cidr_limit: DEFAULT_CIDR_LIMIT,
+            masq_link_local: false,
+            masq_link_local_ipv6: false,
+            resync_interval_nanos: DEFAULT_RESYNC_NANOS,
+        }
+    }
+}
+
+/// A parsed config plus remarks worth logging (unknown keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub config: Config,
+    /// E.g. `unknown key "foo" ignored`.
+    pub warnings: Vec<String>,
+}
+
+/// Why a config was rejected. Every message names the key and the offending value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config is not valid UTF-8 (first bad byte at offset {offset})")]
+    NotUtf8 { offset: usize },
+    #[error("YAML syntax error at line {line}, column {column}: {message}")]
+    Yaml {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("JSON syntax error at line {line}, column {column}: {message}")]
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("config must be a mapping of keys to values, found {found}")]
+    NotAMapping { found: String },
+    #[error("{key}: {value} is {found}, expected {expected}")]
+    WrongType {
+        key: String,
+        value: String,
+        found: &'static str,
+        expected: &'static str,
+    },
+    #[error("resyncInterval: {value} is not a duration string (use e.g. \"30s\")")]
+    DurationNotString { value: String },
+    #[error("resyncInterval: {value:?} is not a valid duration: {reason} (use e.g. \"30s\", \"1m30s\", \"500ms\")")]
+    BadDuration { value: String, reason: String },
+    #[error("nonMasqueradeCIDRs[{index}]: {value:?} is not a valid CIDR: {reason}")]
+    InvalidCidr {
+        index: usize,
+        value: String,
+        reason: String,
+    },
+    #[error("nonMasqueradeCIDRs[{index}]: {value:?} is not a network address (did you mean {suggestion}?)")]
+    NotNetworkAddress {
+        index: usize,
+        value: String,
+        suggestion: String,
+    },
+    #[error("nonMasqueradeCIDRs[{index}]: {value:?} is an IPv6 CIDR but IPv6 is not enabled (--enable-ipv6)")]
+    Ipv6NotEnabled { index: usize, value: String },
+    #[error("cidrLimit: {count} entries in nonMasqueradeCIDRs exceed cidrLimit {limit}")]
+    TooManyCidrs { count: usize, limit: i64 },
+}
+
+/// The keys the config understands, in canonical spelling.
+const KEYS: [&str; 5] = [
+    "nonMasqueradeCIDRs",
+    "cidrLimit",
+    "masqLinkLocal",
+    "masqLinkLocalIPv6",
+    "resyncInterval",
+];
+
+/// Parses and validates a config file's bytes.
+///
+/// Empty input (or only whitespace, comments, or `null`) yields the defaults.
+pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Parsed, ConfigError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    let root = if first == Some(&b'{') {
+        parse_json(bytes).map_err(|e| ConfigError::Json {
+            line: e.line(),
+            column: e.column(),
+            message: strip_position(&e.to_string()),
+        })?
+    } else {
+        let text = std::str::from_utf8(bytes).map_err(|e| ConfigError::NotUtf8 {
+            offset: e.valid_up_to(),
+        })?;
+        parse_yaml(text).map_err(|e| ConfigError::Yaml {
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        })?
+    };
+    from_tree(root, opts)
+}
+
+/// serde_json appends " at line L column C"; we print the position ourselves.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+fn from_tree(root: Node, opts: &ParseOptions) -> Result<Parsed, ConfigError> {
+    let mut config = Config::defaults(opts);
+    let mut warnings = Vec::new();
+    let entries = match root {
+        Node::Null => Vec::new(),
+        Node::Map(entries) => entries,
+        other => {
+            return Err(ConfigError::NotAMapping {
+                found: other.kind().to_string(),
+            })
+        }
+    };
+    // The raw list is validated after all keys are read: a later `cidrLimit` or an
+    // earlier duplicate must not change the outcome.
+    let mut raw_cidrs: Option<Vec<String>> = None;
+    for (key, value) in entries {
+        let Some(canonical) = KEYS.iter().find(|k| k.eq_ignore_ascii_case(&key)) else {
+            warnings.push(format!("unknown key {key:?} ignored"));
+            continue;
+        };
+        match *canonical {
+            "nonMasqueradeCIDRs" => raw_cidrs = Some(cidr_list(value)?),
+            "cidrLimit" => match value {
+                Node::Null => {}
+                Node::Int(i) => config.cidr_limit = i,
+                other => return Err(wrong_type("cidrLimit", &other, "an integer")),
+            },
+            "masqLinkLocal" => set_bool("masqLinkLocal", value, &mut config.masq_link_local)?,
+            "masqLinkLocalIPv6" => {
+                set_bool("masqLinkLocalIPv6", value, &mut config.masq_link_local_ipv6)?
+            }
+            "resyncInterval" => {
+                config.resync_interval_nanos = match value {
+                    Node::Str(s) => parse_go_duration(&s)
+                        .map_err(|reason| ConfigError::BadDuration { value: s, reason })?,
+                    // Go's Duration.UnmarshalJSON decodes null into "" and rejects it.
+                    Node::Null => {
+                        return Err(ConfigError::BadDuration {
+                            value: String::new(),
+                            reason: "empty".into(),
+                        })
+                    }
+                    other => {
+                        return Err(ConfigError::DurationNotString {
+                            value: other.brief(),
+                        })
+                    }
+                }
+            }
+            _ => unreachable!("every entry of KEYS is handled"),
+        }
+    }
+    if let Some(list) = raw_cidrs {
+        config.non_masquerade_cidrs = validate_cidrs(list, opts)?;
+    }
+    if config.non_masquerade_cidrs.len() as i128 > config.cidr_limit as i128 {
+        return Err(ConfigError::TooManyCidrs {
+            count: config.non_masquerade_cidrs.len(),
+            limit: config.cidr_limit,
+        });
+    }
+    Ok(Parsed { config, warnings })
+}
+
+fn wrong_type(key: &str, value: &Node, expected: &'static str) -> ConfigError {
+    ConfigError::WrongType {
+        key: key.to_string(),
+        value: value.brief(),
+        found: value.kind(),
+        expected,
+    }
+}
+
+fn set_bool(key: &str, value: Node, slot: &mut bool) -> Result<(), ConfigError> {
+    match value {
+        Node::Null => Ok(()),
+        Node::Bool(b) => {
+            *slot = b;
+            Ok(())
+        }
+        other => Err(wrong_type(
+            key,
+            &other,
+            "a boolean (true or false, unquoted)",
+        )),
+    }
+}
+
+/// `null` empties the list (Go's decoder sets a slice to nil on `null`).
+fn cidr_list(value: Node) -> Result<Vec<String>, ConfigError> {
+    match value {
+        Node::Null => Ok(Vec::new()),
+        Node::Seq(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Node::Str(s) => Ok(s),
+                other => Err(wrong_type(
+                    &format!("nonMasqueradeCIDRs[{i}]"),
+                    &other,
+                    "a CIDR string",
+                )),
+            })
+            .collect(),
+        other => Err(wrong_type(
+            "nonMasqueradeCIDRs",
+            &other,
+            "a list of CIDR strings",
+        )),
+    }
+}
+
+fn validate_cidrs(list: Vec<String>, opts: &ParseOptions) -> Result<Vec<Cidr>, ConfigError> {
+    let mut out = Vec::with_capacity(list.len());
+    for (index, text) in list.into_iter().enumerate() {
+        let net: IpNet = match text.parse() {
+            Ok(n) => n,
+            Err(e) => {
+                return Err(ConfigError::InvalidCidr {
+                    index,
+                    value: text,
+                    reason: e.to_string(),
+                })
+            }
+        };
+        if net.addr() != net.network() {
+            return Err(ConfigError::NotNetworkAddress {
+                index,
+                suggestion: net.trunc().to_string(),
+                value: text,
+            });
+        }
+        if matches!(net, IpNet::V6(_)) && !opts.enable_ipv6 {
+            return Err(ConfigError::Ipv6NotEnabled { index, value: text });
+        }
+        out.push(Cidr { text, net });
+    }
+    Ok(out)
+}
+
+/// Go's `time.ParseDuration`: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+`, units ns us µs μs ms s m h,
+/// bare `0` allowed. Returns nanoseconds.
+pub fn parse_go_duration(orig: &str) -> Result<i64, String> {
+    const OVERFLOW: &str = "out of range";
+    let mut s = orig;
+    let mut neg = false;
+    if let Some(rest) = s.strip_prefix('-') {
+        neg = true;
+        s = rest;
+    } else if let Some(rest) = s.strip_prefix('+') {
+        s = rest;
+    }
+    if s == "0" {
+        return Ok(0);
+    }
+    if s.is_empty() {
+        return Err("empty".into());
+    }
+    let mut total: u64 = 0;
+    while !s.is_empty() {
+        let b = s.as_bytes()[0];
+        if !(b == b'.' || b.is_ascii_digit()) {
+            return Err(format!("expected a number at {s:?}"));
+        }
+        let int_len = s.bytes().take_while(u8::is_ascii_digit).count();
+        let mut v: u64 = 0;
+        for d in s[..int_len].bytes() {
+            v = v
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(d - b'0')))
+                .filter(|v| *v <= 1 << 63)
+                .ok_or(OVERFLOW)?;
+        }
+        s = &s[int_len..];
+        let pre = int_len > 0;
+        let mut frac: u64 = 0;
+        let mut scale: f64 = 1.0;
+        let mut post = false;
+        if let Some(rest) = s.strip_prefix('.') {
+            s = rest;
+            let n = s.bytes().take_while(u8::is_ascii_digit).count();
+            let mut overflow = false;
+            for d in s[..n].bytes() {
+                if overflow {
+                    continue;
+                }
+                match frac
+                    .checked_mul(10)
+                    .and_then(|f| f.checked_add(u64::from(d - b'0')))
+                {
+                    Some(f) if f <= 1 << 63 => {
+                        frac = f;
+                        scale *= 10.0;
+                    }
+                    _ => overflow = true,
+                }
+            }
+            post = n > 0;
+            s = &s[n..];
+        }
+        if !pre && !post {
+            return Err(format!("expected digits in {orig:?}"));
+        }
+        let unit_len = s
+            .bytes()
+            .take_while(|b| *b != b'.' && !b.is_ascii_digit())
+            .count();
+        if unit_len == 0 {
+            return Err("missing unit (ns, us, ms, s, m, h)".into());
+        }
+        let unit_text = &s[..unit_len];
+        s = &s[unit_len..];
+        let unit: u64 = match unit_text {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            other => return Err(format!("unknown unit {other:?} (use ns, us, ms, s, m, h)")),
+        };
+        if v > (1u64 << 63) / unit {
+            return Err(OVERFLOW.into());
+        }
+        v *= unit;
+        if frac > 0 {
+            v += (frac as f64 * (unit as f64 / scale)) as u64;
+            if v > 1 << 63 {
+                return Err(OVERFLOW.into());
+            }
+        }
+        total = total
+            .checked_add(v)
+            .filter(|t| *t <= 1 << 63)
+            .ok_or(OVERFLOW)?;
+    }
+    if neg {
+        return Ok((total as i128).wrapping_neg() as i64);
+    }
+    i64::try_from(total).map_err(|_| OVERFLOW.into())
+}
+
+/// Formats nanoseconds the way Go's `Duration.String` does (`1m30s`, `500ms`), for logs.
+pub fn format_go_duration(nanos: i64) -> String {
+    if nanos == 0 {
+        return "0s".into();
+    }
+    let neg = nanos < 0;
+    let u = nanos.unsigned_abs();
+    let body = if u < 1_000_000_000 {
+        let (unit, div) = if u < 1_000 {
+            ("ns", 1)
+        } else if u < 1_000_000 {
+            ("µs", 1_000)
+        } else {
+            ("ms", 1_000_000)
+        };
+        format!("{}{unit}", fmt_frac(u, div))
+    } else {
+        let h = u / 3_600_000_000_000;
+        let m = (u / 60_000_000_000) % 60;
+        let s = u % 60_000_000_000;
+        let sec = format!("{}s", fmt_frac(s, 1_000_000_000));
+        if h > 0 {
+            format!("{h}h{m}m{sec}")
+        } else if m > 0 {
+            format!("{m}m{sec}")
+        } else {
+            sec
+        }
+    };
+    if neg {
+        format!("-{body}")
+    } else {
+        body
+    }
+}
+
+fn fmt_frac(v: u64, div: u64) -> String {
+    let int = v / div;
+    let frac = v % div;
+    if frac == 0 {
+        return int.to_string();
+    }
+    let width = div.to_string().len() - 1;
+    let f = format!("{frac:0width$}");
+    format!("{int}.{}", f.trim_end_matches('0'))
+}
+
+impl fmt::Display for Config {
+    /// A one-line summary for logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} nonMasqueradeCIDRs, masqLinkLocal={}, masqLinkLocalIPv6={}, resyncInterval={}",
+            self.non_masquerade_cidrs.len(),
+            self.masq_link_local,
+            self.masq_link_local_ipv6,
+            format_go_duration(self.resync_interval_nanos)
+        )
+    }
+}

@@ -1,0 +1,197 @@
+//! [`Config`] + flags → the exact `iptables-restore` payload. Pure: no I/O.
+//!
+//! The text is byte-identical to the reference's payload (SPEC.md, "The rules"): the
+//! argument order inside each rule is the reference's, not the order `iptables-save`
+//! prints, because the payload itself is what a dry run shows and what snapshot tests pin.
+
+use crate::config::Config;
+use ipnet::IpNet;
+
+/// Comment on every RETURN rule.
+pub const LOCAL_COMMENT: &str = "ip-masq-agent: local traffic is not subject to MASQUERADE";
+/// Comment on every MASQUERADE rule.
+pub const MASQ_COMMENT: &str =
+    "ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)";
+
+/// Which table family a payload is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    /// The link-local range whose RETURN rule comes first.
+    pub fn link_local(self) -> &'static str {
+        match self {
+            Family::V4 => "169.254.0.0/16",
+            Family::V6 => "fe80::/10",
+        }
+    }
+}
+
+/// An inclusive source-port range from `--to-ports`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl PortRange {
+    fn size(self) -> u64 {
+        u64::from(self.last - self.first) + 1
+    }
+}
+
+impl std::fmt::Display for PortRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}-{}", self.first, self.last)
+        }
+    }
+}
+
+/// A bad `--to-ports` value; the message names the flag and the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid --to-ports {value:?}: {reason}")]
+pub struct ToPortsError {
+    pub value: String,
+    pub reason: String,
+}
+
+/// Parses `--to-ports`: a comma-separated list of `N` or `A-B`, each port 1..=65535, A<=B.
+/// The empty string means no ranges.
+pub fn parse_to_ports(value: &str) -> Result<Vec<PortRange>, ToPortsError> {
+    let err = |reason: String| ToPortsError {
+        value: value.to_string(),
+        reason,
+    };
+    if value.is_empty() {
+        return Ok(Vec::new());
+    }
+    let port = |p: &str| -> Result<u16, ToPortsError> {
+        match p.parse::<u16>() {
+            Ok(n) if n >= 1 && p.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+            _ => Err(err(format!("{p:?} is not a port number (1-65535)"))),
+        }
+    };
+    value
+        .split(',')
+        .map(|part| {
+            let (first, last) = match part.split_once('-') {
+                Some((a, b)) => (port(a)?, port(b)?),
+                None => {
+                    let n = port(part)?;
+                    (n, n)
+                }
+            };
+            if first > last {
+                return Err(err(format!("range {part:?} ends before it starts")));
+            }
+            Ok(PortRange { first, last })
+        })
+        .collect()
+}
+
+/// Flags that shape the rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleOptions {
+    /// `--masq-chain`.
+    pub chain: String,
+    /// `--random-fully` requested AND supported by the iptables binary.
+    pub random_fully: bool,
+    /// `--to-ports`, parsed.
+    pub to_ports: Vec<PortRange>,
+}
+
+impl Default for RuleOptions {
+    fn default() -> Self {
+        RuleOptions {
+            chain: "IP-MASQ-AGENT".into(),
+            random_fully: true,
+            to_ports: Vec::new(),
+        }
+    }
+}
+
+/// The `iptables-restore --noflush` payload that replaces the chain's content.
+pub fn restore_payload(config: &Config, family: Family, opts: &RuleOptions) -> String {
+    let chain = &opts.chain;
+    let mut out = format!("*nat\n:{chain} - [0:0]\n");
+    let masq_link_local = match family {
+        Family::V4 => config.masq_link_local,
+        Family::V6 => config.masq_link_local_ipv6,
+    };
+    let ret = |out: &mut String, dest: &str| {
+        out.push_str(&format!(
+            "-A {chain} -m comment --comment \"{LOCAL_COMMENT}\" -d {dest} -j RETURN\n"
+        ));
+    };
+    if !masq_link_local {
+        ret(&mut out, family.link_local());
+    }
+    for cidr in &config.non_masquerade_cidrs {
+        let matches = matches!(
+            (family, cidr.net),
+            (Family::V4, IpNet::V4(_)) | (Family::V6, IpNet::V6(_))
+        );
+        if matches {
+            ret(&mut out, &cidr.text);
+        }
+    }
+    let masq = format!(
+        "-A {chain} -m comment --comment \"{MASQ_COMMENT}\" -j MASQUERADE{}",
+        if opts.random_fully {
+            " --random-fully"
+        } else {
+            ""
+        }
+    );
+    if !opts.to_ports.is_empty() {
+        let sizes: Vec<u64> = opts.to_ports.iter().map(|r| r.size()).collect();
+        for proto in ["tcp", "udp", "sctp"] {
+            for (i, range) in opts.to_ports.iter().enumerate() {
+                out.push_str(&format!("{masq} -p {proto}"));
+                if i + 1 < opts.to_ports.len() {
+                    let rest: u64 = sizes[i..].iter().sum();
+                    let p = sizes[i] as f64 / rest as f64;
+                    out.push_str(&format!(
+                        " -m statistic --mode random --probability {}",
+                        format_probability(p)
+                    ));
+                }
+                out.push_str(&format!(" --to-ports {range}\n"));
+            }
+        }
+    }
+    out.push_str(&masq);
+    out.push_str("\nCOMMIT\n");
+    out
+}
+
+/// Go's `strconv.FormatFloat(p, 'f', -1, 64)`: the shortest decimal that round-trips, never
+/// in exponent form. Rust's `Display` for `f64` has exactly those two properties.
+pub fn format_probability(p: f64) -> String {
+    format!("{p}")
+}
+
+/// Arguments after `-C`/`-A POSTROUTING` for the jump into the chain.
+pub fn postrouting_jump_args(chain: &str) -> Vec<String> {
+    vec![
+        "-m".into(),
+        "comment".into(),
+        "--comment".into(),
+        format!(
+            "ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom {chain} chain"
+        ),
+        "-m".into(),
+        "addrtype".into(),
+        "!".into(),
+        "--dst-type".into(),
+        "LOCAL".into(),
+        "-j".into(),
+        chain.to_string(),
+    ]
+}
