@@ -493,3 +493,7 @@ impl fmt::Display for Config {
         )
     }
 }
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

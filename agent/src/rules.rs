@@ -195,3 +195,7 @@ pub fn postrouting_jump_args(chain: &str) -> Vec<String> {
         chain.to_string(),
     ]
 }
+
+#[cfg(test)]
+#[path = "rules_tests.rs"]
+mod tests;
