@@ -7,7 +7,7 @@ use ip_masq_agent::config::ParseOptions;
 use ip_masq_agent::daemon::{self, Agent, Settings, DEFAULT_CONFIG_PATH};
 use ip_masq_agent::rules::parse_to_ports;
 use nix::sys::signal::{SigSet, Signal};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -164,6 +164,7 @@ fn init_logging(v: i32) {
         .with_max_level(level)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 

@@ -1,0 +1,488 @@
+//! The real binary against the real kernel, each case inside a network namespace that the
+//! test creates itself, on both iptables backends.
+//!
+//! Isolation: a dedicated thread calls `unshare(CLONE_NEWNET)` (network namespaces are per
+//! thread) and spawns every command from that thread, so children inherit the namespace;
+//! it disappears when the thread and its children are gone. A guard refuses to run any
+//! command unless the thread's namespace differs from both PID 1's and the process's
+//! main thread's. Without root or iptables the cases print `skipped: <why>` and return.
+
+use nix::sched::{unshare, CloneFlags};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const AGENT: &str = env!("CARGO_BIN_EXE_ip-masq-agent");
+const BACKENDS: [(&str, &str); 2] = [
+    ("legacy", "/usr/sbin/xtables-legacy-multi"),
+    ("nft", "/usr/sbin/xtables-nft-multi"),
+];
+const TOOLS: [&str; 6] = [
+    "iptables",
+    "iptables-save",
+    "iptables-restore",
+    "ip6tables",
+    "ip6tables-save",
+    "ip6tables-restore",
+];
+const LOCAL: &str = "ip-masq-agent: local traffic is not subject to MASQUERADE";
+const OUTBOUND: &str =
+    "ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)";
+
+fn netns_inode(path: &str) -> u64 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("stat {path}: {e}"))
+        .ino()
+}
+
+/// True when this thread's network namespace is neither the main thread's nor PID 1's
+/// (PID 1's is compared only where it is visible: a container may hide it).
+fn thread_is_isolated() -> bool {
+    let mine = netns_inode("/proc/thread-self/ns/net");
+    let pid1 = std::fs::metadata("/proc/1/ns/net").ok().map(|m| m.ino());
+    mine != netns_inode("/proc/self/ns/net") && pid1 != Some(mine)
+}
+
+/// Why the cases cannot run here, if they cannot.
+fn skip_reason() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("not root (network namespaces and iptables need it)".into());
+    }
+    for (_, multi) in BACKENDS {
+        if !Path::new(multi).exists() {
+            return Some(format!("{multi} not installed"));
+        }
+    }
+    None
+}
+
+macro_rules! skip_unless_able {
+    () => {
+        if let Some(why) = skip_reason() {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+}
+
+/// One backend inside one fresh network namespace. Only usable on the thread that made it.
+struct Ns {
+    backend: &'static str,
+    bin: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+impl Ns {
+    fn path_env(&self) -> String {
+        format!(
+            "{}:{}",
+            self.bin.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    }
+
+    fn command(&self, program: &str) -> Command {
+        assert!(
+            thread_is_isolated(),
+            "refusing to run {program} outside a test network namespace"
+        );
+        let mut c = Command::new(program);
+        c.env("PATH", self.path_env());
+        c
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> Output {
+        let out = self
+            .command(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        out
+    }
+
+    fn iptables(&self, args: &[&str]) {
+        let out = self.run("iptables", args);
+        assert!(out.status.success(), "iptables {args:?}: {out:?}");
+    }
+
+    fn agent(&self, args: &[&str]) -> Output {
+        self.run(AGENT, args)
+    }
+
+    fn spawn_agent(&self, args: &[&str]) -> Reaped {
+        Reaped(
+            self.command(AGENT)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn agent"),
+        )
+    }
+
+    /// `iptables-save -t nat` without comments and counters.
+    fn save(&self, v6: bool) -> String {
+        let tool = if v6 {
+            "ip6tables-save"
+        } else {
+            "iptables-save"
+        };
+        let out = self.run(tool, &["-t", "nat"]);
+        assert!(out.status.success(), "{tool}: {out:?}");
+        normalise(&String::from_utf8_lossy(&out.stdout))
+    }
+
+    fn config(&self, text: &[u8]) -> PathBuf {
+        let p = self.dir.path().join("ip-masq-agent");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+/// A child that is killed and reaped however the test ends.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn normalise(save: &str) -> String {
+    save.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| match l.rfind(" [") {
+            Some(i) if l.starts_with(':') && l.ends_with(']') => &l[..i],
+            _ => l,
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Runs `f` once per backend, each on a fresh thread in a fresh network namespace.
+fn each_backend(f: impl Fn(&Ns) + Sync) {
+    for (backend, multi) in BACKENDS {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+                assert!(thread_is_isolated(), "unshare did not isolate the thread");
+                let bin = tempfile::tempdir().unwrap();
+                for tool in TOOLS {
+                    std::os::unix::fs::symlink(multi, bin.path().join(tool)).unwrap();
+                }
+                let ns = Ns {
+                    backend,
+                    bin,
+                    dir: tempfile::tempdir().unwrap(),
+                };
+                f(&ns);
+            })
+            .join()
+            .unwrap_or_else(|_| panic!("case failed on the {backend} backend"));
+        });
+    }
+}
+
+/// The normalised `iptables-save -t nat` expected after a sync.
+fn expected(chain: &str, returns: &[&str], masq: &str) -> String {
+    let mut s = format!(
+        "*nat\n:PREROUTING ACCEPT\n:INPUT ACCEPT\n:OUTPUT ACCEPT\n:POSTROUTING ACCEPT\n:{chain} -\n\
+         -A POSTROUTING -m comment --comment \"ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom {chain} chain\" -m addrtype ! --dst-type LOCAL -j {chain}\n"
+    );
+    for d in returns {
+        s.push_str(&format!(
+            "-A {chain} -d {d} -m comment --comment \"{LOCAL}\" -j RETURN\n"
+        ));
+    }
+    s.push_str(&format!(
+        "-A {chain} -m comment --comment \"{OUTBOUND}\" -j {masq}\nCOMMIT\n"
+    ));
+    s
+}
+
+fn default_v4() -> String {
+    expected(
+        "IP-MASQ-AGENT",
+        &[
+            "169.254.0.0/16",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+        ],
+        "MASQUERADE --random-fully",
+    )
+}
+
+/// What `iptables-save -t nat` shows in a namespace nobody has touched.
+fn untouched(ns: &Ns, v6: bool) -> bool {
+    !ns.save(v6).contains("IP-MASQ-AGENT")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn guard_refuses_the_initial_namespace() {
+    // A thread that did not unshare shares the main thread's namespace: refused.
+    assert!(!thread_is_isolated());
+    let res = std::thread::spawn(|| thread_is_isolated()).join().unwrap();
+    assert!(!res);
+    if skip_reason().is_some() {
+        eprintln!("skipped: the unshare half needs root");
+        return;
+    }
+    let res = std::thread::spawn(|| {
+        unshare(CloneFlags::CLONE_NEWNET).unwrap();
+        thread_is_isolated()
+    })
+    .join()
+    .unwrap();
+    assert!(res);
+}
+
+#[test]
+fn once_with_no_file_applies_defaults_v4_and_v6_idempotently() {
+    skip_unless_able!();
+    each_backend(|ns| {
+        let missing = ns.dir.path().join("absent");
+        let missing = missing.to_str().unwrap();
+        for _ in 0..2 {
+            let out = ns.agent(&["--once", "--config", missing, "--enable-ipv6"]);
+            assert!(out.status.success(), "{}: {out:?}", ns.backend);
+        }
+        assert_eq!(ns.save(false), default_v4(), "{}", ns.backend);
+        assert_eq!(
+            ns.save(true),
+            expected("IP-MASQ-AGENT", &["fe80::/10"], "MASQUERADE --random-fully")
+        );
+    });
+}
+
+#[test]
+fn once_with_a_config_and_flags() {
+    skip_unless_able!();
+    each_backend(|ns| {
+        let cfg = ns.config(
+            b"nonMasqueradeCIDRs: [100.64.0.0/10, fd00::/8, 10.0.0.0/8]\nmasqLinkLocal: yes\n",
+        );
+        let out = ns.agent(&[
+            "-once",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--masq-chain=MY-MASQ",
+            "--random-fully=false",
+            "--enable-ipv6",
+            "--to-ports",
+            "2000-2999,5000",
+            "-v=2",
+            "--logtostderr",
+        ]);
+        assert!(out.status.success(), "{out:?}");
+        let v4 = expected("MY-MASQ", &["100.64.0.0/10", "10.0.0.0/8"], "MASQUERADE");
+        // The port rules come just before the final rule; iptables-save spells the
+        // statistic match its own way, so check fragments and then the rest exactly.
+        let save = ns.save(false);
+        for proto in ["tcp", "udp", "sctp"] {
+            assert!(
+                save.contains(&format!("-p {proto} -m comment --comment \"{OUTBOUND}\" -m statistic --mode random --probability 0.99900")),
+                "{}: {save}",
+                ns.backend
+            );
+            assert!(save.contains(&format!(
+                "-p {proto} -m comment --comment \"{OUTBOUND}\" -j MASQUERADE --to-ports 5000\n"
+            )));
+        }
+        let without_ports: String = save
+            .lines()
+            .filter(|l| !l.contains("--to-ports"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(without_ports, v4);
+        assert!(ns.save(true).contains("-A MY-MASQ -d fd00::/8"));
+        assert!(ns.save(true).contains("-d fe80::/10"));
+    });
+}
+
+/// Each bad config: `--once` fails with a message naming the key and value, and no rule
+/// is written; `--dry-run` fails the same way and prints nothing.
+#[test]
+fn bad_configs_are_rejected_and_write_nothing() {
+    skip_unless_able!();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("not network", b"nonMasqueradeCIDRs: [10.0.0.1/8]".to_vec(), "nonMasqueradeCIDRs[0]: \"10.0.0.1/8\" is not a network address (did you mean 10.0.0.0/8?)"),
+        ("unparsable", b"nonMasqueradeCIDRs: [10.0.0.0/8, banana]".to_vec(), "nonMasqueradeCIDRs[1]: \"banana\" is not a valid CIDR"),
+        ("ipv6 not enabled", b"nonMasqueradeCIDRs: [fd00::/8]".to_vec(), "nonMasqueradeCIDRs[0]: \"fd00::/8\" is an IPv6 CIDR but IPv6 is not enabled"),
+        ("limit", b"cidrLimit: 1\nnonMasqueradeCIDRs: [1.0.0.0/8, 2.0.0.0/8]".to_vec(), "cidrLimit: 2 entries in nonMasqueradeCIDRs exceed cidrLimit 1"),
+        ("bare number", b"resyncInterval: 30".to_vec(), "resyncInterval: 30 is not a duration string"),
+        ("quoted bool", b"masqLinkLocal: \"true\"".to_vec(), "masqLinkLocal: \"true\" is a string, expected a boolean"),
+        ("scalar for list", b"nonMasqueradeCIDRs: 10.0.0.0/8".to_vec(), "nonMasqueradeCIDRs: \"10.0.0.0/8\" is a string, expected a list"),
+        ("yaml syntax", b"nonMasqueradeCIDRs: [10.0.0.0/8\ncidrLimit: 3\n".to_vec(), "YAML syntax error at line"),
+        ("json syntax", b"{\"cidrLimit\": }".to_vec(), "JSON syntax error at line 1, column"),
+        ("binary junk", vec![0x7f, b'E', b'L', b'F', 0, 0xff, 0xfe, 3], "not valid UTF-8"),
+        ("10 MB", b"k: [\"x\", ".repeat(1_250_000), "YAML syntax error at line"),
+    ];
+    each_backend(|ns| {
+        for (name, text, message) in &cases {
+            let cfg = ns.config(text);
+            let start = Instant::now();
+            let out = ns.agent(&["--once", "--config", cfg.to_str().unwrap()]);
+            assert!(!out.status.success(), "{name}: accepted");
+            assert!(start.elapsed() < Duration::from_secs(20), "{name}: slow");
+            let err = stderr(&out);
+            assert!(err.contains(message), "{name}: {err}");
+            assert!(untouched(ns, false), "{name}: rules written");
+            let out = ns.agent(&["--dry-run", "--config", cfg.to_str().unwrap()]);
+            assert!(!out.status.success() && out.stdout.is_empty(), "{name}");
+            assert!(stderr(&out).contains(message), "{name}: {out:?}");
+        }
+        // Unreadable for root too: a directory, and a symlink loop (ELOOP).
+        let dir = ns.dir.path().join("a-directory");
+        std::fs::create_dir(&dir).unwrap();
+        let out = ns.agent(&["--once", "--config", dir.to_str().unwrap()]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("cannot read config"), "{out:?}");
+        let a = ns.dir.path().join("loop-a");
+        let b = ns.dir.path().join("loop-b");
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        std::os::unix::fs::symlink(&a, &b).unwrap();
+        let out = ns.agent(&["--once", "--config", a.to_str().unwrap()]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("cannot read config"), "{out:?}");
+        assert!(untouched(ns, false));
+        assert!(untouched(ns, true));
+    });
+}
+
+#[test]
+fn dry_run_prints_the_payload_and_touches_nothing() {
+    skip_unless_able!();
+    each_backend(|ns| {
+        let missing = ns.dir.path().join("absent");
+        let out = ns.agent(&["--dry-run", "--config", missing.to_str().unwrap()]);
+        assert!(out.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!(
+                "*nat\n:IP-MASQ-AGENT - [0:0]\n\
+                 -A IP-MASQ-AGENT -m comment --comment \"{LOCAL}\" -d 169.254.0.0/16 -j RETURN\n\
+                 -A IP-MASQ-AGENT -m comment --comment \"{LOCAL}\" -d 10.0.0.0/8 -j RETURN\n\
+                 -A IP-MASQ-AGENT -m comment --comment \"{LOCAL}\" -d 172.16.0.0/12 -j RETURN\n\
+                 -A IP-MASQ-AGENT -m comment --comment \"{LOCAL}\" -d 192.168.0.0/16 -j RETURN\n\
+                 -A IP-MASQ-AGENT -m comment --comment \"{OUTBOUND}\" -j MASQUERADE --random-fully\n\
+                 COMMIT\n"
+            )
+        );
+        let out = ns.agent(&[
+            "--dry-run",
+            "--config",
+            missing.to_str().unwrap(),
+            "--enable-ipv6",
+            "--random-fully=false",
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text.matches("*nat").count(), 2);
+        assert!(text.contains("-d fe80::/10"));
+        assert!(!text.contains("--random-fully"));
+        assert!(untouched(ns, false) && untouched(ns, true));
+    });
+}
+
+#[test]
+fn flag_errors_exit_2() {
+    skip_unless_able!();
+    each_backend(|ns| {
+        for args in [
+            &["--version"][..],
+            &["--no-such-flag"],
+            &["--random-fully=maybe"],
+            &["--to-ports=0-10", "--dry-run"],
+            &["--to-ports", "9-1", "--dry-run"],
+        ] {
+            let out = ns.agent(args);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+            assert!(!stderr(&out).is_empty());
+        }
+        assert!(untouched(ns, false));
+    });
+}
+
+#[test]
+fn daemon_heals_keeps_last_good_and_stops_on_sigterm() {
+    skip_unless_able!();
+    each_backend(|ns| {
+        let cfg = ns.config(b"resyncInterval: 200ms\n");
+        let mut agent = ns.spawn_agent(&["--config", cfg.to_str().unwrap(), "--v=2"]);
+        let long = Duration::from_secs(10);
+        wait_for("first sync", long, || ns.save(false) == default_v4());
+
+        // Tampering heals on the next resync.
+        ns.iptables(&["-w", "5", "-t", "nat", "-F", "IP-MASQ-AGENT"]);
+        wait_for("heal after flush", long, || ns.save(false) == default_v4());
+        ns.iptables(&["-w", "5", "-t", "nat", "-F", "POSTROUTING"]);
+        wait_for("heal after jump removal", long, || {
+            ns.save(false) == default_v4()
+        });
+
+        // A broken config: rules stay as they were (and are not re-synced).
+        ns.config(b"resyncInterval: 200ms\nnonMasqueradeCIDRs: [10.0.0.1/8]\n");
+        std::thread::sleep(Duration::from_millis(800));
+        assert_eq!(ns.save(false), default_v4());
+        ns.iptables(&["-w", "5", "-t", "nat", "-F", "IP-MASQ-AGENT"]);
+        std::thread::sleep(Duration::from_millis(800));
+        assert!(
+            !ns.save(false).contains("-A IP-MASQ-AGENT"),
+            "re-synced while invalid"
+        );
+
+        // Fixed: the new config applies.
+        ns.config(
+            b"resyncInterval: 200ms\nnonMasqueradeCIDRs: [192.168.0.0/16]\nmasqLinkLocal: true\n",
+        );
+        let want = expected(
+            "IP-MASQ-AGENT",
+            &["192.168.0.0/16"],
+            "MASQUERADE --random-fully",
+        );
+        wait_for("new config", long, || ns.save(false) == want);
+
+        // SIGTERM: prompt exit 0, rules left in place.
+        let child = &mut agent.0;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > Duration::from_secs(5) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("agent did not exit on SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "{status:?}");
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        assert!(
+            err.contains("nonMasqueradeCIDRs[0]: \"10.0.0.1/8\" is not a network address"),
+            "{err}"
+        );
+        assert!(err.contains("synced: 1 nonMasqueradeCIDRs"), "{err}");
+        assert_eq!(ns.save(false), want);
+    });
+}
