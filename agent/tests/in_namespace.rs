@@ -236,7 +236,7 @@ fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
 fn guard_refuses_the_initial_namespace() {
     // A thread that did not unshare shares the main thread's namespace: refused.
     assert!(!thread_is_isolated());
-    let res = std::thread::spawn(|| thread_is_isolated()).join().unwrap();
+    let res = std::thread::spawn(thread_is_isolated).join().unwrap();
     assert!(!res);
     if skip_reason().is_some() {
         eprintln!("skipped: the unshare half needs root");
