@@ -252,3 +252,61 @@ fn dry_run(settings: &Settings) -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&str]) -> Result<Flags, clap::Error> {
+        let argv = std::iter::once("ip-masq-agent")
+            .chain(args.iter().copied())
+            .map(String::from);
+        Flags::try_parse_from(normalise_args(argv))
+    }
+
+    #[test]
+    fn go_style_forms() {
+        let f = flags(&[
+            "-masq-chain",
+            "-X",
+            "--to-ports=1-2",
+            "-v=3",
+            "-random-fully=false",
+            "--enable-ipv6",
+            "-logtostderr",
+            "--alsologtostderr=true",
+            "--log_file",
+            "/tmp/x",
+            "--stderrthreshold=INFO",
+        ])
+        .unwrap();
+        assert_eq!(f.masq_chain, "-X");
+        assert_eq!(f.to_ports, "1-2");
+        assert_eq!(f.v, 3);
+        assert!(!f.random_fully && f.enable_ipv6);
+        let f = flags(&["--v", "2", "--nomasq-all-reserved-ranges=1", "--once=t"]).unwrap();
+        assert_eq!(f.v, 2);
+        assert!(f.nomasq_all_reserved_ranges && f.once);
+        // Repeated flags: the last wins, as in Go.
+        assert_eq!(flags(&["--v=1", "--v=4"]).unwrap().v, 4);
+        // Go stops at the first non-flag argument.
+        let f = flags(&["--enable-ipv6", "false", "--masq-chain=Y"]).unwrap();
+        assert!(f.enable_ipv6);
+        assert_eq!(f.masq_chain, "IP-MASQ-AGENT");
+        assert_eq!(f.rest, ["false", "--masq-chain=Y"]);
+    }
+
+    #[test]
+    fn rejected() {
+        for bad in [
+            &["--version"][..],
+            &["--nope"],
+            &["--random-fully=maybe"],
+            &["--v=x"],
+            &["--v"],
+        ] {
+            let e = flags(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+        }
+    }
+}

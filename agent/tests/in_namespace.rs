@@ -486,3 +486,28 @@ fn daemon_heals_keeps_last_good_and_stops_on_sigterm() {
         assert_eq!(ns.save(false), want);
     });
 }
+
+/// SPEC "Where this project deliberately differs": a zero interval is warned about once
+/// and re-syncs at most every 100 ms (the reference spins).
+#[test]
+fn zero_interval_is_clamped() {
+    skip_unless_able!();
+    each_backend(|ns| {
+        let cfg = ns.config(b"resyncInterval: 0s\n");
+        let mut agent = ns.spawn_agent(&["--config", cfg.to_str().unwrap()]);
+        std::thread::sleep(Duration::from_millis(1000));
+        let child = &mut agent.0;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+        assert!(child.wait().unwrap().success());
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        let syncs = err.matches("synced:").count();
+        assert!((2..=12).contains(&syncs), "{syncs} syncs in 1 s: {err}");
+        assert_eq!(err.matches("is not positive").count(), 1, "{err}");
+        assert_eq!(ns.save(false), default_v4());
+    });
+}
