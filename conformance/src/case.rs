@@ -165,6 +165,10 @@ struct Runner<'a> {
     baseline: String,
     resync: Option<Duration>,
     flows: HashMap<String, Flow>,
+    /// Set by a `terminate` step: the implementation is expected to be gone from then on.
+    terminated: bool,
+    /// Held while a `fault: lock-held` lasts.
+    lock_holder: Option<nix::fcntl::Flock<std::fs::File>>,
     out: CaseOutput,
     step_no: usize,
 }
@@ -238,6 +242,8 @@ impl<'a> Runner<'a> {
                 .as_deref()
                 .and_then(parse_go_duration),
             flows: HashMap::new(),
+            terminated: false,
+            lock_holder: None,
             out: CaseOutput {
                 timings,
                 ..Default::default()
@@ -263,8 +269,9 @@ impl<'a> Runner<'a> {
             .any(|s| matches!(s, Step::Start(_)));
         for (i, step) in self.spec.fixture.steps.iter().enumerate() {
             self.step_no = i + 1;
-            let implicit_start =
-                !explicit_start && self.running.is_none() && !matches!(step, Step::Config(_));
+            let implicit_start = !explicit_start
+                && self.running.is_none()
+                && !matches!(step, Step::Config(_) | Step::Preload(_));
             if implicit_start {
                 self.start()?;
             }
@@ -272,7 +279,7 @@ impl<'a> Runner<'a> {
                 .map_err(|e| format!("step {} ({}): {e}", self.step_no, step_name(step)))?;
             if let Some(r) = self.running.as_mut() {
                 if let Some(status) = r.exited() {
-                    if !matches!(step, Step::Terminate(_)) {
+                    if !self.terminated {
                         return Err(format!(
                             "step {}: the implementation exited unexpectedly ({status})",
                             self.step_no
@@ -322,10 +329,16 @@ impl<'a> Runner<'a> {
                 self.baseline = self.current_rules().unwrap_or_default();
                 Ok(())
             }
+            Step::Preload(lines) => {
+                self.preload(lines)?;
+                self.baseline = self.current_rules().unwrap_or_default();
+                Ok(())
+            }
             Step::ConntrackFlush(_) => self.conntrack_flush(),
             Step::FlowOpen(f) => self.flow_open(f),
             Step::FlowProbe(f) => self.flow_probe(f),
             Step::Terminate(_) => self.terminate(),
+            Step::Fault(f) => self.fault(f),
             Step::Snapshot(sel) => {
                 let t = Instant::now();
                 for part in sel.parts() {
@@ -615,6 +628,19 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
+    fn preload(&mut self, lines: &[String]) -> Result<(), String> {
+        let tables = self.tables();
+        for line in lines {
+            let args = split_rule(line);
+            let mut full: Vec<&str> = vec!["-w", "5", "-t", "nat"];
+            full.extend(args.iter().map(String::as_str));
+            tables
+                .run("iptables", &full)
+                .map_err(|e| format!("preload {line:?}: {e}"))?;
+        }
+        Ok(())
+    }
+
     fn conntrack_flush(&mut self) -> Result<(), String> {
         let mut cmd = crate::netns::command_in(self.sandbox.node.file(), "conntrack")
             .map_err(|e| e.to_string())?;
@@ -688,6 +714,7 @@ impl<'a> Runner<'a> {
             .as_mut()
             .ok_or("terminate: the implementation is not running")?;
         let status = r.signal_and_wait(nix::sys::signal::Signal::SIGTERM, Duration::from_secs(5));
+        self.terminated = status.is_some();
         let line = match status {
             Some(s) => match s.code() {
                 Some(c) => format!("exited with code {c} after SIGTERM"),
@@ -772,6 +799,111 @@ impl<'a> Runner<'a> {
     }
 }
 
+impl Runner<'_> {
+    fn fault(&mut self, fault: &fixture::Fault) -> Result<(), String> {
+        use fixture::Fault;
+        let restore_tools = ["iptables-restore", "ip6tables-restore"];
+        match fault {
+            Fault::RestoreFailing => {
+                let fail = ["/usr/bin/false", "/bin/false"]
+                    .iter()
+                    .map(Path::new)
+                    .find(|p| p.exists())
+                    .ok_or("fault: no `false` binary to stand in for iptables-restore")?;
+                for tool in restore_tools {
+                    replace_symlink(&self.shim_dir.join(tool), Some(fail))?;
+                }
+            }
+            Fault::RestoreMissing => {
+                for tool in restore_tools {
+                    replace_symlink(&self.shim_dir.join(tool), None)?;
+                }
+            }
+            Fault::LockHeld => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&self.lock_file)
+                    .map_err(|e| format!("opening the xtables lock: {e}"))?;
+                let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+                    .map_err(|(_, e)| format!("taking the xtables lock: {e}"))?;
+                self.lock_holder = Some(held);
+            }
+            Fault::Cleared => {
+                self.lock_holder = None;
+                let real = self
+                    .spec
+                    .backend
+                    .binary()
+                    .ok_or("fault: the backend's binary vanished")?;
+                for tool in restore_tools {
+                    replace_symlink(&self.shim_dir.join(tool), Some(&real))?;
+                }
+            }
+            Fault::Flap(flap) => return self.flap(flap),
+        }
+        self.baseline = self.current_rules().unwrap_or_default();
+        Ok(())
+    }
+
+    /// Alternates bad and good configs; records whether the nat table ever moved.
+    fn flap(&mut self, flap: &fixture::Flap) -> Result<(), String> {
+        let every = parse_go_duration(&flap.every).ok_or("fault: flap: every: not a duration")?;
+        let total = parse_go_duration(&flap.duration).ok_or("fault: flap: for: not a duration")?;
+        if total > Duration::from_secs(10) {
+            return Err("fault: flap: for: at most 10s".into());
+        }
+        let good = fixture::config_content(&flap.good)?;
+        let bad = fixture::config_content(&flap.bad)?;
+        let before = self.current_rules()?;
+        let deadline = Instant::now() + total;
+        let (mut swaps, mut changed) = (0u32, 0u32);
+        while Instant::now() < deadline {
+            let content = if swaps % 2 == 0 { &bad } else { &good };
+            self.volume
+                .update(content)
+                .map_err(|e| format!("publishing the config: {e}"))?;
+            swaps += 1;
+            std::thread::sleep(every);
+            if self.current_rules()? != before {
+                changed += 1;
+            }
+        }
+        self.volume
+            .update(&good)
+            .map_err(|e| format!("publishing the config: {e}"))?;
+        // Swap counts vary with machine speed; whether the table moved does not.
+        writeln!(
+            self.out.document,
+            "## flap after step {}\nconfig flapped between good and bad every {}; nat table changed during flapping: {}",
+            self.step_no,
+            flap.every,
+            if changed == 0 { "never" } else { "yes" }
+        )
+        .ok();
+        let _ = swaps;
+        self.baseline = before;
+        Ok(())
+    }
+}
+
+/// Atomically points `link` at `target` (or removes it).
+fn replace_symlink(link: &Path, target: Option<&Path>) -> Result<(), String> {
+    let tmp = link.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    match target {
+        Some(t) => std::os::unix::fs::symlink(t, &tmp)
+            .and_then(|_| std::fs::rename(&tmp, link))
+            .map_err(|e| format!("replacing {}: {e}", link.display())),
+        None => match std::fs::remove_file(link) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(format!("removing {}: {e}", link.display())),
+        },
+    }
+}
+
 fn step_name(step: &Step) -> &'static str {
     match step {
         Step::Config(_) => "config",
@@ -779,11 +911,13 @@ fn step_name(step: &Step) -> &'static str {
         Step::Wait(_) => "wait",
         Step::Probe(_) => "probe",
         Step::Tamper(_) => "tamper",
+        Step::Preload(_) => "preload",
         Step::ConntrackFlush(_) => "conntrack-flush",
         Step::FlowOpen(_) => "flow-open",
         Step::FlowProbe(_) => "flow-probe",
         Step::Terminate(_) => "terminate",
         Step::Snapshot(_) => "snapshot",
+        Step::Fault(_) => "fault",
     }
 }
 

@@ -65,6 +65,12 @@ pub enum Step {
     Probe(ProbeSelection),
     /// Changes the node's nat table behind the implementation's back.
     Tamper(Tamper),
+    /// Seeds the node's IPv4 nat table before the implementation starts (for example with
+    /// rules an older release left behind). Each entry is one rule in `iptables-save`
+    /// syntax without the table, run as `iptables -t nat <entry>`: `-N CHAIN`,
+    /// `-A POSTROUTING -m comment --comment "..." -j CHAIN`; inside double quotes `\"` is
+    /// a literal quote. Like `config`, it does not start the implementation implicitly.
+    Preload(Vec<String>),
     /// Deletes every conntrack entry in the node, so the next flows are decided afresh.
     ConntrackFlush(#[schemars(with = "Option<serde_json::Value>")] Option<serde_json::Value>),
     /// Opens a long-lived UDP flow from the pod (one socket, reused by `flow-probe`).
@@ -75,6 +81,45 @@ pub enum Step {
     Terminate(#[schemars(with = "Option<serde_json::Value>")] Option<serde_json::Value>),
     /// Appends sections to the case's snapshot.
     Snapshot(SnapshotSelection),
+    /// Injects (or clears) a fault around the implementation; see [`Fault`].
+    Fault(Fault),
+}
+
+/// Faults the runner can inject. The implementation must keep the last good rules while
+/// a fault lasts and converge once it ends.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Fault {
+    /// `iptables-restore` and `ip6tables-restore` exit 1 (a shim on the implementation's
+    /// PATH and behind `/etc/alternatives` in its mount namespace).
+    RestoreFailing,
+    /// `iptables-restore` and `ip6tables-restore` do not exist.
+    RestoreMissing,
+    /// Another process holds the case's xtables lock (legacy iptables waits, then fails;
+    /// iptables-nft takes no lock).
+    LockHeld,
+    /// Every fault ends: the real tools are back and the lock is released.
+    Cleared,
+    /// Publishes `bad` and `good` alternately, every `every`, for `for`, ending on `good`;
+    /// samples the nat table after each swap and records whether it ever changed.
+    Flap(Flap),
+}
+
+/// A config flapping between good and bad.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Flap {
+    /// A config (same forms as the `config` step) that is valid.
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub good: serde_json::Value,
+    /// A config that is not.
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub bad: serde_json::Value,
+    /// Time between swaps (Go duration, e.g. `5ms`).
+    pub every: String,
+    /// How long to flap (Go duration, at most 10s).
+    #[serde(rename = "for")]
+    pub duration: String,
 }
 
 /// What a `wait` step waits for.

@@ -162,8 +162,12 @@ fn expand_env(arg: &str) -> Result<String, String> {
 /// Everything the child needs between fork and exec, prepared beforehand (no allocation
 /// is allowed there).
 struct MountPlan {
-    /// Overlay over an existing ancestor so missing directories can be created privately.
-    overlay: Option<(CString, CString)>, // (target, options)
+    /// Private overlays: (target, options). `/etc` always comes first, so that
+    /// `/etc/alternatives` can be pointed at the case's shims; a second one covers the
+    /// config directory's nearest existing ancestor when that is outside `/etc`.
+    overlays: Vec<(CString, CString)>,
+    /// `/etc/alternatives` entries to re-point: (link, target in the shim dir).
+    alternatives: Vec<(CString, CString)>,
     mkdirs: Vec<CString>,
     bind_source: CString,
     bind_target: CString,
@@ -173,8 +177,42 @@ fn cstring(p: &Path) -> CString {
     CString::new(p.as_os_str().as_bytes()).expect("path without NUL")
 }
 
-/// Plans how the volume directory appears at `config_dir` in the private mount namespace.
-fn plan_mounts(volume: &Path, config_dir: &Path, scratch: &Path) -> std::io::Result<MountPlan> {
+fn overlay_over(anchor: &Path, scratch: &Path, tag: &str) -> std::io::Result<(CString, CString)> {
+    let upper = scratch.join(format!("{tag}-upper"));
+    let work = scratch.join(format!("{tag}-work"));
+    std::fs::create_dir_all(&upper)?;
+    std::fs::create_dir_all(&work)?;
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        anchor.display(),
+        upper.display(),
+        work.display()
+    );
+    Ok((cstring(anchor), CString::new(opts).expect("no NUL")))
+}
+
+/// Plans the implementation's private view of the filesystem:
+/// - `/etc` is overlaid (changes land in the case's scratch dir, never on the host);
+/// - every `/etc/alternatives/{ip,ip6}tables*` link points into `shim_dir`, so even an
+///   implementation that runs `/usr/sbin/iptables-restore` by absolute path (or falls
+///   through PATH) gets the case's backend — and a fault shim that removes a tool really
+///   removes it;
+/// - the ConfigMap volume is bind-mounted at the config file's directory, created inside
+///   an overlay if it does not exist.
+fn plan_mounts(
+    volume: &Path,
+    config_dir: &Path,
+    scratch: &Path,
+    shim_dir: &Path,
+) -> std::io::Result<MountPlan> {
+    let etc = Path::new("/etc");
+    let mut overlays = vec![overlay_over(etc, scratch, "etc")?];
+    let alternatives = crate::iptables::TOOL_NAMES
+        .iter()
+        .map(|tool| (etc.join("alternatives").join(tool), shim_dir.join(tool)))
+        .filter(|(link, _)| std::fs::symlink_metadata(link).is_ok())
+        .map(|(link, target)| (cstring(&link), cstring(&target)))
+        .collect();
     let mut anchor = config_dir.to_path_buf();
     let mut missing = Vec::new();
     while !anchor.is_dir() {
@@ -184,29 +222,18 @@ fn plan_mounts(volume: &Path, config_dir: &Path, scratch: &Path) -> std::io::Res
             .ok_or_else(|| std::io::Error::other("config path has no existing ancestor"))?
             .to_path_buf();
     }
-    let overlay = if missing.is_empty() {
-        None
-    } else {
+    if !missing.is_empty() && !anchor.starts_with(etc) {
         if anchor == Path::new("/") {
             return Err(std::io::Error::other(
                 "config_path's top-level directory does not exist; choose a path under an existing directory",
             ));
         }
-        let upper = scratch.join("overlay-upper");
-        let work = scratch.join("overlay-work");
-        std::fs::create_dir_all(&upper)?;
-        std::fs::create_dir_all(&work)?;
-        let opts = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            anchor.display(),
-            upper.display(),
-            work.display()
-        );
-        Some((cstring(&anchor), CString::new(opts).expect("no NUL")))
-    };
+        overlays.push(overlay_over(&anchor, scratch, "config")?);
+    }
     missing.reverse();
     Ok(MountPlan {
-        overlay,
+        overlays,
+        alternatives,
         mkdirs: missing.iter().map(|p| cstring(p)).collect(),
         bind_source: cstring(volume),
         bind_target: cstring(config_dir),
@@ -229,7 +256,7 @@ fn enter_sandbox(node_fd: i32, plan: &MountPlan) -> std::io::Result<()> {
         None::<&str>,
     )
     .map_err(io)?;
-    if let Some((target, opts)) = &plan.overlay {
+    for (target, opts) in &plan.overlays {
         mount(
             Some(c"overlay"),
             target.as_c_str(),
@@ -238,6 +265,11 @@ fn enter_sandbox(node_fd: i32, plan: &MountPlan) -> std::io::Result<()> {
             Some(opts.as_c_str()),
         )
         .map_err(io)?;
+    }
+    for (link, target) in &plan.alternatives {
+        nix::unistd::unlink(link.as_c_str()).map_err(io)?;
+        nix::unistd::symlinkat(target.as_c_str(), nix::fcntl::AT_FDCWD, link.as_c_str())
+            .map_err(io)?;
     }
     for dir in &plan.mkdirs {
         match nix::unistd::mkdir(dir.as_c_str(), Mode::from_bits_truncate(0o755)) {
@@ -295,7 +327,7 @@ impl Running {
                 message,
             })?;
         let config_dir = opts.profile.config_path.parent().expect("checked at load");
-        let plan = plan_mounts(opts.volume, config_dir, opts.scratch)
+        let plan = plan_mounts(opts.volume, config_dir, opts.scratch, opts.shim_dir)
             .map_err(ImplementationError::Prepare)?;
         let log_path = opts.scratch.join("implementation.log");
         let log = File::create(&log_path).map_err(ImplementationError::Prepare)?;

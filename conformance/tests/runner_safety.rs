@@ -60,7 +60,7 @@ fn processes_in(names: &[String]) -> Vec<i32> {
 fn pid_alive(pid: i32) -> bool {
     // A zombie still has /proc/<pid>; look at its state.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.split_whitespace().nth(2).is_some_and(|st| st == "Z"))
+        .map(|s| s.split_whitespace().nth(2).is_none_or(|st| st != "Z"))
         .unwrap_or(false)
 }
 
@@ -80,7 +80,10 @@ fn guard_refuses_the_initial_namespace_everywhere() {
         lock_file: Path::new("/nonexistent"),
     };
     let err = tables.save_nat(false).unwrap_err();
-    assert!(err.to_string().contains("initial network namespace"), "{err}");
+    assert!(
+        err.to_string().contains("initial network namespace"),
+        "{err}"
+    );
 
     let profile = implementation::Profile {
         name: "x".into(),
@@ -104,7 +107,10 @@ fn guard_refuses_the_initial_namespace_everywhere() {
     })
     .err()
     .expect("start in the initial namespace must be refused");
-    assert!(err.to_string().contains("initial network namespace"), "{err}");
+    assert!(
+        err.to_string().contains("initial network namespace"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -126,13 +132,19 @@ fn guard_refuses_a_namespace_the_runner_did_not_create() {
                 break File::open(&path).unwrap();
             }
         }
-        assert!(Instant::now() < deadline, "timed out waiting for unshare to create its namespace");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for unshare to create its namespace"
+        );
         std::thread::sleep(Duration::from_millis(10));
     };
     let verdict = guard::check(&foreign);
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(matches!(verdict, Err(guard::GuardError::NotRunnerCreated(_))), "{verdict:?}");
+    assert!(
+        matches!(verdict, Err(guard::GuardError::NotRunnerCreated(_))),
+        "{verdict:?}"
+    );
 }
 
 #[test]
@@ -143,20 +155,33 @@ fn a_panic_mid_case_leaves_nothing_behind() {
     let result = std::thread::spawn(move || {
         let sandbox = Sandbox::create(&[]).expect("sandbox");
         let mut cmd = netns::command_in(sandbox.node.file(), "sleep").unwrap();
+        // Deliberately never waited for: the sandbox's Drop must kill it.
+        #[allow(clippy::zombie_processes)]
         let child = cmd.arg("300").spawn().unwrap();
         tag_tx
-            .send((sandbox.tag.clone(), sandbox.scratch.clone(), child.id() as i32))
+            .send((
+                sandbox.tag.clone(),
+                sandbox.scratch.clone(),
+                child.id() as i32,
+            ))
             .unwrap();
         panic!("deliberate panic in the middle of a case");
     })
     .join();
     assert!(result.is_err(), "the case thread should have panicked");
     let (tag, scratch, pid) = tag_rx.recv().unwrap();
-    assert!(namespaces_with(&tag).is_empty(), "namespaces left: {:?}", namespaces_with(&tag));
+    assert!(
+        namespaces_with(&tag).is_empty(),
+        "namespaces left: {:?}",
+        namespaces_with(&tag)
+    );
     assert!(!scratch.exists(), "scratch dir left: {}", scratch.display());
     let deadline = Instant::now() + Duration::from_secs(5);
     while pid_alive(pid) {
-        assert!(Instant::now() < deadline, "process {pid} outlived its sandbox");
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} outlived its sandbox"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -179,14 +204,22 @@ fn a_run_killed_with_sigkill_is_swept_by_the_next() {
     let bin = env!("CARGO_BIN_EXE_masq-conformance");
     let agent = workspace().join("target/release/ip-masq-agent");
     if !agent.exists() {
-        eprintln!("skipped: {} not built (cargo build --release -p ip-masq-agent)", agent.display());
+        eprintln!(
+            "skipped: {} not built (cargo build --release -p ip-masq-agent)",
+            agent.display()
+        );
         return;
     }
     let fixtures = slow_fixture_dir();
     for round in 0..2 {
         let mut run = Command::new(bin)
             .current_dir(workspace())
-            .args(["--fixtures", fixtures.to_str().unwrap(), "--test-threads", "2"])
+            .args([
+                "--fixtures",
+                fixtures.to_str().unwrap(),
+                "--test-threads",
+                "2",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -195,36 +228,59 @@ fn a_run_killed_with_sigkill_is_swept_by_the_next() {
         // Wait until both cases have their namespaces and a running implementation.
         let deadline = Instant::now() + Duration::from_secs(20);
         while namespaces_with(&tag).len() < 6 {
-            assert!(Instant::now() < deadline, "round {round}: the runner never built its sandboxes");
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: the runner never built its sandboxes"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         // ...and until the implementations run inside them.
         let mut inside = Vec::new();
         while inside.len() < 2 {
-            assert!(Instant::now() < deadline, "round {round}: no implementation started");
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: no implementation started"
+            );
             inside = processes_in(&namespaces_with(&tag));
             std::thread::sleep(Duration::from_millis(20));
         }
         run.kill().unwrap(); // SIGKILL: no Drop runs
         run.wait().unwrap();
         let left = namespaces_with(&tag);
-        assert_eq!(left.len(), 6, "round {round}: a SIGKILLed run cannot clean up: {left:?}");
+        assert_eq!(
+            left.len(),
+            6,
+            "round {round}: a SIGKILLed run cannot clean up: {left:?}"
+        );
 
         let sweep = Command::new(bin).arg("--sweep").output().unwrap();
         assert!(sweep.status.success());
         let report = String::from_utf8_lossy(&sweep.stdout);
-        assert!(namespaces_with(&tag).is_empty(), "round {round}: sweep left {:?}", namespaces_with(&tag));
+        assert!(
+            namespaces_with(&tag).is_empty(),
+            "round {round}: sweep left {:?}",
+            namespaces_with(&tag)
+        );
         for ns in &left {
-            assert!(report.contains(ns.as_str()), "round {round}: sweep report misses {ns}: {report}");
+            assert!(
+                report.contains(ns.as_str()),
+                "round {round}: sweep report misses {ns}: {report}"
+            );
         }
         let scratch_left: Vec<_> = std::fs::read_dir(names::scratch_root())
             .unwrap()
             .flatten()
             .filter(|e| e.file_name().to_string_lossy().starts_with(&tag))
             .collect();
-        assert!(scratch_left.is_empty(), "round {round}: scratch dirs left: {scratch_left:?}");
+        assert!(
+            scratch_left.is_empty(),
+            "round {round}: scratch dirs left: {scratch_left:?}"
+        );
         let survivors: Vec<i32> = inside.iter().copied().filter(|p| pid_alive(*p)).collect();
-        assert!(survivors.is_empty(), "round {round}: processes survived the sweep: {survivors:?}");
+        assert!(
+            survivors.is_empty(),
+            "round {round}: processes survived the sweep: {survivors:?}"
+        );
     }
     std::fs::remove_dir_all(fixtures).unwrap();
 }
@@ -233,7 +289,13 @@ fn run_suite(profile: &Path, filter: &str) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
         .current_dir(workspace())
         .env("INSTA_UPDATE", "no")
-        .args(["--implementation", profile.to_str().unwrap(), "--backend", "legacy", filter])
+        .args([
+            "--implementation",
+            profile.to_str().unwrap(),
+            "--backend",
+            "legacy",
+            filter,
+        ])
         .output()
         .unwrap();
     let text = format!(
@@ -245,7 +307,8 @@ fn run_suite(profile: &Path, filter: &str) -> (bool, String) {
 }
 
 fn write_profile(name: &str, body: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("runner-safety-{}-{name}.yaml", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("runner-safety-{}-{name}.yaml", std::process::id()));
     std::fs::write(&path, body).unwrap();
     path
 }
@@ -255,22 +318,30 @@ fn an_implementation_that_masquerades_everything_fails_on_the_right_destinations
     require_root!();
     let example = workspace().join("target/debug/examples/masquerade-everything");
     if !example.exists() {
-        eprintln!("skipped: {} not built (cargo build --examples)", example.display());
+        eprintln!(
+            "skipped: {} not built (cargo build --examples)",
+            example.display()
+        );
         return;
     }
     let profile = write_profile(
         "masq-all",
-        &format!("name: masquerade-everything\ncommand: [{:?}]\n", example.display().to_string()),
+        &format!(
+            "name: masquerade-everything\ncommand: [{:?}]\n",
+            example.display().to_string()
+        ),
     );
     let (ok, out) = run_suite(&profile, "default-no-config");
     assert!(!ok, "the suite passed a wrong implementation:\n{out}");
     // The diff names the RFC 1918 destination whose outcome changed.
     assert!(
-        out.lines().any(|l| l.starts_with("-rfc1918-10") && l.contains("not-masqueraded")),
+        out.lines()
+            .any(|l| l.starts_with("-rfc1918-10") && l.contains("not-masqueraded")),
         "{out}"
     );
     assert!(
-        out.lines().any(|l| l.starts_with("+rfc1918-10") && l.contains(" masqueraded")),
+        out.lines()
+            .any(|l| l.starts_with("+rfc1918-10") && l.contains(" masqueraded")),
         "{out}"
     );
     std::fs::remove_file(profile).unwrap();
@@ -286,8 +357,15 @@ fn an_implementation_that_never_reads_the_config_fails() {
         "name: deaf-agent\ncommand: [\"target/release/ip-masq-agent\"]\nconfig_path: /etc/elsewhere/ip-masq-agent\n",
     );
     let (ok, out) = run_suite(&profile, "docs-example-config");
-    assert!(!ok, "the suite passed an implementation that ignores its config:\n{out}");
-    assert!(out.lines().any(|l| l.starts_with("-rfc1918-172") && l.contains("masqueraded")), "{out}");
+    assert!(
+        !ok,
+        "the suite passed an implementation that ignores its config:\n{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("-rfc1918-172") && l.contains("masqueraded")),
+        "{out}"
+    );
     std::fs::remove_file(profile).unwrap();
 }
 
@@ -296,7 +374,10 @@ fn expected_failures_ratchet_both_ways() {
     require_root!();
     let example = workspace().join("target/debug/examples/masquerade-everything");
     if !example.exists() {
-        eprintln!("skipped: {} not built (cargo build --examples)", example.display());
+        eprintln!(
+            "skipped: {} not built (cargo build --examples)",
+            example.display()
+        );
         return;
     }
     let listed = write_profile(
