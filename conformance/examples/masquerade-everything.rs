@@ -16,7 +16,17 @@ fn iptables(args: &[&str]) {
 fn main() {
     iptables(&["-N", "IP-MASQ-AGENT"]);
     iptables(&["-A", "IP-MASQ-AGENT", "-j", "MASQUERADE"]);
-    iptables(&["-A", "POSTROUTING", "-m", "addrtype", "!", "--dst-type", "LOCAL", "-j", "IP-MASQ-AGENT"]);
+    iptables(&[
+        "-A",
+        "POSTROUTING",
+        "-m",
+        "addrtype",
+        "!",
+        "--dst-type",
+        "LOCAL",
+        "-j",
+        "IP-MASQ-AGENT",
+    ]);
     // Run until killed, like a daemon.
     loop {
         std::thread::sleep(std::time::Duration::from_secs(3600));

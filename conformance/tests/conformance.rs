@@ -15,11 +15,21 @@ fn main() -> ExitCode {
     }
     let args: Vec<String> = std::env::args().collect();
     let listing = args.iter().any(|a| a == "--list");
-    if !listing && masq_conformance::suite::unavailable(&masq_conformance::iptables::Backend::ALL).is_none() {
+    if !listing
+        && masq_conformance::suite::unavailable(&masq_conformance::iptables::Backend::ALL).is_none()
+    {
         // The default profile runs target/release/ip-masq-agent: make sure it is current.
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "--release", "--quiet", "-p", "ip-masq-agent", "--bin", "ip-masq-agent"])
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "ip-masq-agent",
+                "--bin",
+                "ip-masq-agent",
+            ])
             .status();
         match status {
             Ok(s) if s.success() => {}
