@@ -632,10 +632,9 @@ impl<'a> Runner<'a> {
         let tables = self.tables();
         for line in lines {
             let args = split_rule(line);
-            let mut full: Vec<&str> = vec!["-w", "5", "-t", "nat"];
-            full.extend(args.iter().map(String::as_str));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
             tables
-                .run("iptables", &full)
+                .nat(false, &args)
                 .map_err(|e| format!("preload {line:?}: {e}"))?;
         }
         Ok(())
