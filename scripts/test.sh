@@ -12,6 +12,9 @@ export INSTA_WORKSPACE_ROOT="$PWD"
 # Never accept a changed snapshot here: review them with `cargo insta review`.
 export INSTA_UPDATE=no
 
+# The GitHub workflow and the conformance action (actionlint + shellcheck): a broken
+# workflow fails here too. Installs actionlint into target/tools on first use.
+scripts/actionlint.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --release --locked -p ip-masq-agent

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runs on this machine what .github/workflows/ci.yml runs on GitHub, so CI can be tried
+# before pushing: actionlint, fmt, clippy, unit tests (plus the runner's root-only
+# self-tests), and the conformance suite on each iptables backend with a JUnit report,
+# the whole log and the job-summary table, as the composite action writes them.
+#
+#   scripts/ci-local.sh                    # every job
+#   scripts/ci-local.sh fmt clippy         # some jobs: actionlint fmt clippy unit conformance
+#   BACKENDS=nft TEST_THREADS=2 scripts/ci-local.sh conformance
+#
+# Reports go to target/ci-local/: junit-<backend>.xml, conformance-<backend>.log and
+# summary.md (the table GitHub shows on the run's page). A job's failure does not stop the
+# next one; the exit status is non-zero when any failed. Needs root for the unit job's
+# root-only tests and the conformance job (uses sudo otherwise). As root, `cargo test` in
+# the unit job also runs the conformance suite (on GitHub that job runs unprivileged and
+# those trials say "skipped").
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+root="$PWD"
+out="$root/target/ci-local"
+BACKENDS="${BACKENDS:-legacy nft}"
+TEST_THREADS="${TEST_THREADS:-}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
+# As in CI: a changed snapshot fails, it is never accepted.
+export INSTA_UPDATE=no
+
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then as_root=(sudo -E env "PATH=$PATH"); fi
+
+jobs=("$@")
+[ ${#jobs[@]} -gt 0 ] || jobs=(actionlint fmt clippy unit conformance)
+
+step() { printf '\n::: %s\n' "$*"; "$@"; }
+
+no_leftovers() {
+  local left stray
+  left="$(ip netns list 2>/dev/null)"
+  if [ -n "$left" ]; then echo "error: network namespaces left behind: $left" >&2; return 1; fi
+  stray="$(find . -path ./target -prune -o -name '*.snap.new' -print)"
+  if [ -n "$stray" ]; then echo "error: unreviewed snapshots (see docs/validating-an-implementation.md): $stray" >&2; return 1; fi
+}
+
+job_actionlint() { step scripts/actionlint.sh; }
+
+job_fmt() { step cargo fmt --all -- --check; }
+
+job_clippy() { step cargo clippy --workspace --all-targets --locked -- -D warnings; }
+
+job_unit() {
+  step scripts/setup.sh &&
+    step cargo build --release --locked -p ip-masq-agent &&
+    step cargo build --locked --workspace --all-targets &&
+    step env "INSTA_WORKSPACE_ROOT=$root" cargo test --workspace --locked &&
+    step env CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="${as_root[*]:-env}" \
+      cargo test --locked -p masq-conformance --test runner_safety &&
+    no_leftovers
+}
+
+job_conformance() {
+  step scripts/setup.sh &&
+    step cargo build --release --locked -p masq-conformance -p ip-masq-agent || return 1
+  mkdir -p "$out"
+  : > "$out/summary.md"
+  local backend status=0 args
+  for backend in $BACKENDS; do
+    args=(--implementation "$root/conformance/implementations/ip-masq-agent-rs.yaml"
+      --fixtures "$root/fixtures" --backend "$backend" --junit "$out/junit-$backend.xml")
+    [ -z "$TEST_THREADS" ] || args+=(--test-threads "$TEST_THREADS")
+    printf '\n::: masq-conformance %s (log: %s)\n' "${args[*]}" "$out/conformance-$backend.log"
+    "${as_root[@]}" env "GITHUB_STEP_SUMMARY=$out/summary.md" INSTA_UPDATE=no CI=true \
+      "INSTA_WORKSPACE_ROOT=$root" target/release/masq-conformance "${args[@]}" \
+      2>&1 | tee "$out/conformance-$backend.log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  done
+  no_leftovers || status=1
+  echo "summary: $out/summary.md; JUnit: $out/junit-*.xml"
+  return "$status"
+}
+
+passed=() failed=()
+for job in "${jobs[@]}"; do
+  if ! declare -F "job_$job" >/dev/null; then
+    echo "ci-local.sh: unknown job '$job' (actionlint fmt clippy unit conformance)" >&2
+    exit 2
+  fi
+  printf '\n=== job %s\n' "$job"
+  if "job_$job"; then passed+=("$job"); else failed+=("$job"); echo "=== job $job FAILED" >&2; fi
+done
+
+echo
+echo "ci-local.sh: passed: ${passed[*]:-none}; failed: ${failed[*]:-none}"
+echo "ci-local.sh: ${#passed[@]} passed, ${#failed[@]} failed"
+[ ${#failed[@]} -eq 0 ]
