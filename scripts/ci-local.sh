@@ -34,8 +34,13 @@ step() { printf '\n::: %s\n' "$*"; "$@"; }
 
 no_leftovers() {
   local left stray
-  left="$(ip netns list 2>/dev/null)"
-  if [ -n "$left" ]; then echo "error: network namespaces left behind: $left" >&2; return 1; fi
+  # Namespaces of runners that have exited (mcnf-<pid>-...); another run in progress on
+  # this machine keeps its own until it ends.
+  left="$(ip netns list 2>/dev/null | awk '{print $1}' | while read -r ns; do
+    pid="${ns#mcnf-}"; pid="${pid%%-*}"
+    if [ "$pid" = "$ns" ] || ! [ -d "/proc/$pid" ]; then echo "$ns"; fi
+  done)"
+  if [ -n "$left" ]; then echo "error: network namespaces left behind: $(echo "$left" | tr "\n" " ")" >&2; return 1; fi
   stray="$(find . -path ./target -prune -o -name '*.snap.new' -print)"
   if [ -n "$stray" ]; then echo "error: unreviewed snapshots (see docs/validating-an-implementation.md): $stray" >&2; return 1; fi
 }
