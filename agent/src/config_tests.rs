@@ -397,3 +397,37 @@ fn anchors_and_multiple_documents() {
     // Only the first document counts.
     assert_eq!(ok("cidrLimit: 3\n---\ncidrLimit: 4\n").cidr_limit, 3);
 }
+
+#[test]
+fn signs_only_lead_an_integer() {
+    // Go's strconv.ParseInt (which go-yaml uses) allows a sign only in front, so these
+    // are strings, and a string is not a cidrLimit. `-0-2000…` (octal -2^127 after a second
+    // sign) used to overflow the negation: a panic in debug builds.
+    let min_octal = format!("-0-2{}", "0".repeat(42));
+    for v in ["0x-5", "0-5", "0b-1", "-0x-5", "+0+7", min_octal.as_str()] {
+        let e = err(&format!("cidrLimit: {v}\nnonMasqueradeCIDRs: []"));
+        assert!(e.contains("is a string, expected an integer"), "{v}: {e}");
+    }
+    assert_eq!(
+        err("cidrLimit: -0x5\nnonMasqueradeCIDRs: []"),
+        "cidrLimit: 0 entries in nonMasqueradeCIDRs exceed cidrLimit -5"
+    );
+    assert_eq!(ok("cidrLimit: +017\nnonMasqueradeCIDRs: []").cidr_limit, 15);
+}
+
+#[test]
+fn alias_expansion_is_bounded() {
+    // "Billion laughs": each level repeats the previous one 9 times; ten levels would
+    // expand to 9^10 nodes. go-yaml rejects excessive aliasing; so must we, quickly.
+    let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let p = i - 1;
+        doc.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    let start = std::time::Instant::now();
+    let e = err(&doc);
+    assert!(e.contains("excessive aliasing"), "{e}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(2));
+}

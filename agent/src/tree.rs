@@ -41,6 +41,15 @@ impl Node {
         }
     }
 
+    /// The number of nodes in this subtree (itself included).
+    pub fn size(&self) -> usize {
+        match self {
+            Node::Seq(items) => 1 + items.iter().map(Node::size).sum::<usize>(),
+            Node::Map(entries) => 1 + entries.iter().map(|(_, v)| v.size()).sum::<usize>(),
+            _ => 1,
+        }
+    }
+
     /// The node rendered briefly (scalars in full up to a limit, collections by kind).
     pub fn brief(&self) -> String {
         let s = match self {
@@ -60,6 +69,10 @@ impl Node {
         }
     }
 }
+
+/// The most nodes that aliases may copy into one document. A config needs none; the limit
+/// only stops a small document from expanding exponentially ("billion laughs").
+const MAX_ALIAS_EXPANSION: usize = 100_000;
 
 /// A YAML syntax error with its 1-based position.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +101,9 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
     }
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    // Anchored nodes with their size in nodes; `expanded` counts nodes copied by aliases.
+    let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
+    let mut expanded: usize = 0;
     let mut root: Option<Node> = None;
     while let Some(ev) = parser.next_event() {
         let (ev, span) = ev.map_err(|e| syntax(&e))?;
@@ -100,7 +115,19 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
                 }
                 None
             }
-            Event::Alias(id) => Some((anchors.get(&id).cloned().unwrap_or(Node::Null), 0)),
+            Event::Alias(id) => {
+                let (node, size) = anchors.get(&id).cloned().unwrap_or((Node::Null, 1));
+                expanded = expanded.saturating_add(size);
+                if expanded > MAX_ALIAS_EXPANSION {
+                    // A "billion laughs" document: go-yaml rejects it too.
+                    return Err(YamlSyntax {
+                        line: span.start.line(),
+                        column: span.start.col() + 1,
+                        message: "document contains excessive aliasing".into(),
+                    });
+                }
+                Some((node, 0))
+            }
             Event::UnresolvedAlias(name) => {
                 return Err(YamlSyntax {
                     line: span.start.line(),
@@ -142,7 +169,7 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
         }
         if let Some((node, anchor)) = done {
             if anchor != 0 {
-                anchors.insert(anchor, node.clone());
+                anchors.insert(anchor, (node.clone(), node.size()));
             }
             match stack.last_mut() {
                 None => {
@@ -231,7 +258,9 @@ fn yaml_int(value: &str) -> Option<i128> {
         _ => (false, value),
     };
     let digits: String = rest.chars().filter(|c| *c != '_').collect();
-    if digits.is_empty() {
+    // Only one leading sign (Go's ParseInt); `from_str_radix` would take another after a
+    // base prefix (`0x-5`), and negating its i128::MIN would overflow.
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
     let parsed = if let Some(h) = digits.strip_prefix("0x") {
