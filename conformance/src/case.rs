@@ -926,7 +926,8 @@ fn step_name(step: &Step) -> &'static str {
 /// behaviour the suite asserts.
 fn nat_or_empty(save: String) -> String {
     if save.trim().is_empty() {
-        "*nat\n:PREROUTING ACCEPT\n:INPUT ACCEPT\n:OUTPUT ACCEPT\n:POSTROUTING ACCEPT\nCOMMIT\n".into()
+        "*nat\n:PREROUTING ACCEPT\n:INPUT ACCEPT\n:OUTPUT ACCEPT\n:POSTROUTING ACCEPT\nCOMMIT\n"
+            .into()
     } else {
         save
     }

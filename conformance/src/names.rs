@@ -96,11 +96,20 @@ pub fn sweep_stale() -> Swept {
 /// SIGKILLs every process whose network namespace is the one bound at `ns_path`, and
 /// waits (bounded) until they are gone. Returns their pids.
 pub fn kill_processes_in(ns_path: &Path) -> Vec<i32> {
-    let Ok(target) = fs::metadata(ns_path) else {
-        return Vec::new();
-    };
-    let target = (target.dev(), target.ino());
+    kill_processes_in_any(&[ns_path])
+}
+
+/// The same for several namespaces with one walk over /proc.
+pub fn kill_processes_in_any(ns_paths: &[&Path]) -> Vec<i32> {
+    let targets: Vec<(u64, u64)> = ns_paths
+        .iter()
+        .filter_map(|p| fs::metadata(p).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect();
     let mut killed = Vec::new();
+    if targets.is_empty() {
+        return killed;
+    }
     let Ok(procs) = fs::read_dir("/proc") else {
         return killed;
     };
@@ -111,7 +120,9 @@ pub fn kill_processes_in(ns_path: &Path) -> Vec<i32> {
         let Ok(m) = fs::metadata(p.path().join("ns/net")) else {
             continue;
         };
-        if (m.dev(), m.ino()) == target && kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok() {
+        if targets.contains(&(m.dev(), m.ino()))
+            && kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok()
+        {
             killed.push(pid);
         }
     }

@@ -25,6 +25,30 @@ pub struct Record {
     pub message: String,
     pub tables: Vec<OutcomeTable>,
     pub duration: Duration,
+    /// Where the case's time went (sandbox, implementation start, waits, probes, ...).
+    pub phases: Vec<(&'static str, Duration)>,
+}
+
+/// One JSON object per line and trial: `{"trial": ..., "total_ms": ..., "phases_ms": {...}}`.
+pub fn timings_jsonl(records: &[Record]) -> String {
+    records
+        .iter()
+        .map(|r| {
+            let phases: serde_json::Map<String, serde_json::Value> = r
+                .phases
+                .iter()
+                .map(|(p, d)| (p.to_string(), serde_json::json!(d.as_secs_f64() * 1e3)))
+                .collect();
+            serde_json::json!({
+                "trial": r.trial,
+                "status": format!("{:?}", r.status),
+                "total_ms": r.duration.as_secs_f64() * 1e3,
+                "phases_ms": phases,
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect()
 }
 
 /// Records of this run, filled by trials as they finish.
@@ -196,6 +220,7 @@ mod tests {
                 message: String::new(),
                 tables: vec![],
                 duration: Duration::from_millis(5),
+                phases: vec![],
             },
             Record {
                 trial: "b::nft".into(),
@@ -203,6 +228,7 @@ mod tests {
                 message: "x < y & \"z\"".into(),
                 tables: vec![],
                 duration: Duration::from_millis(5),
+                phases: vec![],
             },
         ];
         let x = junit("s", &recs);

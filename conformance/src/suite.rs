@@ -20,6 +20,8 @@ pub struct SuiteOptions {
     pub profile_path: PathBuf,
     pub backends: Vec<Backend>,
     pub junit: Option<PathBuf>,
+    /// Per-trial phase timings as JSON lines (for benchmarks).
+    pub timings: Option<PathBuf>,
     /// Under `cargo test`: missing root or tools skip the suite (visibly) instead of failing.
     pub skip_if_unavailable: bool,
 }
@@ -33,6 +35,7 @@ Options of the suite:
   --backend legacy|nft|all       iptables backend(s) to run against (default: all)
   --fixtures DIR                 fixture directory (default: ./fixtures)
   --junit FILE                   write a JUnit XML report
+  --timings FILE                 write per-case phase timings (JSON lines)
   --print-schema                 print the fixture JSON Schema and exit
   --sweep                        remove leftovers of killed runs and exit
 
@@ -54,6 +57,7 @@ pub fn parse_args(args: Vec<String>) -> Result<(SuiteOptions, Vec<String>, bool)
         profile_path: in_tree("conformance/implementations/ip-masq-agent-rs.yaml"),
         backends: Backend::ALL.to_vec(),
         junit: None,
+        timings: None,
         skip_if_unavailable: false,
     };
     let mut rest = Vec::new();
@@ -77,6 +81,7 @@ pub fn parse_args(args: Vec<String>) -> Result<(SuiteOptions, Vec<String>, bool)
             "--implementation" => opts.profile_path = value("--implementation")?.into(),
             "--fixtures" => opts.fixtures_dir = value("--fixtures")?.into(),
             "--junit" => opts.junit = Some(value("--junit")?.into()),
+            "--timings" => opts.timings = Some(value("--timings")?.into()),
             "--backend" => {
                 let v = value("--backend")?;
                 opts.backends = match v.as_str() {
@@ -236,6 +241,7 @@ fn run_trial(
         message: result.as_ref().err().cloned().unwrap_or_default(),
         tables: output.tables,
         duration: started.elapsed(),
+        phases: output.timings.phases,
     });
     result.map_err(Failed::from)
 }
@@ -306,6 +312,11 @@ pub fn run(opts: SuiteOptions, libtest_args: Vec<String>) -> ExitCode {
     let records = report::RECORDS.lock().expect("records poisoned").clone();
     if let Some(path) = &opts.junit {
         if let Err(e) = std::fs::write(path, report::junit(&profile.name, &records)) {
+            eprintln!("error: writing {}: {e}", path.display());
+        }
+    }
+    if let Some(path) = &opts.timings {
+        if let Err(e) = std::fs::write(path, report::timings_jsonl(&records)) {
             eprintln!("error: writing {}: {e}", path.display());
         }
     }

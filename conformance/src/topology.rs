@@ -69,10 +69,24 @@ pub struct Namespace {
     name: String,
     ns: Option<NetNs>,
     id: NsId,
+    /// Set once its processes are known to be gone (the sandbox kills all three
+    /// namespaces' processes in one pass).
+    emptied: bool,
 }
 
 impl Namespace {
     fn create(name: String) -> Result<Self, TopologyError> {
+        // Make /run/netns a shared mount point once, before concurrent creations race on it.
+        static INIT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+        INIT.get_or_init(|| {
+            use netns_rs::Env;
+            netns_rs::DefaultEnv.init().map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|e| TopologyError::Io {
+            what: format!("preparing {}", names::NETNS_DIR),
+            source: std::io::Error::other(e),
+        })?;
         let ns = NetNs::new(&name).map_err(|source| TopologyError::Namespace {
             name: name.clone(),
             source,
@@ -82,6 +96,7 @@ impl Namespace {
             name,
             ns: Some(ns),
             id,
+            emptied: false,
         })
     }
 
@@ -109,7 +124,9 @@ impl Drop for Namespace {
         guard::unregister(self.id);
         if let Some(ns) = self.ns.take() {
             // Nothing may keep the namespace busy: kill what still runs in it.
-            names::kill_processes_in(ns.path());
+            if !self.emptied {
+                names::kill_processes_in(ns.path());
+            }
             let path = ns.path().to_path_buf();
             if ns.remove().is_err() {
                 names::remove_named_namespace(&path);
@@ -172,16 +189,27 @@ impl Sandbox {
             source,
         })?;
         // Fields drop in declaration order if a later step fails: namespaces go away.
+        // The kernel builds namespaces concurrently; three threads save two round trips.
+        let (pod, node, world) = std::thread::scope(|s| {
+            let make = |role: &str| {
+                let name = format!("{tag}-{role}");
+                s.spawn(move || Namespace::create(name))
+            };
+            let (p, n, w) = (make("pod"), make("node"), make("world"));
+            let join = |h: std::thread::ScopedJoinHandle<'_, Result<Namespace, TopologyError>>| {
+                h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+            };
+            (join(p), join(n), join(w))
+        });
         let mut sandbox = Self {
-            pod: Namespace::create(format!("{tag}-pod"))?,
-            node: Namespace::create(format!("{tag}-node"))?,
-            world: Namespace::create(format!("{tag}-world"))?,
+            pod: pod?,
+            node: node?,
+            world: world?,
             tag,
             scratch,
             destinations: destinations.to_vec(),
             setup_time: Default::default(),
         };
-        sandbox.configure_sysctls()?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -195,46 +223,43 @@ impl Sandbox {
         Ok(sandbox)
     }
 
-    fn configure_sysctls(&self) -> Result<(), TopologyError> {
-        let io = |what: &str| {
-            let what = what.to_string();
-            move |source| TopologyError::Io { what, source }
-        };
-        for ns in [&self.pod, &self.node, &self.world] {
-            // No duplicate address detection: addresses are usable at once.
-            for key in [
-                "net.ipv6.conf.default.accept_dad",
-                "net.ipv6.conf.all.accept_dad",
-            ] {
-                crate::netns::sysctl_in(ns.file(), key, "0").map_err(io(key))?;
-            }
-        }
-        crate::netns::sysctl_in(self.node.file(), "net.ipv4.ip_forward", "1")
-            .map_err(io("node ip_forward"))?;
-        crate::netns::sysctl_in(self.node.file(), "net.ipv6.conf.all.forwarding", "1")
-            .map_err(io("node ipv6 forwarding"))?;
-        Ok(())
-    }
-
-    /// Opens a netlink connection inside `ns` and drives it on the current runtime.
-    fn handle_in(ns: &Namespace) -> Result<Handle, TopologyError> {
+    /// Enters `ns` once: writes its sysctls and opens its netlink socket there (one
+    /// thread per namespace; the socket stays bound to it), driven by the current runtime.
+    fn prepare(ns: &Namespace, sysctls: &[(&str, &str)]) -> Result<Handle, TopologyError> {
         let rt = tokio::runtime::Handle::current();
         let (conn, handle, _) = crate::netns::in_ns(ns.file(), || {
+            for (key, value) in sysctls {
+                let path = format!("/proc/sys/{}", key.replace('.', "/"));
+                std::fs::write(&path, value).map_err(|source| TopologyError::Io {
+                    what: format!("sysctl {key}={value} in {}", ns.name()),
+                    source,
+                })?;
+            }
             let _entered = rt.enter();
-            rtnetlink::new_connection()
-        })?
-        .map_err(|source| TopologyError::Io {
-            what: format!("netlink socket in {}", ns.name()),
-            source,
-        })?;
+            rtnetlink::new_connection().map_err(|source| TopologyError::Io {
+                what: format!("netlink socket in {}", ns.name()),
+                source,
+            })
+        })??;
         tokio::spawn(conn);
         Ok(handle)
     }
 
     async fn wire(&self) -> Result<(), TopologyError> {
-        let pod = Self::handle_in(&self.pod)?;
-        let node = Self::handle_in(&self.node)?;
-        let world = Self::handle_in(&self.world)?;
+        // No duplicate address detection: addresses are usable at once.
+        let no_dad = [
+            ("net.ipv6.conf.default.accept_dad", "0"),
+            ("net.ipv6.conf.all.accept_dad", "0"),
+        ];
+        let router = [
+            no_dad[0],
+            no_dad[1],
+            ("net.ipv4.ip_forward", "1"),
+            ("net.ipv6.conf.all.forwarding", "1"),
+        ];
+        let pod = Self::prepare(&self.pod, &no_dad)?;
+        let node = Self::prepare(&self.node, &router)?;
+        let world = Self::prepare(&self.world, &no_dad)?;
         let node_fd = self.node.file().as_raw_fd();
 
         veth_with_peer_in(&pod, "eth0", "to-pod", node_fd).await?;
@@ -277,6 +302,11 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        let paths = [self.pod.path(), self.node.path(), self.world.path()];
+        names::kill_processes_in_any(&paths.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+        for ns in [&mut self.pod, &mut self.node, &mut self.world] {
+            ns.emptied = true;
+        }
         // Namespaces are removed by their own Drop (field order: pod, node, world).
         let _ = std::fs::remove_dir_all(&self.scratch);
     }

@@ -1,0 +1,251 @@
+//! Sandbox setup and teardown: rtnetlink (what the runner does) against the same topology
+//! built with `ip` commands, in the same run. Prints figures; asserts nothing about time.
+//!
+//! Run as root: `cargo bench -p masq-conformance --bench sandbox` (or scripts/bench.sh).
+//! Everything is created inside namespaces named `mcnf-<pid>-...`, like the runner's.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use masq_conformance::topology::Sandbox;
+use masq_conformance::{case, guard, names};
+
+const ROUNDS: usize = 30;
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("running ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The runner's topology (topology.rs), one `ip` command per operation.
+fn with_ip_commands(tag: &str, world_addrs: &[String]) -> (Duration, Duration) {
+    let started = Instant::now();
+    let (pod, node, world) = (
+        format!("{tag}-pod"),
+        format!("{tag}-node"),
+        format!("{tag}-world"),
+    );
+    for ns in [&pod, &node, &world] {
+        ip(&["netns", "add", ns]);
+        for key in [
+            "net.ipv6.conf.default.accept_dad=0",
+            "net.ipv6.conf.all.accept_dad=0",
+        ] {
+            ip(&["netns", "exec", ns, "sysctl", "-qw", key]);
+        }
+    }
+    ip(&[
+        "netns",
+        "exec",
+        &node,
+        "sysctl",
+        "-qw",
+        "net.ipv4.ip_forward=1",
+    ]);
+    ip(&[
+        "netns",
+        "exec",
+        &node,
+        "sysctl",
+        "-qw",
+        "net.ipv6.conf.all.forwarding=1",
+    ]);
+    ip(&[
+        "-n", &pod, "link", "add", "eth0", "type", "veth", "peer", "name", "to-pod", "netns", &node,
+    ]);
+    ip(&[
+        "-n", &world, "link", "add", "eth0", "type", "veth", "peer", "name", "to-world", "netns",
+        &node,
+    ]);
+    ip(&["-n", &pod, "addr", "add", "10.244.0.2/24", "dev", "eth0"]);
+    ip(&[
+        "-n",
+        &pod,
+        "addr",
+        "add",
+        "fd00:10:244::2/64",
+        "dev",
+        "eth0",
+    ]);
+    ip(&["-n", &pod, "link", "set", "lo", "up"]);
+    ip(&["-n", &pod, "link", "set", "eth0", "up"]);
+    ip(&["-n", &pod, "route", "add", "default", "via", "10.244.0.1"]);
+    ip(&[
+        "-n",
+        &pod,
+        "-6",
+        "route",
+        "add",
+        "default",
+        "via",
+        "fd00:10:244::1",
+    ]);
+    ip(&["-n", &node, "addr", "add", "10.244.0.1/24", "dev", "to-pod"]);
+    ip(&[
+        "-n",
+        &node,
+        "addr",
+        "add",
+        "fd00:10:244::1/64",
+        "dev",
+        "to-pod",
+    ]);
+    ip(&[
+        "-n",
+        &node,
+        "addr",
+        "add",
+        "198.51.100.1/24",
+        "dev",
+        "to-world",
+    ]);
+    ip(&[
+        "-n",
+        &node,
+        "addr",
+        "add",
+        "2001:db8:1::1/64",
+        "dev",
+        "to-world",
+    ]);
+    for dev in ["lo", "to-pod", "to-world"] {
+        ip(&["-n", &node, "link", "set", dev, "up"]);
+    }
+    ip(&[
+        "-n",
+        &node,
+        "route",
+        "add",
+        "default",
+        "via",
+        "198.51.100.2",
+    ]);
+    ip(&[
+        "-n",
+        &node,
+        "-6",
+        "route",
+        "add",
+        "default",
+        "via",
+        "2001:db8:1::2",
+    ]);
+    ip(&[
+        "-n",
+        &world,
+        "addr",
+        "add",
+        "198.51.100.2/24",
+        "dev",
+        "eth0",
+    ]);
+    ip(&[
+        "-n",
+        &world,
+        "addr",
+        "add",
+        "2001:db8:1::2/64",
+        "dev",
+        "eth0",
+    ]);
+    ip(&["-n", &world, "link", "set", "lo", "up"]);
+    ip(&["-n", &world, "link", "set", "eth0", "up"]);
+    for a in world_addrs {
+        ip(&["-n", &world, "addr", "add", a, "dev", "lo"]);
+    }
+    ip(&[
+        "-n",
+        &world,
+        "route",
+        "add",
+        "default",
+        "via",
+        "198.51.100.1",
+    ]);
+    ip(&[
+        "-n",
+        &world,
+        "-6",
+        "route",
+        "add",
+        "default",
+        "via",
+        "2001:db8:1::1",
+    ]);
+    let up = started.elapsed();
+    let t = Instant::now();
+    for ns in [&pod, &node, &world] {
+        ip(&["netns", "del", ns]);
+    }
+    (up, t.elapsed())
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn main() {
+    if !nix::unistd::geteuid().is_root() {
+        println!("skipped: the sandbox benchmark needs root");
+        return;
+    }
+    guard::init();
+    names::sweep_stale();
+    let addrs: Vec<std::net::IpAddr> = case::standard_targets()
+        .into_iter()
+        .filter(|t| !t.name.starts_with("node"))
+        .map(|t| t.address)
+        .collect();
+    let with_len: Vec<String> = addrs
+        .iter()
+        .map(|a| format!("{a}/{}", if a.is_ipv4() { 32 } else { 128 }))
+        .collect();
+
+    let (mut nl_up, mut nl_down, mut nl_total) = (vec![], vec![], vec![]);
+    let (mut ip_up, mut ip_down, mut ip_total) = (vec![], vec![], vec![]);
+    for round in 0..ROUNDS {
+        let t = Instant::now();
+        let sandbox = Sandbox::create(&addrs).expect("sandbox");
+        let up = t.elapsed();
+        let t2 = Instant::now();
+        drop(sandbox);
+        let down = t2.elapsed();
+        nl_up.push(up);
+        nl_down.push(down);
+        nl_total.push(up + down);
+
+        let tag = format!("{}{}-ipbench{round}", names::PREFIX, std::process::id());
+        let (up, down) = with_ip_commands(&tag, &with_len);
+        ip_up.push(up);
+        ip_down.push(down);
+        ip_total.push(up + down);
+    }
+    let (a, b) = (median(nl_total.clone()), median(ip_total.clone()));
+    println!("sandbox benchmark: {ROUNDS} rounds each, medians (3 namespaces, 2 veth pairs, 12 addresses, 6 routes)");
+    println!(
+        "  rtnetlink     setup {:>10}  teardown {:>10}  total {:>10}",
+        ms(median(nl_up)),
+        ms(median(nl_down)),
+        ms(a)
+    );
+    println!(
+        "  ip commands   setup {:>10}  teardown {:>10}  total {:>10}",
+        ms(median(ip_up)),
+        ms(median(ip_down)),
+        ms(b)
+    );
+    println!(
+        "  ratio ip/rtnetlink (total): {:.1}x",
+        b.as_secs_f64() / a.as_secs_f64()
+    );
+}
