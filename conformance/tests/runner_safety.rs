@@ -211,7 +211,9 @@ fn a_run_killed_with_sigkill_is_swept_by_the_next() {
         return;
     }
     let fixtures = slow_fixture_dir();
-    for round in 0..2 {
+    // Killed at different moments: right after the namespaces exist, while the
+    // implementations start, and while they run.
+    for (round, delay_ms) in [0u64, 150, 600].into_iter().enumerate() {
         let mut run = Command::new(bin)
             .current_dir(workspace())
             .args([
@@ -244,6 +246,7 @@ fn a_run_killed_with_sigkill_is_swept_by_the_next() {
             inside = processes_in(&namespaces_with(&tag));
             std::thread::sleep(Duration::from_millis(20));
         }
+        std::thread::sleep(Duration::from_millis(delay_ms));
         run.kill().unwrap(); // SIGKILL: no Drop runs
         run.wait().unwrap();
         let left = namespaces_with(&tag);
@@ -275,6 +278,12 @@ fn a_run_killed_with_sigkill_is_swept_by_the_next() {
         assert!(
             scratch_left.is_empty(),
             "round {round}: scratch dirs left: {scratch_left:?}"
+        );
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        let stale_mounts: Vec<&str> = mounts.lines().filter(|l| l.contains(&tag)).collect();
+        assert!(
+            stale_mounts.is_empty(),
+            "round {round}: mounts left: {stale_mounts:?}"
         );
         let survivors: Vec<i32> = inside.iter().copied().filter(|p| pid_alive(*p)).collect();
         assert!(
