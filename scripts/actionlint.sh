@@ -122,7 +122,7 @@ fi
 
 # The scripts the workflow and the action run.
 if command -v shellcheck >/dev/null 2>&1; then
-  shellcheck -S style scripts/*.sh .ci/run || status=1
+  shellcheck -S warning scripts/*.sh .ci/run || status=1
 fi
 
 if [ "$status" -eq 0 ]; then
