@@ -57,37 +57,34 @@ impl Swept {
     }
 }
 
+/// Entries of `dir` named by a runner whose pid is no longer alive.
+fn stale_entries(dir: &str) -> Vec<(String, PathBuf)> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = owner_pid(&name)?;
+            (!pid_alive(pid)).then(|| (name, entry.path()))
+        })
+        .collect()
+}
+
 /// Removes namespaces, processes and scratch directories left by runs that are no longer
 /// alive. Names owned by live processes (a concurrent run) are left alone.
 pub fn sweep_stale() -> Swept {
     let mut swept = Swept::default();
-    if let Ok(entries) = fs::read_dir(NETNS_DIR) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(pid) = owner_pid(&name) else {
-                continue;
-            };
-            if pid_alive(pid) {
-                continue;
-            }
-            swept.processes.extend(kill_processes_in(&entry.path()));
-            remove_named_namespace(&entry.path());
-            swept.namespaces.push(name);
-        }
+    for (name, path) in stale_entries(NETNS_DIR) {
+        swept.processes.extend(kill_processes_in(&path));
+        remove_named_namespace(&path);
+        swept.namespaces.push(name);
     }
-    if let Ok(entries) = fs::read_dir(scratch_root()) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(pid) = owner_pid(&name) else {
-                continue;
-            };
-            if pid_alive(pid) {
-                continue;
-            }
-            unmount_below(&entry.path());
-            if fs::remove_dir_all(entry.path()).is_ok() {
-                swept.directories.push(entry.path());
-            }
+    for (_, path) in stale_entries(&scratch_root().to_string_lossy()) {
+        unmount_below(&path);
+        if fs::remove_dir_all(&path).is_ok() {
+            swept.directories.push(path);
         }
     }
     swept
