@@ -279,8 +279,18 @@ impl<'a> Runner<'a> {
             if implicit_start {
                 self.start()?;
             }
+            let began = Instant::now();
             self.step(step)
                 .map_err(|e| format!("step {} ({}): {e}", self.step_no, step_name(step)))?;
+            if std::env::var_os("MASQ_CONFORMANCE_TRACE").is_some() {
+                eprintln!(
+                    "trace: {}: step {} ({}) took {:?}",
+                    self.spec.name,
+                    self.step_no,
+                    step_name(step),
+                    began.elapsed()
+                );
+            }
             if let Some(r) = self.running.as_mut() {
                 if let Some(status) = r.exited() {
                     if !self.terminated {

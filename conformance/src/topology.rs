@@ -22,6 +22,7 @@ use std::time::Instant;
 use futures::TryStreamExt;
 use netns_rs::NetNs;
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
+use rtnetlink::packet_route::neighbour::NeighbourState;
 use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use crate::guard::{self, NsId};
@@ -39,6 +40,12 @@ pub const NODE_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
 /// The world's end of the node's uplink.
 pub const WORLD_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 pub const WORLD_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
+
+/// Fixed link-layer addresses, so that neighbour entries can be written up front.
+const MAC_POD: [u8; 6] = [0x02, 0x6d, 0x63, 0x00, 0x00, 0x01];
+const MAC_NODE_POD_SIDE: [u8; 6] = [0x02, 0x6d, 0x63, 0x00, 0x00, 0x02];
+const MAC_NODE_WORLD_SIDE: [u8; 6] = [0x02, 0x6d, 0x63, 0x00, 0x00, 0x03];
+const MAC_WORLD: [u8; 6] = [0x02, 0x6d, 0x63, 0x00, 0x00, 0x04];
 
 /// Errors while building or tearing down a sandbox.
 #[derive(Debug, thiserror::Error)]
@@ -262,8 +269,20 @@ impl Sandbox {
         let world = Self::prepare(&self.world, &no_dad)?;
         let node_fd = self.node.file().as_raw_fd();
 
-        veth_with_peer_in(&pod, "eth0", "to-pod", node_fd).await?;
-        veth_with_peer_in(&world, "eth0", "to-world", node_fd).await?;
+        veth_with_peer_in(
+            &pod,
+            ("eth0", MAC_POD),
+            ("to-pod", MAC_NODE_POD_SIDE),
+            node_fd,
+        )
+        .await?;
+        veth_with_peer_in(
+            &world,
+            ("eth0", MAC_WORLD),
+            ("to-world", MAC_NODE_WORLD_SIDE),
+            node_fd,
+        )
+        .await?;
 
         // pod
         let eth0 = link_index(&pod, "eth0").await?;
@@ -271,6 +290,16 @@ impl Sandbox {
         add_addr(&pod, eth0, POD_V6.into(), 64).await?;
         up(&pod, "lo").await?;
         up(&pod, "eth0").await?;
+        // Permanent neighbour entries: no ARP or neighbour discovery on the path. A fresh
+        // veth often loses its first IPv6 solicitation, and the kernel's 1 s retry would
+        // delay every case's first IPv6 probe; NAT behaviour does not depend on either.
+        neighbours(
+            &pod,
+            eth0,
+            &[NODE_POD_SIDE_V4.into(), NODE_POD_SIDE_V6.into()],
+            MAC_NODE_POD_SIDE,
+        )
+        .await?;
         default_routes(&pod, NODE_POD_SIDE_V4, NODE_POD_SIDE_V6).await?;
 
         // node
@@ -283,6 +312,14 @@ impl Sandbox {
         up(&node, "lo").await?;
         up(&node, "to-pod").await?;
         up(&node, "to-world").await?;
+        neighbours(&node, to_pod, &[POD_V4.into(), POD_V6.into()], MAC_POD).await?;
+        neighbours(
+            &node,
+            to_world,
+            &[WORLD_V4.into(), WORLD_V6.into()],
+            MAC_WORLD,
+        )
+        .await?;
         default_routes(&node, WORLD_V4, WORLD_V6).await?;
 
         // world
@@ -295,6 +332,13 @@ impl Sandbox {
             let len = if dest.is_ipv4() { 32 } else { 128 };
             add_addr(&world, 1, *dest, len).await?;
         }
+        neighbours(
+            &world,
+            w_eth0,
+            &[NODE_V4.into(), NODE_V6.into()],
+            MAC_NODE_WORLD_SIDE,
+        )
+        .await?;
         default_routes(&world, NODE_V4, NODE_V6).await?;
         Ok(())
     }
@@ -317,20 +361,22 @@ fn nl(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> TopologyError
     move |source| TopologyError::Netlink { what, source }
 }
 
-/// Creates veth `name` in the handle's namespace with its peer `peer` created directly in
-/// the namespace behind `peer_ns_fd` (one request, no move).
+/// Creates veth `name` in the handle's namespace with its peer created directly in the
+/// namespace behind `peer_ns_fd` (one request, no move), both with fixed MAC addresses.
 async fn veth_with_peer_in(
     handle: &Handle,
-    name: &str,
-    peer: &str,
+    (name, mac): (&str, [u8; 6]),
+    (peer, peer_mac): (&str, [u8; 6]),
     peer_ns_fd: i32,
 ) -> Result<(), TopologyError> {
     let peer_msg = LinkMessageBuilder::<LinkUnspec>::new()
         .name(peer.to_string())
+        .address(peer_mac.to_vec())
         .setns_by_fd(peer_ns_fd)
         .build();
     let msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
         .name(name.to_string())
+        .address(mac.to_vec())
         .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)))
         .build();
     handle
@@ -339,6 +385,26 @@ async fn veth_with_peer_in(
         .execute()
         .await
         .map_err(nl(format!("veth {name} <-> {peer}")))
+}
+
+/// Permanent neighbour entries for `addrs` on link `index`, all at `mac`.
+async fn neighbours(
+    handle: &Handle,
+    index: u32,
+    addrs: &[IpAddr],
+    mac: [u8; 6],
+) -> Result<(), TopologyError> {
+    for addr in addrs {
+        handle
+            .neighbours()
+            .add(index, *addr)
+            .link_layer_address(&mac)
+            .state(NeighbourState::Permanent)
+            .execute()
+            .await
+            .map_err(nl(format!("neighbour {addr}")))?;
+    }
+    Ok(())
 }
 
 async fn link_index(handle: &Handle, name: &str) -> Result<u32, TopologyError> {
