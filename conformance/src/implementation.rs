@@ -171,6 +171,8 @@ struct MountPlan {
     mkdirs: Vec<CString>,
     bind_source: CString,
     bind_target: CString,
+    /// The runner's pid, to detect a runner that died before the death signal was armed.
+    runner_pid: u32,
 }
 
 fn cstring(p: &Path) -> CString {
@@ -237,6 +239,7 @@ fn plan_mounts(
         mkdirs: missing.iter().map(|p| cstring(p)).collect(),
         bind_source: cstring(volume),
         bind_target: cstring(config_dir),
+        runner_pid: std::process::id(),
     })
 }
 
@@ -286,6 +289,12 @@ fn enter_sandbox(node_fd: i32, plan: &MountPlan) -> std::io::Result<()> {
     )
     .map_err(io)?;
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(io)?;
+    // The runner may have died before the death signal was armed: then never start.
+    if nix::unistd::getppid().as_raw() as u32 != plan.runner_pid {
+        return Err(std::io::Error::other(
+            "the runner exited while starting the implementation",
+        ));
+    }
     Ok(())
 }
 

@@ -250,10 +250,10 @@ fn a_run_killed_with_sigkill_is_swept_by_the_next() {
         run.kill().unwrap(); // SIGKILL: no Drop runs
         run.wait().unwrap();
         let left = namespaces_with(&tag);
-        assert_eq!(
-            left.len(),
-            6,
-            "round {round}: a SIGKILLed run cannot clean up: {left:?}"
+        // At least the namespaces of the cases running when it was killed are left.
+        assert!(
+            !left.is_empty(),
+            "round {round}: a SIGKILLed run cannot clean up, yet nothing is left"
         );
 
         let sweep = Command::new(bin).arg("--sweep").output().unwrap();
@@ -285,10 +285,25 @@ fn a_run_killed_with_sigkill_is_swept_by_the_next() {
             stale_mounts.is_empty(),
             "round {round}: mounts left: {stale_mounts:?}"
         );
-        let survivors: Vec<i32> = inside.iter().copied().filter(|p| pid_alive(*p)).collect();
+        // Processes already SIGKILLed (by PR_SET_PDEATHSIG or the sweep) may still be
+        // finishing their exit in the kernel for a moment: allow them a bounded while.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut survivors: Vec<i32> = inside.clone();
+        while !survivors.is_empty() && Instant::now() < deadline {
+            survivors.retain(|p| pid_alive(*p));
+            std::thread::sleep(Duration::from_millis(20));
+        }
         assert!(
             survivors.is_empty(),
-            "round {round}: processes survived the sweep: {survivors:?}"
+            "round {round}: processes survived the sweep: {:?}",
+            survivors
+                .iter()
+                .map(|p| (
+                    *p,
+                    std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default(),
+                    std::fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default()
+                ))
+                .collect::<Vec<_>>()
         );
     }
     std::fs::remove_dir_all(fixtures).unwrap();
