@@ -55,13 +55,35 @@ fn with_ip_commands(tag: &str, world_addrs: &[String]) -> (Duration, Duration) {
         "-qw",
         "net.ipv6.conf.all.forwarding=1",
     ]);
-    ip(&[
-        "-n", &pod, "link", "add", "eth0", "type", "veth", "peer", "name", "to-pod", "netns", &node,
-    ]);
-    ip(&[
-        "-n", &world, "link", "add", "eth0", "type", "veth", "peer", "name", "to-world", "netns",
-        &node,
-    ]);
+    let (m_pod, m_node_pod, m_node_world, m_world) = (
+        "02:6d:63:00:00:01",
+        "02:6d:63:00:00:02",
+        "02:6d:63:00:00:03",
+        "02:6d:63:00:00:04",
+    );
+    let veth = |ns: &str, mac: &str, peer: &str, peer_mac: &str| {
+        ip(&[
+            "-n", ns, "link", "add", "eth0", "address", mac, "type", "veth", "peer", "name", peer,
+            "address", peer_mac, "netns", &node,
+        ]);
+    };
+    veth(&pod, m_pod, "to-pod", m_node_pod);
+    veth(&world, m_world, "to-world", m_node_world);
+    let neigh = |ns: &str, addr: &str, mac: &str, dev: &str| {
+        ip(&[
+            "-n",
+            ns,
+            "neigh",
+            "add",
+            addr,
+            "lladdr",
+            mac,
+            "dev",
+            dev,
+            "nud",
+            "permanent",
+        ]);
+    };
     ip(&["-n", &pod, "addr", "add", "10.244.0.2/24", "dev", "eth0"]);
     ip(&[
         "-n",
@@ -74,6 +96,8 @@ fn with_ip_commands(tag: &str, world_addrs: &[String]) -> (Duration, Duration) {
     ]);
     ip(&["-n", &pod, "link", "set", "lo", "up"]);
     ip(&["-n", &pod, "link", "set", "eth0", "up"]);
+    neigh(&pod, "10.244.0.1", m_node_pod, "eth0");
+    neigh(&pod, "fd00:10:244::1", m_node_pod, "eth0");
     ip(&["-n", &pod, "route", "add", "default", "via", "10.244.0.1"]);
     ip(&[
         "-n",
@@ -231,7 +255,7 @@ fn main() {
         ip_total.push(up + down);
     }
     let (a, b) = (median(nl_total.clone()), median(ip_total.clone()));
-    println!("sandbox benchmark: {ROUNDS} rounds each, medians (3 namespaces, 2 veth pairs, 12 addresses, 6 routes)");
+    println!("sandbox benchmark: {ROUNDS} rounds each, medians (3 namespaces, 2 veth pairs, 15 addresses, 8 neighbours, 6 routes)");
     println!(
         "  rtnetlink     setup {:>10}  teardown {:>10}  total {:>10}",
         ms(median(nl_up)),

@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -119,7 +119,8 @@ type Seen = Arc<(Mutex<HashMap<u64, IpAddr>>, Condvar)>;
 /// Listening sockets in `world` and `node`, served by one polling thread.
 pub struct Receivers {
     seen: Seen,
-    stop: Arc<AtomicBool>,
+    /// Dropping this end wakes the serving thread, which then ends.
+    wake: Option<std::os::unix::net::UnixStream>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -213,18 +214,17 @@ impl Receivers {
         let mut listeners = listeners_in(world)?;
         listeners.extend(listeners_in(node)?);
         let seen: Seen = Arc::new((Mutex::new(HashMap::new()), Condvar::new()));
-        let stop = Arc::new(AtomicBool::new(false));
+        let (wake, woken) = std::os::unix::net::UnixStream::pair().map_err(io("wake socket"))?;
         let thread = {
             let seen = seen.clone();
-            let stop = stop.clone();
             std::thread::Builder::new()
                 .name("probe-receivers".into())
-                .spawn(move || serve(listeners, &seen, &stop))
+                .spawn(move || serve(listeners, &seen, &woken))
                 .map_err(io("receiver thread"))?
         };
         Ok(Self {
             seen,
-            stop,
+            wake: Some(wake),
             thread: Some(thread),
         })
     }
@@ -255,14 +255,14 @@ impl Receivers {
 
 impl Drop for Receivers {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        drop(self.wake.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-fn serve(mut listeners: Vec<Listener>, seen: &Seen, stop: &AtomicBool) {
+fn serve(mut listeners: Vec<Listener>, seen: &Seen, woken: &std::os::unix::net::UnixStream) {
     let mut buf = vec![0u8; 65536];
     let record = |token: u64, from: IpAddr| {
         let (lock, cvar) = &**seen;
@@ -271,19 +271,23 @@ fn serve(mut listeners: Vec<Listener>, seen: &Seen, stop: &AtomicBool) {
             .insert(token, from);
         cvar.notify_all();
     };
-    while !stop.load(Ordering::Relaxed) {
+    loop {
         let ready: Vec<bool> = {
             let mut fds: Vec<PollFd> = listeners
                 .iter()
                 .map(|l| PollFd::new(listener_socket(l).as_fd(), PollFlags::POLLIN))
                 .collect();
-            if poll(&mut fds, PollTimeout::from(50u16)).is_err() {
+            fds.push(PollFd::new(woken.as_fd(), PollFlags::POLLIN));
+            if poll(&mut fds, PollTimeout::NONE).is_err() {
                 continue;
             }
             fds.iter()
                 .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
                 .collect()
         };
+        if ready[listeners.len()] {
+            return; // the other end was dropped: the case is over
+        }
         let mut accepted = Vec::new();
         let mut finished = Vec::new();
         for (i, l) in listeners.iter_mut().enumerate() {
