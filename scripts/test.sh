@@ -19,7 +19,8 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --release --locked -p ip-masq-agent
 cargo build --locked --workspace --all-targets
-cargo test --workspace --locked -- --test-threads 2
+mkdir -p target
+cargo test --workspace --locked --lib --bins --tests -- --test-threads 2 2>&1 | tee target/test-output.log
 
 left=$(ip netns list)
 if [ -n "$left" ]; then
@@ -32,3 +33,6 @@ if [ -n "$stray" ]; then
   exit 1
 fi
 echo "test.sh: all checks passed"
+# One closing line over every test binary (ignored = skipped: not root, or tools missing).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "summary: %d passed, %d failed, %d skipped\n", p, f, s }' target/test-output.log

@@ -337,24 +337,32 @@ fn write_profile(name: &str, body: &str) -> PathBuf {
     path
 }
 
-#[test]
-fn an_implementation_that_masquerades_everything_fails_on_the_right_destinations() {
-    require_root!();
+/// A profile for the deliberately wrong example implementation, or `None` (with a visible
+/// "skipped") when the example is not built.
+fn masquerade_everything_profile(name: &str, extra: &str) -> Option<PathBuf> {
     let example = workspace().join("target/debug/examples/masquerade-everything");
     if !example.exists() {
         eprintln!(
             "skipped: {} not built (cargo build --examples)",
             example.display()
         );
-        return;
+        return None;
     }
-    let profile = write_profile(
-        "masq-all",
+    Some(write_profile(
+        name,
         &format!(
-            "name: masquerade-everything\ncommand: [{:?}]\n",
+            "name: masquerade-everything\ncommand: [{:?}]\n{extra}",
             example.display().to_string()
         ),
-    );
+    ))
+}
+
+#[test]
+fn an_implementation_that_masquerades_everything_fails_on_the_right_destinations() {
+    require_root!();
+    let Some(profile) = masquerade_everything_profile("masq-all", "") else {
+        return;
+    };
     let (ok, out) = run_suite(&profile, "default-no-config");
     assert!(!ok, "the suite passed a wrong implementation:\n{out}");
     // The diff names the RFC 1918 destination whose outcome changed.
@@ -396,21 +404,11 @@ fn an_implementation_that_never_reads_the_config_fails() {
 #[test]
 fn expected_failures_ratchet_both_ways() {
     require_root!();
-    let example = workspace().join("target/debug/examples/masquerade-everything");
-    if !example.exists() {
-        eprintln!(
-            "skipped: {} not built (cargo build --examples)",
-            example.display()
-        );
+    let Some(listed) =
+        masquerade_everything_profile("xfail", "expected_failures: [default-no-config]\n")
+    else {
         return;
-    }
-    let listed = write_profile(
-        "xfail",
-        &format!(
-            "name: masquerade-everything\ncommand: [{:?}]\nexpected_failures: [default-no-config]\n",
-            example.display().to_string()
-        ),
-    );
+    };
     let (ok, out) = run_suite(&listed, "default-no-config");
     assert!(ok, "a listed failure must not fail the run:\n{out}");
     assert!(out.contains("known failure"), "{out}");
