@@ -30,52 +30,16 @@ fn with_ip_commands(tag: &str, world_addrs: &[String]) -> (Duration, Duration) {
         format!("{tag}-node"),
         format!("{tag}-world"),
     );
-    for ns in [&pod, &node, &world] {
-        ip(&["netns", "add", ns]);
-        for key in [
-            "net.ipv6.conf.default.accept_dad=0",
-            "net.ipv6.conf.all.accept_dad=0",
-        ] {
-            ip(&["netns", "exec", ns, "sysctl", "-qw", key]);
-        }
-    }
-    ip(&[
-        "netns",
-        "exec",
-        &node,
-        "sysctl",
-        "-qw",
-        "net.ipv4.ip_forward=1",
-    ]);
-    ip(&[
-        "netns",
-        "exec",
-        &node,
-        "sysctl",
-        "-qw",
-        "net.ipv6.conf.all.forwarding=1",
-    ]);
-    let (m_pod, m_node_pod, m_node_world, m_world) = (
-        "02:6d:63:00:00:01",
-        "02:6d:63:00:00:02",
-        "02:6d:63:00:00:03",
-        "02:6d:63:00:00:04",
-    );
-    let veth = |ns: &str, mac: &str, peer: &str, peer_mac: &str| {
-        ip(&[
-            "-n", ns, "link", "add", "eth0", "address", mac, "type", "veth", "peer", "name", peer,
-            "address", peer_mac, "netns", &node,
-        ]);
-    };
-    veth(&pod, m_pod, "to-pod", m_node_pod);
-    veth(&world, m_world, "to-world", m_node_world);
-    let neigh = |ns: &str, addr: &str, mac: &str, dev: &str| {
+    let sysctl = |ns: &str, kv: &str| ip(&["netns", "exec", ns, "sysctl", "-qw", kv]);
+    let addr = |ns: &str, cidr: &str, dev: &str| ip(&["-n", ns, "addr", "add", cidr, "dev", dev]);
+    let up = |ns: &str, dev: &str| ip(&["-n", ns, "link", "set", dev, "up"]);
+    let neigh = |ns: &str, a: &str, mac: &str, dev: &str| {
         ip(&[
             "-n",
             ns,
             "neigh",
             "add",
-            addr,
+            a,
             "lladdr",
             mac,
             "dev",
@@ -84,123 +48,63 @@ fn with_ip_commands(tag: &str, world_addrs: &[String]) -> (Duration, Duration) {
             "permanent",
         ]);
     };
-    ip(&["-n", &pod, "addr", "add", "10.244.0.2/24", "dev", "eth0"]);
-    ip(&[
-        "-n",
-        &pod,
-        "addr",
-        "add",
-        "fd00:10:244::2/64",
-        "dev",
-        "eth0",
-    ]);
-    ip(&["-n", &pod, "link", "set", "lo", "up"]);
-    ip(&["-n", &pod, "link", "set", "eth0", "up"]);
+    let default_routes = |ns: &str, via4: &str, via6: &str| {
+        ip(&["-n", ns, "route", "add", "default", "via", via4]);
+        ip(&["-n", ns, "-6", "route", "add", "default", "via", via6]);
+    };
+    let veth = |ns: &str, mac: &str, peer: &str, peer_mac: &str| {
+        ip(&[
+            "-n", ns, "link", "add", "eth0", "address", mac, "type", "veth", "peer", "name", peer,
+            "address", peer_mac, "netns", &node,
+        ]);
+    };
+    for ns in [&pod, &node, &world] {
+        ip(&["netns", "add", ns]);
+        sysctl(ns, "net.ipv6.conf.default.accept_dad=0");
+        sysctl(ns, "net.ipv6.conf.all.accept_dad=0");
+    }
+    sysctl(&node, "net.ipv4.ip_forward=1");
+    sysctl(&node, "net.ipv6.conf.all.forwarding=1");
+    let (m_pod, m_node_pod, m_node_world, m_world) = (
+        "02:6d:63:00:00:01",
+        "02:6d:63:00:00:02",
+        "02:6d:63:00:00:03",
+        "02:6d:63:00:00:04",
+    );
+    veth(&pod, m_pod, "to-pod", m_node_pod);
+    veth(&world, m_world, "to-world", m_node_world);
+
+    addr(&pod, "10.244.0.2/24", "eth0");
+    addr(&pod, "fd00:10:244::2/64", "eth0");
+    up(&pod, "lo");
+    up(&pod, "eth0");
     neigh(&pod, "10.244.0.1", m_node_pod, "eth0");
     neigh(&pod, "fd00:10:244::1", m_node_pod, "eth0");
-    ip(&["-n", &pod, "route", "add", "default", "via", "10.244.0.1"]);
-    ip(&[
-        "-n",
-        &pod,
-        "-6",
-        "route",
-        "add",
-        "default",
-        "via",
-        "fd00:10:244::1",
-    ]);
-    ip(&["-n", &node, "addr", "add", "10.244.0.1/24", "dev", "to-pod"]);
-    ip(&[
-        "-n",
-        &node,
-        "addr",
-        "add",
-        "fd00:10:244::1/64",
-        "dev",
-        "to-pod",
-    ]);
-    ip(&[
-        "-n",
-        &node,
-        "addr",
-        "add",
-        "198.51.100.1/24",
-        "dev",
-        "to-world",
-    ]);
-    ip(&[
-        "-n",
-        &node,
-        "addr",
-        "add",
-        "2001:db8:1::1/64",
-        "dev",
-        "to-world",
-    ]);
+    default_routes(&pod, "10.244.0.1", "fd00:10:244::1");
+
+    addr(&node, "10.244.0.1/24", "to-pod");
+    addr(&node, "fd00:10:244::1/64", "to-pod");
+    addr(&node, "198.51.100.1/24", "to-world");
+    addr(&node, "2001:db8:1::1/64", "to-world");
     for dev in ["lo", "to-pod", "to-world"] {
-        ip(&["-n", &node, "link", "set", dev, "up"]);
+        up(&node, dev);
     }
-    ip(&[
-        "-n",
-        &node,
-        "route",
-        "add",
-        "default",
-        "via",
-        "198.51.100.2",
-    ]);
-    ip(&[
-        "-n",
-        &node,
-        "-6",
-        "route",
-        "add",
-        "default",
-        "via",
-        "2001:db8:1::2",
-    ]);
-    ip(&[
-        "-n",
-        &world,
-        "addr",
-        "add",
-        "198.51.100.2/24",
-        "dev",
-        "eth0",
-    ]);
-    ip(&[
-        "-n",
-        &world,
-        "addr",
-        "add",
-        "2001:db8:1::2/64",
-        "dev",
-        "eth0",
-    ]);
-    ip(&["-n", &world, "link", "set", "lo", "up"]);
-    ip(&["-n", &world, "link", "set", "eth0", "up"]);
+    neigh(&node, "10.244.0.2", m_pod, "to-pod");
+    neigh(&node, "fd00:10:244::2", m_pod, "to-pod");
+    neigh(&node, "198.51.100.2", m_world, "to-world");
+    neigh(&node, "2001:db8:1::2", m_world, "to-world");
+    default_routes(&node, "198.51.100.2", "2001:db8:1::2");
+
+    addr(&world, "198.51.100.2/24", "eth0");
+    addr(&world, "2001:db8:1::2/64", "eth0");
+    up(&world, "lo");
+    up(&world, "eth0");
     for a in world_addrs {
-        ip(&["-n", &world, "addr", "add", a, "dev", "lo"]);
+        addr(&world, a, "lo");
     }
-    ip(&[
-        "-n",
-        &world,
-        "route",
-        "add",
-        "default",
-        "via",
-        "198.51.100.1",
-    ]);
-    ip(&[
-        "-n",
-        &world,
-        "-6",
-        "route",
-        "add",
-        "default",
-        "via",
-        "2001:db8:1::1",
-    ]);
+    neigh(&world, "198.51.100.1", m_node_world, "eth0");
+    neigh(&world, "2001:db8:1::1", m_node_world, "eth0");
+    default_routes(&world, "198.51.100.1", "2001:db8:1::1");
     let up = started.elapsed();
     let t = Instant::now();
     for ns in [&pod, &node, &world] {
