@@ -1017,11 +1017,6 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(total))
 }
 
-/// Where snapshots of `fixtures_dir` live.
-pub fn snapshot_dir(fixtures_dir: &Path) -> PathBuf {
-    fixtures_dir.join("snapshots")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -304,7 +304,6 @@ use std::ffi::CStr;
 pub struct Running {
     child: Option<Child>,
     log_path: PathBuf,
-    pub started: Instant,
 }
 
 /// Options for one start.
@@ -367,13 +366,7 @@ impl Running {
         Ok(Self {
             child: Some(child),
             log_path,
-            started: Instant::now(),
         })
-    }
-
-    /// The process id.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
     }
 
     /// Its output so far.

@@ -46,10 +46,9 @@ pub fn command_in(ns: &File, program: &str) -> Result<Command, GuardError> {
     Ok(cmd)
 }
 
-/// Writes a sysctl under /proc/sys as seen from inside `ns`.
-pub fn sysctl_in(ns: &File, key: &str, value: &str) -> std::io::Result<()> {
+/// Writes `key` (dotted, e.g. `net.ipv4.ip_forward`) under /proc/sys. /proc/sys/net shows
+/// the calling thread's network namespace: call it from inside [`in_ns`].
+pub fn write_sysctl(key: &str, value: &str) -> std::io::Result<()> {
     let path = format!("/proc/sys/{}", key.replace('.', "/"));
-    in_ns(ns, || std::fs::write(&path, value))
-        .map_err(std::io::Error::other)?
-        .map_err(|e| std::io::Error::new(e.kind(), format!("sysctl {key}={value}: {e}")))
+    std::fs::write(&path, value)
 }

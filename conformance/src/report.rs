@@ -54,6 +54,11 @@ pub fn timings_jsonl(records: &[Record]) -> String {
 /// Records of this run, filled by trials as they finish.
 pub static RECORDS: Mutex<Vec<Record>> = Mutex::new(Vec::new());
 
+/// How many records have a status that satisfies `pred`.
+pub fn count(records: &[Record], pred: impl Fn(Status) -> bool) -> usize {
+    records.iter().filter(|r| pred(r.status)).count()
+}
+
 /// Adds a record.
 pub fn record(r: Record) {
     RECORDS.lock().expect("records poisoned").push(r);
@@ -74,14 +79,10 @@ fn xml_escape(s: &str) -> String {
 
 /// JUnit XML for `records`, one testcase per trial.
 pub fn junit(suite: &str, records: &[Record]) -> String {
-    let failures = records
-        .iter()
-        .filter(|r| r.status == Status::Failed)
-        .count();
-    let skipped = records
-        .iter()
-        .filter(|r| matches!(r.status, Status::Skipped | Status::KnownFailure))
-        .count();
+    let failures = count(records, |s| s == Status::Failed);
+    let skipped = count(records, |s| {
+        matches!(s, Status::Skipped | Status::KnownFailure)
+    });
     let total: f64 = records.iter().map(|r| r.duration.as_secs_f64()).sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     writeln!(
@@ -151,18 +152,9 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
             }
         }
     }
-    let passed = records
-        .iter()
-        .filter(|r| r.status == Status::Passed)
-        .count();
-    let failed = records
-        .iter()
-        .filter(|r| r.status == Status::Failed)
-        .count();
-    let known = records
-        .iter()
-        .filter(|r| r.status == Status::KnownFailure)
-        .count();
+    let passed = count(records, |s| s == Status::Passed);
+    let failed = count(records, |s| s == Status::Failed);
+    let known = count(records, |s| s == Status::KnownFailure);
     let mut out = format!(
         "## ip-masq-agent conformance: {implementation}\n\n{passed} passed, {failed} failed, {known} known failures\n\n`kept` = arrived with the pod's address, `masq` = with the node's.\n\n| case | result |"
     );

@@ -334,10 +334,7 @@ pub fn run(opts: SuiteOptions, libtest_args: Vec<String>) -> ExitCode {
             }
         }
     }
-    let known = records
-        .iter()
-        .filter(|r| r.status == Status::KnownFailure)
-        .count();
+    let known = report::count(&records, |s| s == Status::KnownFailure);
     if known > 0 {
         println!(
             "{known} known failure(s) (expected_failures of {})",

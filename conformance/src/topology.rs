@@ -17,7 +17,6 @@ use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use futures::TryStreamExt;
 use netns_rs::NetNs;
@@ -152,8 +151,6 @@ pub struct Sandbox {
     pub scratch: PathBuf,
     /// Extra destinations added to the world.
     pub destinations: Vec<IpAddr>,
-    /// How long setup took (reported by benchmarks).
-    pub setup_time: std::time::Duration,
 }
 
 /// Addresses the sandbox itself uses; a fixture's destination may not be one of them.
@@ -185,7 +182,6 @@ impl Sandbox {
     /// Builds the three namespaces and their links. `destinations` are placed on the
     /// world's loopback as host addresses.
     pub fn create(destinations: &[IpAddr]) -> Result<Self, TopologyError> {
-        let started = Instant::now();
         if let Some(bad) = destinations.iter().find(|d| reserved(**d)) {
             return Err(TopologyError::ReservedAddress(*bad));
         }
@@ -208,14 +204,13 @@ impl Sandbox {
             };
             (join(p), join(n), join(w))
         });
-        let mut sandbox = Self {
+        let sandbox = Self {
             pod: pod?,
             node: node?,
             world: world?,
             tag,
             scratch,
             destinations: destinations.to_vec(),
-            setup_time: Default::default(),
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -226,7 +221,6 @@ impl Sandbox {
             })?;
         rt.block_on(sandbox.wire())?;
         drop(rt); // closes the netlink sockets, which would otherwise pin the namespaces
-        sandbox.setup_time = started.elapsed();
         Ok(sandbox)
     }
 
@@ -236,8 +230,7 @@ impl Sandbox {
         let rt = tokio::runtime::Handle::current();
         let (conn, handle, _) = crate::netns::in_ns(ns.file(), || {
             for (key, value) in sysctls {
-                let path = format!("/proc/sys/{}", key.replace('.', "/"));
-                std::fs::write(&path, value).map_err(|source| TopologyError::Io {
+                crate::netns::write_sysctl(key, value).map_err(|source| TopologyError::Io {
                     what: format!("sysctl {key}={value} in {}", ns.name()),
                     source,
                 })?;
