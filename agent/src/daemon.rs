@@ -157,11 +157,6 @@ impl<B: Backend> Agent<B> {
         }
     }
 
-    /// The last good config, if any.
-    pub fn current(&self) -> Option<&Config> {
-        self.current.as_ref()
-    }
-
     /// One round: load, and apply if the config is good.
     pub fn sync(&mut self) -> Result<(), SyncError> {
         let (parsed, source) = load_config(&self.settings.config_path, &self.settings.parse)?;
