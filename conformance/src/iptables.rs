@@ -9,6 +9,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use crate::family::Family;
 use crate::guard::GuardError;
 
 /// The iptables flavours a trial runs against.
@@ -147,29 +148,22 @@ impl NodeTables<'_> {
     }
 
     /// `iptables-save -t nat` (or `ip6tables-save`).
-    pub fn save_nat(&self, ipv6: bool) -> Result<String, IptablesError> {
-        let tool = if ipv6 {
-            "ip6tables-save"
-        } else {
-            "iptables-save"
-        };
-        self.run(tool, &["-t", "nat"])
+    pub fn save_nat(&self, family: Family) -> Result<String, IptablesError> {
+        self.run(family.iptables_save(), &["-t", "nat"])
     }
 
     /// `iptables -w 5 -t nat -L <chain> -n -v -x` (or ip6tables).
-    pub fn list_chain(&self, ipv6: bool, chain: &str) -> Result<String, IptablesError> {
-        let tool = if ipv6 { "ip6tables" } else { "iptables" };
+    pub fn list_chain(&self, family: Family, chain: &str) -> Result<String, IptablesError> {
         self.run(
-            tool,
+            family.iptables(),
             &["-w", "5", "-t", "nat", "-L", chain, "-n", "-v", "-x"],
         )
     }
 
     /// `iptables -w 5 -t nat ARGS...` (or ip6tables).
-    pub fn nat(&self, ipv6: bool, args: &[&str]) -> Result<String, IptablesError> {
-        let tool = if ipv6 { "ip6tables" } else { "iptables" };
+    pub fn nat(&self, family: Family, args: &[&str]) -> Result<String, IptablesError> {
         let mut full = vec!["-w", "5", "-t", "nat"];
         full.extend_from_slice(args);
-        self.run(tool, &full)
+        self.run(family.iptables(), &full)
     }
 }

@@ -13,12 +13,16 @@
 
 pub mod case;
 pub mod configmap;
+pub mod document;
+pub mod family;
 pub mod fixture;
+pub mod go_duration;
 pub mod guard;
 pub mod implementation;
 pub mod iptables;
 pub mod names;
 pub mod netns;
+pub mod poll;
 pub mod probe;
 pub mod report;
 pub mod snapshot;

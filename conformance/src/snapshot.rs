@@ -8,11 +8,6 @@
 
 use std::path::Path;
 
-/// Section headings that carry rule listings (waivable per profile).
-pub const RULES_MARK: &str = "## rules";
-pub const LISTING_MARK: &str = "## listing";
-pub const OUTCOME_MARK: &str = "## outcome";
-
 /// Normalises `iptables-save` output.
 pub fn normalize_save(text: &str) -> String {
     let mut out = String::new();
@@ -64,48 +59,6 @@ pub fn normalize_listing(text: &str) -> String {
     out
 }
 
-/// Replaces the rule sections of `actual` with those of `stored`, so that only outcomes
-/// can differ (profiles with `rule_listings: waived`).
-pub fn with_stored_rules(actual: &str, stored: &str) -> String {
-    let stored_sections = split_sections(stored);
-    split_sections(actual)
-        .into_iter()
-        .map(|(head, body)| {
-            if head.starts_with(RULES_MARK) || head.starts_with(LISTING_MARK) {
-                let kept = stored_sections
-                    .iter()
-                    .find(|(h, _)| *h == head)
-                    .map(|(_, b)| b.clone())
-                    .unwrap_or(body);
-                (head, kept)
-            } else {
-                (head, body)
-            }
-        })
-        .map(|(h, b)| format!("{h}{b}"))
-        .collect()
-}
-
-fn split_sections(doc: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for line in doc.split_inclusive('\n') {
-        if line.starts_with("## ") || out.is_empty() {
-            out.push((line.to_string(), String::new()));
-        } else if let Some(last) = out.last_mut() {
-            last.1.push_str(line);
-        }
-    }
-    out
-}
-
-/// The body of a stored insta snapshot (after its `---` header), if the file exists.
-pub fn stored_body(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let rest = text.strip_prefix("---\n")?;
-    let end = rest.find("\n---\n")?;
-    Some(rest[end + 5..].to_string())
-}
-
 /// A unified diff of expected vs actual, for failure messages.
 pub fn diff(expected: &str, actual: &str) -> String {
     similar::TextDiff::from_lines(expected, actual)
@@ -119,7 +72,7 @@ pub fn diff(expected: &str, actual: &str) -> String {
 /// accepts per `INSTA_UPDATE`). Returns a message with the diff on mismatch.
 pub fn assert_document(dir: &Path, name: &str, description: &str, doc: &str) -> Result<(), String> {
     let path = dir.join(format!("{name}.snap"));
-    let stored = stored_body(&path);
+    let stored = crate::document::stored_body(&path);
     let expected = stored.as_deref().unwrap_or("");
     if stored.is_some() && expected.trim_end() == doc.trim_end() {
         return Ok(());
@@ -172,16 +125,6 @@ mod tests {
         assert_eq!(
             normalize_listing(raw),
             "Chain X (1 references)\npkts target prot opt in out source destination\n3 RETURN all -- * * 0.0.0.0/0 10.0.0.0/8 /* c */\n"
-        );
-    }
-
-    #[test]
-    fn waived_rules_keep_stored_listing_but_not_outcomes() {
-        let stored = "## outcome\na\n## rules (iptables-save -t nat)\nOLD\n";
-        let actual = "## outcome\nb\n## rules (iptables-save -t nat)\nNEW\n";
-        assert_eq!(
-            with_stored_rules(actual, stored),
-            "## outcome\nb\n## rules (iptables-save -t nat)\nOLD\n"
         );
     }
 }

@@ -175,21 +175,18 @@ fn run_trial(
                     profile: &profile,
                     backend,
                 };
-                let result = case::run_case(&spec);
-                let (output, run_error) = match result {
-                    Ok(out) => (out, None),
-                    Err(f) => (f.output, Some(f.message)),
-                };
+                let run = case::run_case(&spec);
+                let (output, run_error) = (run.output, run.error.map(|e| e.to_string()));
                 let verdict = match run_error {
                     Some(e) => Err(e),
                     None => {
                         let snap_name = format!("{name}@{}", backend.name());
                         let mut doc = output.document.clone();
                         if profile.rule_listings == RuleListings::Waived {
-                            if let Some(stored) = snapshot::stored_body(
+                            if let Some(stored) = crate::document::stored_body(
                                 &snapshot_dir.join(format!("{snap_name}.snap")),
                             ) {
-                                doc = snapshot::with_stored_rules(&doc, &stored);
+                                doc = crate::document::with_stored_rules(&doc, &stored);
                             }
                         }
                         snapshot::assert_document(

@@ -79,7 +79,9 @@ fn guard_refuses_the_initial_namespace_everywhere() {
         backend: iptables::Backend::Legacy,
         lock_file: Path::new("/nonexistent"),
     };
-    let err = tables.save_nat(false).unwrap_err();
+    let err = tables
+        .save_nat(masq_conformance::family::Family::V4)
+        .unwrap_err();
     assert!(
         err.to_string().contains("initial network namespace"),
         "{err}"

@@ -1,0 +1,141 @@
+//! The one error type of a case: which step failed, and why.
+
+use std::process::ExitStatus;
+
+use crate::guard::GuardError;
+use crate::implementation::ImplementationError;
+use crate::iptables::IptablesError;
+use crate::poll::TimedOut;
+use crate::probe::ProbeError;
+use crate::topology::TopologyError;
+
+/// Why a case could not run to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    #[error("building the sandbox: {0}")]
+    Sandbox(#[from] TopologyError),
+    #[error("preparing the case: {0}")]
+    Setup(#[source] SetupError),
+    /// A step failed; `number` counts from 1 as in the fixture.
+    #[error("step {number} ({name}): {error}")]
+    Step {
+        number: usize,
+        name: &'static str,
+        #[source]
+        error: StepError,
+    },
+}
+
+impl CaseError {
+    /// The failing step's number, if a step failed.
+    pub fn step(&self) -> Option<usize> {
+        match self {
+            CaseError::Step { number, .. } => Some(*number),
+            _ => None,
+        }
+    }
+}
+
+/// What went wrong before the first step.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("the profile's config_path has no file name")]
+    ConfigPathWithoutFileName,
+    #[error("creating the config volume: {0}")]
+    Volume(#[source] std::io::Error),
+    #[error("backend {backend}: {source}")]
+    Backend {
+        backend: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("starting the receivers: {0}")]
+    Receivers(#[source] ProbeError),
+}
+
+/// What went wrong in one step.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Guard(#[from] GuardError),
+    #[error(transparent)]
+    Iptables(#[from] IptablesError),
+    #[error(transparent)]
+    Implementation(#[from] ImplementationError),
+    #[error(transparent)]
+    Probe(#[from] ProbeError),
+    #[error("publishing the config: {0}")]
+    Publish(#[source] std::io::Error),
+    /// A bounded wait ran out; `detail` shows what the runner last saw.
+    #[error("{timed_out}{}", detail_suffix(.detail))]
+    TimedOut { timed_out: TimedOut, detail: String },
+    #[error("the implementation exited ({0})")]
+    Exited(ExitStatus),
+    #[error("the implementation has not been started")]
+    NotStarted,
+    #[error("the implementation is already running")]
+    AlreadyRunning,
+    /// A step used in a way the runner cannot honour (e.g. `rules-changed` right after a
+    /// tamper); fixtures that load cleanly can still combine steps so.
+    #[error("{0}")]
+    Misuse(String),
+    /// A fault or a tool of the runner failed.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{command} failed: {stderr}")]
+    Tool { command: String, stderr: String },
+}
+
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!("; {detail}")
+    }
+}
+
+impl StepError {
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        StepError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    pub fn timed_out(timed_out: TimedOut, detail: impl Into<String>) -> Self {
+        StepError::TimedOut {
+            timed_out,
+            detail: detail.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_step_error_names_the_step() {
+        let e = CaseError::Step {
+            number: 3,
+            name: "wait",
+            error: StepError::timed_out(
+                TimedOut {
+                    what: "the nat table to change".into(),
+                    waited: Duration::from_secs(15),
+                },
+                "it was: x",
+            ),
+        };
+        assert_eq!(
+            e.to_string(),
+            "step 3 (wait): timed out after 15s waiting for the nat table to change; it was: x"
+        );
+        assert_eq!(e.step(), Some(3));
+    }
+}

@@ -1,0 +1,217 @@
+//! Faults and tampering: what the runner does to the node behind the implementation's
+//! back — broken tools, a held lock, a flapping config, damaged rules, stale rules.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use super::error::StepError;
+use super::Runner;
+use crate::family::Family;
+use crate::fixture::{Fault, Flap, Tamper};
+
+/// The restore tools a fault replaces.
+const RESTORE_TOOLS: [&str; 2] = [Family::V4.iptables_restore(), Family::V6.iptables_restore()];
+
+/// Fault state that outlives its step.
+#[derive(Default)]
+pub struct Faults {
+    /// Held while a `fault: lock-held` lasts.
+    lock_holder: Option<nix::fcntl::Flock<std::fs::File>>,
+}
+
+impl Runner<'_> {
+    pub(super) fn fault(&mut self, fault: &Fault) -> Result<(), StepError> {
+        // Captured before acting: the implementation may react before the runner looks.
+        let before = self.node.current_rules().unwrap_or_default();
+        let shim = |tool: &str| self.node.shim_dir.join(tool);
+        match fault {
+            Fault::RestoreFailing => {
+                let fail = ["/usr/bin/false", "/bin/false"]
+                    .iter()
+                    .map(Path::new)
+                    .find(|p| p.exists())
+                    .ok_or_else(|| {
+                        StepError::Misuse(
+                            "fault: no `false` binary to stand in for iptables-restore".into(),
+                        )
+                    })?;
+                for tool in RESTORE_TOOLS {
+                    replace_symlink(&shim(tool), Some(fail))?;
+                }
+            }
+            Fault::RestoreMissing => {
+                for tool in RESTORE_TOOLS {
+                    replace_symlink(&shim(tool), None)?;
+                }
+            }
+            Fault::LockHeld => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&self.node.lock_file)
+                    .map_err(|e| StepError::io("opening the xtables lock", e))?;
+                let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+                    .map_err(|(_, e)| StepError::io("taking the xtables lock", e.into()))?;
+                self.faults.lock_holder = Some(held);
+            }
+            Fault::Cleared => {
+                self.faults.lock_holder = None;
+                let real = self.spec.backend.binary().ok_or_else(|| {
+                    StepError::Misuse("fault: the backend's binary vanished".into())
+                })?;
+                for tool in RESTORE_TOOLS {
+                    replace_symlink(&shim(tool), Some(&real))?;
+                }
+            }
+            Fault::Flap(flap) => return self.flap(flap),
+        }
+        self.waits.baseline = Some(before);
+        Ok(())
+    }
+
+    /// Alternates bad and good configs; records whether the nat table ever moved.
+    fn flap(&mut self, flap: &Flap) -> Result<(), StepError> {
+        let (every, total) = (flap.every.get(), flap.duration.get());
+        let before = self.node.current_rules()?;
+        let deadline = Instant::now() + total;
+        let (mut swaps, mut changed) = (0u32, 0u32);
+        while Instant::now() < deadline {
+            let source = if swaps % 2 == 0 {
+                &flap.bad
+            } else {
+                &flap.good
+            };
+            self.node.publish(&source.content)?;
+            swaps += 1;
+            std::thread::sleep(every);
+            if self.node.current_rules()? != before {
+                changed += 1;
+            }
+        }
+        self.node.publish(&flap.good.content)?;
+        // Swap counts vary with machine speed; whether the table moved does not.
+        writeln!(
+            self.out.document,
+            "## flap after step {}\nconfig flapped between good and bad every {}; nat table changed during flapping: {}",
+            self.step_no,
+            flap.every,
+            if changed == 0 { "never" } else { "yes" }
+        )
+        .ok();
+        self.waits.baseline = Some(before);
+        Ok(())
+    }
+
+    pub(super) fn tamper(&mut self, t: Tamper) -> Result<(), StepError> {
+        let chain = self.spec.fixture.chain();
+        let tables = self.node.tables();
+        for &family in self.node.families {
+            match t {
+                Tamper::FlushChain => {
+                    tables.nat(family, &["-F", &chain])?;
+                }
+                Tamper::DeleteJump | Tamper::DeleteChain => {
+                    let save = tables.save_nat(family)?;
+                    for line in save.lines() {
+                        if line.starts_with("-A POSTROUTING ")
+                            && line.ends_with(&format!("-j {chain}"))
+                        {
+                            let args = split_rule(&line[3..]);
+                            let mut del = vec!["-D"];
+                            del.extend(args.iter().map(String::as_str));
+                            tables.nat(family, &del)?;
+                        }
+                    }
+                    if t == Tamper::DeleteChain {
+                        tables.nat(family, &["-F", &chain])?;
+                        tables.nat(family, &["-X", &chain])?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn preload(&mut self, lines: &[String]) -> Result<(), StepError> {
+        let tables = self.node.tables();
+        for line in lines {
+            let args = split_rule(line);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            tables.nat(Family::V4, &args)?;
+        }
+        Ok(())
+    }
+}
+
+/// Atomically points `link` at `target` (or removes it).
+fn replace_symlink(link: &Path, target: Option<&Path>) -> Result<(), StepError> {
+    let tmp = link.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let what = || format!("replacing {}", link.display());
+    match target {
+        Some(t) => std::os::unix::fs::symlink(t, &tmp)
+            .and_then(|_| std::fs::rename(&tmp, link))
+            .map_err(|e| StepError::io(what(), e)),
+        None => match std::fs::remove_file(link) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StepError::io(what(), e)),
+        },
+    }
+}
+
+/// Splits an iptables-save rule into arguments, honouring double quotes.
+pub fn split_rule(rule: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    let mut chars = rule.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if quoted => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' if !quoted => {
+                if any || !cur.is_empty() {
+                    args.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        args.push(cur);
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_split_like_a_shell_would() {
+        assert_eq!(
+            split_rule(r#"POSTROUTING -m comment --comment "a \"b\" c" -j X"#),
+            vec![
+                "POSTROUTING",
+                "-m",
+                "comment",
+                "--comment",
+                "a \"b\" c",
+                "-j",
+                "X"
+            ]
+        );
+    }
+}

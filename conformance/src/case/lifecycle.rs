@@ -1,0 +1,84 @@
+//! The implementation's life in a case: started once, checked for liveness at every
+//! wait and after every step, terminated only when a fixture says so.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use super::error::StepError;
+use super::Runner;
+use crate::implementation::{Running, StartOptions};
+
+/// How long a `terminate` step gives the implementation to exit after SIGTERM.
+const TERMINATE_GRACE: Duration = Duration::from_secs(5);
+
+/// The implementation process of a case, if started.
+#[derive(Default)]
+pub struct Lifecycle {
+    pub running: Option<Running>,
+    /// Set by a `terminate` step: the implementation is expected to be gone from then on.
+    pub terminated: bool,
+}
+
+impl Lifecycle {
+    /// Fails if the implementation is not running (never started, or exited).
+    pub fn check_alive(&mut self) -> Result<(), StepError> {
+        let running = self.running.as_mut().ok_or(StepError::NotStarted)?;
+        match running.exited() {
+            Some(status) => Err(StepError::Exited(status)),
+            None => Ok(()),
+        }
+    }
+
+    /// Fails if the implementation exited without a `terminate` step asking it to.
+    pub fn check_not_exited_unexpectedly(&mut self) -> Result<(), StepError> {
+        match self.running.as_mut().and_then(Running::exited) {
+            Some(status) if !self.terminated => Err(StepError::Exited(status)),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Runner<'_> {
+    pub(super) fn start(&mut self) -> Result<(), StepError> {
+        if self.implementation.running.is_some() {
+            return Err(StepError::AlreadyRunning);
+        }
+        let t = Instant::now();
+        let running = Running::start(StartOptions {
+            profile: self.spec.profile,
+            node: self.node.sandbox.node.file(),
+            backend: self.spec.backend,
+            flags: &self.spec.fixture.flags,
+            volume: self.node.volume.dir(),
+            scratch: &self.node.sandbox.scratch,
+            shim_dir: &self.node.shim_dir,
+            lock_file: &self.node.lock_file,
+        })?;
+        self.implementation.running = Some(running);
+        self.out.timings.add("implementation start", t.elapsed());
+        Ok(())
+    }
+
+    pub(super) fn terminate(&mut self) -> Result<(), StepError> {
+        let r = self
+            .implementation
+            .running
+            .as_mut()
+            .ok_or(StepError::NotStarted)?;
+        let status = r.signal_and_wait(nix::sys::signal::Signal::SIGTERM, TERMINATE_GRACE);
+        self.implementation.terminated = status.is_some();
+        // docs/spec.md asks only that it exits and leaves its rules; the exit status (0
+        // from a handler, or death by the signal) is not part of the contract.
+        let line = match status {
+            Some(_) => "exited within 5s after SIGTERM",
+            None => "still running 5s after SIGTERM",
+        };
+        writeln!(
+            self.out.document,
+            "## terminate after step {}\n{line}",
+            self.step_no
+        )
+        .ok();
+        Ok(())
+    }
+}

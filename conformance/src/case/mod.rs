@@ -1,0 +1,257 @@
+//! Running one case: a fixture's steps against one implementation on one backend.
+//!
+//! The rooms: [`outcome`] (the outcome table and its targets), [`node`] (the sandbox's
+//! node side: config volume, shims, nat table), [`lifecycle`] (starting, liveness,
+//! terminating), [`waiting`] (the `wait` steps), [`traffic`] (probes, flows,
+//! conntrack), [`faults`] (faults, tampering, preloaded rules), [`error`] (what a failed
+//! case says). The snapshot document's sections are written and read by
+//! [`crate::document`]. This file only orders the steps.
+
+use std::time::{Duration, Instant};
+
+use crate::document;
+use crate::fixture::{Fixture, SnapshotPart, Step};
+use crate::implementation::Profile;
+use crate::iptables::{Backend, IptablesError};
+use crate::probe::Receivers;
+use crate::snapshot::{normalize_listing, normalize_save};
+use crate::topology::Sandbox;
+
+pub mod error;
+pub mod faults;
+pub mod lifecycle;
+pub mod node;
+pub mod outcome;
+pub mod traffic;
+pub mod waiting;
+
+pub use error::{CaseError, SetupError, StepError};
+pub use faults::split_rule;
+pub use outcome::{standard_targets, OutcomeRow, OutcomeTable, Target};
+
+/// Where the time of a case went (for benchmarks and slow-case reports).
+#[derive(Debug, Clone, Default)]
+pub struct Timings {
+    pub phases: Vec<(&'static str, Duration)>,
+}
+
+impl Timings {
+    pub fn add(&mut self, phase: &'static str, d: Duration) {
+        if let Some(entry) = self.phases.iter_mut().find(|(p, _)| *p == phase) {
+            entry.1 += d;
+        } else {
+            self.phases.push((phase, d));
+        }
+    }
+}
+
+/// What a finished case produced.
+#[derive(Debug, Clone, Default)]
+pub struct CaseOutput {
+    /// The snapshot document.
+    pub document: String,
+    /// Every probe step's table, in order.
+    pub tables: Vec<OutcomeTable>,
+    /// The implementation's output.
+    pub log: String,
+    pub timings: Timings,
+}
+
+/// A case's end: what it produced, and why it stopped early if it did.
+#[derive(Debug)]
+pub struct CaseRun {
+    pub output: CaseOutput,
+    pub error: Option<CaseError>,
+}
+
+/// Everything one case needs.
+pub struct CaseSpec<'a> {
+    pub name: &'a str,
+    pub fixture: &'a Fixture,
+    pub profile: &'a Profile,
+    pub backend: Backend,
+}
+
+/// One case in progress.
+struct Runner<'a> {
+    spec: &'a CaseSpec<'a>,
+    node: node::Node,
+    traffic: traffic::Traffic,
+    implementation: lifecycle::Lifecycle,
+    waits: waiting::WaitState,
+    faults: faults::Faults,
+    out: CaseOutput,
+    /// The step being run, counted from 1.
+    step_no: usize,
+}
+
+/// Runs a case; the sandbox is gone when this returns, whatever happened.
+pub fn run_case(spec: &CaseSpec<'_>) -> CaseRun {
+    let fail = |error: CaseError| CaseRun {
+        output: CaseOutput::default(),
+        error: Some(error),
+    };
+    let mut timings = Timings::default();
+    let started = Instant::now();
+    let sandbox = match Sandbox::create(&outcome::world_addresses(spec.fixture)) {
+        Ok(s) => s,
+        Err(e) => return fail(e.into()),
+    };
+    timings.add("sandbox", started.elapsed());
+    let mut runner = match Runner::new(spec, sandbox, timings) {
+        Ok(r) => r,
+        Err(e) => return fail(CaseError::Setup(e)),
+    };
+    let result = runner.run_steps();
+    let teardown = Instant::now();
+    if let Some(mut r) = runner.implementation.running.take() {
+        runner.out.log = r.log();
+        r.stop();
+    }
+    let mut output = std::mem::take(&mut runner.out);
+    drop(runner); // receivers, flows, namespaces, scratch
+    output.timings.add("teardown", teardown.elapsed());
+    CaseRun {
+        output,
+        error: result.err(),
+    }
+}
+
+impl<'a> Runner<'a> {
+    fn new(spec: &'a CaseSpec<'a>, sandbox: Sandbox, timings: Timings) -> Result<Self, SetupError> {
+        let receivers = Receivers::start(sandbox.world.file(), sandbox.node.file())
+            .map_err(SetupError::Receivers)?;
+        let node = node::Node::prepare(sandbox, spec.profile, spec.backend, spec.fixture.ipv6())?;
+        Ok(Self {
+            spec,
+            node,
+            traffic: traffic::Traffic::new(receivers),
+            implementation: lifecycle::Lifecycle::default(),
+            waits: waiting::WaitState {
+                baseline: None,
+                resync: spec.fixture.resync_interval.as_ref().map(|d| d.get()),
+            },
+            faults: faults::Faults::default(),
+            out: CaseOutput {
+                timings,
+                ..Default::default()
+            },
+            step_no: 0,
+        })
+    }
+
+    fn run_steps(&mut self) -> Result<(), CaseError> {
+        let steps = &self.spec.fixture.steps;
+        let explicit_start = steps.iter().any(|s| matches!(s, Step::Start(_)));
+        for (i, step) in steps.iter().enumerate() {
+            self.step_no = i + 1;
+            let failed = |error: StepError| CaseError::Step {
+                number: i + 1,
+                name: step.name(),
+                error,
+            };
+            let implicit_start = !explicit_start
+                && self.implementation.running.is_none()
+                && !matches!(step, Step::Config(_) | Step::Preload(_));
+            if implicit_start {
+                self.start().map_err(failed)?;
+            }
+            let began = Instant::now();
+            self.step(step).map_err(failed)?;
+            if std::env::var_os("MASQ_CONFORMANCE_TRACE").is_some() {
+                eprintln!(
+                    "trace: {}: step {} ({}) took {:?}",
+                    self.spec.name,
+                    self.step_no,
+                    step.name(),
+                    began.elapsed()
+                );
+            }
+            self.implementation
+                .check_not_exited_unexpectedly()
+                .map_err(failed)?;
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, step: &Step) -> Result<(), StepError> {
+        match step {
+            Step::Config(source) => {
+                if let Some(d) = source.resync_interval {
+                    self.waits.resync = Some(d);
+                }
+                self.waits.baseline = Some(self.node.current_rules().unwrap_or_default());
+                self.node.publish(&source.content)
+            }
+            Step::Start(_) => self.start(),
+            Step::Wait(w) => {
+                let t = Instant::now();
+                let r = self.wait(w);
+                self.out.timings.add("waits", t.elapsed());
+                r
+            }
+            Step::Probe(sel) => self.probe_step(sel),
+            Step::Tamper(t) => {
+                self.waits.baseline = None;
+                self.tamper(*t)
+            }
+            Step::Preload(lines) => {
+                self.preload(lines)?;
+                self.waits.baseline = Some(self.node.current_rules().unwrap_or_default());
+                Ok(())
+            }
+            Step::ConntrackFlush(_) => self.conntrack_flush(),
+            Step::FlowOpen(f) => self.flow_open(f),
+            Step::FlowProbe(f) => self.flow_probe(f),
+            Step::Terminate(_) => self.terminate(),
+            Step::Fault(f) => self.fault(f),
+            Step::Snapshot(sel) => {
+                let t = Instant::now();
+                for part in sel.parts() {
+                    self.snapshot_part(part)?;
+                }
+                self.out.timings.add("snapshot", t.elapsed());
+                Ok(())
+            }
+        }
+    }
+
+    /// Appends one section to the document (see [`crate::document`]).
+    fn snapshot_part(&mut self, part: SnapshotPart) -> Result<(), StepError> {
+        let n = self.step_no;
+        let chain = self.spec.fixture.chain();
+        match part {
+            SnapshotPart::Outcome => {
+                let table = self.out.tables.last().ok_or_else(|| {
+                    StepError::Misuse("snapshot: outcome needs an earlier probe step".into())
+                })?;
+                self.out
+                    .document
+                    .push_str(&document::outcome_section(n, table));
+            }
+            SnapshotPart::Rules => {
+                for &family in self.node.families {
+                    let save = self.node.tables().save_nat(family)?;
+                    let section = document::rules_section(n, family, &normalize_save(&save));
+                    self.out.document.push_str(&section);
+                }
+            }
+            SnapshotPart::Listing => {
+                for &family in self.node.families {
+                    let text = match self.node.tables().list_chain(family, &chain) {
+                        Ok(t) => normalize_listing(&t),
+                        // A missing chain is an observation, not a runner error.
+                        Err(IptablesError::Failed { stderr, .. }) => {
+                            format!("error: {}\n", stderr.lines().next().unwrap_or(""))
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                    let section = document::listing_section(n, family, &chain, &text);
+                    self.out.document.push_str(&section);
+                }
+            }
+            SnapshotPart::Iptables | SnapshotPart::All => unreachable!("expanded by parts()"),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,123 @@
+//! The snapshot document of a case: the sections a case writes, and the code that reads
+//! them back (to waive listings, to compare), side by side so that they cannot drift.
+//!
+//! A document is a sequence of sections, each starting with a `## ` heading line:
+//! `## outcome after step N`, `## rules (iptables-save -t nat) after step N`,
+//! `## listing (iptables -t nat -L CHAIN -n -v -x) after step N`, and the `## terminate`
+//! and `## flap` notes.
+
+use std::path::Path;
+
+use crate::case::outcome::OutcomeTable;
+use crate::family::Family;
+
+/// Section headings that carry rule listings (waivable per profile).
+pub const RULES_MARK: &str = "## rules";
+pub const LISTING_MARK: &str = "## listing";
+pub const OUTCOME_MARK: &str = "## outcome";
+
+/// The outcome table of the probe before step `step`.
+pub fn outcome_section(step: usize, table: &OutcomeTable) -> String {
+    format!("{OUTCOME_MARK} after step {step}\n{}", table.render())
+}
+
+/// A normalised `iptables-save -t nat`.
+pub fn rules_section(step: usize, family: Family, normalised: &str) -> String {
+    format!(
+        "{RULES_MARK} ({} -t nat) after step {step}\n{}",
+        family.iptables_save(),
+        nat_or_empty(normalised)
+    )
+}
+
+/// A normalised chain listing with counters (or the error iptables gave).
+pub fn listing_section(step: usize, family: Family, chain: &str, normalised: &str) -> String {
+    format!(
+        "{LISTING_MARK} ({} -t nat -L {chain} -n -v -x) after step {step}\n{normalised}",
+        family.iptables()
+    )
+}
+
+/// A nat table the kernel never instantiated in the namespace (nothing touched it yet)
+/// prints nothing; it behaves exactly like an empty one, so it is shown as one. Whether
+/// an implementation happened to touch the table without writing rules is not a
+/// behaviour the suite asserts.
+fn nat_or_empty(save: &str) -> String {
+    if save.trim().is_empty() {
+        "*nat\n:PREROUTING ACCEPT\n:INPUT ACCEPT\n:OUTPUT ACCEPT\n:POSTROUTING ACCEPT\nCOMMIT\n"
+            .into()
+    } else {
+        save.to_string()
+    }
+}
+
+/// Replaces the rule sections of `actual` with those of `stored`, so that only outcomes
+/// can differ (profiles with `rule_listings: waived`).
+pub fn with_stored_rules(actual: &str, stored: &str) -> String {
+    let stored_sections = split_sections(stored);
+    split_sections(actual)
+        .into_iter()
+        .map(|(head, body)| {
+            if head.starts_with(RULES_MARK) || head.starts_with(LISTING_MARK) {
+                let kept = stored_sections
+                    .iter()
+                    .find(|(h, _)| *h == head)
+                    .map(|(_, b)| b.clone())
+                    .unwrap_or(body);
+                (head, kept)
+            } else {
+                (head, body)
+            }
+        })
+        .map(|(h, b)| format!("{h}{b}"))
+        .collect()
+}
+
+/// `(heading line, body)` pairs, in order.
+pub fn split_sections(doc: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in doc.split_inclusive('\n') {
+        if line.starts_with("## ") || out.is_empty() {
+            out.push((line.to_string(), String::new()));
+        } else if let Some(last) = out.last_mut() {
+            last.1.push_str(line);
+        }
+    }
+    out
+}
+
+/// The body of a stored insta snapshot (after its `---` header), if the file exists.
+pub fn stored_body(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let rest = text.strip_prefix("---\n")?;
+    let end = rest.find("\n---\n")?;
+    Some(rest[end + 5..].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waived_rules_keep_stored_listing_but_not_outcomes() {
+        let stored = "## outcome\na\n## rules (iptables-save -t nat)\nOLD\n";
+        let actual = "## outcome\nb\n## rules (iptables-save -t nat)\nNEW\n";
+        assert_eq!(
+            with_stored_rules(actual, stored),
+            "## outcome\nb\n## rules (iptables-save -t nat)\nOLD\n"
+        );
+    }
+
+    #[test]
+    fn written_sections_read_back() {
+        let doc = rules_section(2, Family::V6, "") + &listing_section(3, Family::V4, "X", "l\n");
+        let sections = split_sections(&doc);
+        assert_eq!(sections.len(), 2);
+        assert_eq!(
+            sections[0].0,
+            "## rules (ip6tables-save -t nat) after step 2\n"
+        );
+        assert!(sections[0].1.starts_with("*nat\n:PREROUTING ACCEPT\n"));
+        assert_eq!(sections[1].1, "l\n");
+    }
+}
