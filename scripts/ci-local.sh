@@ -55,9 +55,10 @@ job_unit() {
   step scripts/setup.sh &&
     step cargo build --release --locked -p ip-masq-agent &&
     step cargo build --locked --workspace --all-targets &&
-    step env "INSTA_WORKSPACE_ROOT=$root" cargo test --workspace --locked &&
-    step env CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="${as_root[*]:-env}" \
-      cargo test --locked -p masq-conformance --test runner_safety &&
+    step scripts/check-rust-version.sh &&
+    step env "INSTA_WORKSPACE_ROOT=$root" CI=true \
+      CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="${as_root[*]:-env}" \
+      cargo test --workspace --locked --lib --bins --tests &&
     no_leftovers
 }
 

@@ -15,7 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::mount::{mount, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
@@ -55,7 +55,8 @@ pub struct Profile {
     /// Shown in reports.
     pub name: String,
     /// argv, no shell. `${VAR}` is replaced by the environment variable VAR (an unset one
-    /// is an error naming it). Relative paths are relative to the working directory.
+    /// is an error naming it); `${VAR:-default}` falls back to `default` when VAR is unset
+    /// or empty. Relative paths are relative to the working directory.
     pub command: Vec<String>,
     /// Where the implementation reads its config.
     #[serde(default = "default_config_path")]
@@ -146,12 +147,18 @@ fn expand_env(arg: &str) -> Result<String, String> {
         let end = after
             .find('}')
             .ok_or_else(|| format!("command: unterminated ${{ in {arg:?}"))?;
-        let var = &after[..end];
-        let value = std::env::var(var).map_err(|_| {
-            format!(
+        let (var, default) = match after[..end].split_once(":-") {
+            Some((var, default)) => (var, Some(default)),
+            None => (&after[..end], None),
+        };
+        let value = match (std::env::var(var), default) {
+            (Ok(v), _) if !v.is_empty() => v,
+            (_, Some(default)) => default.to_string(),
+            (Ok(v), None) => v,
+            (Err(_), None) => return Err(format!(
                 "command: {arg:?} uses ${{{var}}}, but the environment variable {var} is not set"
-            )
-        })?;
+            )),
+        };
         out.push_str(&value);
         rest = &after[end + 1..];
     }
@@ -290,10 +297,9 @@ fn enter_sandbox(node_fd: i32, plan: &MountPlan) -> std::io::Result<()> {
     .map_err(io)?;
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(io)?;
     // The runner may have died before the death signal was armed: then never start.
+    // ESRCH ("no such process": the runner) is a raw OS error, which does not allocate.
     if nix::unistd::getppid().as_raw() as u32 != plan.runner_pid {
-        return Err(std::io::Error::other(
-            "the runner exited while starting the implementation",
-        ));
+        return Err(io(nix::errno::Errno::ESRCH));
     }
     Ok(())
 }
@@ -388,14 +394,17 @@ impl Running {
         let child = self.child.as_mut()?;
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         let _ = nix::sys::signal::kill(pid, signal);
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(5));
+        let exited = crate::poll::until(
+            || format!("process {pid} to exit after {signal}"),
+            within,
+            Duration::from_millis(5),
+            || Ok::<_, std::convert::Infallible>(child.try_wait().ok().flatten()),
+        );
+        match exited {
+            Ok(Ok(status)) => Some(status),
+            Ok(Err(_timed_out)) => None,
+            Err(never) => match never {},
         }
-        None
     }
 
     /// Kills and reaps the process.
@@ -421,6 +430,11 @@ mod tests {
     fn expands_environment_and_names_missing_variables() {
         std::env::set_var("MASQ_TEST_BIN", "/opt/agent");
         assert_eq!(expand_env("${MASQ_TEST_BIN}/x").unwrap(), "/opt/agent/x");
+        assert_eq!(
+            expand_env("${MASQ_TEST_SURELY_UNSET:-target/x}").unwrap(),
+            "target/x"
+        );
+        assert_eq!(expand_env("${MASQ_TEST_BIN:-y}").unwrap(), "/opt/agent");
         let err = expand_env("${MASQ_TEST_SURELY_UNSET}").unwrap_err();
         assert!(err.contains("MASQ_TEST_SURELY_UNSET"), "{err}");
     }

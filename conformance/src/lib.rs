@@ -23,6 +23,7 @@ pub mod iptables;
 pub mod names;
 pub mod netns;
 pub mod poll;
+pub mod prereq;
 pub mod probe;
 pub mod report;
 pub mod snapshot;

@@ -6,12 +6,19 @@ use std::time::Instant;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
-use crate::case::{self, CaseSpec};
+use crate::case::{self, CaseOutput, CaseSpec};
 use crate::fixture::Fixture;
 use crate::implementation::{Profile, RuleListings};
 use crate::iptables::Backend;
 use crate::report::{self, Record, Status};
 use crate::snapshot;
+
+/// How many cases run at once unless `--test-threads` (or `RUST_TEST_THREADS`) says
+/// otherwise. Chosen from what a case does, not from the core count: a case spends about
+/// 92% of its wall time waiting (for a resync, for probes to arrive) and costs about 40 ms
+/// of CPU, so even a 2-core machine keeps 16 cases in flight busy without starving any
+/// of them (docs/performance.md has the measurements).
+pub const DEFAULT_CASES_IN_FLIGHT: usize = 16;
 
 /// Options of the suite beyond libtest's own.
 #[derive(Debug, Clone)]
@@ -24,6 +31,8 @@ pub struct SuiteOptions {
     pub timings: Option<PathBuf>,
     /// Under `cargo test`: missing root or tools skip the suite (visibly) instead of failing.
     pub skip_if_unavailable: bool,
+    /// A prerequisite the caller found missing (besides root and the backends).
+    pub missing: Option<String>,
 }
 
 const USAGE: &str = "masq-conformance [OPTIONS] [FILTER]
@@ -39,7 +48,8 @@ Options of the suite:
   --print-schema                 print the fixture JSON Schema and exit
   --sweep                        remove leftovers of killed runs and exit
 
-Every libtest option works too: FILTER, --exact, --list, --ignored, --test-threads N, -q.
+Every libtest option works too: FILTER, --exact, --list, --ignored, --test-threads N
+(default: 16 cases at once; they mostly wait), -q.
 Environment: GITHUB_STEP_SUMMARY (append a markdown outcome table), INSTA_UPDATE.";
 
 fn in_tree(rel: &str) -> PathBuf {
@@ -59,6 +69,7 @@ pub fn parse_args(args: Vec<String>) -> Result<(SuiteOptions, Vec<String>, bool)
         junit: None,
         timings: None,
         skip_if_unavailable: false,
+        missing: None,
     };
     let mut rest = Vec::new();
     let mut iter = args.into_iter();
@@ -114,6 +125,12 @@ pub fn load_fixtures(dir: &Path) -> Result<Vec<(String, Fixture)>, String> {
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
         .collect();
     paths.sort();
+    if paths.is_empty() {
+        return Err(format!(
+            "no fixtures (*.yaml) in {}: nothing to run is an error, not a pass",
+            dir.display()
+        ));
+    }
     paths
         .iter()
         .map(|p| {
@@ -201,15 +218,24 @@ fn run_trial(
             })
             .map_err(|e| Failed::from(format!("spawning the case thread: {e}")))?
     };
-    let (verdict, output) = worker.join().map_err(|p| {
-        let msg = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
-        Failed::from(format!("the case panicked: {msg}"))
-    })?;
-    let expected = profile.expects_failure(&name, backend);
+    // A panic is a runner bug, never the implementation's failure: it is recorded (JUnit,
+    // job summary) as a failure even for a case listed in expected_failures.
+    let (verdict, output, panicked) = match worker.join() {
+        Ok((verdict, output)) => (verdict, output, false),
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            let verdict = Err(format!(
+                "the case panicked (a bug of the runner, not of {}): {msg}",
+                profile.name
+            ));
+            (verdict, CaseOutput::default(), true)
+        }
+    };
+    let expected = profile.expects_failure(&name, backend) && !panicked;
     let (status, result) = match (verdict, expected) {
         (Ok(()), false) => (Status::Passed, Ok(())),
         (Ok(()), true) => (
@@ -244,10 +270,11 @@ fn run_trial(
 }
 
 /// Builds the trials and runs them. `skip_if_unavailable` turns a missing prerequisite
-/// into ignored trials with a visible "skipped" line.
+/// into ignored trials with a visible "SKIPPED" line, except under `CI=true`, where it
+/// fails the run.
 pub fn run(opts: SuiteOptions, libtest_args: Vec<String>) -> ExitCode {
     crate::guard::init();
-    let args = Arguments::from_iter(libtest_args);
+    let mut args = Arguments::from_iter(libtest_args);
     let profile = match Profile::load(&opts.profile_path) {
         Ok(p) => p,
         Err(e) => {
@@ -262,8 +289,15 @@ pub fn run(opts: SuiteOptions, libtest_args: Vec<String>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let blocker = unavailable(&opts.backends);
+    if args.test_threads.is_none() && std::env::var_os("RUST_TEST_THREADS").is_none() {
+        args.test_threads = Some(DEFAULT_CASES_IN_FLIGHT);
+    }
+    let blocker = opts.missing.clone().or_else(|| unavailable(&opts.backends));
     if let Some(why) = &blocker {
+        if crate::prereq::required() && !args.list {
+            eprintln!("error: cannot run the conformance suite: {why} (CI=true: a test that cannot run fails)");
+            return ExitCode::from(2);
+        }
         if !opts.skip_if_unavailable && !args.list {
             eprintln!("error: cannot run the conformance suite: {why}");
             return ExitCode::from(2);
@@ -342,7 +376,11 @@ pub fn run(opts: SuiteOptions, libtest_args: Vec<String>) -> ExitCode {
 }
 
 /// Entry point shared by the binary and `cargo test`.
-pub fn main_with(args: Vec<String>, skip_if_unavailable: bool) -> ExitCode {
+pub fn main_with(
+    args: Vec<String>,
+    skip_if_unavailable: bool,
+    missing: Option<String>,
+) -> ExitCode {
     match parse_args(args) {
         Ok((mut opts, rest, sweep_only)) => {
             if sweep_only {
@@ -352,6 +390,7 @@ pub fn main_with(args: Vec<String>, skip_if_unavailable: bool) -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             opts.skip_if_unavailable = skip_if_unavailable;
+            opts.missing = missing;
             run(opts, rest)
         }
         Err(e) => {

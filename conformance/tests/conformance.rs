@@ -1,10 +1,12 @@
 //! `cargo test` runs the conformance suite against the in-tree agent.
 //!
-//! Needs root and both iptables backends; without them every trial is reported as ignored
-//! and a "SKIPPED: ..." line says why — never a silent pass.
+//! Needs root, both iptables backends and the agent built beside this test (cargo builds
+//! it with the workspace; `IP_MASQ_AGENT_BIN` points elsewhere). Without them every trial
+//! is reported as ignored and a "SKIPPED: ..." line says why — never a silent pass — and
+//! under `CI=true` the run fails instead.
 
-use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 fn main() -> ExitCode {
     masq_conformance::guard::init();
@@ -13,31 +15,20 @@ fn main() -> ExitCode {
     if std::env::var_os("INSTA_WORKSPACE_ROOT").is_none() {
         std::env::set_var("INSTA_WORKSPACE_ROOT", &root);
     }
+    let agent = std::env::var_os("IP_MASQ_AGENT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_BIN_EXE_masq-conformance")).with_file_name("ip-masq-agent")
+        });
+    std::env::set_var("IP_MASQ_AGENT_BIN", &agent);
     let args: Vec<String> = std::env::args().collect();
     let listing = args.iter().any(|a| a == "--list");
-    if !listing
-        && masq_conformance::suite::unavailable(&masq_conformance::iptables::Backend::ALL).is_none()
-    {
-        // The default profile runs target/release/ip-masq-agent: make sure it is current.
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "--quiet",
-                "-p",
-                "ip-masq-agent",
-                "--bin",
-                "ip-masq-agent",
-            ])
-            .status();
-        match status {
-            Ok(s) if s.success() => {}
-            other => {
-                eprintln!("error: building the in-tree agent for the conformance suite: {other:?}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
-    masq_conformance::suite::main_with(args, true)
+    // A missing agent is a missing prerequisite like root: the suite reports it.
+    let missing = (!listing && !agent.exists()).then(|| {
+        format!(
+            "the in-tree agent {} is not built (cargo build -p ip-masq-agent)",
+            agent.display()
+        )
+    });
+    masq_conformance::suite::main_with(args, true, missing)
 }

@@ -1,26 +1,104 @@
 //! Tests of the runner itself: the guard, cleanup after panics and SIGKILL, and that a
 //! wrong implementation fails the suite for the right reason.
 //!
-//! They need root and iptables; without them each test prints "skipped: ..." and returns.
+//! A libtest-mimic harness, so that a test that cannot run is reported as *ignored* with
+//! its reason (not root, iptables or the agent missing), never as a pass; under `CI=true`
+//! a missing prerequisite fails the run instead.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::process::ExitCode;
+
+use libtest_mimic::{Arguments, Trial};
+use masq_conformance::prereq::{self, Verdict};
 use masq_conformance::{guard, implementation, iptables, names, netns, topology::Sandbox};
 
-fn skip_reason() -> Option<String> {
-    masq_conformance::suite::unavailable(&iptables::Backend::ALL)
+/// The in-tree agent: `IP_MASQ_AGENT_BIN`, or the build beside this test's own binaries
+/// (cargo builds it with the workspace).
+fn agent() -> PathBuf {
+    std::env::var_os("IP_MASQ_AGENT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_BIN_EXE_masq-conformance")).with_file_name("ip-masq-agent")
+        })
 }
 
-macro_rules! require_root {
-    () => {
-        if let Some(why) = skip_reason() {
-            eprintln!("skipped: {why}");
-            return;
+/// Why the root tests cannot run here, if they cannot.
+fn missing_prerequisite() -> Option<String> {
+    if let Some(why) = masq_conformance::suite::unavailable(&iptables::Backend::ALL) {
+        return Some(why);
+    }
+    let agent = agent();
+    (!agent.exists()).then(|| {
+        format!(
+            "the in-tree agent {} is not built (cargo build -p ip-masq-agent)",
+            agent.display()
+        )
+    })
+}
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let verdict = prereq::verdict(missing_prerequisite());
+    let ignore_root_tests = match &verdict {
+        Verdict::Run => false,
+        Verdict::Ignore(why) => {
+            eprintln!("ignored: the runner self-tests that need root: {why}");
+            true
         }
+        Verdict::Fail(why) if !args.list => {
+            eprintln!("error: the runner self-tests cannot run: {why}");
+            return ExitCode::FAILURE;
+        }
+        Verdict::Fail(_) => true,
     };
+    guard::init();
+    let root_tests: [(&str, fn()); 6] = [
+        (
+            "guard_refuses_a_namespace_the_runner_did_not_create",
+            guard_refuses_a_namespace_the_runner_did_not_create,
+        ),
+        (
+            "a_panic_mid_case_leaves_nothing_behind",
+            a_panic_mid_case_leaves_nothing_behind,
+        ),
+        (
+            "a_run_killed_with_sigkill_is_swept_by_the_next",
+            a_run_killed_with_sigkill_is_swept_by_the_next,
+        ),
+        (
+            "an_implementation_that_masquerades_everything_fails_on_the_right_destinations",
+            an_implementation_that_masquerades_everything_fails_on_the_right_destinations,
+        ),
+        (
+            "an_implementation_that_never_reads_the_config_fails",
+            an_implementation_that_never_reads_the_config_fails,
+        ),
+        (
+            "expected_failures_ratchet_both_ways",
+            expected_failures_ratchet_both_ways,
+        ),
+    ];
+    let mut trials = vec![trial(
+        "guard_refuses_the_initial_namespace_everywhere",
+        guard_refuses_the_initial_namespace_everywhere,
+    )];
+    trials.extend(
+        root_tests
+            .into_iter()
+            .map(|(name, f)| trial(name, f).with_ignored_flag(ignore_root_tests)),
+    );
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+fn trial(name: &str, f: fn()) -> Trial {
+    Trial::test(name, move || {
+        f();
+        Ok(())
+    })
 }
 
 fn workspace() -> PathBuf {
@@ -64,7 +142,6 @@ fn pid_alive(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-#[test]
 fn guard_refuses_the_initial_namespace_everywhere() {
     guard::init();
     let initial = File::open("/proc/self/ns/net").unwrap();
@@ -115,9 +192,7 @@ fn guard_refuses_the_initial_namespace_everywhere() {
     );
 }
 
-#[test]
 fn guard_refuses_a_namespace_the_runner_did_not_create() {
-    require_root!();
     guard::init();
     // A namespace made by someone else (here: a child process's own unshare).
     let mut child = Command::new("unshare")
@@ -149,9 +224,7 @@ fn guard_refuses_a_namespace_the_runner_did_not_create() {
     );
 }
 
-#[test]
 fn a_panic_mid_case_leaves_nothing_behind() {
-    require_root!();
     guard::init();
     let (tag_tx, tag_rx) = std::sync::mpsc::channel();
     let result = std::thread::spawn(move || {
@@ -200,24 +273,15 @@ fn slow_fixture_dir() -> PathBuf {
     dir
 }
 
-#[test]
 fn a_run_killed_with_sigkill_is_swept_by_the_next() {
-    require_root!();
     let bin = env!("CARGO_BIN_EXE_masq-conformance");
-    let agent = workspace().join("target/release/ip-masq-agent");
-    if !agent.exists() {
-        eprintln!(
-            "skipped: {} not built (cargo build --release -p ip-masq-agent)",
-            agent.display()
-        );
-        return;
-    }
     let fixtures = slow_fixture_dir();
     // Killed at different moments: right after the namespaces exist, while the
     // implementations start, and while they run.
     for (round, delay_ms) in [0u64, 150, 600].into_iter().enumerate() {
         let mut run = Command::new(bin)
             .current_dir(workspace())
+            .env("IP_MASQ_AGENT_BIN", agent())
             .args([
                 "--fixtures",
                 fixtures.to_str().unwrap(),
@@ -314,6 +378,7 @@ fn a_run_killed_with_sigkill_is_swept_by_the_next() {
 fn run_suite(profile: &Path, filter: &str) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
         .current_dir(workspace())
+        .env("IP_MASQ_AGENT_BIN", agent())
         .env("INSTA_UPDATE", "no")
         .args([
             "--implementation",
@@ -339,32 +404,30 @@ fn write_profile(name: &str, body: &str) -> PathBuf {
     path
 }
 
-/// A profile for the deliberately wrong example implementation, or `None` (with a visible
-/// "skipped") when the example is not built.
-fn masquerade_everything_profile(name: &str, extra: &str) -> Option<PathBuf> {
-    let example = workspace().join("target/debug/examples/masquerade-everything");
-    if !example.exists() {
-        eprintln!(
-            "skipped: {} not built (cargo build --examples)",
-            example.display()
-        );
-        return None;
-    }
-    Some(write_profile(
+/// A profile for the deliberately wrong implementation that masquerades everything.
+fn masquerade_everything_profile(name: &str, extra: &str) -> PathBuf {
+    write_profile(
         name,
         &format!(
-            "name: masquerade-everything\ncommand: [{:?}]\n{extra}",
-            example.display().to_string()
+            "name: masquerade-everything\ncommand: [{:?}, masquerade-everything]\n{extra}",
+            env!("CARGO_BIN_EXE_masq-wrong-agent")
         ),
-    ))
+    )
 }
 
-#[test]
+/// A profile for the in-tree agent with `extra` lines.
+fn agent_profile(name: &str, extra: &str) -> PathBuf {
+    write_profile(
+        name,
+        &format!(
+            "name: {name}\ncommand: [{:?}]\n{extra}",
+            agent().display().to_string()
+        ),
+    )
+}
+
 fn an_implementation_that_masquerades_everything_fails_on_the_right_destinations() {
-    require_root!();
-    let Some(profile) = masquerade_everything_profile("masq-all", "") else {
-        return;
-    };
+    let profile = masquerade_everything_profile("masq-all", "");
     let (ok, out) = run_suite(&profile, "default-no-config");
     assert!(!ok, "the suite passed a wrong implementation:\n{out}");
     // The diff names the RFC 1918 destination whose outcome changed.
@@ -381,15 +444,10 @@ fn an_implementation_that_masquerades_everything_fails_on_the_right_destinations
     std::fs::remove_file(profile).unwrap();
 }
 
-#[test]
 fn an_implementation_that_never_reads_the_config_fails() {
-    require_root!();
     // The in-tree agent, but the runner publishes the config somewhere it never looks:
     // it keeps running on defaults.
-    let profile = write_profile(
-        "deaf",
-        "name: deaf-agent\ncommand: [\"target/release/ip-masq-agent\"]\nconfig_path: /etc/elsewhere/ip-masq-agent\n",
-    );
+    let profile = agent_profile("deaf-agent", "config_path: /etc/elsewhere/ip-masq-agent\n");
     let (ok, out) = run_suite(&profile, "docs-example-config");
     assert!(
         !ok,
@@ -403,22 +461,13 @@ fn an_implementation_that_never_reads_the_config_fails() {
     std::fs::remove_file(profile).unwrap();
 }
 
-#[test]
 fn expected_failures_ratchet_both_ways() {
-    require_root!();
-    let Some(listed) =
-        masquerade_everything_profile("xfail", "expected_failures: [default-no-config]\n")
-    else {
-        return;
-    };
+    let listed = masquerade_everything_profile("xfail", "expected_failures: [default-no-config]\n");
     let (ok, out) = run_suite(&listed, "default-no-config");
     assert!(ok, "a listed failure must not fail the run:\n{out}");
     assert!(out.contains("known failure"), "{out}");
 
-    let stale = write_profile(
-        "xpass",
-        "name: in-tree\ncommand: [\"target/release/ip-masq-agent\"]\nexpected_failures: [default-no-config]\n",
-    );
+    let stale = agent_profile("in-tree", "expected_failures: [default-no-config]\n");
     let (ok, out) = run_suite(&stale, "default-no-config");
     assert!(!ok, "a listed case that passes must fail the run:\n{out}");
     assert!(out.contains("remove it from the list"), "{out}");
