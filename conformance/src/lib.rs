@@ -25,6 +25,7 @@ pub mod netns;
 pub mod poll;
 pub mod prereq;
 pub mod probe;
+pub mod profile;
 pub mod report;
 pub mod snapshot;
 pub mod suite;

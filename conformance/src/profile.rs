@@ -1,0 +1,167 @@
+//! Implementation profiles: the whole contract between the suite and an implementation
+//! (after toml-test): an argv, where it reads its config, how to tell it is ready, and
+//! which cases it is known to fail.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::implementation::ImplementationError;
+use crate::iptables::Backend;
+
+/// How the runner knows an implementation is ready after start and after a change.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Readiness {
+    /// Its rules appear in the nat table (chain with a MASQUERADE rule, POSTROUTING jump).
+    #[default]
+    Iptables,
+    /// It keeps no iptables rules (eBPF, nftables-native): wait until probe outcomes stop
+    /// changing between two rounds.
+    Outcomes,
+}
+
+/// Whether rule listings in snapshots bind this implementation.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleListings {
+    /// `iptables-save` and `iptables -L` must match the snapshot, like outcomes.
+    #[default]
+    Normative,
+    /// Only outcomes are compared; the listings are shown but not asserted.
+    Waived,
+}
+
+/// One implementation under test (`conformance/implementations/*.yaml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Shown in reports.
+    pub name: String,
+    /// argv, no shell. `${VAR}` is replaced by the environment variable VAR (an unset one
+    /// is an error naming it); `${VAR:-default}` falls back to `default` when VAR is unset
+    /// or empty. Relative paths are relative to the working directory.
+    pub command: Vec<String>,
+    /// Where the implementation reads its config.
+    #[serde(default = "default_config_path")]
+    pub config_path: PathBuf,
+    /// Cases (`fixture` or `fixture::backend`) this implementation is known to fail.
+    #[serde(default)]
+    pub expected_failures: Vec<String>,
+    #[serde(default)]
+    pub readiness: Readiness,
+    #[serde(default)]
+    pub rule_listings: RuleListings,
+    /// Extra environment for the process.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+fn default_config_path() -> PathBuf {
+    PathBuf::from("/etc/config/ip-masq-agent")
+}
+
+impl Profile {
+    /// Loads and checks a profile file.
+    pub fn load(path: &Path) -> Result<Self, ImplementationError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ImplementationError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let invalid = |message: String| ImplementationError::Invalid {
+            path: path.into(),
+            message,
+        };
+        let profile: Profile = serde_saphyr::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        if profile.command.is_empty() {
+            return Err(invalid("command: must name a program".into()));
+        }
+        if !profile.config_path.is_absolute() || profile.config_path.parent().is_none() {
+            return Err(invalid(format!(
+                "config_path: {:?} must be an absolute file path",
+                profile.config_path
+            )));
+        }
+        profile.argv().map_err(invalid)?;
+        Ok(profile)
+    }
+
+    /// The command with `${VAR}` references expanded.
+    pub fn argv(&self) -> Result<Vec<String>, String> {
+        self.command.iter().map(|a| expand_env(a)).collect()
+    }
+
+    /// Whether `trial` (`fixture::backend`) is listed as a known failure.
+    pub fn expects_failure(&self, fixture: &str, backend: Backend) -> bool {
+        let trial = format!("{fixture}::{}", backend.name());
+        self.expected_failures
+            .iter()
+            .any(|f| f == fixture || *f == trial)
+    }
+}
+
+/// Replaces `${VAR}` with the variable's value.
+fn expand_env(arg: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = arg;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("command: unterminated ${{ in {arg:?}"))?;
+        let (var, default) = match after[..end].split_once(":-") {
+            Some((var, default)) => (var, Some(default)),
+            None => (&after[..end], None),
+        };
+        let value = match (std::env::var(var), default) {
+            (Ok(v), _) if !v.is_empty() => v,
+            (_, Some(default)) => default.to_string(),
+            (Ok(v), None) => v,
+            (Err(_), None) => {
+                return Err(format!(
+                "command: {arg:?} uses ${{{var}}}, but the environment variable {var} is not set"
+            ))
+            }
+        };
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expands_environment_and_names_missing_variables() {
+        std::env::set_var("MASQ_TEST_BIN", "/opt/agent");
+        assert_eq!(expand_env("${MASQ_TEST_BIN}/x").unwrap(), "/opt/agent/x");
+        assert_eq!(
+            expand_env("${MASQ_TEST_SURELY_UNSET:-target/x}").unwrap(),
+            "target/x"
+        );
+        assert_eq!(expand_env("${MASQ_TEST_BIN:-y}").unwrap(), "/opt/agent");
+        let err = expand_env("${MASQ_TEST_SURELY_UNSET}").unwrap_err();
+        assert!(err.contains("MASQ_TEST_SURELY_UNSET"), "{err}");
+    }
+
+    #[test]
+    fn known_failures_match_fixture_or_trial() {
+        let p = Profile {
+            name: "x".into(),
+            command: vec!["x".into()],
+            config_path: default_config_path(),
+            expected_failures: vec!["a".into(), "b::nft".into()],
+            readiness: Readiness::default(),
+            rule_listings: RuleListings::default(),
+            env: BTreeMap::new(),
+        };
+        assert!(p.expects_failure("a", Backend::Legacy));
+        assert!(p.expects_failure("b", Backend::Nft));
+        assert!(!p.expects_failure("b", Backend::Legacy));
+    }
+}
