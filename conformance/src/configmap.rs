@@ -7,10 +7,13 @@
 //! re-opens the path each time sees old or new content, never a mix. The runner updates
 //! the implementation's config exactly this way.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
+
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 
 /// What the config key holds after an update.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,11 +28,16 @@ pub enum Content {
     Unreadable,
 }
 
-/// A ConfigMap-style volume directory holding one key.
+/// A ConfigMap-style volume directory. Every update publishes the whole set of keys (a
+/// key left out is absent from that version), as a ConfigMap edit does.
 pub struct ConfigMapVolume {
     dir: PathBuf,
+    /// The key the implementation's `config_path` names; [`Self::update`] publishes it.
     key: String,
+    /// Every key the volume has held, so that a key left out of an update disappears.
+    keys: BTreeSet<String>,
     generation: u32,
+    reads: ReadCounter,
 }
 
 impl ConfigMapVolume {
@@ -39,7 +47,9 @@ impl ConfigMapVolume {
         Ok(Self {
             dir: dir.to_path_buf(),
             key: key.to_string(),
+            keys: BTreeSet::new(),
             generation: 0,
+            reads: ReadCounter::new()?,
         })
     }
 
@@ -48,30 +58,50 @@ impl ConfigMapVolume {
         &self.dir
     }
 
-    /// Publishes `content` with an atomic `..data` swap.
+    /// The number of the version last published (1 for the first).
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// Publishes `content` under the profile's key, alone.
     pub fn update(&mut self, content: &Content) -> io::Result<()> {
+        let key = self.key.clone();
+        self.update_files(&BTreeMap::from([(key, content.clone())]))
+    }
+
+    /// Publishes a version holding exactly `files` (key -> content), with an atomic
+    /// `..data` swap. The runner starts watching the new version before the swap, so
+    /// every later open of its files is the implementation's.
+    pub fn update_files(&mut self, files: &BTreeMap<String, Content>) -> io::Result<()> {
         self.generation += 1;
         let data_dir_name = format!("..2026_01_01_00_00_00.{:09}", self.generation);
         let data_dir = self.dir.join(&data_dir_name);
         fs::create_dir(&data_dir)?;
-        let file = data_dir.join(&self.key);
-        match content {
-            Content::Absent => {}
-            Content::Bytes(bytes) => fs::write(&file, bytes)?,
-            Content::Directory => fs::create_dir(&file)?,
-            Content::Unreadable => symlink(&self.key, &file)?, // points at itself: ELOOP
+        for (key, content) in files {
+            let file = data_dir.join(key);
+            match content {
+                Content::Absent => {}
+                Content::Bytes(bytes) => fs::write(&file, bytes)?,
+                Content::Directory => fs::create_dir(&file)?,
+                Content::Unreadable => symlink(key, &file)?, // points at itself: ELOOP
+            }
         }
+        self.reads.watch(&data_dir, self.generation)?;
         let old_target = fs::read_link(self.dir.join("..data")).ok();
         let tmp = self.dir.join("..data_tmp");
         let _ = fs::remove_file(&tmp);
         symlink(&data_dir_name, &tmp)?;
         fs::rename(&tmp, self.dir.join("..data"))?;
 
-        let visible = self.dir.join(&self.key);
-        if content == &Content::Absent {
-            let _ = fs::remove_file(&visible);
-        } else if fs::symlink_metadata(&visible).is_err() {
-            symlink(Path::new("..data").join(&self.key), &visible)?;
+        self.keys.extend(files.keys().cloned());
+        for key in &self.keys {
+            let visible = self.dir.join(key);
+            let present = files.get(key).is_some_and(|c| c != &Content::Absent);
+            if !present {
+                let _ = fs::remove_file(&visible);
+            } else if fs::symlink_metadata(&visible).is_err() {
+                symlink(Path::new("..data").join(key), &visible)?;
+            }
         }
         if let Some(old) = old_target {
             let old = self.dir.join(old);
@@ -80,6 +110,77 @@ impl ConfigMapVolume {
             }
         }
         Ok(())
+    }
+
+    /// How many complete reads (an open, then a close) of each file of the current
+    /// version the implementation has made so far.
+    pub fn reads_of_current(&mut self) -> BTreeMap<String, u32> {
+        self.reads.drain();
+        self.reads.counts(self.generation)
+    }
+}
+
+/// Counts the implementation's reads of each published version with inotify.
+///
+/// The volume is the runner's own, so every open of a file in it after the runner wrote
+/// it is the implementation's (through its bind mount: inotify follows inodes, not
+/// paths). A read counts when the file is closed after an open for reading. Opens are
+/// watched too, though not counted: inotify merges an event with an identical one still
+/// queued, and the open between two closes keeps them apart. (Two reads of one file at
+/// the same moment can still merge: the count errs low, so a wait lasts longer, never
+/// shorter.)
+struct ReadCounter {
+    inotify: Inotify,
+    /// Watch descriptor -> the version whose data directory it watches.
+    versions: HashMap<WatchDescriptor, u32>,
+    /// (version, file) -> completed reads.
+    counts: HashMap<(u32, String), u32>,
+}
+
+impl ReadCounter {
+    fn new() -> io::Result<Self> {
+        Ok(Self {
+            inotify: Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?,
+            versions: HashMap::new(),
+            counts: HashMap::new(),
+        })
+    }
+
+    fn watch(&mut self, data_dir: &Path, version: u32) -> io::Result<()> {
+        self.drain();
+        let wd = self.inotify.add_watch(
+            data_dir,
+            AddWatchFlags::IN_OPEN | AddWatchFlags::IN_CLOSE_NOWRITE,
+        )?;
+        self.versions.insert(wd, version);
+        Ok(())
+    }
+
+    /// Reads every queued event (never blocks).
+    fn drain(&mut self) {
+        while let Ok(events) = self.inotify.read_events() {
+            if events.is_empty() {
+                break;
+            }
+            for event in events {
+                if !event.mask.contains(AddWatchFlags::IN_CLOSE_NOWRITE) {
+                    continue;
+                }
+                let (Some(version), Some(name)) = (self.versions.get(&event.wd), event.name) else {
+                    continue;
+                };
+                let name = name.to_string_lossy().into_owned();
+                *self.counts.entry((*version, name)).or_default() += 1;
+            }
+        }
+    }
+
+    fn counts(&self, version: u32) -> BTreeMap<String, u32> {
+        self.counts
+            .iter()
+            .filter(|((v, _), _)| *v == version)
+            .map(|((_, name), n)| (name.clone(), *n))
+            .collect()
     }
 }
 
@@ -125,6 +226,32 @@ mod tests {
         vol.update(&Content::Unreadable).unwrap();
         let err = fs::read(dir.join("ip-masq-agent")).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(nix::libc::ELOOP));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn reads_are_counted_per_version_and_file() {
+        let dir = scratch("reads");
+        let mut vol = ConfigMapVolume::create(&dir, "a").unwrap();
+        vol.update_files(&BTreeMap::from([
+            ("a".to_string(), Content::Bytes(b"1".to_vec())),
+            ("b".to_string(), Content::Bytes(b"2".to_vec())),
+        ]))
+        .unwrap();
+        // The runner's own writes are not reads.
+        assert!(vol.reads_of_current().is_empty());
+        fs::read(dir.join("a")).unwrap();
+        fs::read(dir.join("a")).unwrap();
+        fs::read(dir.join("b")).unwrap();
+        let reads = vol.reads_of_current();
+        assert_eq!(reads.get("a"), Some(&2));
+        assert_eq!(reads.get("b"), Some(&1));
+        // A new version starts from zero, and a key left out disappears.
+        vol.update(&Content::Bytes(b"3".to_vec())).unwrap();
+        assert!(vol.reads_of_current().is_empty());
+        assert!(fs::symlink_metadata(dir.join("b")).is_err());
+        fs::read(dir.join("a")).unwrap();
+        assert_eq!(vol.reads_of_current().get("a"), Some(&1));
         fs::remove_dir_all(&dir).unwrap();
     }
 }

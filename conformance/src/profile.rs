@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::go_duration::GoDuration;
 use crate::implementation::ImplementationError;
 use crate::iptables::Backend;
 
@@ -56,7 +57,21 @@ pub struct Profile {
     /// Extra environment for the process.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// How often the implementation re-reads its config when that is not the config's
+    /// `resyncInterval` (for example a `--resync-interval 1s` flag of its own). Used for
+    /// the bounds of waits, `unobservable-resyncs`, and reports.
+    #[serde(default)]
+    pub resync_period: Option<GoDuration>,
+    /// How long after reading a config the implementation needs, at most, to have acted
+    /// on it (written its rules): `wait: {reads: N}` gives it this long after the N-th
+    /// read unless it reads again sooner. Default 1s.
+    #[serde(default)]
+    pub act_within: Option<GoDuration>,
 }
+
+/// The default of `act_within`: a round of an iptables-based agent takes tens of
+/// milliseconds; a second leaves room for a loaded CI machine.
+pub const DEFAULT_ACT_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn default_config_path() -> PathBuf {
     PathBuf::from("/etc/config/ip-masq-agent")
@@ -90,6 +105,14 @@ impl Profile {
     /// The command with `${VAR}` references expanded.
     pub fn argv(&self) -> Result<Vec<String>, String> {
         self.command.iter().map(|a| expand_env(a)).collect()
+    }
+
+    /// How long the implementation gets to act on a config it has read.
+    pub fn act_within(&self) -> std::time::Duration {
+        self.act_within
+            .as_ref()
+            .map(|d| d.get())
+            .unwrap_or(DEFAULT_ACT_WITHIN)
     }
 
     /// Whether `trial` (`fixture::backend`) is listed as a known failure.
@@ -159,6 +182,8 @@ mod tests {
             readiness: Readiness::default(),
             rule_listings: RuleListings::default(),
             env: BTreeMap::new(),
+            resync_period: None,
+            act_within: None,
         };
         assert!(p.expects_failure("a", Backend::Legacy));
         assert!(p.expects_failure("b", Backend::Nft));

@@ -333,6 +333,15 @@ impl Sandbox {
         )
         .await?;
         default_routes(&world, NODE_V4, NODE_V6).await?;
+        // Only now is the path usable end to end.
+        for (handle, link) in [
+            (&pod, "eth0"),
+            (&node, "to-pod"),
+            (&node, "to-world"),
+            (&world, "eth0"),
+        ] {
+            oper_up(handle, link).await?;
+        }
         Ok(())
     }
 }
@@ -414,6 +423,43 @@ async fn link_index(handle: &Handle, name: &str) -> Result<u32, TopologyError> {
             what: format!("link {name}"),
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
         })
+}
+
+/// How long a link may take to become operational. The kernel activates a link's queue
+/// (and reports it UP) from its link-watch work, which a busy machine runs late: until
+/// then every packet sent through the link is dropped, so a probe sent too early would
+/// look "dropped".
+const OPER_UP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits until `name` reports operational state UP.
+async fn oper_up(handle: &Handle, name: &str) -> Result<(), TopologyError> {
+    use rtnetlink::packet_route::link::{LinkAttribute, State};
+    let deadline = tokio::time::Instant::now() + OPER_UP_TIMEOUT;
+    loop {
+        let msg = handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute()
+            .try_next()
+            .await
+            .map_err(nl(format!("looking up link {name}")))?;
+        let up = msg.is_some_and(|m| {
+            m.attributes
+                .iter()
+                .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
+        });
+        if up {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(TopologyError::Io {
+                what: format!("waiting {OPER_UP_TIMEOUT:?} for link {name} to become operational"),
+                source: std::io::Error::from(std::io::ErrorKind::TimedOut),
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 async fn up(handle: &Handle, name: &str) -> Result<(), TopologyError> {

@@ -172,6 +172,8 @@ fn guard_refuses_the_initial_namespace_everywhere() {
         readiness: Default::default(),
         rule_listings: Default::default(),
         env: Default::default(),
+        resync_period: None,
+        act_within: None,
     };
     let tmp = std::env::temp_dir();
     let err = implementation::Running::start(implementation::StartOptions {

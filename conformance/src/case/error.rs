@@ -69,6 +69,14 @@ pub enum StepError {
     /// A bounded wait ran out; `detail` shows what the runner last saw.
     #[error("{timed_out}{}", detail_suffix(.detail))]
     TimedOut { timed_out: TimedOut, detail: String },
+    /// The implementation did not read the config as often as the wait asked.
+    #[error("did not read the config published at step {published_at} within {within:.1?} (read it {reads} of {wanted} times)")]
+    ConfigNotRead {
+        published_at: usize,
+        within: std::time::Duration,
+        reads: u32,
+        wanted: u32,
+    },
     #[error("the implementation exited ({0})")]
     Exited(ExitStatus),
     #[error("the implementation has not been started")]

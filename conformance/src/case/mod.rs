@@ -128,8 +128,8 @@ impl<'a> Runner<'a> {
             traffic: traffic::Traffic::new(receivers),
             implementation: lifecycle::Lifecycle::default(),
             waits: waiting::WaitState {
-                baseline: None,
                 resync: spec.fixture.resync_interval.as_ref().map(|d| d.get()),
+                ..Default::default()
             },
             faults: faults::Faults::default(),
             out: CaseOutput {
@@ -181,7 +181,10 @@ impl<'a> Runner<'a> {
                     self.waits.resync = Some(d);
                 }
                 self.waits.baseline = Some(self.node.current_rules().unwrap_or_default());
-                self.node.publish(&source.content)
+                self.node.publish(&source.content)?;
+                self.waits.published_at = self.step_no;
+                self.mark_reads();
+                Ok(())
             }
             Step::Start(_) => self.start(),
             Step::Wait(w) => {
@@ -193,18 +196,30 @@ impl<'a> Runner<'a> {
             Step::Probe(sel) => self.probe_step(sel),
             Step::Tamper(t) => {
                 self.waits.baseline = None;
+                self.mark_reads();
                 self.tamper(*t)
             }
             Step::Preload(lines) => {
                 self.preload(lines)?;
                 self.waits.baseline = Some(self.node.current_rules().unwrap_or_default());
+                self.mark_reads();
                 Ok(())
             }
             Step::ConntrackFlush(_) => self.conntrack_flush(),
             Step::FlowOpen(f) => self.flow_open(f),
             Step::FlowProbe(f) => self.flow_probe(f),
             Step::Terminate(_) => self.terminate(),
-            Step::Fault(f) => self.fault(f),
+            Step::Fault(f) => {
+                self.mark_reads();
+                let generation = self.node.volume.generation();
+                self.fault(f)?;
+                if self.node.volume.generation() != generation {
+                    // A flap publishes configs of its own, ending on its good one.
+                    self.waits.published_at = self.step_no;
+                    self.mark_reads();
+                }
+                Ok(())
+            }
             Step::Snapshot(sel) => {
                 let t = Instant::now();
                 for part in sel.parts() {

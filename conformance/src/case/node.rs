@@ -22,6 +22,7 @@ pub struct Node {
     pub backend: Backend,
     /// The families whose nat tables matter: IPv4, and IPv6 when the fixture enables it.
     pub families: &'static [Family],
+    config_key: String,
 }
 
 impl Node {
@@ -54,7 +55,13 @@ impl Node {
             lock_file,
             backend,
             families: Family::enabled(ipv6),
+            config_key: key,
         })
+    }
+
+    /// The file name the implementation reads its config from.
+    pub fn config_key(&self) -> String {
+        self.config_key.clone()
     }
 
     pub fn tables(&self) -> NodeTables<'_> {

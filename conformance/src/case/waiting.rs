@@ -23,7 +23,20 @@ pub struct WaitState {
     pub baseline: Option<String>,
     /// The resync interval in force: the fixture's, then the last config's.
     pub resync: Option<Duration>,
+    /// The step that published the current config (0: none yet).
+    pub published_at: usize,
+    /// The version published and the reads of it already made at the last mark (a
+    /// config, tamper, fault or preload step): `wait: {reads: N}` counts from there.
+    pub mark: (u32, u32),
 }
+
+/// The resync period assumed when neither the profile nor the config gives one: the
+/// reference's default `resyncInterval`.
+const DEFAULT_PERIOD: Duration = Duration::from_secs(60);
+
+/// The slack a bounded wait allows beyond the periods it expects (start-up, a loaded
+/// machine).
+const SLACK: Duration = Duration::from_secs(5);
 
 impl Runner<'_> {
     pub(super) fn wait(&mut self, w: &Wait) -> Result<(), StepError> {
@@ -33,14 +46,79 @@ impl Runner<'_> {
             Wait::Rules => self.wait_rules(),
             Wait::RulesChanged if outcomes_only => self.wait_outcomes_changed(),
             Wait::RulesChanged => self.wait_rules_changed(),
-            Wait::Resyncs(n) => {
-                let interval = self.waits.resync.ok_or_else(|| {
-                    StepError::Misuse("wait: resyncs needs a resync interval".into())
-                })?;
-                std::thread::sleep((interval * *n).min(MAX_WAIT));
+            Wait::Reads(n) => self.wait_reads(*n),
+            Wait::UnobservableResyncs(n) => {
+                std::thread::sleep(self.period().saturating_mul(*n).min(MAX_WAIT));
                 self.implementation.check_alive()
             }
         }
+    }
+
+    /// The implementation's resync period: the profile's, else the config's, else the
+    /// reference's default.
+    pub(super) fn period(&self) -> Duration {
+        self.spec
+            .profile
+            .resync_period
+            .as_ref()
+            .map(|d| d.get())
+            .or(self.waits.resync)
+            .unwrap_or(DEFAULT_PERIOD)
+    }
+
+    /// Reads of the current config by the implementation (the fewest over the files it
+    /// reads).
+    pub(super) fn reads(&mut self) -> u32 {
+        let key = self.node.config_key();
+        self.node
+            .volume
+            .reads_of_current()
+            .get(&key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Marks the present: later `reads` waits count from here.
+    pub(super) fn mark_reads(&mut self) {
+        self.waits.mark = (self.node.volume.generation(), self.reads());
+    }
+
+    /// Reads of the current config since the last mark.
+    fn reads_since_mark(&mut self) -> u32 {
+        let (generation, at_mark) = self.waits.mark;
+        let base = if generation == self.node.volume.generation() {
+            at_mark
+        } else {
+            0
+        };
+        self.reads().saturating_sub(base)
+    }
+
+    /// Until the implementation has read the current config `n` times since the mark,
+    /// then until it has had the chance to act on the last of those reads: its next read
+    /// (a new round began, so that one ended) or `act_within`, whichever comes first.
+    fn wait_reads(&mut self, n: u32) -> Result<(), StepError> {
+        let limit = (self.period().saturating_mul(n) + self.period().max(SLACK)).min(MAX_WAIT);
+        let waited = poll::until(String::new, limit, poll::EVERY, || {
+            self.implementation.check_alive()?;
+            Ok::<_, StepError>((self.reads_since_mark() >= n).then_some(()))
+        })?;
+        if let Err(t) = waited {
+            return Err(StepError::ConfigNotRead {
+                published_at: self.waits.published_at,
+                within: t.waited,
+                reads: self.reads_since_mark(),
+                wanted: n,
+            });
+        }
+        let act_within = self.spec.profile.act_within();
+        let acted = poll::until(String::new, act_within, poll::EVERY, || {
+            self.implementation.check_alive()?;
+            Ok::<_, StepError>((self.reads_since_mark() > n).then_some(()))
+        })?;
+        // Running out of `act_within` is the normal end of this phase, not a failure.
+        let _ = acted;
+        Ok(())
     }
 
     fn wait_rules(&mut self) -> Result<(), StepError> {
@@ -76,7 +154,7 @@ impl Runner<'_> {
             StepError::Misuse("wait: rules-changed cannot follow a tamper step (the implementation may heal before the runner looks); wait with `rules`".into())
         })?;
         let limit = READY_TIMEOUT
-            .max(self.waits.resync.unwrap_or_default().saturating_mul(4))
+            .max(self.period().saturating_mul(4))
             .min(MAX_WAIT);
         let (node, implementation) = (&self.node, &mut self.implementation);
         let waited = poll::until(
