@@ -12,6 +12,7 @@
 //! implementation anywhere else.
 
 pub mod case;
+pub mod compare;
 pub mod configmap;
 pub mod document;
 pub mod family;
@@ -28,5 +29,7 @@ pub mod probe;
 pub mod profile;
 pub mod report;
 pub mod snapshot;
+pub mod store;
 pub mod suite;
 pub mod topology;
+pub mod waivers;

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::go_duration::GoDuration;
 use crate::implementation::ImplementationError;
 use crate::iptables::Backend;
+use crate::waivers::Waiver;
 
 /// How the runner knows an implementation is ready after start and after a change.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -34,6 +35,48 @@ pub enum RuleListings {
     Waived,
 }
 
+/// A known failure of an implementation: the ratchet's entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedFailure {
+    /// `fixture` (every backend) or `fixture::backend`.
+    pub case: String,
+    /// Why it fails (required): shown wherever the case is reported.
+    pub reason: String,
+    /// Where to read more (an issue, a document).
+    #[serde(default)]
+    pub link: Option<String>,
+}
+
+/// How a profile may write an expected failure.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum ExpectedFailureEntry {
+    Full(ExpectedFailure),
+    /// A bare case name, from profiles written before reasons were required.
+    Name(String),
+}
+
+impl ExpectedFailureEntry {
+    pub fn case(&self) -> &str {
+        match self {
+            ExpectedFailureEntry::Full(f) => &f.case,
+            ExpectedFailureEntry::Name(n) => n,
+        }
+    }
+
+    /// The reason, with the link when there is one.
+    pub fn reason(&self) -> String {
+        match self {
+            ExpectedFailureEntry::Full(f) => match &f.link {
+                Some(link) => format!("{} ({link})", f.reason),
+                None => f.reason.clone(),
+            },
+            ExpectedFailureEntry::Name(_) => "no reason given in the profile".into(),
+        }
+    }
+}
+
 /// One implementation under test (`conformance/implementations/*.yaml`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,13 +90,18 @@ pub struct Profile {
     /// Where the implementation reads its config.
     #[serde(default = "default_config_path")]
     pub config_path: PathBuf,
-    /// Cases (`fixture` or `fixture::backend`) this implementation is known to fail.
+    /// Cases (`fixture` or `fixture::backend`) this implementation is known to fail, each
+    /// `{case, reason, link}` (a bare name is accepted, without a reason).
     #[serde(default)]
-    pub expected_failures: Vec<String>,
+    pub expected_failures: Vec<ExpectedFailureEntry>,
     #[serde(default)]
     pub readiness: Readiness,
     #[serde(default)]
     pub rule_listings: RuleListings,
+    /// Aspects of the listings that do not bind this implementation, each with a reason;
+    /// the rest of the listings stays normative.
+    #[serde(default)]
+    pub listing_waivers: Vec<Waiver>,
     /// Extra environment for the process.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -78,6 +126,22 @@ fn default_config_path() -> PathBuf {
 }
 
 impl Profile {
+    /// A profile with every optional field at its default.
+    pub fn new(name: impl Into<String>, command: Vec<String>) -> Self {
+        Profile {
+            name: name.into(),
+            command,
+            config_path: default_config_path(),
+            expected_failures: Vec::new(),
+            readiness: Readiness::default(),
+            rule_listings: RuleListings::default(),
+            listing_waivers: Vec::new(),
+            env: BTreeMap::new(),
+            resync_period: None,
+            act_within: None,
+        }
+    }
+
     /// Loads and checks a profile file.
     pub fn load(path: &Path) -> Result<Self, ImplementationError> {
         let text = std::fs::read_to_string(path).map_err(|source| ImplementationError::Read {
@@ -99,6 +163,39 @@ impl Profile {
             )));
         }
         profile.argv().map_err(invalid)?;
+        for entry in &profile.expected_failures {
+            if let ExpectedFailureEntry::Full(f) = entry {
+                if f.reason.trim().is_empty() {
+                    return Err(invalid(format!(
+                        "expected_failures: {}: reason must say why it fails",
+                        f.case
+                    )));
+                }
+            }
+        }
+        if let Some(w) = profile
+            .listing_waivers
+            .iter()
+            .find(|w| w.reason.trim().is_empty())
+        {
+            return Err(invalid(format!(
+                "listing_waivers: {:?}: reason must say why the aspect does not bind",
+                w.aspect
+            )));
+        }
+        for (key, value) in [
+            ("resync_period", &profile.resync_period),
+            ("act_within", &profile.act_within),
+        ] {
+            if let Some(d) = value {
+                if d.get() > crate::poll::MAX_WAIT {
+                    return Err(invalid(format!(
+                        "{key}: {d} exceeds the suite's cap on any wait ({:?}); test with a shorter period",
+                        crate::poll::MAX_WAIT
+                    )));
+                }
+            }
+        }
         Ok(profile)
     }
 
@@ -115,12 +212,35 @@ impl Profile {
             .unwrap_or(DEFAULT_ACT_WITHIN)
     }
 
-    /// Whether `trial` (`fixture::backend`) is listed as a known failure.
-    pub fn expects_failure(&self, fixture: &str, backend: Backend) -> bool {
+    /// The expected-failure entry covering `fixture` on `backend`, if any.
+    pub fn expects_failure(
+        &self,
+        fixture: &str,
+        backend: Backend,
+    ) -> Option<&ExpectedFailureEntry> {
         let trial = format!("{fixture}::{}", backend.name());
         self.expected_failures
             .iter()
-            .any(|f| f == fixture || *f == trial)
+            .find(|f| f.case() == fixture || f.case() == trial)
+    }
+
+    /// The entries of `expected_failures` that name no case of `fixtures` on any backend:
+    /// the ratchet must be exact, so each is an error.
+    pub fn unmatched_expected_failures<'a>(
+        &'a self,
+        fixtures: &[&str],
+    ) -> Vec<&'a ExpectedFailureEntry> {
+        self.expected_failures
+            .iter()
+            .filter(|f| {
+                !fixtures.iter().any(|name| {
+                    f.case() == *name
+                        || Backend::ALL
+                            .iter()
+                            .any(|b| f.case() == format!("{name}::{}", b.name()))
+                })
+            })
+            .collect()
     }
 }
 
@@ -174,19 +294,19 @@ mod tests {
 
     #[test]
     fn known_failures_match_fixture_or_trial() {
-        let p = Profile {
-            name: "x".into(),
-            command: vec!["x".into()],
-            config_path: default_config_path(),
-            expected_failures: vec!["a".into(), "b::nft".into()],
-            readiness: Readiness::default(),
-            rule_listings: RuleListings::default(),
-            env: BTreeMap::new(),
-            resync_period: None,
-            act_within: None,
-        };
-        assert!(p.expects_failure("a", Backend::Legacy));
-        assert!(p.expects_failure("b", Backend::Nft));
-        assert!(!p.expects_failure("b", Backend::Legacy));
+        let mut p = Profile::new("x", vec!["x".into()]);
+        p.expected_failures = vec![
+            ExpectedFailureEntry::Name("a".into()),
+            ExpectedFailureEntry::Full(ExpectedFailure {
+                case: "b::nft".into(),
+                reason: "r".into(),
+                link: None,
+            }),
+        ];
+        assert!(p.expects_failure("a", Backend::Legacy).is_some());
+        assert_eq!(p.expects_failure("b", Backend::Nft).unwrap().reason(), "r");
+        assert!(p.expects_failure("b", Backend::Legacy).is_none());
+        assert!(p.unmatched_expected_failures(&["a", "b"]).is_empty());
+        assert_eq!(p.unmatched_expected_failures(&["a"]).len(), 1);
     }
 }

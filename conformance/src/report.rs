@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::case::OutcomeTable;
+use crate::iptables::Backend;
 use crate::probe::Outcome;
 
 /// How a trial ended.
@@ -21,7 +22,16 @@ pub enum Status {
 #[derive(Debug, Clone)]
 pub struct Record {
     pub trial: String,
+    pub fixture: String,
+    pub backend: Backend,
     pub status: Status,
+    /// The first line of what went wrong (empty for a pass).
+    pub headline: String,
+    /// What differs, without the implementation's output (for grouping backends).
+    pub detail: String,
+    /// Why a known failure is known (the profile's reason).
+    pub reason: Option<String>,
+    /// Everything a maintainer needs, for JUnit's body.
     pub message: String,
     pub tables: Vec<OutcomeTable>,
     pub duration: Duration,
@@ -107,7 +117,8 @@ pub fn junit(suite: &str, records: &[Record]) -> String {
             Status::Failed => {
                 write!(
                     out,
-                    "<failure message=\"case failed\">{}</failure>",
+                    "<failure message=\"{}\">{}</failure>",
+                    xml_escape(&r.headline),
                     xml_escape(&r.message)
                 )
                 .ok();
@@ -115,19 +126,93 @@ pub fn junit(suite: &str, records: &[Record]) -> String {
             Status::KnownFailure => {
                 write!(
                     out,
-                    "<skipped message=\"known failure (expected_failures)\">{}</skipped>",
-                    xml_escape(&r.message)
+                    "<skipped message=\"known failure: {}\">{}</skipped>",
+                    xml_escape(r.reason.as_deref().unwrap_or_default()),
+                    xml_escape(&r.headline)
                 )
                 .ok();
             }
             Status::Skipped => {
-                write!(out, "<skipped message=\"{}\"/>", xml_escape(&r.message)).ok();
+                write!(out, "<skipped message=\"{}\"/>", xml_escape(&r.headline)).ok();
             }
         }
         out.push_str("</testcase>\n");
     }
     out.push_str("</testsuite></testsuites>\n");
     out
+}
+
+/// The suite's own closing lines, after libtest's: honest counts (a known failure is
+/// neither a pass nor a failure), and the failures grouped where every backend of a
+/// fixture fails the same way.
+pub fn closing(
+    implementation: &str,
+    records: &[Record],
+    conclusion: &libtest_mimic::Conclusion,
+) -> String {
+    let passed = count(records, |s| s == Status::Passed);
+    let failed = count(records, |s| s == Status::Failed);
+    let known = count(records, |s| s == Status::KnownFailure);
+    let mut out = String::new();
+    for (fixtures, backends, headline) in grouped_failures(records, Status::Failed) {
+        if out.is_empty() {
+            out.push_str("\nfailures:\n");
+        }
+        writeln!(out, "  {fixtures} on {backends}: {headline}").ok();
+    }
+    for r in records.iter().filter(|r| r.status == Status::KnownFailure) {
+        if !out.contains("known failures:") {
+            out.push_str("\nknown failures:\n");
+        }
+        writeln!(
+            out,
+            "  {}: {} — {}",
+            r.trial,
+            r.reason.as_deref().unwrap_or_default(),
+            r.headline
+        )
+        .ok();
+    }
+    writeln!(
+        out,
+        "\nmasq-conformance: {implementation}: {passed} passed, {failed} failed, {known} known failures (counted as ignored above), {} not run",
+        conclusion.num_ignored as usize - known + conclusion.num_filtered_out as usize
+    )
+    .ok();
+    out
+}
+
+/// Failures of `status`, one entry per fixture and distinct failure: (fixture, the
+/// backends that fail that way, the headline).
+pub fn grouped_failures(records: &[Record], status: Status) -> Vec<(String, String, String)> {
+    let mut groups: Vec<(String, Vec<&'static str>, String, String)> = Vec::new();
+    let mut sorted: Vec<&Record> = records.iter().filter(|r| r.status == status).collect();
+    sorted.sort_by(|a, b| (&a.fixture, a.backend).cmp(&(&b.fixture, b.backend)));
+    for r in sorted {
+        match groups
+            .iter_mut()
+            .find(|g| g.0 == r.fixture && g.2 == r.headline && g.3 == r.detail)
+        {
+            Some(g) => g.1.push(r.backend.name()),
+            None => groups.push((
+                r.fixture.clone(),
+                vec![r.backend.name()],
+                r.headline.clone(),
+                r.detail.clone(),
+            )),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(f, b, h, _)| {
+            let backends = if b.len() > 1 {
+                format!("{} (identically)", b.join(", "))
+            } else {
+                b.join(", ")
+            };
+            (f, backends, h)
+        })
+        .collect()
 }
 
 fn short(o: &Outcome) -> String {
@@ -156,8 +241,22 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
     let failed = count(records, |s| s == Status::Failed);
     let known = count(records, |s| s == Status::KnownFailure);
     let mut out = format!(
-        "## ip-masq-agent conformance: {implementation}\n\n{passed} passed, {failed} failed, {known} known failures\n\n`kept` = arrived with the pod's address, `masq` = with the node's.\n\n| case | result |"
+        "## ip-masq-agent conformance: {implementation}\n\n{passed} passed, {failed} failed, {known} known failures\n\n`kept` = arrived with the pod's address, `masq` = with the node's.\n\n"
     );
+    let failures = grouped_failures(records, Status::Failed);
+    if !failures.is_empty() {
+        out.push_str("### Failures\n\n");
+        for (fixture, backends, headline) in &failures {
+            writeln!(
+                out,
+                "- `{fixture}` on {backends}: {}",
+                headline.replace('|', "\\|")
+            )
+            .ok();
+        }
+        out.push('\n');
+    }
+    out.push_str("| case | result |");
     for c in &columns {
         write!(out, " {c} |").ok();
     }
@@ -171,6 +270,7 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
             Status::Passed => "✅ pass",
             Status::Failed => "❌ FAIL",
             Status::KnownFailure => "⚠️ known failure",
+            // (the reason is in the list above the table)
             Status::Skipped => "⏭ skipped",
         };
         write!(out, "| `{}` | {result} |", r.trial).ok();
@@ -203,29 +303,58 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
 mod tests {
     use super::*;
 
+    fn record(fixture: &str, backend: Backend, status: Status, headline: &str) -> Record {
+        Record {
+            trial: format!("{fixture}::{}", backend.name()),
+            fixture: fixture.into(),
+            backend,
+            status,
+            headline: headline.into(),
+            detail: "d".into(),
+            reason: (status == Status::KnownFailure).then(|| "why".to_string()),
+            message: format!("{headline}\nmore"),
+            tables: vec![],
+            duration: Duration::from_millis(5),
+            phases: vec![],
+        }
+    }
+
     #[test]
     fn junit_escapes_and_counts() {
         let recs = vec![
-            Record {
-                trial: "a::legacy".into(),
-                status: Status::Passed,
-                message: String::new(),
-                tables: vec![],
-                duration: Duration::from_millis(5),
-                phases: vec![],
-            },
-            Record {
-                trial: "b::nft".into(),
-                status: Status::Failed,
-                message: "x < y & \"z\"".into(),
-                tables: vec![],
-                duration: Duration::from_millis(5),
-                phases: vec![],
-            },
+            record("a", Backend::Legacy, Status::Passed, ""),
+            record("b", Backend::Nft, Status::Failed, "x < y & \"z\""),
+            record("c", Backend::Nft, Status::KnownFailure, "step 3 (probe): k"),
         ];
         let x = junit("s", &recs);
-        assert!(x.contains("tests=\"2\" failures=\"1\""));
-        assert!(x.contains("x &lt; y &amp; &quot;z&quot;"));
+        assert!(x.contains("tests=\"3\" failures=\"1\""), "{x}");
+        assert!(
+            x.contains("<failure message=\"x &lt; y &amp; &quot;z&quot;\">"),
+            "{x}"
+        );
         assert!(x.contains("classname=\"b\" name=\"nft\""));
+        assert!(
+            x.contains("<skipped message=\"known failure: why\">step 3 (probe): k"),
+            "{x}"
+        );
+    }
+
+    #[test]
+    fn identical_failures_of_both_backends_are_grouped() {
+        let recs = vec![
+            record("a", Backend::Nft, Status::Failed, "h"),
+            record("a", Backend::Legacy, Status::Failed, "h"),
+            record("b", Backend::Legacy, Status::Failed, "h1"),
+            record("b", Backend::Nft, Status::Failed, "h2"),
+        ];
+        let g = grouped_failures(&recs, Status::Failed);
+        assert_eq!(
+            g,
+            vec![
+                ("a".into(), "legacy, nft (identically)".into(), "h".into()),
+                ("b".into(), "legacy".into(), "h1".into()),
+                ("b".into(), "nft".into(), "h2".into()),
+            ]
+        );
     }
 }

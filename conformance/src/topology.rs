@@ -342,6 +342,9 @@ impl Sandbox {
         ] {
             oper_up(handle, link).await?;
         }
+        for (handle, ns) in [(&pod, "pod"), (&node, "node"), (&world, "world")] {
+            addresses_usable(handle, ns).await?;
+        }
         Ok(())
     }
 }
@@ -455,6 +458,51 @@ async fn oper_up(handle: &Handle, name: &str) -> Result<(), TopologyError> {
         if tokio::time::Instant::now() >= deadline {
             return Err(TopologyError::Io {
                 what: format!("waiting {OPER_UP_TIMEOUT:?} for link {name} to become operational"),
+                source: std::io::Error::from(std::io::ErrorKind::TimedOut),
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// Waits until no global IPv6 address of the namespace is tentative. Even without
+/// duplicate address detection the kernel finishes an address from deferred work once its
+/// link is up; until then the address cannot be a source and IPv6 probes would fail.
+async fn addresses_usable(handle: &Handle, ns: &str) -> Result<(), TopologyError> {
+    use rtnetlink::packet_route::address::{
+        AddressAttribute, AddressFlags, AddressHeaderFlags, AddressScope,
+    };
+    use rtnetlink::packet_route::AddressFamily;
+    let deadline = tokio::time::Instant::now() + OPER_UP_TIMEOUT;
+    loop {
+        let mut tentative = Vec::new();
+        let mut stream = handle.address().get().execute();
+        while let Some(msg) = stream
+            .try_next()
+            .await
+            .map_err(nl(format!("listing addresses in {ns}")))?
+        {
+            if msg.header.family != AddressFamily::Inet6
+                || msg.header.scope != AddressScope::Universe
+            {
+                continue;
+            }
+            let flagged = msg.header.flags.contains(AddressHeaderFlags::Tentative)
+                || msg.attributes.iter().any(|a| {
+                    matches!(a, AddressAttribute::Flags(f) if f.contains(AddressFlags::Tentative))
+                });
+            if flagged {
+                tentative.push(msg.header.index);
+            }
+        }
+        if tentative.is_empty() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(TopologyError::Io {
+                what: format!(
+                    "waiting {OPER_UP_TIMEOUT:?} for the IPv6 addresses in {ns} to leave the tentative state (links {tentative:?})"
+                ),
                 source: std::io::Error::from(std::io::ErrorKind::TimedOut),
             });
         }

@@ -164,17 +164,7 @@ fn guard_refuses_the_initial_namespace_everywhere() {
         "{err}"
     );
 
-    let profile = implementation::Profile {
-        name: "x".into(),
-        command: vec!["true".into()],
-        config_path: "/etc/config/ip-masq-agent".into(),
-        expected_failures: vec![],
-        readiness: Default::default(),
-        rule_listings: Default::default(),
-        env: Default::default(),
-        resync_period: None,
-        act_within: None,
-    };
+    let profile = implementation::Profile::new("x", vec!["true".into()]);
     let tmp = std::env::temp_dir();
     let err = implementation::Running::start(implementation::StartOptions {
         profile: &profile,
@@ -269,7 +259,7 @@ fn slow_fixture_dir() -> PathBuf {
     std::fs::create_dir_all(dir.join("snapshots")).unwrap();
     std::fs::write(
         dir.join("slow.yaml"),
-        "description: waits long enough to be killed\nresync_interval: 10s\nsteps:\n  - config: null\n  - wait: rules\n  - wait: {resyncs: 5}\n",
+        "description: waits long enough to be killed\nresync_interval: 10s\nsteps:\n  - config: null\n  - wait: rules\n  - wait: {unobservable-resyncs: 5}\n",
     )
     .unwrap();
     dir
@@ -432,15 +422,15 @@ fn an_implementation_that_masquerades_everything_fails_on_the_right_destinations
     let profile = masquerade_everything_profile("masq-all", "");
     let (ok, out) = run_suite(&profile, "default-no-config");
     assert!(!ok, "the suite passed a wrong implementation:\n{out}");
-    // The diff names the RFC 1918 destination whose outcome changed.
+    // The failure names the step and the RFC 1918 destination whose outcome changed,
+    // and marks the differing cells in the side-by-side tables.
     assert!(
-        out.lines()
-            .any(|l| l.starts_with("-rfc1918-10") && l.contains("not-masqueraded")),
+        out.contains("step 4 (snapshot): rfc1918-10/udp expected not-masqueraded, got masqueraded"),
         "{out}"
     );
     assert!(
         out.lines()
-            .any(|l| l.starts_with("+rfc1918-10") && l.contains(" masqueraded")),
+            .any(|l| l.starts_with("rfc1918-10") && l.contains("| masqueraded*")),
         "{out}"
     );
     std::fs::remove_file(profile).unwrap();
@@ -457,7 +447,7 @@ fn an_implementation_that_never_reads_the_config_fails() {
     );
     assert!(
         out.lines()
-            .any(|l| l.starts_with("-rfc1918-172") && l.contains("masqueraded")),
+            .any(|l| l.starts_with("rfc1918-172") && l.contains("| not-masqueraded*")),
         "{out}"
     );
     std::fs::remove_file(profile).unwrap();

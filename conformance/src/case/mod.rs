@@ -70,6 +70,9 @@ pub struct CaseSpec<'a> {
     pub fixture: &'a Fixture,
     pub profile: &'a Profile,
     pub backend: Backend,
+    /// The reviewed snapshot's document, when there is one: what an implementation
+    /// without iptables rules is waited for (`readiness: outcomes`).
+    pub expected: Option<&'a str>,
 }
 
 /// One case in progress.

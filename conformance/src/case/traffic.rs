@@ -41,6 +41,17 @@ impl Traffic {
 impl Runner<'_> {
     pub(super) fn probe_step(&mut self, sel: &ProbeSelection) -> Result<(), StepError> {
         let t = Instant::now();
+        let table = self.probe_selection(sel)?;
+        self.out.tables.push(table);
+        self.out.timings.add("probes", t.elapsed());
+        Ok(())
+    }
+
+    /// Probes what a probe step selects (without recording it).
+    pub(super) fn probe_selection(
+        &mut self,
+        sel: &ProbeSelection,
+    ) -> Result<OutcomeTable, StepError> {
         let targets = self.select(sel);
         let protos = match sel {
             ProbeSelection::Explicit {
@@ -48,10 +59,7 @@ impl Runner<'_> {
             } => p.clone(),
             _ => Proto::ALL.to_vec(),
         };
-        let table = self.probe(&targets, &protos)?;
-        self.out.tables.push(table);
-        self.out.timings.add("probes", t.elapsed());
-        Ok(())
+        self.probe(&targets, &protos)
     }
 
     /// The destinations a probe step names (checked when the fixture loaded).

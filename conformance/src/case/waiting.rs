@@ -5,7 +5,8 @@ use std::time::Duration;
 use super::error::StepError;
 use super::outcome::standard_targets;
 use super::Runner;
-use crate::fixture::Wait;
+use crate::document::{split_sections, OUTCOME_MARK};
+use crate::fixture::{Fault, ProbeSelection, SnapshotPart, Step, Wait};
 use crate::implementation::Readiness;
 use crate::poll::{self, MAX_WAIT};
 use crate::probe::Proto;
@@ -42,9 +43,16 @@ impl Runner<'_> {
     pub(super) fn wait(&mut self, w: &Wait) -> Result<(), StepError> {
         let outcomes_only = self.spec.profile.readiness == Readiness::Outcomes;
         match w {
-            Wait::Rules if outcomes_only => self.wait_outcomes_stable(),
+            Wait::Rules | Wait::RulesChanged if outcomes_only => {
+                match self.expected_outcome_after_this_step() {
+                    Some((selection, expected)) => {
+                        self.wait_outcomes_as_expected(&selection, &expected)
+                    }
+                    None if matches!(w, Wait::Rules) => self.wait_read_then_stable(),
+                    None => self.wait_outcomes_changed(),
+                }
+            }
             Wait::Rules => self.wait_rules(),
-            Wait::RulesChanged if outcomes_only => self.wait_outcomes_changed(),
             Wait::RulesChanged => self.wait_rules_changed(),
             Wait::Reads(n) => self.wait_reads(*n),
             Wait::UnobservableResyncs(n) => {
@@ -76,6 +84,22 @@ impl Runner<'_> {
             .get(&key)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Whether the runner can see the current config being read (a file, not an absent
+    /// file, a directory or a symlink loop).
+    fn published_observably(&self) -> bool {
+        let form = match self
+            .spec
+            .fixture
+            .steps
+            .get(self.waits.published_at.wrapping_sub(1))
+        {
+            Some(Step::Config(c)) => c.form,
+            Some(Step::Fault(Fault::Flap(f))) => f.good.form,
+            _ => return false,
+        };
+        crate::fixture::observable(form)
     }
 
     /// Marks the present: later `reads` waits count from here.
@@ -169,8 +193,73 @@ impl Runner<'_> {
         waited.map_err(|t| StepError::timed_out(t, format!("it stayed:\n{baseline}")))
     }
 
-    /// Readiness of an implementation without iptables rules: two rounds of probes agree.
-    fn wait_outcomes_stable(&mut self) -> Result<(), StepError> {
+    /// The probe step that follows this wait, and the outcome table the reviewed snapshot
+    /// expects of it (when the snapshot records that probe's table).
+    fn expected_outcome_after_this_step(&self) -> Option<(ProbeSelection, String)> {
+        let steps = &self.spec.fixture.steps;
+        let (probe_at, selection) = steps
+            .iter()
+            .enumerate()
+            .skip(self.step_no)
+            .take_while(|(_, s)| !matches!(s, Step::Config(_) | Step::Tamper(_) | Step::Fault(_)))
+            .find_map(|(i, s)| match s {
+                Step::Probe(sel) => Some((i, sel.clone())),
+                _ => None,
+            })?;
+        let snapshot_step = steps
+            .iter()
+            .enumerate()
+            .skip(probe_at + 1)
+            .take_while(|(_, s)| {
+                !matches!(s, Step::Probe(_) | Step::FlowOpen(_) | Step::FlowProbe(_))
+            })
+            .find_map(|(i, s)| match s {
+                Step::Snapshot(parts) if parts.parts().contains(&SnapshotPart::Outcome) => {
+                    Some(i + 1)
+                }
+                _ => None,
+            })?;
+        let heading = format!("{OUTCOME_MARK} after step {snapshot_step}\n");
+        let body = split_sections(self.spec.expected?)
+            .into_iter()
+            .find(|(h, _)| *h == heading)?
+            .1;
+        Some((selection, body))
+    }
+
+    /// Readiness of an implementation without iptables rules: the next probe's outcome
+    /// table is what the snapshot expects of it.
+    fn wait_outcomes_as_expected(
+        &mut self,
+        selection: &ProbeSelection,
+        expected: &str,
+    ) -> Result<(), StepError> {
+        let mut last = String::new();
+        let limit = READY_TIMEOUT
+            .max(self.period().saturating_mul(4))
+            .min(MAX_WAIT);
+        let waited = poll::until(
+            || "the outcome table the snapshot expects of the next probe".to_string(),
+            limit,
+            poll::EVERY,
+            || {
+                self.implementation.check_alive()?;
+                let table = self.probe_selection(selection)?;
+                last = table.render();
+                Ok::<_, StepError>((last == expected).then_some(()))
+            },
+        )?;
+        waited.map_err(|t| {
+            StepError::timed_out(t, format!("expected:\n{expected}last seen:\n{last}"))
+        })
+    }
+
+    /// Readiness without a snapshot to go by: the implementation has read the config
+    /// and had the chance to act, and two rounds of probes agree.
+    fn wait_read_then_stable(&mut self) -> Result<(), StepError> {
+        if self.waits.published_at > 0 && self.published_observably() {
+            self.wait_reads(1)?;
+        }
         let targets = standard_targets();
         let mut last = self.probe(&targets, &Proto::ALL)?;
         let waited = poll::until(

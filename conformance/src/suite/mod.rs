@@ -1,0 +1,240 @@
+//! The harness: fixtures × backends as libtest-mimic trials.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use libtest_mimic::{Arguments, Trial};
+
+use crate::fixture::Fixture;
+use crate::iptables::Backend;
+use crate::profile::Profile;
+use crate::report;
+use crate::store::SnapshotMode;
+
+mod args;
+mod trial;
+
+pub use args::{parse_args, Command, SuiteOptions, USAGE};
+use trial::{run_trial, TrialSpec};
+
+/// How many cases run at once unless `--test-threads` (or `RUST_TEST_THREADS`) says
+/// otherwise. Chosen from what a case does, not from the core count: a case spends about
+/// 92% of its wall time waiting (for the implementation to read and act, for probes to
+/// arrive) and costs about 40 ms of CPU, so even a 2-core machine keeps 16 cases in
+/// flight busy without starving any of them (docs/performance.md has the measurements).
+pub const DEFAULT_CASES_IN_FLIGHT: usize = 16;
+
+/// Loads every `*.yaml` fixture of `dir`, sorted by name.
+pub fn load_fixtures(dir: &Path) -> Result<Vec<(String, Fixture)>, String> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("reading fixtures from {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(format!(
+            "no fixtures (*.yaml) in {}: nothing to run is an error, not a pass",
+            dir.display()
+        ));
+    }
+    paths
+        .iter()
+        .map(|p| {
+            let name = p
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            Fixture::load(p)
+                .map(|f| (name, f))
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// Why the suite cannot run here, if it cannot.
+pub fn unavailable(backends: &[Backend]) -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("not running as root (network namespaces and iptables need it)".into());
+    }
+    for b in backends {
+        if b.binary().is_none() {
+            return Some(format!(
+                "iptables backend {} is not installed (run scripts/setup.sh)",
+                b.name()
+            ));
+        }
+    }
+    None
+}
+
+/// Builds the trials and runs them. `skip_if_unavailable` turns a missing prerequisite
+/// into ignored trials with a visible "SKIPPED" line, except under `CI=true`, where it
+/// fails the run.
+pub fn run(opts: SuiteOptions, mut args: Arguments) -> ExitCode {
+    crate::guard::init();
+    let profile = match Profile::load(&opts.profile_path) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let fixtures = match load_fixtures(&opts.fixtures_dir) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let names: Vec<&str> = fixtures.iter().map(|(n, _)| n.as_str()).collect();
+    let unmatched = profile.unmatched_expected_failures(&names);
+    if !unmatched.is_empty() {
+        let list: Vec<&str> = unmatched.iter().map(|e| e.case()).collect();
+        eprintln!(
+            "error: {}: expected_failures names no case of {}: {list:?} (the ratchet must be exact: fix or remove them)",
+            opts.profile_path.display(),
+            opts.fixtures_dir.display()
+        );
+        return ExitCode::from(2);
+    }
+    if args.test_threads.is_none() && std::env::var_os("RUST_TEST_THREADS").is_none() {
+        args.test_threads = Some(DEFAULT_CASES_IN_FLIGHT);
+    }
+    let blocker = opts.missing.clone().or_else(|| unavailable(&opts.backends));
+    if let Some(why) = &blocker {
+        if crate::prereq::required() && !args.list {
+            eprintln!("error: cannot run the conformance suite: {why} (CI=true: a test that cannot run fails)");
+            return ExitCode::from(2);
+        }
+        if !opts.skip_if_unavailable && !args.list {
+            eprintln!("error: cannot run the conformance suite: {why}");
+            return ExitCode::from(2);
+        }
+        eprintln!("SKIPPED: conformance suite not run: {why}");
+    } else if !args.list {
+        let swept = crate::names::sweep_stale();
+        if !swept.is_empty() {
+            eprintln!(
+                "swept leftovers of killed runs: namespaces {:?}, processes {:?}, directories {:?}",
+                swept.namespaces, swept.processes, swept.directories
+            );
+        }
+    }
+    let snapshot_dir = std::fs::canonicalize(&opts.fixtures_dir)
+        .unwrap_or(opts.fixtures_dir.clone())
+        .join("snapshots");
+    let mode = SnapshotMode::choose(opts.bless, opts.artifacts.clone());
+    let mut specs = Vec::new();
+    for (name, fixture) in &fixtures {
+        for &backend in &opts.backends {
+            specs.push(Arc::new(TrialSpec {
+                name: name.clone(),
+                fixture: fixture.clone(),
+                profile: profile.clone(),
+                backend,
+                snapshot_dir: snapshot_dir.clone(),
+                mode: mode.clone(),
+            }));
+        }
+    }
+    if !args.list {
+        // The longest cases first, so that the run does not end waiting on one of them.
+        specs.sort_by(|a, b| {
+            b.fixture
+                .estimated_duration()
+                .cmp(&a.fixture.estimated_duration())
+        });
+    }
+    // Filters are ours (libtest takes one); what they leave out is passed on as exact
+    // skips, so that libtest still counts it as filtered out.
+    let mut skipped = Vec::new();
+    let trials: Vec<Trial> = specs
+        .into_iter()
+        .map(|spec| {
+            let trial_name = format!("{}::{}", spec.name, spec.backend.name());
+            if !opts.selects(&trial_name) {
+                skipped.push(trial_name.clone());
+            }
+            let kind = spec.backend.name();
+            Trial::ignorable_test(trial_name, move || run_trial(spec))
+                .with_kind(kind)
+                .with_ignored_flag(blocker.is_some())
+        })
+        .collect();
+    args.filter = None;
+    args.skip = skipped;
+    args.exact = true;
+    println!(
+        "masq-conformance: {} fixtures x {} backend(s) against {} ({})",
+        fixtures.len(),
+        opts.backends.len(),
+        profile.name,
+        opts.profile_path.display()
+    );
+    let conclusion = libtest_mimic::run(&args, trials);
+    let records = report::RECORDS.lock().expect("records poisoned").clone();
+    if !args.list {
+        print!("{}", report::closing(&profile.name, &records, &conclusion));
+    }
+    if let Some(path) = &opts.junit {
+        if let Err(e) = std::fs::write(path, report::junit(&profile.name, &records)) {
+            eprintln!("error: writing {}: {e}", path.display());
+        }
+    }
+    if let Some(path) = &opts.timings {
+        if let Err(e) = std::fs::write(path, report::timings_jsonl(&records)) {
+            eprintln!("error: writing {}: {e}", path.display());
+        }
+    }
+    if let Ok(summary) = std::env::var("GITHUB_STEP_SUMMARY") {
+        if !summary.is_empty() && !records.is_empty() {
+            use std::io::Write;
+            let text = report::markdown_summary(&profile.name, &records);
+            let written = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&summary)
+                .and_then(|mut f| f.write_all(text.as_bytes()));
+            if let Err(e) = written {
+                eprintln!("error: writing the job summary {summary}: {e}");
+            }
+        }
+    }
+    conclusion.exit_code()
+}
+
+/// Entry point shared by the binary and `cargo test`.
+pub fn main_with(
+    args: Vec<String>,
+    skip_if_unavailable: bool,
+    missing: Option<String>,
+) -> ExitCode {
+    match parse_args(args) {
+        Ok(Command::Run(mut opts, libtest)) => {
+            opts.skip_if_unavailable = skip_if_unavailable;
+            opts.missing = missing;
+            run(*opts, libtest)
+        }
+        Ok(Command::Sweep) => {
+            crate::guard::init();
+            let swept = crate::names::sweep_stale();
+            println!("{swept:?}");
+            ExitCode::SUCCESS
+        }
+        Ok(Command::PrintSchema) => {
+            println!("{}", crate::fixture::schema());
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! One trial: a fixture on one backend against the profile's implementation, run on a
+//! thread of its own, judged against its snapshot, and recorded for the reports.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use libtest_mimic::{Completion, Failed};
+
+use crate::case::{self, CaseOutput, CaseSpec};
+use crate::fixture::Fixture;
+use crate::iptables::Backend;
+use crate::profile::{Profile, RuleListings};
+use crate::report::{self, Record, Status};
+use crate::store::{self, SnapshotMode, Stored};
+
+/// Everything a trial needs; shared read-only between trials.
+pub struct TrialSpec {
+    pub name: String,
+    pub fixture: Fixture,
+    pub profile: Arc<Profile>,
+    pub backend: Backend,
+    pub snapshot_dir: PathBuf,
+    pub mode: SnapshotMode,
+}
+
+/// Why a trial's run did not match.
+struct Failure {
+    /// The first line: which step, and what.
+    headline: String,
+    /// The rest: tables side by side, diffs.
+    detail: String,
+}
+
+/// How much of the implementation's output a failure shows.
+const LOG_TAIL: usize = 4096;
+
+fn tail(s: &str, max: usize) -> &str {
+    let start = s.len().saturating_sub(max);
+    let start = (start..s.len())
+        .find(|i| s.is_char_boundary(*i))
+        .unwrap_or(s.len());
+    &s[start..]
+}
+
+/// Runs the case and compares its document; never panics (a panic is a failure).
+fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
+    let snap_name = format!("{}@{}", spec.name, spec.backend.name());
+    let waived: Vec<_> = spec
+        .profile
+        .listing_waivers
+        .iter()
+        .map(|w| w.aspect)
+        .collect();
+    let stored = store::stored(&spec.snapshot_dir, &snap_name);
+    let expected = stored.as_deref().map(|s| crate::waivers::apply(s, &waived));
+    let case_spec = CaseSpec {
+        name: &spec.name,
+        fixture: &spec.fixture,
+        profile: &spec.profile,
+        backend: spec.backend,
+        expected: expected.as_deref(),
+    };
+    let run = case::run_case(&case_spec);
+    if let Some(e) = run.error {
+        let failure = Failure {
+            headline: e.to_string(),
+            detail: String::new(),
+        };
+        return (Err(failure), run.output);
+    }
+    let mut doc = crate::waivers::apply(&run.output.document, &waived);
+    if spec.profile.rule_listings == RuleListings::Waived {
+        if let Some(stored) = &expected {
+            doc = crate::document::with_stored_rules(&doc, stored);
+        }
+    }
+    let verdict = match store::check(
+        &spec.snapshot_dir,
+        &snap_name,
+        &spec.fixture.description,
+        expected.as_deref(),
+        &doc,
+        &spec.mode,
+    ) {
+        Ok(Stored::Matched) => Ok(()),
+        Ok(Stored::Written(path)) => {
+            eprintln!(
+                "note: {snap_name}: snapshot written to {} (review it before committing)",
+                path.display()
+            );
+            Ok(())
+        }
+        Err(m) => {
+            let step = m
+                .step
+                .and_then(|n| spec.fixture.steps.get(n.wrapping_sub(1)).map(|s| (n, s)))
+                .map(|(n, s)| format!("step {n} ({}): ", s.name()))
+                .unwrap_or_default();
+            Err(Failure {
+                headline: format!("{step}{}", m.headline),
+                detail: m.detail,
+            })
+        }
+    };
+    (verdict, run.output)
+}
+
+/// Runs one trial on a fresh thread (namespaces entered by setns never leak into the
+/// harness's reused threads), records it, and tells libtest how it ended: a known
+/// failure is *ignored* with its reason, never counted as passed.
+pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
+    let trial = format!("{}::{}", spec.name, spec.backend.name());
+    let started = Instant::now();
+    let worker = {
+        let spec = spec.clone();
+        std::thread::Builder::new()
+            .name(trial.clone())
+            .spawn(move || judge(&spec))
+    };
+    // A panic is a runner bug, never the implementation's failure: it is recorded (JUnit,
+    // job summary) as a failure even for a case listed in expected_failures.
+    let (verdict, output, panicked) = match worker.map(|w| w.join()) {
+        Ok(Ok((verdict, output))) => (verdict, output, false),
+        Ok(Err(p)) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            let failure = Failure {
+                headline: format!(
+                    "the case panicked (a bug of the runner, not of {}): {msg}",
+                    spec.profile.name
+                ),
+                detail: String::new(),
+            };
+            (Err(failure), CaseOutput::default(), true)
+        }
+        Err(e) => {
+            let failure = Failure {
+                headline: format!("spawning the case thread: {e}"),
+                detail: String::new(),
+            };
+            (Err(failure), CaseOutput::default(), true)
+        }
+    };
+    let expected = spec
+        .profile
+        .expects_failure(&spec.name, spec.backend)
+        .filter(|_| !panicked);
+    let (status, headline, detail, reason) = match (verdict, expected) {
+        (Ok(()), None) => (Status::Passed, String::new(), String::new(), None),
+        (Ok(()), Some(_)) => (
+            Status::Failed,
+            format!(
+                "passed, but is listed in expected_failures of {}: remove it from the list",
+                spec.profile.name
+            ),
+            String::new(),
+            None,
+        ),
+        (Err(f), Some(entry)) => (
+            Status::KnownFailure,
+            f.headline,
+            f.detail,
+            Some(entry.reason()),
+        ),
+        (Err(f), None) => (Status::Failed, f.headline, f.detail, None),
+    };
+    let message = match status {
+        Status::Failed => {
+            let mut m = format!("{headline}\n  fixture: {}", spec.fixture.description);
+            if !detail.is_empty() {
+                m.push_str(&format!("\n{}", detail.trim_end()));
+            }
+            if !output.log.is_empty() {
+                m.push_str(&format!(
+                    "\n--- {} output (last {} KiB) ---\n{}",
+                    spec.profile.name,
+                    LOG_TAIL / 1024,
+                    tail(&output.log, LOG_TAIL)
+                ));
+            }
+            m
+        }
+        _ => String::new(),
+    };
+    report::record(Record {
+        trial,
+        fixture: spec.name.clone(),
+        backend: spec.backend,
+        status,
+        headline: headline.clone(),
+        detail,
+        reason: reason.clone(),
+        message: message.clone(),
+        tables: output.tables,
+        duration: started.elapsed(),
+        phases: output.timings.phases,
+    });
+    match status {
+        Status::Passed => Ok(Completion::Completed),
+        Status::KnownFailure => Ok(Completion::ignored_with(format!(
+            "known failure: {} — {}",
+            reason.unwrap_or_default(),
+            headline
+        ))),
+        _ => Err(Failed::from(message)),
+    }
+}
