@@ -365,6 +365,13 @@ pub fn next_token() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
+/// The source port of a UDP probe: distinct for every token within 40,000 probes, so no
+/// probe meets the conntrack entry of an earlier one (ports 20000-59999, apart from the
+/// receivers' port).
+fn udp_source_port(token: u64) -> u16 {
+    20_000 + (token % 40_000) as u16
+}
+
 fn payload(token: u64) -> Vec<u8> {
     format!("mcnf-probe:{token}\n").into_bytes()
 }
@@ -414,6 +421,14 @@ pub fn send_from_pod(
                 Proto::Udp => {
                     let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
                         .map_err(io("udp socket"))?;
+                    // A source port of its own: an ephemeral one may repeat an earlier
+                    // probe's, and conntrack would give it that flow's old NAT decision.
+                    let any: IpAddr = if v6 {
+                        Ipv6Addr::UNSPECIFIED.into()
+                    } else {
+                        Ipv4Addr::UNSPECIFIED.into()
+                    };
+                    let _ = s.bind(&SocketAddr::new(any, udp_source_port(token)).into());
                     // An unreachable destination is an outcome (dropped), not an error.
                     let _ = s.send_to(&payload(token), &target.into());
                 }
