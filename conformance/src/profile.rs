@@ -77,6 +77,18 @@ impl ExpectedFailureEntry {
     }
 }
 
+/// Which config files an implementation reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ConfigFiles {
+    /// Only `config_path`, as the reference does.
+    #[default]
+    One,
+    /// Several files of `config_path`'s directory, merged: their names, in the order
+    /// fixtures fill them. Cases with several files run only against such a profile.
+    Merge(Vec<String>),
+}
+
 /// One implementation under test (`conformance/implementations/*.yaml`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,6 +114,9 @@ pub struct Profile {
     /// the rest of the listings stays normative.
     #[serde(default)]
     pub listing_waivers: Vec<Waiver>,
+    /// `one` (default) or `{merge: [names...]}`.
+    #[serde(default)]
+    pub config_files: ConfigFiles,
     /// Extra environment for the process.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -136,6 +151,7 @@ impl Profile {
             readiness: Readiness::default(),
             rule_listings: RuleListings::default(),
             listing_waivers: Vec::new(),
+            config_files: ConfigFiles::One,
             env: BTreeMap::new(),
             resync_period: None,
             act_within: None,
@@ -163,6 +179,21 @@ impl Profile {
             )));
         }
         profile.argv().map_err(invalid)?;
+        if let ConfigFiles::Merge(names) = &profile.config_files {
+            if names.len() < 2 {
+                return Err(invalid(
+                    "config_files: merge: name two files or more".into(),
+                ));
+            }
+            if let Some(bad) = names
+                .iter()
+                .find(|n| n.is_empty() || n.contains('/') || n.starts_with(".."))
+            {
+                return Err(invalid(format!(
+                    "config_files: merge: {bad:?} is not a file name in config_path's directory"
+                )));
+            }
+        }
         for entry in &profile.expected_failures {
             if let ExpectedFailureEntry::Full(f) = entry {
                 if f.reason.trim().is_empty() {
@@ -202,6 +233,28 @@ impl Profile {
     /// The command with `${VAR}` references expanded.
     pub fn argv(&self) -> Result<Vec<String>, String> {
         self.command.iter().map(|a| expand_env(a)).collect()
+    }
+
+    /// The file names a config of `count` files is published under, or why it cannot be.
+    pub fn file_names(&self, count: usize) -> Result<Vec<String>, String> {
+        let key = self
+            .config_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match &self.config_files {
+            _ if count <= 1 => Ok(vec![key]),
+            ConfigFiles::One => Err(format!(
+                "the case publishes {count} config files; {} reads one (config_files: one)",
+                self.name
+            )),
+            ConfigFiles::Merge(names) if names.len() < count => Err(format!(
+                "the case publishes {count} config files; {} names {} in config_files",
+                self.name,
+                names.len()
+            )),
+            ConfigFiles::Merge(names) => Ok(names[..count].to_vec()),
+        }
     }
 
     /// How long the implementation gets to act on a config it has read.

@@ -153,6 +153,7 @@ pub fn closing(
     let passed = count(records, |s| s == Status::Passed);
     let failed = count(records, |s| s == Status::Failed);
     let known = count(records, |s| s == Status::KnownFailure);
+    let not_applicable = count(records, |s| s == Status::Skipped);
     let mut out = String::new();
     for (fixtures, backends, headline) in grouped_failures(records, Status::Failed) {
         if out.is_empty() {
@@ -175,8 +176,10 @@ pub fn closing(
     }
     writeln!(
         out,
-        "\nmasq-conformance: {implementation}: {passed} passed, {failed} failed, {known} known failures (counted as ignored above), {} not run",
-        conclusion.num_ignored as usize - known + conclusion.num_filtered_out as usize
+        "\nmasq-conformance: {implementation}: {passed} passed, {failed} failed, {known} known failures (counted as ignored above), {not_applicable} not applicable, {} not run",
+        (conclusion.num_ignored as usize)
+            .saturating_sub(known + not_applicable)
+            + conclusion.num_filtered_out as usize
     )
     .ok();
     out

@@ -123,6 +123,52 @@ fn judging_another_implementation_writes_nothing_into_fixtures() {
     std::fs::remove_file(profile).unwrap();
 }
 
+/// The multi-file cases pass against the merging example, and are reported as not
+/// applicable (never as passed) against an implementation that reads one file.
+fn multi_file_cases_run_only_where_files_are_merged() {
+    let merging = workspace().join("conformance/implementations/merging-example.yaml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
+        .current_dir(workspace())
+        .env("IP_MASQ_AGENT_BIN", agent())
+        .env(
+            "MASQ_MERGING_AGENT",
+            env!("CARGO_BIN_EXE_masq-merging-agent"),
+        )
+        .args([
+            "--implementation",
+            merging.to_str().unwrap(),
+            "--backend",
+            "legacy",
+            "multi-file-",
+        ])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("masq-merging-agent: 3 passed, 0 failed"),
+        "{text}"
+    );
+
+    let one_file = profile_with("one-file", &[agent().display().to_string()], "");
+    let (ok, text) = run_suite(&one_file, &["multi-file-"]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(
+            "0 passed, 0 failed, 0 known failures (counted as ignored above), 3 not applicable"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "ignored (not applicable: the case publishes 2 config files; one-file reads one"
+        ),
+        "{text}"
+    );
+    std::fs::remove_file(one_file).unwrap();
+}
+
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let ignore = match prereq::verdict(common::missing_prerequisite()) {
@@ -137,7 +183,11 @@ fn main() -> ExitCode {
         }
         Verdict::Fail(_) => true,
     };
-    let tests: [(&str, fn()); 4] = [
+    let tests: [(&str, fn()); 5] = [
+        (
+            "multi_file_cases_run_only_where_files_are_merged",
+            multi_file_cases_run_only_where_files_are_merged,
+        ),
         (
             "an_agent_that_never_rereads_its_config_fails_the_bad_config_cases",
             an_agent_that_never_rereads_its_config_fails_the_bad_config_cases,

@@ -83,14 +83,14 @@ impl Runner<'_> {
             } else {
                 &flap.good
             };
-            self.node.publish(&source.content)?;
+            self.node.publish_source(source)?;
             swaps += 1;
             std::thread::sleep(every);
             if self.node.current_rules()? != before {
                 changed += 1;
             }
         }
-        self.node.publish(&flap.good.content)?;
+        self.node.publish_source(&flap.good)?;
         // Swap counts vary with machine speed; whether the table moved does not.
         writeln!(
             self.out.document,

@@ -184,7 +184,7 @@ impl<'a> Runner<'a> {
                     self.waits.resync = Some(d);
                 }
                 self.waits.baseline = Some(self.node.current_rules().unwrap_or_default());
-                self.node.publish(&source.content)?;
+                self.node.publish_source(source)?;
                 self.waits.published_at = self.step_no;
                 self.mark_reads();
                 Ok(())

@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use super::error::{SetupError, StepError};
-use crate::configmap::{ConfigMapVolume, Content};
+use crate::configmap::ConfigMapVolume;
 use crate::family::Family;
+use crate::fixture::ConfigSource;
 use crate::implementation::Profile;
 use crate::iptables::{Backend, IptablesError, NodeTables};
 use crate::snapshot::normalize_save;
@@ -22,7 +23,10 @@ pub struct Node {
     pub backend: Backend,
     /// The families whose nat tables matter: IPv4, and IPv6 when the fixture enables it.
     pub families: &'static [Family],
-    config_key: String,
+    /// Names of the current config's files whose reading can be observed.
+    watched: Vec<String>,
+    /// The profile, which names the files of a config.
+    profile: Profile,
 }
 
 impl Node {
@@ -55,13 +59,50 @@ impl Node {
             lock_file,
             backend,
             families: Family::enabled(ipv6),
-            config_key: key,
+            watched: Vec::new(),
+            profile: profile.clone(),
         })
     }
 
-    /// The file name the implementation reads its config from.
-    pub fn config_key(&self) -> String {
-        self.config_key.clone()
+    /// Publishes a config: one file under the profile's `config_path` name, or several
+    /// under the names of its `config_files`.
+    pub fn publish_source(&mut self, source: &ConfigSource) -> Result<(), StepError> {
+        let names = self
+            .profile_files(source.file_count())
+            .map_err(StepError::Misuse)?;
+        let files: Vec<&ConfigSource> = if source.files.is_empty() {
+            vec![source]
+        } else {
+            source.files.iter().collect()
+        };
+        self.watched = names
+            .iter()
+            .zip(&files)
+            .filter(|(_, f)| crate::fixture::observable(f.form))
+            .map(|(n, _)| n.clone())
+            .collect();
+        let contents = names
+            .into_iter()
+            .zip(files.iter().map(|f| f.content.clone()))
+            .collect();
+        self.volume
+            .update_files(&contents)
+            .map_err(StepError::Publish)
+    }
+
+    /// Reads of the current config: the fewest over the files of it that can be seen
+    /// being read.
+    pub fn reads(&mut self) -> u32 {
+        let counts = self.volume.reads_of_current();
+        self.watched
+            .iter()
+            .map(|n| counts.get(n).copied().unwrap_or(0))
+            .min()
+            .unwrap_or(0)
+    }
+
+    fn profile_files(&self, count: usize) -> Result<Vec<String>, String> {
+        self.profile.file_names(count)
     }
 
     pub fn tables(&self) -> NodeTables<'_> {
@@ -70,11 +111,6 @@ impl Node {
             backend: self.backend,
             lock_file: &self.lock_file,
         }
-    }
-
-    /// Publishes a config the way the kubelet does.
-    pub fn publish(&mut self, content: &Content) -> Result<(), StepError> {
-        self.volume.update(content).map_err(StepError::Publish)
     }
 
     /// The nat table(s), normalised, as one text.

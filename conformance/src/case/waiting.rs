@@ -77,13 +77,7 @@ impl Runner<'_> {
     /// Reads of the current config by the implementation (the fewest over the files it
     /// reads).
     pub(super) fn reads(&mut self) -> u32 {
-        let key = self.node.config_key();
-        self.node
-            .volume
-            .reads_of_current()
-            .get(&key)
-            .copied()
-            .unwrap_or(0)
+        self.node.reads()
     }
 
     /// Whether the runner can see the current config being read (a file, not an absent

@@ -112,6 +112,23 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
 pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
     let trial = format!("{}::{}", spec.name, spec.backend.name());
     let started = Instant::now();
+    if let Err(why) = spec.profile.file_names(spec.fixture.config_files_needed()) {
+        let reason = format!("not applicable: {why}");
+        report::record(Record {
+            trial,
+            fixture: spec.name.clone(),
+            backend: spec.backend,
+            status: Status::Skipped,
+            headline: reason.clone(),
+            detail: String::new(),
+            reason: None,
+            message: String::new(),
+            tables: Vec::new(),
+            duration: started.elapsed(),
+            phases: Vec::new(),
+        });
+        return Ok(Completion::ignored_with(reason));
+    }
     let worker = {
         let spec = spec.clone();
         std::thread::Builder::new()
