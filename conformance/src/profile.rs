@@ -362,4 +362,25 @@ mod tests {
         assert!(p.unmatched_expected_failures(&["a", "b"]).is_empty());
         assert_eq!(p.unmatched_expected_failures(&["a"]).len(), 1);
     }
+
+    #[test]
+    fn unbounded_or_malformed_values_are_errors_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        for (body, needle) in [
+            ("resync_period: 99999999999999999999h", "invalid duration"),
+            ("resync_period: 2m", "resync_period: 2m exceeds"),
+            ("act_within: -1s", "negative"),
+            ("expected_failures: [{case: x, reason: \"\"}]", "reason must say why"),
+            ("listing_waivers: [{aspect: comments, reason: \" \"}]", "reason must say why"),
+            ("listing_waivers: [{aspect: colours, reason: r}]", "colours"),
+            ("config_files: {merge: [only-one]}", "two files or more"),
+            ("config_files: {merge: [a, ../b]}", "not a file name"),
+        ] {
+            let path = dir.path().join("p.yaml");
+            std::fs::write(&path, format!("name: x\ncommand: [x]\n{body}\n")).unwrap();
+            let err = Profile::load(&path).unwrap_err().to_string();
+            assert!(err.contains("p.yaml"), "{err}");
+            assert!(err.contains(needle), "{needle:?} not in {err}");
+        }
+    }
 }
