@@ -434,35 +434,50 @@ async fn link_index(handle: &Handle, name: &str) -> Result<u32, TopologyError> {
 /// look "dropped".
 const OPER_UP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Waits until `name` reports operational state UP.
-async fn oper_up(handle: &Handle, name: &str) -> Result<(), TopologyError> {
-    use rtnetlink::packet_route::link::{LinkAttribute, State};
+/// Polls `check` until it yields true, or fails after [`OPER_UP_TIMEOUT`] saying what it
+/// waited for (the async twin of [`crate::poll::until`], for the netlink handles).
+async fn settle<F, Fut>(what: impl FnOnce() -> String, mut check: F) -> Result<(), TopologyError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, TopologyError>>,
+{
     let deadline = tokio::time::Instant::now() + OPER_UP_TIMEOUT;
     loop {
-        let msg = handle
-            .link()
-            .get()
-            .match_name(name.to_string())
-            .execute()
-            .try_next()
-            .await
-            .map_err(nl(format!("looking up link {name}")))?;
-        let up = msg.is_some_and(|m| {
-            m.attributes
-                .iter()
-                .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
-        });
-        if up {
+        if check().await? {
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(TopologyError::Io {
-                what: format!("waiting {OPER_UP_TIMEOUT:?} for link {name} to become operational"),
+                what: format!("waiting {OPER_UP_TIMEOUT:?} for {}", what()),
                 source: std::io::Error::from(std::io::ErrorKind::TimedOut),
             });
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
+}
+
+/// Waits until `name` reports operational state UP.
+async fn oper_up(handle: &Handle, name: &str) -> Result<(), TopologyError> {
+    use rtnetlink::packet_route::link::{LinkAttribute, State};
+    settle(
+        || format!("link {name} to become operational"),
+        || async {
+            let msg = handle
+                .link()
+                .get()
+                .match_name(name.to_string())
+                .execute()
+                .try_next()
+                .await
+                .map_err(nl(format!("looking up link {name}")))?;
+            Ok(msg.is_some_and(|m| {
+                m.attributes
+                    .iter()
+                    .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
+            }))
+        },
+    )
+    .await
 }
 
 /// Waits until no global IPv6 address of the namespace is tentative. Even without
@@ -473,41 +488,32 @@ async fn addresses_usable(handle: &Handle, ns: &str) -> Result<(), TopologyError
         AddressAttribute, AddressFlags, AddressHeaderFlags, AddressScope,
     };
     use rtnetlink::packet_route::AddressFamily;
-    let deadline = tokio::time::Instant::now() + OPER_UP_TIMEOUT;
-    loop {
-        let mut tentative = Vec::new();
-        let mut stream = handle.address().get().execute();
-        while let Some(msg) = stream
-            .try_next()
-            .await
-            .map_err(nl(format!("listing addresses in {ns}")))?
-        {
-            if msg.header.family != AddressFamily::Inet6
-                || msg.header.scope != AddressScope::Universe
+    settle(
+        || format!("the IPv6 addresses in {ns} to leave the tentative state"),
+        || async {
+            let mut stream = handle.address().get().execute();
+            while let Some(msg) = stream
+                .try_next()
+                .await
+                .map_err(nl(format!("listing addresses in {ns}")))?
             {
-                continue;
+                if msg.header.family != AddressFamily::Inet6
+                    || msg.header.scope != AddressScope::Universe
+                {
+                    continue;
+                }
+                let tentative = msg.header.flags.contains(AddressHeaderFlags::Tentative)
+                    || msg.attributes.iter().any(|a| {
+                        matches!(a, AddressAttribute::Flags(f) if f.contains(AddressFlags::Tentative))
+                    });
+                if tentative {
+                    return Ok(false);
+                }
             }
-            let flagged = msg.header.flags.contains(AddressHeaderFlags::Tentative)
-                || msg.attributes.iter().any(|a| {
-                    matches!(a, AddressAttribute::Flags(f) if f.contains(AddressFlags::Tentative))
-                });
-            if flagged {
-                tentative.push(msg.header.index);
-            }
-        }
-        if tentative.is_empty() {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(TopologyError::Io {
-                what: format!(
-                    "waiting {OPER_UP_TIMEOUT:?} for the IPv6 addresses in {ns} to leave the tentative state (links {tentative:?})"
-                ),
-                source: std::io::Error::from(std::io::ErrorKind::TimedOut),
-            });
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+            Ok(true)
+        },
+    )
+    .await
 }
 
 async fn up(handle: &Handle, name: &str) -> Result<(), TopologyError> {
