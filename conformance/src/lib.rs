@@ -16,6 +16,7 @@ pub mod compare;
 pub mod configmap;
 pub mod document;
 pub mod family;
+pub mod features;
 pub mod fixture;
 pub mod go_duration;
 pub mod guard;

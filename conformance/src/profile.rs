@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::features::{Feature, Level};
 use crate::go_duration::GoDuration;
 use crate::implementation::ImplementationError;
 use crate::iptables::Backend;
@@ -89,12 +90,37 @@ pub enum ConfigFiles {
     Merge(Vec<String>),
 }
 
+/// The features a profile claims.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureClaims {
+    /// Claimed explicitly (optional: every feature not listed as unsupported is claimed).
+    #[serde(default)]
+    pub supported: Vec<Feature>,
+    /// Not implemented: cases that need one of these are reported as unsupported and not
+    /// run. Core features cannot be listed.
+    #[serde(default)]
+    pub unsupported: Vec<Feature>,
+}
+
 /// One implementation under test (`conformance/implementations/*.yaml`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     /// Shown in reports.
     pub name: String,
+    /// The version tested: a tag (`v1.2.3`) or a commit, never a branch (reports cite it).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Where the implementation lives.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Who answers for it.
+    #[serde(default)]
+    pub contact: Option<String>,
+    /// Which features it implements.
+    #[serde(default)]
+    pub features: FeatureClaims,
     /// argv, no shell. `${VAR}` is replaced by the environment variable VAR (an unset one
     /// is an error naming it); `${VAR:-default}` falls back to `default` when VAR is unset
     /// or empty. Relative paths are relative to the working directory.
@@ -132,6 +158,23 @@ pub struct Profile {
     pub act_within: Option<GoDuration>,
 }
 
+/// A version must pin what was tested: a tag or a commit, not a branch that moves.
+fn check_version(v: &str) -> Result<(), String> {
+    let commit = (7..=40).contains(&v.len()) && v.chars().all(|c| c.is_ascii_hexdigit());
+    let digits = v.trim_start_matches('v');
+    let tag = digits.chars().next().is_some_and(|c| c.is_ascii_digit())
+        && digits
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-+_".contains(c));
+    if commit || tag {
+        Ok(())
+    } else {
+        Err(format!(
+            "version: {v:?} looks like a branch or a name; give a tag (v1.2.3) or a commit id, which do not move"
+        ))
+    }
+}
+
 /// The default of `act_within`: a round of an iptables-based agent takes tens of
 /// milliseconds; a second leaves room for a loaded CI machine.
 pub const DEFAULT_ACT_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
@@ -145,6 +188,10 @@ impl Profile {
     pub fn new(name: impl Into<String>, command: Vec<String>) -> Self {
         Profile {
             name: name.into(),
+            version: None,
+            url: None,
+            contact: None,
+            features: FeatureClaims::default(),
             command,
             config_path: default_config_path(),
             expected_failures: Vec::new(),
@@ -179,6 +226,10 @@ impl Profile {
             )));
         }
         profile.argv().map_err(invalid)?;
+        profile.check_features().map_err(invalid)?;
+        if let Some(v) = &profile.version {
+            check_version(v).map_err(invalid)?;
+        }
         if let ConfigFiles::Merge(names) = &profile.config_files {
             if names.len() < 2 {
                 return Err(invalid(
@@ -233,6 +284,41 @@ impl Profile {
     /// The command with `${VAR}` references expanded.
     pub fn argv(&self) -> Result<Vec<String>, String> {
         self.command.iter().map(|a| expand_env(a)).collect()
+    }
+
+    fn check_features(&self) -> Result<(), String> {
+        let claims = &self.features;
+        if let Some(core) = claims.unsupported.iter().find(|f| f.level() == Level::Core) {
+            return Err(format!(
+                "features: unsupported: {core} is a core feature (every implementation must have it; record its failing cases in expected_failures instead)"
+            ));
+        }
+        if let Some(both) = claims
+            .supported
+            .iter()
+            .find(|f| claims.unsupported.contains(f))
+        {
+            return Err(format!(
+                "features: {both} is listed as both supported and unsupported"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the profile claims `feature`.
+    pub fn supports(&self, feature: Feature) -> bool {
+        let claims = &self.features;
+        if claims.unsupported.contains(&feature) {
+            return false;
+        }
+        claims.supported.is_empty()
+            || claims.supported.contains(&feature)
+            || feature.level() == Level::Core
+    }
+
+    /// The first feature of `features` the profile does not claim.
+    pub fn first_unsupported(&self, features: &[Feature]) -> Option<Feature> {
+        features.iter().copied().find(|f| !self.supports(*f))
     }
 
     /// The file names a config of `count` files is published under, or why it cannot be.
@@ -370,11 +456,26 @@ mod tests {
             ("resync_period: 99999999999999999999h", "invalid duration"),
             ("resync_period: 2m", "resync_period: 2m exceeds"),
             ("act_within: -1s", "negative"),
-            ("expected_failures: [{case: x, reason: \"\"}]", "reason must say why"),
-            ("listing_waivers: [{aspect: comments, reason: \" \"}]", "reason must say why"),
+            (
+                "expected_failures: [{case: x, reason: \"\"}]",
+                "reason must say why",
+            ),
+            (
+                "listing_waivers: [{aspect: comments, reason: \" \"}]",
+                "reason must say why",
+            ),
             ("listing_waivers: [{aspect: colours, reason: r}]", "colours"),
             ("config_files: {merge: [only-one]}", "two files or more"),
             ("config_files: {merge: [a, ../b]}", "not a file name"),
+            (
+                "features: {unsupported: [healing]}",
+                "healing is a core feature",
+            ),
+            (
+                "features: {unsupported: [to-ports], supported: [to-ports]}",
+                "both supported and unsupported",
+            ),
+            ("version: main", "looks like a branch"),
         ] {
             let path = dir.path().join("p.yaml");
             std::fs::write(&path, format!("name: x\ncommand: [x]\n{body}\n")).unwrap();

@@ -15,6 +15,10 @@ pub enum Status {
     Failed,
     /// Failed, and listed in the profile's `expected_failures`.
     KnownFailure,
+    /// Not run: the case needs a feature the profile does not claim.
+    Unsupported,
+    /// Not run: the case does not apply to the implementation (several config files for
+    /// one that reads one).
     Skipped,
 }
 
@@ -91,7 +95,10 @@ fn xml_escape(s: &str) -> String {
 pub fn junit(suite: &str, records: &[Record]) -> String {
     let failures = count(records, |s| s == Status::Failed);
     let skipped = count(records, |s| {
-        matches!(s, Status::Skipped | Status::KnownFailure)
+        matches!(
+            s,
+            Status::Skipped | Status::Unsupported | Status::KnownFailure
+        )
     });
     let total: f64 = records.iter().map(|r| r.duration.as_secs_f64()).sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -132,7 +139,7 @@ pub fn junit(suite: &str, records: &[Record]) -> String {
                 )
                 .ok();
             }
-            Status::Skipped => {
+            Status::Skipped | Status::Unsupported => {
                 write!(out, "<skipped message=\"{}\"/>", xml_escape(&r.headline)).ok();
             }
         }
@@ -154,6 +161,7 @@ pub fn closing(
     let failed = count(records, |s| s == Status::Failed);
     let known = count(records, |s| s == Status::KnownFailure);
     let not_applicable = count(records, |s| s == Status::Skipped);
+    let unsupported = count(records, |s| s == Status::Unsupported);
     let mut out = String::new();
     for (fixtures, backends, headline) in grouped_failures(records, Status::Failed) {
         if out.is_empty() {
@@ -176,9 +184,9 @@ pub fn closing(
     }
     writeln!(
         out,
-        "\nmasq-conformance: {implementation}: {passed} passed, {failed} failed, {known} known failures (counted as ignored above), {not_applicable} not applicable, {} not run",
+        "\nmasq-conformance: {implementation}: {passed} passed, {failed} failed, {known} known failures (counted as ignored above), {unsupported} unsupported, {not_applicable} not applicable, {} not run",
         (conclusion.num_ignored as usize)
-            .saturating_sub(known + not_applicable)
+            .saturating_sub(known + not_applicable + unsupported)
             + conclusion.num_filtered_out as usize
     )
     .ok();
@@ -274,7 +282,8 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
             Status::Failed => "❌ FAIL",
             Status::KnownFailure => "⚠️ known failure",
             // (the reason is in the list above the table)
-            Status::Skipped => "⏭ skipped",
+            Status::Skipped => "⏭ not applicable",
+            Status::Unsupported => "➖ unsupported",
         };
         write!(out, "| `{}` | {result} |", r.trial).ok();
         for c in &columns {

@@ -259,7 +259,7 @@ fn slow_fixture_dir() -> PathBuf {
     std::fs::create_dir_all(dir.join("snapshots")).unwrap();
     std::fs::write(
         dir.join("slow.yaml"),
-        "description: waits long enough to be killed\nresync_interval: 10s\nsteps:\n  - config: null\n  - wait: rules\n  - wait: {unobservable-resyncs: 5}\n",
+        "description: waits long enough to be killed\nfeatures: [defaults]\nresync_interval: 10s\nsteps:\n  - config: null\n  - wait: rules\n  - wait: {unobservable-resyncs: 5}\n",
     )
     .unwrap();
     dir

@@ -70,7 +70,11 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
         return (Err(failure), run.output);
     }
     let mut doc = crate::waivers::apply(&run.output.document, &waived);
-    if spec.profile.rule_listings == RuleListings::Waived {
+    let listings_bind = spec.profile.rule_listings == RuleListings::Normative
+        && spec
+            .profile
+            .supports(crate::features::Feature::IptablesListings);
+    if !listings_bind {
         if let Some(stored) = &expected {
             doc = crate::document::with_stored_rules(&doc, stored);
         }
@@ -112,13 +116,26 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
 pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
     let trial = format!("{}::{}", spec.name, spec.backend.name());
     let started = Instant::now();
-    if let Err(why) = spec.profile.file_names(spec.fixture.config_files_needed()) {
-        let reason = format!("not applicable: {why}");
+    let not_run = match spec.profile.first_unsupported(&spec.fixture.features) {
+        Some(f) => Some((
+            Status::Unsupported,
+            format!(
+                "unsupported: needs {f}, which {} does not claim",
+                spec.profile.name
+            ),
+        )),
+        None => spec
+            .profile
+            .file_names(spec.fixture.config_files_needed())
+            .err()
+            .map(|why| (Status::Skipped, format!("not applicable: {why}"))),
+    };
+    if let Some((status, reason)) = not_run {
         report::record(Record {
             trial,
             fixture: spec.name.clone(),
             backend: spec.backend,
-            status: Status::Skipped,
+            status,
             headline: reason.clone(),
             detail: String::new(),
             reason: None,
