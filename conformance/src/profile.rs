@@ -311,6 +311,9 @@ impl Profile {
         if claims.unsupported.contains(&feature) {
             return false;
         }
+        if feature == Feature::MultiFile && self.config_files == ConfigFiles::One {
+            return false; // it reads one file: `config_files` says so
+        }
         claims.supported.is_empty()
             || claims.supported.contains(&feature)
             || feature.level() == Level::Core

@@ -123,8 +123,8 @@ fn judging_another_implementation_writes_nothing_into_fixtures() {
     std::fs::remove_file(profile).unwrap();
 }
 
-/// The multi-file cases pass against the merging example, and are reported as not
-/// applicable (never as passed) against an implementation that reads one file.
+/// The multi-file cases pass against the merging example, and are reported as
+/// unsupported (never as passed) against an implementation that reads one file.
 fn multi_file_cases_run_only_where_files_are_merged() {
     let merging = workspace().join("conformance/implementations/merging-example.yaml");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
@@ -156,13 +156,13 @@ fn multi_file_cases_run_only_where_files_are_merged() {
     assert!(ok, "{text}");
     assert!(
         text.contains(
-            "0 passed, 0 failed, 0 known failures (counted as ignored above), 3 not applicable"
+            "0 passed, 0 failed, 0 known failures (counted as ignored above), 3 unsupported"
         ),
         "{text}"
     );
     assert!(
         text.contains(
-            "ignored (not applicable: the case publishes 2 config files; one-file reads one"
+            "ignored (unsupported: needs multi-file, which one-file does not claim)"
         ),
         "{text}"
     );
