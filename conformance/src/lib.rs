@@ -33,4 +33,5 @@ pub mod snapshot;
 pub mod store;
 pub mod suite;
 pub mod topology;
+pub mod verdict;
 pub mod waivers;

@@ -227,6 +227,20 @@ impl Profile {
         }
         profile.argv().map_err(invalid)?;
         profile.check_features().map_err(invalid)?;
+        let todo: Vec<&str> = profile
+            .expected_failures
+            .iter()
+            .filter_map(|e| match e {
+                ExpectedFailureEntry::Full(f) if f.reason.trim() == "TODO" => Some(f.case.as_str()),
+                _ => None,
+            })
+            .collect();
+        if !todo.is_empty() {
+            eprintln!(
+                "warning: {}: expected_failures with reason TODO (say why each fails): {todo:?}",
+                path.display()
+            );
+        }
         if let Some(v) = &profile.version {
             check_version(v).map_err(invalid)?;
         }

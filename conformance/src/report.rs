@@ -35,6 +35,10 @@ pub struct Record {
     pub detail: String,
     /// Why a known failure is known (the profile's reason).
     pub reason: Option<String>,
+    /// The features the fixture exercises.
+    pub features: Vec<crate::features::Feature>,
+    /// The step that failed, when one did.
+    pub failing_step: Option<usize>,
     /// Everything a maintainer needs, for JUnit's body.
     pub message: String,
     pub tables: Vec<OutcomeTable>,
@@ -324,6 +328,8 @@ mod tests {
             headline: headline.into(),
             detail: "d".into(),
             reason: (status == Status::KnownFailure).then(|| "why".to_string()),
+            features: vec![],
+            failing_step: None,
             message: format!("{headline}\nmore"),
             tables: vec![],
             duration: Duration::from_millis(5),

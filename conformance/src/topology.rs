@@ -81,7 +81,7 @@ pub struct Namespace {
 }
 
 impl Namespace {
-    fn create(name: String) -> Result<Self, TopologyError> {
+    pub fn create(name: String) -> Result<Self, TopologyError> {
         // Make /run/netns a shared mount point once, before concurrent creations race on it.
         static INIT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
         INIT.get_or_init(|| {

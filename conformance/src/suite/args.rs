@@ -30,6 +30,12 @@ pub struct SuiteOptions {
     pub skips: Vec<String>,
     /// `--exact`: filters match whole trial names.
     pub exact: bool,
+    /// Write the versioned report here (`--report FILE`).
+    pub report: Option<PathBuf>,
+    /// Add this run's failing cases to this profile's expected_failures.
+    pub write_expectations: Option<PathBuf>,
+    /// The command line as given (the report says how to reproduce the run).
+    pub argv: Vec<String>,
 }
 
 pub const USAGE: &str = "masq-conformance [OPTIONS] [FILTER...]
@@ -46,9 +52,23 @@ Options of the suite:
                                  written without --bless
   --bless                        accept this run's documents as the snapshots (review the
                                  diff before committing; for the suite's maintainers)
+  --report FILE                  write the versioned report (docs/report.schema.json):
+                                 who, on what, every case and feature, the verdict, and
+                                 the command that reproduces the run
+  --write-expectations PROFILE   add this run's failing cases to PROFILE's
+                                 expected_failures (reason: TODO), keeping what is there
   --timings FILE                 write per-case phase timings (JSON lines)
   --print-schema                 print the fixture JSON Schema and exit
+  --print-report-schema          print the report JSON Schema and exit
   --sweep                        remove leftovers of killed runs and exit
+
+Subcommands:
+  masq-conformance verify-report FILE
+      check a report: its schema, and every count, feature result and the verdict
+      recomputed from its case records; exits 1 naming what does not add up
+  masq-conformance compare [--html FILE] [--baseline BASE] REPORT...
+      implementations side by side (Markdown on stdout; --html: a self-contained page);
+      with --baseline, exit 1 when a case that passed in BASE does not pass in REPORT
 
 Filters: every FILTER selects the trials whose name contains it (with --exact: equals
 it); --skip FILTER (repeatable) leaves them out. Every other libtest option works too:
@@ -68,6 +88,15 @@ fn in_tree(rel: &str) -> PathBuf {
 /// What the command line asks for.
 pub enum Command {
     Run(Box<SuiteOptions>, Arguments),
+    /// `verify-report FILE`.
+    VerifyReport(PathBuf),
+    /// `compare [--html FILE] [--baseline BASE] REPORT...`.
+    Compare {
+        reports: Vec<PathBuf>,
+        html: Option<PathBuf>,
+        baseline: Option<PathBuf>,
+    },
+    PrintReportSchema,
     Sweep,
     PrintSchema,
     Help,
@@ -79,6 +108,17 @@ const LIBTEST_VALUED: [&str; 5] = ["--test-threads", "--logfile", "--format", "-
 /// Splits the suite's options from libtest's; collects the filters itself (libtest takes
 /// only one).
 pub fn parse_args(args: Vec<String>) -> Result<Command, String> {
+    match args.get(1).map(String::as_str) {
+        Some("verify-report") => {
+            return match args.get(2) {
+                Some(file) if args.len() == 3 => Ok(Command::VerifyReport(file.into())),
+                _ => Err("usage: masq-conformance verify-report FILE".into()),
+            }
+        }
+        Some("compare") => return parse_compare(&args[2..]),
+        _ => {}
+    }
+    let argv = args.clone();
     let mut opts = SuiteOptions {
         fixtures_dir: in_tree("fixtures"),
         profile_path: in_tree("conformance/implementations/ip-masq-agent-rs.yaml"),
@@ -92,6 +132,9 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, String> {
         filters: Vec::new(),
         skips: Vec::new(),
         exact: false,
+        report: None,
+        write_expectations: None,
+        argv,
     };
     let mut rest = Vec::new();
     let mut iter = args.into_iter();
@@ -116,6 +159,11 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, String> {
             "--timings" => opts.timings = Some(value("--timings")?.into()),
             "--artifacts" => opts.artifacts = Some(value("--artifacts")?.into()),
             "--bless" => opts.bless = true,
+            "--report" => opts.report = Some(value("--report")?.into()),
+            "--write-expectations" => {
+                opts.write_expectations = Some(value("--write-expectations")?.into())
+            }
+            "--print-report-schema" => return Ok(Command::PrintReportSchema),
             "--skip" => opts.skips.push(value("--skip")?),
             "--exact" => opts.exact = true,
             "--backend" => {
@@ -141,6 +189,28 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, String> {
     }
     // libtest's own options; a malformed one ends the program with clap's message.
     Ok(Command::Run(Box::new(opts), Arguments::from_iter(rest)))
+}
+
+fn parse_compare(args: &[String]) -> Result<Command, String> {
+    let (mut reports, mut html, mut baseline) = (Vec::new(), None, None);
+    let mut iter = args.iter();
+    while let Some(a) = iter.next() {
+        match a.as_str() {
+            "--html" => html = Some(iter.next().ok_or("--html needs a file")?.into()),
+            "--baseline" => baseline = Some(iter.next().ok_or("--baseline needs a report")?.into()),
+            _ => reports.push(a.into()),
+        }
+    }
+    if reports.is_empty() {
+        return Err(
+            "usage: masq-conformance compare [--html FILE] [--baseline BASE] REPORT...".into(),
+        );
+    }
+    Ok(Command::Compare {
+        reports,
+        html,
+        baseline,
+    })
 }
 
 impl SuiteOptions {

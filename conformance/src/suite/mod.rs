@@ -13,6 +13,7 @@ use crate::report;
 use crate::store::SnapshotMode;
 
 mod args;
+mod expectations;
 mod trial;
 
 pub use args::{parse_args, Command, SuiteOptions, USAGE};
@@ -127,6 +128,18 @@ pub fn run(opts: SuiteOptions, mut args: Arguments) -> ExitCode {
         .unwrap_or(opts.fixtures_dir.clone())
         .join("snapshots");
     let mode = SnapshotMode::choose(opts.bless, opts.artifacts.clone());
+    let planned: Vec<crate::verdict::build::Planned> = fixtures
+        .iter()
+        .flat_map(|(name, fixture)| {
+            opts.backends
+                .iter()
+                .map(|&backend| crate::verdict::build::Planned {
+                    fixture: name.clone(),
+                    backend,
+                    features: fixture.features.clone(),
+                })
+        })
+        .collect();
     let mut specs = Vec::new();
     for (name, fixture) in &fixtures {
         for &backend in &opts.backends {
@@ -179,6 +192,42 @@ pub fn run(opts: SuiteOptions, mut args: Arguments) -> ExitCode {
     if !args.list {
         print!("{}", report::closing(&profile.name, &records, &conclusion));
     }
+    if let Some(path) = &opts.report {
+        let report = crate::verdict::build::build(&crate::verdict::build::RunFacts {
+            profile: &profile,
+            profile_path: &opts.profile_path,
+            fixtures_dir: &opts.fixtures_dir,
+            planned: &planned,
+            records: &records,
+            backends: &opts.backends,
+            argv: &opts.argv,
+            blocker: blocker.as_deref(),
+            environment: crate::verdict::environment::current(if blocker.is_some() {
+                &[]
+            } else {
+                &opts.backends
+            }),
+        });
+        let text = serde_json::to_string_pretty(&report).expect("a report serialises");
+        match std::fs::write(path, text + "\n") {
+            Ok(()) => println!("report: {} ({:?})", path.display(), report.verdict),
+            Err(e) => eprintln!("error: writing {}: {e}", path.display()),
+        }
+    }
+    if let Some(path) = &opts.write_expectations {
+        let cases = expectations::failing_cases(&records, &opts.backends);
+        let written = std::fs::read_to_string(path).and_then(|text| {
+            std::fs::write(path, expectations::add_expected_failures(&text, &cases))
+        });
+        match written {
+            Ok(()) => println!(
+                "{}: {} case(s) added to expected_failures with reason TODO: {cases:?}",
+                path.display(),
+                cases.len()
+            ),
+            Err(e) => eprintln!("error: updating {}: {e}", path.display()),
+        }
+    }
     if let Some(path) = &opts.junit {
         if let Err(e) = std::fs::write(path, report::junit(&profile.name, &records)) {
             eprintln!("error: writing {}: {e}", path.display());
@@ -206,6 +255,83 @@ pub fn run(opts: SuiteOptions, mut args: Arguments) -> ExitCode {
     conclusion.exit_code()
 }
 
+fn verify_report(path: &Path) -> ExitCode {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: reading {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    match crate::verdict::verify::verify(&text) {
+        Ok(r) => {
+            println!(
+                "{}: verified: {} {} is {:?} ({} cases)",
+                path.display(),
+                r.implementation.name,
+                r.implementation
+                    .version
+                    .as_deref()
+                    .unwrap_or("(no version)"),
+                r.verdict,
+                r.cases.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            eprintln!("{}: does not verify:", path.display());
+            for p in problems {
+                eprintln!("  {p}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_report(path: &Path) -> Result<crate::verdict::Report, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    crate::verdict::verify::verify(&text)
+        .map_err(|p| format!("{}: does not verify: {}", path.display(), p.join("; ")))
+}
+
+fn compare_reports(paths: &[PathBuf], html: Option<&Path>, baseline: Option<&Path>) -> ExitCode {
+    let reports: Result<Vec<_>, String> = paths.iter().map(|p| read_report(p)).collect();
+    let reports = match reports {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", crate::verdict::compare::markdown(&reports));
+    if let Some(out) = html {
+        if let Err(e) = std::fs::write(out, crate::verdict::compare::html(&reports)) {
+            eprintln!("error: writing {}: {e}", out.display());
+            return ExitCode::from(2);
+        }
+    }
+    if let Some(base) = baseline {
+        let base = match read_report(base) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let mut regressed = false;
+        for r in &reports {
+            for line in crate::verdict::compare::regressions(&base, r) {
+                eprintln!("regression: {}: {line}", r.implementation.name);
+                regressed = true;
+            }
+        }
+        if regressed {
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 /// Entry point shared by the binary and `cargo test`.
 pub fn main_with(
     args: Vec<String>,
@@ -217,6 +343,16 @@ pub fn main_with(
             opts.skip_if_unavailable = skip_if_unavailable;
             opts.missing = missing;
             run(*opts, libtest)
+        }
+        Ok(Command::VerifyReport(path)) => verify_report(&path),
+        Ok(Command::Compare {
+            reports,
+            html,
+            baseline,
+        }) => compare_reports(&reports, html.as_deref(), baseline.as_deref()),
+        Ok(Command::PrintReportSchema) => {
+            println!("{}", crate::verdict::schema());
+            ExitCode::SUCCESS
         }
         Ok(Command::Sweep) => {
             crate::guard::init();

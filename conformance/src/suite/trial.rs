@@ -26,6 +26,8 @@ pub struct TrialSpec {
 
 /// Why a trial's run did not match.
 struct Failure {
+    /// The step that failed, when one did.
+    step: Option<usize>,
     /// The first line: which step, and what.
     headline: String,
     /// The rest: tables side by side, diffs.
@@ -64,6 +66,7 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
     let run = case::run_case(&case_spec);
     if let Some(e) = run.error {
         let failure = Failure {
+            step: e.step(),
             headline: e.to_string(),
             detail: String::new(),
         };
@@ -102,6 +105,7 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
                 .map(|(n, s)| format!("step {n} ({}): ", s.name()))
                 .unwrap_or_default();
             Err(Failure {
+                step: m.step,
                 headline: format!("{step}{}", m.headline),
                 detail: m.detail,
             })
@@ -139,6 +143,8 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
             headline: reason.clone(),
             detail: String::new(),
             reason: None,
+            features: spec.fixture.features.clone(),
+            failing_step: None,
             message: String::new(),
             tables: Vec::new(),
             duration: started.elapsed(),
@@ -163,6 +169,7 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
             let failure = Failure {
+                step: None,
                 headline: format!(
                     "the case panicked (a bug of the runner, not of {}): {msg}",
                     spec.profile.name
@@ -173,6 +180,7 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
         }
         Err(e) => {
             let failure = Failure {
+                step: None,
                 headline: format!("spawning the case thread: {e}"),
                 detail: String::new(),
             };
@@ -183,8 +191,8 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
         .profile
         .expects_failure(&spec.name, spec.backend)
         .filter(|_| !panicked);
-    let (status, headline, detail, reason) = match (verdict, expected) {
-        (Ok(()), None) => (Status::Passed, String::new(), String::new(), None),
+    let (status, headline, detail, reason, step) = match (verdict, expected) {
+        (Ok(()), None) => (Status::Passed, String::new(), String::new(), None, None),
         (Ok(()), Some(_)) => (
             Status::Failed,
             format!(
@@ -193,14 +201,16 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
             ),
             String::new(),
             None,
+            None,
         ),
         (Err(f), Some(entry)) => (
             Status::KnownFailure,
             f.headline,
             f.detail,
             Some(entry.reason()),
+            f.step,
         ),
-        (Err(f), None) => (Status::Failed, f.headline, f.detail, None),
+        (Err(f), None) => (Status::Failed, f.headline, f.detail, None, f.step),
     };
     let message = match status {
         Status::Failed => {
@@ -228,6 +238,8 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
         headline: headline.clone(),
         detail,
         reason: reason.clone(),
+        features: spec.fixture.features.clone(),
+        failing_step: step,
         message: message.clone(),
         tables: output.tables,
         duration: started.elapsed(),

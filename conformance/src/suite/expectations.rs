@@ -1,0 +1,120 @@
+//! `--write-expectations PROFILE`: bootstrapping a profile's ratchet. The failing cases
+//! of a run are added to `expected_failures` with `reason: "TODO"`, keeping the file's
+//! comments and the order of what is there (a text edit, not a re-serialisation).
+
+use crate::iptables::Backend;
+use crate::report::{Record, Status};
+
+/// The entries to add: a fixture that failed on every backend run is one entry, else
+/// `fixture::backend`.
+pub fn failing_cases(records: &[Record], backends: &[Backend]) -> Vec<String> {
+    let mut fixtures: Vec<&str> = records
+        .iter()
+        .filter(|r| r.status == Status::Failed)
+        .map(|r| r.fixture.as_str())
+        .collect();
+    fixtures.sort();
+    fixtures.dedup();
+    let mut out = Vec::new();
+    for f in fixtures {
+        let failed: Vec<Backend> = records
+            .iter()
+            .filter(|r| r.fixture == f && r.status == Status::Failed)
+            .map(|r| r.backend)
+            .collect();
+        if backends.iter().all(|b| failed.contains(b)) {
+            out.push(f.to_string());
+        } else {
+            out.extend(failed.iter().map(|b| format!("{f}::{}", b.name())));
+        }
+    }
+    out
+}
+
+/// `text` (a profile) with `cases` appended to its `expected_failures`.
+pub fn add_expected_failures(text: &str, cases: &[String]) -> String {
+    if cases.is_empty() {
+        return text.to_string();
+    }
+    let entries: String = cases
+        .iter()
+        .map(|c| format!("  - case: {c}\n    reason: \"TODO\"\n"))
+        .collect();
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(start) = lines
+        .iter()
+        .position(|l| l.starts_with("expected_failures:"))
+    else {
+        let sep = if text.ends_with('\n') || text.is_empty() {
+            ""
+        } else {
+            "\n"
+        };
+        return format!("{text}{sep}expected_failures:\n{entries}");
+    };
+    let mut out: Vec<String> = lines[..start].iter().map(|l| l.to_string()).collect();
+    let head = lines[start];
+    let inline = head["expected_failures:".len()..].trim();
+    let mut rest = start + 1;
+    if inline.starts_with('[') {
+        // `expected_failures: []` or a flow list of names: becomes a block list.
+        let names = inline.trim_start_matches('[').trim_end_matches(']');
+        out.push("expected_failures:".to_string());
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            out.push(format!("  - {name}"));
+        }
+    } else {
+        out.push(head.to_string());
+        // The block: indented lines (and comments/blank lines inside it).
+        while rest < lines.len() && (lines[rest].starts_with(' ') || lines[rest].starts_with('-')) {
+            out.push(lines[rest].to_string());
+            rest += 1;
+        }
+    }
+    let mut text_out = out.join("\n");
+    text_out.push('\n');
+    text_out.push_str(&entries);
+    for l in &lines[rest..] {
+        text_out.push_str(l);
+        text_out.push('\n');
+    }
+    text_out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Profile;
+
+    #[test]
+    fn entries_are_added_keeping_comments_and_order() {
+        let text = "# my agent\nname: x\ncommand: [x]\nexpected_failures:\n  # deliberate\n  - case: a\n    reason: r\nenv: {}\n";
+        let out = add_expected_failures(text, &["b::nft".into()]);
+        assert_eq!(
+            out,
+            "# my agent\nname: x\ncommand: [x]\nexpected_failures:\n  # deliberate\n  - case: a\n    reason: r\n  - case: b::nft\n    reason: \"TODO\"\nenv: {}\n"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.yaml");
+        std::fs::write(&path, &out).unwrap();
+        let p = Profile::load(&path).unwrap();
+        assert_eq!(p.expected_failures.len(), 2);
+    }
+
+    #[test]
+    fn flow_lists_and_missing_keys_become_blocks() {
+        let out = add_expected_failures(
+            "name: x\ncommand: [x]\nexpected_failures: [a]\n",
+            &["c".into()],
+        );
+        assert_eq!(
+            out,
+            "name: x\ncommand: [x]\nexpected_failures:\n  - a\n  - case: c\n    reason: \"TODO\"\n"
+        );
+        let out = add_expected_failures("name: x\ncommand: [x]", &["c".into()]);
+        assert!(
+            out.ends_with("command: [x]\nexpected_failures:\n  - case: c\n    reason: \"TODO\"\n"),
+            "{out}"
+        );
+    }
+}

@@ -1,0 +1,166 @@
+//! Building a report from a finished run.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::{
+    environment, feature_results, verdict, CaseRecord, CaseState, ImplementationInfo, ProfileInfo,
+    Report, SuiteInfo, Summary, API_VERSION,
+};
+use crate::features::Feature;
+use crate::iptables::Backend;
+use crate::profile::Profile;
+use crate::report::{Record, Status};
+
+/// One trial the run knew of, run or not.
+pub struct Planned {
+    pub fixture: String,
+    pub backend: Backend,
+    pub features: Vec<Feature>,
+}
+
+/// What a report is built from.
+pub struct RunFacts<'a> {
+    pub profile: &'a Profile,
+    pub profile_path: &'a Path,
+    pub fixtures_dir: &'a Path,
+    pub planned: &'a [Planned],
+    pub records: &'a [Record],
+    pub backends: &'a [Backend],
+    pub argv: &'a [String],
+    /// Why nothing ran, when nothing could.
+    pub blocker: Option<&'a str>,
+    /// The machine ([`environment::current`]).
+    pub environment: environment::Environment,
+}
+
+fn hex(digest: impl AsRef<[u8]>) -> String {
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 over the fixtures and their snapshots: each file's name and bytes, sorted.
+pub fn fixtures_digest(dir: &Path) -> String {
+    let mut files: Vec<std::path::PathBuf> = ["", "snapshots"]
+        .iter()
+        .flat_map(|sub| {
+            std::fs::read_dir(dir.join(sub))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "snap"))
+        .collect();
+    files.sort();
+    let mut h = Sha256::new();
+    for f in files {
+        let rel = f.strip_prefix(dir).unwrap_or(&f);
+        h.update(rel.to_string_lossy().as_bytes());
+        h.update([0]);
+        h.update(std::fs::read(&f).unwrap_or_default());
+        h.update([0]);
+    }
+    hex(h.finalize())
+}
+
+fn git_commit(dir: &Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(dir)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Quotes an argument for a POSIX shell when it needs it.
+fn shell_quote(arg: &str) -> String {
+    if !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c))
+    {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
+/// The report of a run.
+pub fn build(facts: &RunFacts<'_>) -> Report {
+    let cases: Vec<CaseRecord> = facts
+        .planned
+        .iter()
+        .map(|p| {
+            let trial = format!("{}::{}", p.fixture, p.backend.name());
+            let record = facts.records.iter().find(|r| r.trial == trial);
+            let (state, reason) = match record {
+                None => (
+                    CaseState::NotRun,
+                    Some(
+                        facts
+                            .blocker
+                            .unwrap_or("filtered out of this run")
+                            .to_string(),
+                    ),
+                ),
+                Some(r) => match r.status {
+                    Status::Passed => (CaseState::Passed, None),
+                    Status::Failed => (CaseState::Failed, Some(r.headline.clone())),
+                    Status::KnownFailure => (
+                        CaseState::KnownFailure,
+                        Some(format!(
+                            "{} — {}",
+                            r.reason.clone().unwrap_or_default(),
+                            r.headline
+                        )),
+                    ),
+                    Status::Unsupported => (CaseState::Unsupported, Some(r.headline.clone())),
+                    Status::Skipped => (CaseState::NotRun, Some(r.headline.clone())),
+                },
+            };
+            CaseRecord {
+                fixture: p.fixture.clone(),
+                backend: p.backend.name().to_string(),
+                state,
+                features: p.features.clone(),
+                duration_ms: record.map(|r| r.duration.as_millis() as u64).unwrap_or(0),
+                failing_step: record.and_then(|r| r.failing_step),
+                reason,
+            }
+        })
+        .collect();
+    let supported = |f: Feature| facts.profile.supports(f);
+    let features = feature_results(&cases, &supported);
+    let verdict = verdict(&cases, &features);
+    let mut command = vec!["masq-conformance".to_string()];
+    command.extend(facts.argv.iter().skip(1).map(|a| shell_quote(a)));
+    Report {
+        api_version: API_VERSION.to_string(),
+        implementation: ImplementationInfo {
+            name: facts.profile.name.clone(),
+            version: facts.profile.version.clone(),
+            url: facts.profile.url.clone(),
+            contact: facts.profile.contact.clone(),
+        },
+        suite: SuiteInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            commit: git_commit(facts.fixtures_dir),
+            fixtures_digest: fixtures_digest(facts.fixtures_dir),
+        },
+        environment: facts.environment.clone(),
+        profile: ProfileInfo {
+            path: facts.profile_path.display().to_string(),
+            digest: hex(Sha256::digest(
+                std::fs::read(facts.profile_path).unwrap_or_default(),
+            )),
+        },
+        command: command.join(" "),
+        summary: Summary::of(&cases),
+        features,
+        cases,
+        verdict,
+    }
+}
