@@ -185,6 +185,9 @@ pub fn feature_results(
                 FeatureState::NotRun
             } else if counts.known_failures > 0 {
                 FeatureState::Partial
+            } else if counts.passed == 0 && counts.unsupported > 0 {
+                // Every case of it also needs a feature the profile does not claim.
+                FeatureState::Unsupported
             } else if counts.passed == 0 {
                 FeatureState::NotRun
             } else {
