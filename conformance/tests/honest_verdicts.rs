@@ -161,9 +161,7 @@ fn multi_file_cases_run_only_where_files_are_merged() {
         "{text}"
     );
     assert!(
-        text.contains(
-            "ignored (unsupported: needs multi-file, which one-file does not claim)"
-        ),
+        text.contains("ignored (unsupported: needs multi-file, which one-file does not claim)"),
         "{text}"
     );
     std::fs::remove_file(one_file).unwrap();
