@@ -134,20 +134,11 @@ for deb in "$apt_dir"/debs/*.deb; do
   dpkg-deb -f "$deb" Package Version | paste -sd' ' >> "$staging/PACKAGES"
 done
 
-# Run a tool of the unpacked tree the way masq-conformance's wrappers do.
-libdirs="$(find "$staging" -name 'lib*.so*' -printf '%h\n' | sort -u | paste -sd:)"
+# How the tree's binaries find their libraries (masq-conformance's wrappers do the same).
+libdirs="$(find "$staging" -name 'lib*.so.*' -printf '%h\n' | grep -v '/xtables$' | sort -u | paste -sd:)"
 xtables_libdir="$(find "$staging" -type d -name xtables -path '*/lib*' | head -n 1)"
 loader="$(find "$staging" -name 'ld-linux*.so*' | sort | head -n 1)"
 [ -n "$xtables_libdir" ] || die "the unpacked tree has no xtables extension directory"
-run_tree() { # run_tree MULTI TOOL ARGS...
-  local multi="$1"
-  shift
-  if [ -n "$loader" ]; then
-    XTABLES_LIBDIR="$xtables_libdir" "$loader" --library-path "$libdirs" "$multi" "$@"
-  else
-    XTABLES_LIBDIR="$xtables_libdir" LD_LIBRARY_PATH="$libdirs" "$multi" "$@"
-  fi
-}
 
 # Missing libraries, as the loader sees them.
 for multi in xtables-legacy-multi xtables-nft-multi; do
@@ -162,21 +153,34 @@ for multi in xtables-legacy-multi xtables-nft-multi; do
 done
 
 # Both backends run, in a network namespace of their own: version, a chain with the
-# extensions the agent uses, iptables-save.
+# extensions the agent uses, iptables-save. As root: unshare -n; else through sudo when it
+# needs no password (GitHub's runners restrict unprivileged user namespaces), else a user
+# namespace (unshare -rn).
 as_ns=(unshare -n)
-[ "$(id -u)" -eq 0 ] || as_ns=(unshare -rn)
-export -f run_tree
+if [ "$(id -u)" -ne 0 ]; then
+  if sudo -n true 2>/dev/null; then as_ns=(sudo -n unshare -n); else as_ns=(unshare -rn); fi
+fi
+# shellcheck disable=SC2016 # expanded by the inner sh
+check='
+  set -e
+  run() {
+    if [ -n "$loader" ]; then
+      XTABLES_LIBDIR="$xtables_libdir" "$loader" --library-path "$libdirs" "$bin" "$@"
+    else
+      XTABLES_LIBDIR="$xtables_libdir" LD_LIBRARY_PATH="$libdirs" "$bin" "$@"
+    fi
+  }
+  run iptables --version
+  run iptables -w 5 -t nat -N MASQ-CHECK
+  run iptables -w 5 -t nat -A MASQ-CHECK -d 10.0.0.0/8 -m comment --comment check -j RETURN
+  run iptables -w 5 -t nat -A MASQ-CHECK -m addrtype ! --dst-type LOCAL -j MASQUERADE --random-fully
+  run ip6tables -w 5 -t nat -N MASQ-CHECK
+  run iptables-save -t nat | grep -e "-A MASQ-CHECK" >/dev/null
+'
 for multi in xtables-legacy-multi xtables-nft-multi; do
   bin="$(find "$staging" -name "$multi" -type f | head -n 1)"
-  # shellcheck disable=SC2016 # expanded by the inner bash
   if ! out="$(timeout 30 "${as_ns[@]}" env loader="$loader" libdirs="$libdirs" xtables_libdir="$xtables_libdir" \
-    bin="$bin" XTABLES_LOCKFILE="$staging/xtables.lock" bash -c '
-      set -e
-      run_tree "$bin" iptables --version
-      run_tree "$bin" iptables -w 5 -t nat -N MASQ-CHECK
-      run_tree "$bin" iptables -w 5 -t nat -A MASQ-CHECK -d 10.0.0.0/8 -m comment --comment "check" -j RETURN
-      run_tree "$bin" iptables -w 5 -t nat -A MASQ-CHECK -m addrtype ! --dst-type LOCAL -j MASQUERADE
-      run_tree "$bin" iptables-save -t nat | grep -e "-A MASQ-CHECK"' 2>&1)"; then
+    bin="$bin" XTABLES_LOCKFILE="$staging/xtables.lock" sh -c "$check" 2>&1)"; then
     printf '%s\n' "$out" >&2
     die "$multi of iptables $version does not run here (output above)"
   fi
