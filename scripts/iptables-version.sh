@@ -20,8 +20,9 @@
 #
 # Environment:
 #   DEBIAN_MIRROR   Debian mirror URL. Default: the first Debian mirror of the machine's
-#                   own apt sources, else debootstrap's default mirror for the suite
-#                   (/usr/share/debootstrap/scripts/SUITE), when debootstrap is installed.
+#                   own apt sources, else debootstrap's default Debian mirror, when
+#                   debootstrap is installed (GitHub's Ubuntu runners: apt-get install
+#                   debootstrap debian-archive-keyring).
 #   DEBIAN_KEYRING  keyring that signs the suite (default: debian-archive-keyring's).
 #   DEBIAN_SUITE    suite to take VERSION from, for versions not listed below.
 set -euo pipefail
@@ -64,8 +65,13 @@ if [ -z "$mirror" ]; then
     sed -n -e 's/^deb \(\[[^]]*\] \)\{0,1\}\([a-z]*:\/\/[^ ]*\/debian\)\/\{0,1\} .*/\2/p' \
       -e 's/^URIs: *\([a-z]*:\/\/[^ ]*\/debian\)\/\{0,1\}\( .*\)\{0,1\}$/\1/p' | head -n 1)"
 fi
+# debootstrap (Debian's and Ubuntu's alike) knows Debian's mirror: its suite script's
+# default_mirror, else the program's DEF_MIRROR.
 if [ -z "$mirror" ] && [ -f "/usr/share/debootstrap/scripts/$suite" ]; then
   mirror="$(sed -n 's/^default_mirror *//p' "/usr/share/debootstrap/scripts/$suite" | head -n 1)"
+  if [ -z "$mirror" ] && [ -f /usr/sbin/debootstrap ]; then
+    mirror="$(sed -n 's/^DEF_MIRROR="\([^"]*\)"$/\1/p' /usr/sbin/debootstrap | head -n 1)"
+  fi
 fi
 [ -n "$mirror" ] || die "no Debian mirror known: this machine's apt sources name none; set DEBIAN_MIRROR (or install debootstrap, whose default mirror is then used)"
 
