@@ -260,6 +260,11 @@ pub fn use_tree(dir: &Path) -> Result<&'static Tree, String> {
         write_executable(&path, &layout.wrapper_script(&layout.multi[i]))
             .map_err(|e| format!("--iptables: writing {}: {e}", path.display()))?;
     }
+    // The runner runs as root; the tree usually belongs to the user who fetched it (under
+    // their target/): give the wrappers to the tree's owner, so that `cargo clean` or a CI
+    // cache step can remove them.
+    give_to_owner_of(&dir, &wrappers)
+        .map_err(|e| format!("--iptables: {}: {e}", wrappers.display()))?;
     let tree = Tree { dir, wrappers };
     TREE.set(tree)
         .map_err(|_| "--iptables given twice".to_string())?;
@@ -306,6 +311,30 @@ fn write_executable(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(&tmp, text)?;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
     std::fs::rename(&tmp, path)
+}
+
+/// Gives `path` and everything below it to the owner of `tree`.
+fn give_to_owner_of(tree: &Path, path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(tree)?;
+    let mut paths = vec![path.to_path_buf()];
+    walk_all(path, &mut paths);
+    for p in paths {
+        if std::fs::symlink_metadata(&p)?.uid() != owner.uid() {
+            std::os::unix::fs::lchown(&p, Some(owner.uid()), Some(owner.gid()))?;
+        }
+    }
+    Ok(())
+}
+
+fn walk_all(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        out.push(path.clone());
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            walk_all(&path, out);
+        }
+    }
 }
 
 /// `'text'` for sh.
