@@ -4,6 +4,9 @@
 //! implementation's PATH: `iptables`, `iptables-save`, ... all point at
 //! `xtables-legacy-multi` or `xtables-nft-multi`, which pick their personality from
 //! argv[0]. Any implementation that runs `iptables` from PATH is steered without knowing.
+//!
+//! Those are the machine's binaries, or with `--iptables DIR` wrappers that run another
+//! iptables version unpacked in DIR with its own libraries ([`Tree`], [`use_tree`]).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
