@@ -3,8 +3,10 @@
 //! Normalisation removes what differs between machines but not between behaviours: the
 //! `iptables-save` banner and dates, chain counters in `iptables-save`, the byte column of
 //! `iptables -L -v` (TCP SYN sizes differ between kernels; packet counts do not), the
-//! spelling of the `prot` column (`0` on iptables 1.8.9/1.8.10, `all` elsewhere), column
-//! padding, and "legacy tables present" warnings.
+//! spelling of the `prot` column (numbers on iptables 1.8.9/1.8.10, names elsewhere: the
+//! snapshots hold 1.8.9's numbers, with `0` as `all`), the blank `opt` column of
+//! `ip6tables -L` on 1.8.7 (`--` from 1.8.9 on), column padding, and "legacy tables
+//! present" warnings. docs/iptables-versions.md lists every difference between versions.
 
 use std::path::Path;
 
@@ -47,8 +49,10 @@ pub fn normalize_listing(text: &str) -> String {
             out.push_str(&cols.join(" "));
         } else if cols.len() >= 4 && cols[0].parse::<u64>().is_ok() {
             cols.remove(1); // the byte count
-            if cols.get(2) == Some(&"0") {
-                cols[2] = "all";
+            let prot = prot_as_1_8_9(cols[2]);
+            cols[2] = &prot;
+            if opt_column_missing(&cols) {
+                cols.insert(3, "--");
             }
             out.push_str(&cols.join(" "));
         } else {
@@ -57,6 +61,45 @@ pub fn normalize_listing(text: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The `prot` column as iptables 1.8.9 prints it with `-n` (the snapshots' spelling), then
+/// `0` as `all`. 1.8.9 (and 1.8.10) print the protocol number (`6`, `0`); 1.8.7 and 1.8.11
+/// print the name of xtables' own protocol table (`tcp`, `all`): the same rule either way.
+fn prot_as_1_8_9(prot: &str) -> String {
+    let (bang, name) = match prot.strip_prefix('!') {
+        Some(rest) => ("!", rest),
+        None => ("", prot),
+    };
+    // xtables_chain_protos of libxtables (1.8.7 and 1.8.11 alike), without `all`.
+    let number = match name {
+        "0" => "all",
+        "tcp" => "6",
+        "udp" => "17",
+        "sctp" => "132",
+        "udplite" => "136",
+        "icmp" => "1",
+        "icmpv6" | "ipv6-icmp" => "58",
+        "esp" => "50",
+        "ah" => "51",
+        "mh" | "ipv6-mh" => "135",
+        other => other,
+    };
+    format!("{bang}{number}")
+}
+
+/// Whether a rule line (byte count removed: pkts target prot opt in out source destination)
+/// lacks the `opt` column: `ip6tables -L` of iptables 1.8.7 leaves it blank, 1.8.9 and
+/// later print `--`. IPv4 always has it (`--`, `-f`, `!f`); a line without it has its
+/// source address where `out` would be.
+fn opt_column_missing(cols: &[&str]) -> bool {
+    let is_opt = |c: &str| matches!(c, "--" | "-f" | "!f");
+    let is_ipv6 = |c: &str| {
+        let c = c.strip_prefix('!').unwrap_or(c);
+        let addr = c.split_once('/').map_or(c, |(a, _)| a);
+        addr.parse::<std::net::Ipv6Addr>().is_ok()
+    };
+    cols.len() >= 7 && !is_opt(cols[3]) && is_ipv6(cols[5]) && is_ipv6(cols[6])
 }
 
 /// A unified diff of expected vs actual, for failure messages.
@@ -125,6 +168,100 @@ mod tests {
         assert_eq!(
             normalize_listing(raw),
             "Chain X (1 references)\npkts target prot opt in out source destination\n3 RETURN all -- * * 0.0.0.0/0 10.0.0.0/8 /* c */\n"
+        );
+    }
+
+    // What each version prints for the same rules (captured with the trees of
+    // scripts/iptables-version.sh, legacy and nft alike): `iptables -t nat -L IP-MASQ-AGENT
+    // -n -v -x` after `--to-ports 1024-29999 --random-fully -p tcp` (and sctp), and the
+    // same from ip6tables. 1.8.9's is what the snapshots hold.
+    const V4_1_8_9: &str = "Chain IP-MASQ-AGENT (1 references)
+    pkts      bytes target     prot opt in     out     source               destination         
+       0        0 RETURN     0    --  *      *       0.0.0.0/0            10.0.0.0/8           /* ip-masq-agent: local traffic is not subject to MASQUERADE */
+       0        0 MASQUERADE  6    --  *      *       0.0.0.0/0            0.0.0.0/0            /* ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain) */ masq ports: 1024-29999 random-fully
+       0        0 MASQUERADE  132  --  *      *       0.0.0.0/0            0.0.0.0/0            /* ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain) */ masq ports: 1024-29999 random-fully
+       0        0 MASQUERADE  0    --  *      *       0.0.0.0/0            0.0.0.0/0            /* ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain) */ random-fully
+";
+    // 1.8.7 and 1.8.11 print the same IPv4 listing.
+    const V4_1_8_7_AND_1_8_11: &str = "Chain IP-MASQ-AGENT (1 references)
+    pkts      bytes target     prot opt in     out     source               destination         
+       0        0 RETURN     all  --  *      *       0.0.0.0/0            10.0.0.0/8           /* ip-masq-agent: local traffic is not subject to MASQUERADE */
+       0        0 MASQUERADE  tcp  --  *      *       0.0.0.0/0            0.0.0.0/0            /* ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain) */ masq ports: 1024-29999 random-fully
+       0        0 MASQUERADE  sctp --  *      *       0.0.0.0/0            0.0.0.0/0            /* ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain) */ masq ports: 1024-29999 random-fully
+       0        0 MASQUERADE  all  --  *      *       0.0.0.0/0            0.0.0.0/0            /* ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain) */ random-fully
+";
+    const V6_1_8_9: &str = "Chain IP-MASQ-AGENT (1 references)
+    pkts      bytes target     prot opt in     out     source               destination         
+       0        0 RETURN     0    --  *      *       ::/0                 fe80::/10            /* ip-masq-agent: local traffic is not subject to MASQUERADE */
+       0        0 MASQUERADE  6    --  *      *       ::/0                 ::/0                 /* ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain) */ masq ports: 1024-29999 random-fully
+       0        0 MASQUERADE  132  --  *      *       ::/0                 ::/0                 /* ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain) */ masq ports: 1024-29999 random-fully
+       0        0 MASQUERADE  0    --  *      *       ::/0                 ::/0                 /* ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain) */ random-fully
+";
+    const V6_1_8_7: &str = "Chain IP-MASQ-AGENT (1 references)
+    pkts      bytes target     prot opt in     out     source               destination         
+       0        0 RETURN     all      *      *       ::/0                 fe80::/10            /* ip-masq-agent: local traffic is not subject to MASQUERADE */
+       0        0 MASQUERADE  tcp      *      *       ::/0                 ::/0                 /* ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain) */ masq ports: 1024-29999 random-fully
+       0        0 MASQUERADE  sctp     *      *       ::/0                 ::/0                 /* ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain) */ masq ports: 1024-29999 random-fully
+       0        0 MASQUERADE  all      *      *       ::/0                 ::/0                 /* ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain) */ random-fully
+";
+    const V6_1_8_11: &str = "Chain IP-MASQ-AGENT (1 references)
+    pkts      bytes target     prot opt in     out     source               destination         
+       0        0 RETURN     all  --  *      *       ::/0                 fe80::/10            /* ip-masq-agent: local traffic is not subject to MASQUERADE */
+       0        0 MASQUERADE  tcp  --  *      *       ::/0                 ::/0                 /* ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain) */ masq ports: 1024-29999 random-fully
+       0        0 MASQUERADE  sctp --  *      *       ::/0                 ::/0                 /* ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain) */ masq ports: 1024-29999 random-fully
+       0        0 MASQUERADE  all  --  *      *       ::/0                 ::/0                 /* ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain) */ random-fully
+";
+
+    #[test]
+    fn protocol_names_of_1_8_7_and_1_8_11_read_as_1_8_9_numbers() {
+        let expected = normalize_listing(V4_1_8_9);
+        assert!(expected.contains("\n0 MASQUERADE 6 -- * *"), "{expected}");
+        assert!(expected.contains("\n0 MASQUERADE 132 -- * *"), "{expected}");
+        assert!(expected.contains("\n0 RETURN all -- * *"), "{expected}");
+        assert_eq!(normalize_listing(V4_1_8_7_AND_1_8_11), expected);
+    }
+
+    #[test]
+    fn ip6tables_1_8_7_blank_opt_column_reads_as_dashes() {
+        let expected = normalize_listing(V6_1_8_9);
+        assert!(
+            expected.contains("\n0 RETURN all -- * * ::/0 fe80::/10 /*"),
+            "{expected}"
+        );
+        assert_eq!(normalize_listing(V6_1_8_7), expected);
+        assert_eq!(normalize_listing(V6_1_8_11), expected);
+    }
+
+    #[test]
+    fn protocol_spelling_keeps_negation_and_what_it_does_not_know() {
+        assert_eq!(prot_as_1_8_9("!tcp"), "!6");
+        assert_eq!(prot_as_1_8_9("!6"), "!6");
+        assert_eq!(prot_as_1_8_9("ipv6-icmp"), "58");
+        assert_eq!(prot_as_1_8_9("icmpv6"), "58");
+        assert_eq!(prot_as_1_8_9("0"), "all");
+        assert_eq!(prot_as_1_8_9("all"), "all");
+        assert_eq!(prot_as_1_8_9("47"), "47");
+    }
+
+    #[test]
+    fn a_present_opt_column_is_never_doubled_and_ipv4_is_left_alone() {
+        // IPv4 fragments (`-f`) and a negated out interface are real columns.
+        let v4 = "       0        0 RETURN     all  -f  *      *       0.0.0.0/0            10.0.0.0/8\n";
+        assert_eq!(
+            normalize_listing(v4),
+            "0 RETURN all -f * * 0.0.0.0/0 10.0.0.0/8\n"
+        );
+        let v6 =
+            "       0        0 RETURN     all  --  *      !eth0   ::/0                 fe80::1\n";
+        assert_eq!(
+            normalize_listing(v6),
+            "0 RETURN all -- * !eth0 ::/0 fe80::1\n"
+        );
+        let v6_old =
+            "       0        0 RETURN     all      eth0   *       !fe80::1             ::/0\n";
+        assert_eq!(
+            normalize_listing(v6_old),
+            "0 RETURN all -- eth0 * !fe80::1 ::/0\n"
         );
     }
 }

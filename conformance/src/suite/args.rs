@@ -45,6 +45,7 @@ Runs every fixture against an ip-masq-agent implementation on real network names
 Options of the suite:
   --implementation PROFILE.yaml  implementation profile (default: the in-tree agent's)
   --backend legacy|nft|all       iptables backend(s) to run against (default: all)
+  --iptables DIR                 use the iptables unpacked in DIR (scripts/iptables-version.sh)
   --fixtures DIR                 fixture directory (default: ./fixtures)
   --junit FILE                   write a JUnit XML report
   --artifacts DIR                write each mismatching document (NAME.snap.new) and its
@@ -157,6 +158,9 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, String> {
             "--fixtures" => opts.fixtures_dir = value("--fixtures")?.into(),
             "--junit" => opts.junit = Some(value("--junit")?.into()),
             "--timings" => opts.timings = Some(value("--timings")?.into()),
+            "--iptables" => {
+                crate::iptables::use_tree(Path::new(&value("--iptables")?))?;
+            }
             "--artifacts" => opts.artifacts = Some(value("--artifacts")?.into()),
             "--bless" => opts.bless = true,
             "--report" => opts.report = Some(value("--report")?.into()),

@@ -187,6 +187,16 @@ pub fn run(opts: SuiteOptions, mut args: Arguments) -> ExitCode {
         profile.name,
         opts.profile_path.display()
     );
+    // Reports name the iptables version the cases ran on (`--iptables`, or the machine's).
+    let suite_name = match blocker.is_none() && !args.list {
+        true => format!(
+            "{} on {}",
+            profile.name,
+            crate::iptables::describe(&opts.backends)
+        ),
+        false => profile.name.clone(),
+    };
+    println!("masq-conformance: {suite_name}");
     let conclusion = libtest_mimic::run(&args, trials);
     let records = report::RECORDS.lock().expect("records poisoned").clone();
     if !args.list {
@@ -229,7 +239,7 @@ pub fn run(opts: SuiteOptions, mut args: Arguments) -> ExitCode {
         }
     }
     if let Some(path) = &opts.junit {
-        if let Err(e) = std::fs::write(path, report::junit(&profile.name, &records)) {
+        if let Err(e) = std::fs::write(path, report::junit(&suite_name, &records)) {
             eprintln!("error: writing {}: {e}", path.display());
         }
     }
@@ -241,7 +251,7 @@ pub fn run(opts: SuiteOptions, mut args: Arguments) -> ExitCode {
     if let Ok(summary) = std::env::var("GITHUB_STEP_SUMMARY") {
         if !summary.is_empty() && !records.is_empty() {
             use std::io::Write;
-            let text = report::markdown_summary(&profile.name, &records);
+            let text = report::markdown_summary(&suite_name, &records);
             let written = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
