@@ -56,7 +56,7 @@ fn main() -> ExitCode {
         Verdict::Fail(_) => true,
     };
     guard::init();
-    let root_tests: [(&str, fn()); 10] = [
+    let root_tests: [(&str, fn()); 11] = [
         (
             "guard_refuses_a_namespace_the_runner_did_not_create",
             guard_refuses_a_namespace_the_runner_did_not_create,
@@ -96,6 +96,10 @@ fn main() -> ExitCode {
         (
             "output_that_is_not_utf8_is_still_shown",
             output_that_is_not_utf8_is_still_shown,
+        ),
+        (
+            "the_sweep_kills_what_pins_a_stale_mount_namespace",
+            the_sweep_kills_what_pins_a_stale_mount_namespace,
         ),
     ];
     let mut trials = vec![trial(
@@ -708,4 +712,61 @@ fn output_that_is_not_utf8_is_still_shown() {
         out.contains("before-marker \u{fffd} after-marker"),
         "the output around the invalid byte:\n{out}"
     );
+}
+
+fn the_sweep_kills_what_pins_a_stale_mount_namespace() {
+    // A scratch directory of a run that is gone (a pid that just exited)...
+    let mut gone = Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let dir = names::scratch_root().join(format!("{}{}-0", names::PREFIX, gone.id()));
+    std::fs::create_dir_all(dir.join("etc-upper")).unwrap();
+    // ...still mounted in a private mount namespace by a process that is in no
+    // runner-made network namespace (as if it had left `node`).
+    let marker = (2_000_000_000u64 + u64::from(std::process::id())).to_string();
+    let mut pinning = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "mount -t tmpfs none {}/etc-upper && exec sleep {marker}",
+            dir.display()
+        ))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes_with_argv(&["sleep", &marker]).is_empty() {
+        if Instant::now() > deadline || pinning.try_wait().unwrap().is_some() {
+            let _ = pinning.kill();
+            let _ = pinning.wait();
+            let _ = std::fs::remove_dir_all(&dir);
+            panic!("the pinning process did not start");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sweep = Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
+        .arg("--sweep")
+        .output()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = pinning.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = pinning.kill();
+            let _ = pinning.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let dir_left = dir.exists();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(sweep.status.success(), "{sweep:?}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.and_then(|s| s.signal()),
+        Some(9),
+        "the sweep did not kill the process pinning {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&sweep.stdout)
+    );
+    assert!(!dir_left, "the sweep left {}", dir.display());
 }
