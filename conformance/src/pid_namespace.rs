@@ -165,10 +165,22 @@ unsafe fn init_loop(implementation: libc::pid_t, status_fd: RawFd, all: &libc::s
     // through which `Command::spawn` learns that the exec happened (it would wait for
     // the init to exit), nor the case's namespace files.
     let fd = status_fd as libc::c_uint;
-    if fd > 3 {
-        libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, fd - 1, 0);
+    let below = fd <= 3 || libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, fd - 1, 0) == 0;
+    let above = libc::syscall(libc::SYS_close_range, fd + 1, libc::c_uint::MAX, 0) == 0;
+    if !(below && above) {
+        // A kernel without close_range (before 5.9): one by one, up to the fd limit.
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur.min(1 << 20) as libc::c_int
+        } else {
+            1024
+        };
+        for other in 3..max {
+            if other != status_fd {
+                libc::close(other);
+            }
+        }
     }
-    libc::syscall(libc::SYS_close_range, fd + 1, libc::c_uint::MAX, 0);
     loop {
         let mut signal: libc::c_int = 0;
         if libc::sigwait(all, &mut signal) != 0 {

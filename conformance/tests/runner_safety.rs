@@ -56,7 +56,7 @@ fn main() -> ExitCode {
         Verdict::Fail(_) => true,
     };
     guard::init();
-    let root_tests: [(&str, fn()); 11] = [
+    let root_tests: [(&str, fn()); 12] = [
         (
             "guard_refuses_a_namespace_the_runner_did_not_create",
             guard_refuses_a_namespace_the_runner_did_not_create,
@@ -96,6 +96,10 @@ fn main() -> ExitCode {
         (
             "output_that_is_not_utf8_is_still_shown",
             output_that_is_not_utf8_is_still_shown,
+        ),
+        (
+            "a_death_by_signal_is_reported_as_the_implementations_own",
+            a_death_by_signal_is_reported_as_the_implementations_own,
         ),
         (
             "the_sweep_kills_what_pins_a_stale_mount_namespace",
@@ -711,6 +715,20 @@ fn output_that_is_not_utf8_is_still_shown() {
     assert!(
         out.contains("before-marker \u{fffd} after-marker"),
         "the output around the invalid byte:\n{out}"
+    );
+}
+
+fn a_death_by_signal_is_reported_as_the_implementations_own() {
+    // Its init (pid 1 of its PID namespace) cannot die of a signal it sends itself; the
+    // report must still name the implementation's death, not the init's exit.
+    let (profile, script) = wrapped_agent_profile("suicide", "kill -USR1 $$");
+    let (ok, out) = run_suite(&profile, "default-no-config");
+    std::fs::remove_file(profile).unwrap();
+    std::fs::remove_file(script).unwrap();
+    assert!(!ok, "an implementation that dies at once must fail:\n{out}");
+    assert!(
+        out.contains("the implementation exited (signal: 10"),
+        "the signal that killed it:\n{out}"
     );
 }
 
