@@ -137,8 +137,10 @@ pub fn become_init(plan: InitPlan) -> std::io::Result<()> {
         let mut all: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
         let mut old: libc::sigset_t = std::mem::zeroed();
-        if libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old) != 0 {
-            return Err(last_errno());
+        // pthread_sigmask returns the error number instead of setting errno.
+        let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+        if rc != 0 {
+            return Err(std::io::Error::from_raw_os_error(rc));
         }
         // A SIGCHLD ignored by inheritance would auto-reap the implementation.
         libc::signal(libc::SIGCHLD, libc::SIG_DFL);
@@ -146,8 +148,9 @@ pub fn become_init(plan: InitPlan) -> std::io::Result<()> {
             -1 => Err(last_errno()),
             0 => {
                 // The implementation: back to the signal mask the runner's fork gave.
-                if libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) != 0 {
-                    return Err(last_errno());
+                let rc = libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+                if rc != 0 {
+                    return Err(std::io::Error::from_raw_os_error(rc));
                 }
                 Ok(())
             }
