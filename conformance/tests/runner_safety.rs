@@ -56,7 +56,7 @@ fn main() -> ExitCode {
         Verdict::Fail(_) => true,
     };
     guard::init();
-    let root_tests: [(&str, fn()); 12] = [
+    let root_tests: [(&str, fn()); 13] = [
         (
             "guard_refuses_a_namespace_the_runner_did_not_create",
             guard_refuses_a_namespace_the_runner_did_not_create,
@@ -84,6 +84,10 @@ fn main() -> ExitCode {
         (
             "a_process_that_leaves_the_node_namespace_dies_with_the_case",
             a_process_that_leaves_the_node_namespace_dies_with_the_case,
+        ),
+        (
+            "a_killed_run_takes_escaped_processes_with_it",
+            a_killed_run_takes_escaped_processes_with_it,
         ),
         (
             "a_named_namespace_made_by_the_implementation_never_reaches_the_host",
@@ -281,13 +285,12 @@ fn a_panic_mid_case_leaves_nothing_behind() {
 fn slow_fixture_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("runner-safety-slow-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("snapshots")).unwrap();
-    std::fs::write(
-        dir.join("slow.yaml"),
-        "description: waits long enough to be killed\nfeatures: [defaults]\nresync_interval: 10s\nsteps:\n  - config: null\n  - wait: rules\n  - wait: {unobservable-resyncs: 5}\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("slow.yaml"), SLOW_FIXTURE).unwrap();
     dir
 }
+
+/// A case that waits long enough to be killed.
+const SLOW_FIXTURE: &str = "description: waits long enough to be killed\nfeatures: [defaults]\nresync_interval: 10s\nsteps:\n  - config: null\n  - wait: rules\n  - wait: {unobservable-resyncs: 5}\n";
 
 fn a_run_killed_with_sigkill_is_swept_by_the_next() {
     let bin = env!("CARGO_BIN_EXE_masq-conformance");
@@ -567,6 +570,64 @@ fn a_process_that_leaves_the_node_namespace_dies_with_the_case() {
     );
     // It ran in a PID namespace of its own, below a runner-made init.
     assert_eq!(seen_pid.trim(), "2", "the implementation's own pid");
+}
+
+fn a_killed_run_takes_escaped_processes_with_it() {
+    let marker = (3_000_000_000u64 + u64::from(std::process::id())).to_string();
+    let (profile, script) =
+        wrapped_agent_profile("escape-killed", &format!("unshare -n sleep {marker} &"));
+    let fixtures =
+        std::env::temp_dir().join(format!("runner-safety-slow-escape-{}", std::process::id()));
+    std::fs::create_dir_all(fixtures.join("snapshots")).unwrap();
+    std::fs::write(fixtures.join("slow.yaml"), SLOW_FIXTURE).unwrap();
+    let mut run = Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
+        .current_dir(workspace())
+        .args([
+            "--implementation",
+            profile.to_str().unwrap(),
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+            "--backend",
+            "legacy",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while processes_with_argv(&["sleep", &marker]).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = !processes_with_argv(&["sleep", &marker]).is_empty();
+    run.kill().unwrap(); // SIGKILL: no Drop runs, no teardown
+    run.wait().unwrap();
+    // The implementation's init dies with the runner (PR_SET_PDEATHSIG), and its PID
+    // namespace with it: no sweep is needed for the processes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut survivors = processes_with_argv(&["sleep", &marker]);
+    while !survivors.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        survivors = processes_with_argv(&["sleep", &marker]);
+    }
+    for pid in &survivors {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let sweep = Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
+        .arg("--sweep")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(fixtures).unwrap();
+    std::fs::remove_file(profile).unwrap();
+    std::fs::remove_file(script).unwrap();
+    assert!(sweep.status.success(), "{sweep:?}");
+    assert!(started, "the escaping process never started");
+    assert!(
+        survivors.is_empty(),
+        "sleep {marker} outlived the killed runner as {survivors:?}"
+    );
 }
 
 fn a_named_namespace_made_by_the_implementation_never_reaches_the_host() {
