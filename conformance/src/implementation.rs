@@ -186,11 +186,8 @@ fn enter_sandbox(node_fd: i32, plan: &MountPlan, init: InitPlan) -> std::io::Res
         None::<&CStr>,
     )
     .map_err(io)?;
-    // A private /run/netns: what `ip netns add` names inside stays inside.
-    match nix::unistd::mkdir(c"/run/netns", Mode::from_bits_truncate(0o755)) {
-        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-        Err(e) => return Err(io(e)),
-    }
+    // A private /run/netns: what `ip netns add` names inside stays inside. (It exists:
+    // the sandbox's own namespaces are named there.)
     let hardened = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount(
         Some(c"tmpfs"),
