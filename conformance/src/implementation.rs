@@ -371,7 +371,7 @@ fn read_tail(path: &Path, max: u64) -> String {
     if skipped == 0 {
         text.into_owned()
     } else {
-        format!("[{skipped} earlier bytes of output not kept]\n{text}")
+        format!("[{skipped} earlier bytes of output not shown]\n{text}")
     }
 }
 
@@ -388,7 +388,7 @@ mod tests {
         std::fs::write(&path, &content).unwrap();
         let tail = read_tail(&path, 1000);
         assert!(
-            tail.starts_with("[99015 earlier bytes of output not kept]\n"),
+            tail.starts_with("[99015 earlier bytes of output not shown]\n"),
             "{tail}"
         );
         assert!(tail.ends_with("before \u{fffd} after\n"), "{tail}");
