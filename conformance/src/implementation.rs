@@ -1,12 +1,23 @@
 //! Starting an implementation inside a sandbox (its profile is in [`crate::profile`]).
 //!
-//! The process runs in the sandbox's `node` network namespace and in a private mount
-//! namespace in which the case's ConfigMap volume is mounted at the config file's parent
-//! directory — so an implementation with a hard-coded path (the reference reads
-//! `/etc/config/ip-masq-agent`) works unchanged, and the host's filesystem is untouched.
+//! The implementation's environment:
+//! - the sandbox's `node` network namespace;
+//! - a private mount namespace in which the case's ConfigMap volume is mounted at the
+//!   config file's parent directory — so an implementation with a hard-coded path (the
+//!   reference reads `/etc/config/ip-masq-agent`) works unchanged — `/etc` is an overlay
+//!   (see [`plan_mounts`]), and the host's filesystem is untouched;
+//! - a private, empty `/run/netns` (a tmpfs): a namespace it names with `ip netns add`
+//!   never appears in the host's `ip netns list`, and goes away with the case;
+//! - its own PID namespace, as pid 2 below a minimal init of the runner's (see
+//!   [`crate::pid_namespace`]), with a fresh `/proc` showing that namespace: when the
+//!   case ends the whole namespace is killed, so nothing it started outlives the case,
+//!   even a process that left the node's network namespace (`unshare -n`);
+//! - stdout and stderr go to a file in the case's scratch directory, of which only the
+//!   last [`LOG_TAIL`] bytes are ever read back ([`Running::log`]), decoded lossily.
 
 use std::ffi::CString;
 use std::fs::File;
+use std::io::{Read as _, Seek as _, SeekFrom};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
@@ -20,6 +31,7 @@ use nix::sys::stat::Mode;
 
 use crate::guard::{self, GuardError};
 use crate::iptables::Backend;
+use crate::pid_namespace::{self, InitPlan, StatusPipe};
 pub use crate::profile::{Profile, Readiness, RuleListings};
 
 /// Errors loading a profile or starting an implementation.
@@ -55,9 +67,10 @@ struct MountPlan {
     mkdirs: Vec<CString>,
     bind_source: CString,
     bind_target: CString,
-    /// The runner's pid, to detect a runner that died before the death signal was armed.
-    runner_pid: u32,
 }
+
+/// At most this many bytes of the implementation's output are read back (its tail).
+pub const LOG_TAIL: u64 = 64 * 1024;
 
 fn cstring(p: &Path) -> CString {
     CString::new(p.as_os_str().as_bytes()).expect("path without NUL")
@@ -123,13 +136,14 @@ fn plan_mounts(
         mkdirs: missing.iter().map(|p| cstring(p)).collect(),
         bind_source: cstring(volume),
         bind_target: cstring(config_dir),
-        runner_pid: std::process::id(),
     })
 }
 
-/// What the child does between fork and exec: enter `node`, take a private mount
-/// namespace, mount the config volume, and die with the runner.
-fn enter_sandbox(node_fd: i32, plan: &MountPlan) -> std::io::Result<()> {
+/// What the child (pid 1 of a fresh PID namespace) does between fork and exec: enter
+/// `node`, take a private mount namespace, mount the config volume, a private
+/// `/run/netns` and a fresh `/proc`, die with the runner, and fork the implementation
+/// below itself as its init.
+fn enter_sandbox(node_fd: i32, plan: &MountPlan, init: InitPlan) -> std::io::Result<()> {
     let io = std::io::Error::from;
     // SAFETY: the runner keeps the namespace file open until after spawn.
     let node = unsafe { BorrowedFd::borrow_raw(node_fd) };
@@ -172,20 +186,42 @@ fn enter_sandbox(node_fd: i32, plan: &MountPlan) -> std::io::Result<()> {
         None::<&CStr>,
     )
     .map_err(io)?;
+    // A private /run/netns: what `ip netns add` names inside stays inside. (It exists:
+    // the sandbox's own namespaces are named there.)
+    let hardened = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount(
+        Some(c"tmpfs"),
+        c"/run/netns",
+        Some(c"tmpfs"),
+        hardened,
+        Some(c"mode=0755"),
+    )
+    .map_err(io)?;
+    // A /proc that shows this PID namespace (the host's would show the host's pids).
+    mount(
+        Some(c"proc"),
+        c"/proc",
+        Some(c"proc"),
+        hardened,
+        None::<&CStr>,
+    )
+    .map_err(io)?;
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(io)?;
-    // The runner may have died before the death signal was armed: then never start.
-    // ESRCH ("no such process": the runner) is a raw OS error, which does not allocate.
-    if nix::unistd::getppid().as_raw() as u32 != plan.runner_pid {
-        return Err(io(nix::errno::Errno::ESRCH));
-    }
-    Ok(())
+    // Checks that the runner is still alive (it may have died before the death signal
+    // was armed) and forks the implementation; only the latter returns.
+    pid_namespace::become_init(init)
 }
 
 use std::ffi::CStr;
 
-/// A running implementation; killed and reaped on drop.
+/// A running implementation; killed and reaped on drop (with everything it started).
 pub struct Running {
+    /// The implementation's init (pid 1 of its PID namespace).
     child: Option<Child>,
+    /// Where the init reports the implementation's wait status.
+    status_pipe: StatusPipe,
+    /// The implementation's exit status, once known.
+    status: Option<std::process::ExitStatus>,
     log_path: PathBuf,
 }
 
@@ -238,28 +274,44 @@ impl Running {
             .stdout(log)
             .stderr(log2);
         let node_fd = opts.node.as_raw_fd();
+        let (status_pipe, init, keep_open) =
+            pid_namespace::prepare().map_err(ImplementationError::Prepare)?;
         // SAFETY: enter_sandbox makes only syscalls on data prepared before the fork.
         unsafe {
-            cmd.pre_exec(move || enter_sandbox(node_fd, &plan));
+            cmd.pre_exec(move || enter_sandbox(node_fd, &plan, init));
         }
-        let child = cmd.spawn().map_err(|source| ImplementationError::Spawn {
-            program: argv[0].clone(),
-            source,
-        })?;
+        let child =
+            pid_namespace::spawn_in_new_pid_namespace(|| cmd.spawn()).map_err(|source| {
+                ImplementationError::Spawn {
+                    program: argv[0].clone(),
+                    source,
+                }
+            })?;
+        // The init has its copies; the runner keeps only the read end.
+        drop(cmd);
+        drop(keep_open);
         Ok(Self {
             child: Some(child),
+            status_pipe,
+            status: None,
             log_path,
         })
     }
 
-    /// Its output so far.
+    /// Its output so far: the last [`LOG_TAIL`] bytes at most (with a note of how much
+    /// came before), invalid UTF-8 replaced by U+FFFD.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+        read_tail(&self.log_path, LOG_TAIL)
     }
 
-    /// `Some(status)` if it has exited.
+    /// `Some(status)` if it has exited: the implementation's own status (an exit code, or
+    /// the signal that killed it).
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut()?.try_wait().ok().flatten()
+        if self.status.is_none() {
+            let init = self.child.as_mut()?.try_wait().ok().flatten()?;
+            self.status = Some(self.status_pipe.status(init));
+        }
+        self.status
     }
 
     /// Sends `signal` and waits (bounded) for the exit; returns the status if it exited.
@@ -269,13 +321,14 @@ impl Running {
         within: Duration,
     ) -> Option<std::process::ExitStatus> {
         let child = self.child.as_mut()?;
+        // To the init, which forwards it to the implementation.
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         let _ = nix::sys::signal::kill(pid, signal);
         let exited = crate::poll::until(
             || format!("process {pid} to exit after {signal}"),
             within,
             Duration::from_millis(5),
-            || Ok::<_, std::convert::Infallible>(child.try_wait().ok().flatten()),
+            || Ok::<_, std::convert::Infallible>(self.exited()),
         );
         match exited {
             Ok(Ok(status)) => Some(status),
@@ -284,7 +337,8 @@ impl Running {
         }
     }
 
-    /// Kills and reaps the process.
+    /// Kills and reaps the process, and with its init everything it started: once the
+    /// init is reaped, its PID namespace is empty.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -296,5 +350,51 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The last `max` bytes of the file at `path` (empty if it cannot be read), decoded
+/// lossily, preceded by a line saying how many bytes were left out.
+fn read_tail(path: &Path, max: u64) -> String {
+    let Ok(mut file) = File::open(path) else {
+        return String::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let skipped = len.saturating_sub(max);
+    if file.seek(SeekFrom::Start(skipped)).is_err() {
+        return String::new();
+    }
+    let mut bytes = Vec::new();
+    // The file may still grow: never read more than `max`.
+    let _ = file.take(max).read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes);
+    if skipped == 0 {
+        text.into_owned()
+    } else {
+        format!("[{skipped} earlier bytes of output not shown]\n{text}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_tail_is_bounded_and_lossy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let mut content = vec![b'x'; 100_000];
+        content.extend_from_slice(b"before \xff after\n");
+        std::fs::write(&path, &content).unwrap();
+        let tail = read_tail(&path, 1000);
+        assert!(
+            tail.starts_with("[99015 earlier bytes of output not shown]\n"),
+            "{tail}"
+        );
+        assert!(tail.ends_with("before \u{fffd} after\n"), "{tail}");
+        assert!(tail.len() < 1100);
+        std::fs::write(&path, b"short \xfe\n").unwrap();
+        assert_eq!(read_tail(&path, 1000), "short \u{fffd}\n");
+        assert_eq!(read_tail(&dir.path().join("missing"), 1000), "");
     }
 }

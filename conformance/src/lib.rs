@@ -24,6 +24,7 @@ pub mod implementation;
 pub mod iptables;
 pub mod names;
 pub mod netns;
+pub mod pid_namespace;
 pub mod poll;
 pub mod prereq;
 pub mod probe;

@@ -3,6 +3,13 @@
 //! Every namespace and scratch directory is named `mcnf-<pid>-<case>-...`. A run killed by
 //! SIGKILL cannot clean up after itself; the next run finds names whose pid is dead,
 //! kills any process still inside those namespaces, and removes them.
+//!
+//! An implementation dies with its runner (its init has `PR_SET_PDEATHSIG`, and its PID
+//! namespace dies with the init, see [`crate::pid_namespace`]), and what it names with
+//! `ip netns add` never reaches the host's `/run/netns` (it has a private one). The
+//! sweep does not rely on either: it also kills any process, in whatever network
+//! namespace, whose mount table still shows a stale case's scratch directory (the case's
+//! private mount namespace, with its overlays, pinned by a process that left `node`).
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -36,11 +43,22 @@ pub fn owner_pid(name: &str) -> Option<i32> {
 }
 
 fn pid_alive(pid: i32) -> bool {
-    // Signal 0 checks existence; EPERM still means it exists.
-    !matches!(
+    // Signal 0 checks existence; EPERM still means it exists. A zombie has let go of its
+    // namespaces and mounts already: it counts as gone.
+    let exists = !matches!(
         kill(Pid::from_raw(pid), None),
         Err(nix::errno::Errno::ESRCH)
-    )
+    );
+    exists && !is_zombie(pid)
+}
+
+fn is_zombie(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the command name, which is in parentheses and may contain any.
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            == Some("Z")
+    })
 }
 
 /// What a sweep removed.
@@ -76,12 +94,15 @@ fn stale_entries(dir: &str) -> Vec<(String, PathBuf)> {
 /// alive. Names owned by live processes (a concurrent run) are left alone.
 pub fn sweep_stale() -> Swept {
     let mut swept = Swept::default();
+    let stale_dirs = stale_entries(&scratch_root().to_string_lossy());
     for (name, path) in stale_entries(NETNS_DIR) {
         swept.processes.extend(kill_processes_in(&path));
         remove_named_namespace(&path);
         swept.namespaces.push(name);
     }
-    for (_, path) in stale_entries(&scratch_root().to_string_lossy()) {
+    let dirs: Vec<&Path> = stale_dirs.iter().map(|(_, p)| p.as_path()).collect();
+    swept.processes.extend(kill_processes_mounting(&dirs));
+    for (_, path) in stale_dirs {
         unmount_below(&path);
         if fs::remove_dir_all(&path).is_ok() {
             swept.directories.push(path);
@@ -123,10 +144,63 @@ pub fn kill_processes_in_any(ns_paths: &[&Path]) -> Vec<i32> {
             killed.push(pid);
         }
     }
+    wait_gone(&killed);
+    killed
+}
+
+/// Waits (bounded) until the killed processes are gone.
+fn wait_gone(killed: &[i32]) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while killed.iter().any(|&pid| pid_alive(pid)) && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+}
+
+/// SIGKILLs every process whose mount table mentions a path below one of `dirs` (a
+/// stale case's scratch directory: the overlays of its private mount namespace), and
+/// waits (bounded) until they are gone. Processes in this process's own mount
+/// namespace, or PID 1's, are never touched: a mount there is unmounted instead (see
+/// [`sweep_stale`]). Returns their pids.
+pub fn kill_processes_mounting(dirs: &[&Path]) -> Vec<i32> {
+    let mut killed = Vec::new();
+    if dirs.is_empty() {
+        return killed;
+    }
+    let needles: Vec<String> = dirs.iter().map(|d| format!("{}/", d.display())).collect();
+    let mnt_ns = |pid: &str| fs::metadata(format!("/proc/{pid}/ns/mnt")).map(|m| m.ino());
+    let spared: Vec<u64> = ["self", "1"]
+        .into_iter()
+        .filter_map(|p| mnt_ns(p).ok())
+        .collect();
+    if spared.is_empty() {
+        return killed; // cannot tell which namespace is ours: touch nothing
+    }
+    // One reading of the mount table per mount namespace.
+    let mut verdicts: std::collections::HashMap<u64, bool> = std::collections::HashMap::new();
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return killed;
+    };
+    let me = std::process::id() as i32;
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(ns) = mnt_ns(&pid.to_string()) else {
+            continue;
+        };
+        if pid == me || spared.contains(&ns) {
+            continue;
+        }
+        let stale = *verdicts.entry(ns).or_insert_with(|| {
+            fs::read_to_string(p.path().join("mountinfo"))
+                .map(|table| needles.iter().any(|n| table.contains(n.as_str())))
+                .unwrap_or(false)
+        });
+        if stale && kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok() {
+            killed.push(pid);
+        }
+    }
+    wait_gone(&killed);
     killed
 }
 
@@ -160,6 +234,20 @@ mod tests {
         assert_eq!(owner_pid("mcnf-1234-7"), Some(1234));
         assert_eq!(owner_pid("cni-1234"), None);
         assert_eq!(owner_pid("mcnf-x-1"), None);
+    }
+
+    #[test]
+    fn a_zombie_is_not_alive() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !is_zombie(pid) {
+            assert!(std::time::Instant::now() < deadline, "true never exited");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(!pid_alive(pid));
+        child.wait().unwrap();
+        assert!(pid_alive(std::process::id() as i32));
     }
 
     #[test]

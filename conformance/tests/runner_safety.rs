@@ -56,7 +56,7 @@ fn main() -> ExitCode {
         Verdict::Fail(_) => true,
     };
     guard::init();
-    let root_tests: [(&str, fn()); 6] = [
+    let root_tests: [(&str, fn()); 13] = [
         (
             "guard_refuses_a_namespace_the_runner_did_not_create",
             guard_refuses_a_namespace_the_runner_did_not_create,
@@ -80,6 +80,34 @@ fn main() -> ExitCode {
         (
             "expected_failures_ratchet_both_ways",
             expected_failures_ratchet_both_ways,
+        ),
+        (
+            "a_process_that_leaves_the_node_namespace_dies_with_the_case",
+            a_process_that_leaves_the_node_namespace_dies_with_the_case,
+        ),
+        (
+            "a_killed_run_takes_escaped_processes_with_it",
+            a_killed_run_takes_escaped_processes_with_it,
+        ),
+        (
+            "a_named_namespace_made_by_the_implementation_never_reaches_the_host",
+            a_named_namespace_made_by_the_implementation_never_reaches_the_host,
+        ),
+        (
+            "an_output_flood_keeps_the_runner_small",
+            an_output_flood_keeps_the_runner_small,
+        ),
+        (
+            "output_that_is_not_utf8_is_still_shown",
+            output_that_is_not_utf8_is_still_shown,
+        ),
+        (
+            "a_death_by_signal_is_reported_as_the_implementations_own",
+            a_death_by_signal_is_reported_as_the_implementations_own,
+        ),
+        (
+            "the_sweep_kills_what_pins_a_stale_mount_namespace",
+            the_sweep_kills_what_pins_a_stale_mount_namespace,
         ),
     ];
     let mut trials = vec![trial(
@@ -257,13 +285,12 @@ fn a_panic_mid_case_leaves_nothing_behind() {
 fn slow_fixture_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("runner-safety-slow-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("snapshots")).unwrap();
-    std::fs::write(
-        dir.join("slow.yaml"),
-        "description: waits long enough to be killed\nfeatures: [defaults]\nresync_interval: 10s\nsteps:\n  - config: null\n  - wait: rules\n  - wait: {unobservable-resyncs: 5}\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("slow.yaml"), SLOW_FIXTURE).unwrap();
     dir
 }
+
+/// A case that waits long enough to be killed.
+const SLOW_FIXTURE: &str = "description: waits long enough to be killed\nfeatures: [defaults]\nresync_interval: 10s\nsteps:\n  - config: null\n  - wait: rules\n  - wait: {unobservable-resyncs: 5}\n";
 
 fn a_run_killed_with_sigkill_is_swept_by_the_next() {
     let bin = env!("CARGO_BIN_EXE_masq-conformance");
@@ -465,4 +492,360 @@ fn expected_failures_ratchet_both_ways() {
     assert!(out.contains("remove it from the list"), "{out}");
     std::fs::remove_file(listed).unwrap();
     std::fs::remove_file(stale).unwrap();
+}
+
+/// A profile whose command is a shell script: `prelude`, then `exec AGENT "$@"` (the
+/// case's flags). Returns the profile and the script, both to be removed by the caller.
+fn wrapped_agent_profile(name: &str, prelude: &str) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let script =
+        std::env::temp_dir().join(format!("runner-safety-{}-{name}.sh", std::process::id()));
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n{prelude}\nexec {:?} \"$@\"\n",
+            agent().display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let profile = write_profile(
+        name,
+        &format!(
+            "name: {name}\ncommand: [{:?}]\n",
+            script.display().to_string()
+        ),
+    );
+    (profile, script)
+}
+
+/// Pids of live processes whose argv is exactly `argv`.
+fn processes_with_argv(argv: &[&str]) -> Vec<i32> {
+    let wanted: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            (cmdline == wanted && pid_alive(pid)).then_some(pid)
+        })
+        .collect()
+}
+
+fn a_process_that_leaves_the_node_namespace_dies_with_the_case() {
+    // A marker no other process on the machine has: `sleep <marker>`.
+    let marker = (1_000_000_000u64 + u64::from(std::process::id())).to_string();
+    let witness =
+        std::env::temp_dir().join(format!("runner-safety-{}-escaped", std::process::id()));
+    let _ = std::fs::remove_file(&witness);
+    // The sleep leaves the node namespace (so a kill by network namespace misses it) and
+    // records the implementation's pid as it sees it.
+    let (profile, script) = wrapped_agent_profile(
+        "escape",
+        &format!(
+            "echo $$ > {w}\nunshare -n sleep {marker} &",
+            w = witness.display()
+        ),
+    );
+    let (ok, out) = run_suite(&profile, "default-no-config");
+    let survivors = processes_with_argv(&["sleep", &marker]);
+    for pid in &survivors {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let seen_pid = std::fs::read_to_string(&witness).unwrap_or_default();
+    let _ = std::fs::remove_file(&witness);
+    std::fs::remove_file(profile).unwrap();
+    std::fs::remove_file(script).unwrap();
+    assert!(ok, "the wrapped agent should pass:\n{out}");
+    assert!(
+        survivors.is_empty(),
+        "processes outlived the case: sleep {marker} as {survivors:?}"
+    );
+    // It ran in a PID namespace of its own, below a runner-made init.
+    assert_eq!(seen_pid.trim(), "2", "the implementation's own pid");
+}
+
+fn a_killed_run_takes_escaped_processes_with_it() {
+    let marker = (3_000_000_000u64 + u64::from(std::process::id())).to_string();
+    let (profile, script) =
+        wrapped_agent_profile("escape-killed", &format!("unshare -n sleep {marker} &"));
+    let fixtures =
+        std::env::temp_dir().join(format!("runner-safety-slow-escape-{}", std::process::id()));
+    std::fs::create_dir_all(fixtures.join("snapshots")).unwrap();
+    std::fs::write(fixtures.join("slow.yaml"), SLOW_FIXTURE).unwrap();
+    let mut run = Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
+        .current_dir(workspace())
+        .args([
+            "--implementation",
+            profile.to_str().unwrap(),
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+            "--backend",
+            "legacy",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while processes_with_argv(&["sleep", &marker]).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = !processes_with_argv(&["sleep", &marker]).is_empty();
+    run.kill().unwrap(); // SIGKILL: no Drop runs, no teardown
+    run.wait().unwrap();
+    // The implementation's init dies with the runner (PR_SET_PDEATHSIG), and its PID
+    // namespace with it: no sweep is needed for the processes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut survivors = processes_with_argv(&["sleep", &marker]);
+    while !survivors.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        survivors = processes_with_argv(&["sleep", &marker]);
+    }
+    for pid in &survivors {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let sweep = Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
+        .arg("--sweep")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(fixtures).unwrap();
+    std::fs::remove_file(profile).unwrap();
+    std::fs::remove_file(script).unwrap();
+    assert!(sweep.status.success(), "{sweep:?}");
+    assert!(started, "the escaping process never started");
+    assert!(
+        survivors.is_empty(),
+        "sleep {marker} outlived the killed runner as {survivors:?}"
+    );
+}
+
+fn a_named_namespace_made_by_the_implementation_never_reaches_the_host() {
+    let name = format!("mcnf-escape-test-{}", std::process::id());
+    let witness = std::env::temp_dir().join(format!("runner-safety-{}-netns", std::process::id()));
+    let _ = std::fs::remove_file(&witness);
+    let (profile, script) = wrapped_agent_profile(
+        "netns-add",
+        &format!(
+            "ip netns add {name} && ip netns list > {w}",
+            w = witness.display()
+        ),
+    );
+    let (ok, out) = run_suite(&profile, "default-no-config");
+    let on_host = Path::new(names::NETNS_DIR).join(&name);
+    let leaked = on_host.exists();
+    if leaked {
+        names::remove_named_namespace(&on_host);
+    }
+    let inside = std::fs::read_to_string(&witness).unwrap_or_default();
+    let _ = std::fs::remove_file(&witness);
+    std::fs::remove_file(profile).unwrap();
+    std::fs::remove_file(script).unwrap();
+    assert!(ok, "the wrapped agent should pass:\n{out}");
+    assert!(
+        inside.contains(&name),
+        "`ip netns add` did not work inside the sandbox: {inside:?}"
+    );
+    assert!(!leaked, "{} appeared on the host", on_host.display());
+    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(!list.contains(&name), "ip netns list shows {name}:\n{list}");
+}
+
+/// Runs the suite like [`run_suite`] and also returns the runner's `VmHWM` (its peak
+/// resident set size, in KiB), read from `/proc/<pid>/status` as it exits: the runner is
+/// traced with `PTRACE_O_TRACEEXIT`, which stops it at its exit while its memory still
+/// exists. (wait4's `ru_maxrss` would not do: it counts this harness's memory, which the
+/// child holds until its exec.)
+fn run_suite_measured(profile: &Path, filter: &str) -> (bool, String, u64) {
+    use nix::libc;
+    let out_path =
+        std::env::temp_dir().join(format!("runner-safety-{}-output", std::process::id()));
+    let out_file = File::create(&out_path).unwrap();
+    // Reaped by waitpid below (std's Child cannot wait for a traced process).
+    #[allow(clippy::zombie_processes)]
+    let child = Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
+        .current_dir(workspace())
+        .env("IP_MASQ_AGENT_BIN", agent())
+        .env("INSTA_UPDATE", "no")
+        .args([
+            "--implementation",
+            profile.to_str().unwrap(),
+            "--backend",
+            "legacy",
+            filter,
+        ])
+        .stdin(Stdio::null())
+        .stdout(out_file.try_clone().unwrap())
+        .stderr(out_file)
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let none = std::ptr::null_mut::<libc::c_void>();
+    // SAFETY: ptrace and waitpid on our own child, with valid pointers.
+    let seized = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SEIZE,
+            pid,
+            none,
+            libc::PTRACE_O_TRACEEXIT as usize as *mut libc::c_void,
+        )
+    };
+    assert_eq!(seized, 0, "ptrace: {}", std::io::Error::last_os_error());
+    let mut vm_hwm_kib = None;
+    // The runner bounds every wait of its own; this loop ends when it exits.
+    let status = loop {
+        let mut status = 0;
+        // SAFETY: as above.
+        let waited = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+        assert_eq!(waited, pid, "waitpid: {}", std::io::Error::last_os_error());
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            break status;
+        }
+        let event = (status >> 16) & 0xffff;
+        let mut deliver = 0;
+        if event == libc::PTRACE_EVENT_EXIT {
+            let proc_status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+            vm_hwm_kib = proc_status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+        } else if event == 0 {
+            // A signal on its way to the runner: let it through.
+            deliver = libc::WSTOPSIG(status);
+        }
+        // SAFETY: as above.
+        unsafe {
+            libc::ptrace(
+                libc::PTRACE_CONT,
+                pid,
+                none,
+                deliver as usize as *mut libc::c_void,
+            )
+        };
+    };
+    let text = String::from_utf8_lossy(&std::fs::read(&out_path).unwrap()).into_owned();
+    std::fs::remove_file(&out_path).unwrap();
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    let vm_hwm_kib = vm_hwm_kib.expect("VmHWM of the runner at its exit");
+    (ok, text, vm_hwm_kib)
+}
+
+fn an_output_flood_keeps_the_runner_small() {
+    let (profile, script) =
+        wrapped_agent_profile("flood", "head -c 200000000 /dev/zero | tr '\\0' x");
+    let (_ok, out, max_rss_kib) = run_suite_measured(&profile, "default-no-config");
+    std::fs::remove_file(profile).unwrap();
+    std::fs::remove_file(script).unwrap();
+    eprintln!("the runner's VmHWM after 200 MB of output: {max_rss_kib} KiB");
+    // Whether the case passes depends on how fast 200 MB go through a pipe here; what
+    // matters is that the runner never holds them.
+    assert!(
+        max_rss_kib < 100 * 1024,
+        "the runner's VmHWM was {max_rss_kib} KiB after 200 MB of output:\n{}",
+        &out[out.len().saturating_sub(2000)..]
+    );
+}
+
+fn output_that_is_not_utf8_is_still_shown() {
+    let (profile, script) = wrapped_agent_profile(
+        "not-utf8",
+        "printf 'before-marker \\377 after-marker\\n'\nexit 7",
+    );
+    let (ok, out) = run_suite(&profile, "default-no-config");
+    std::fs::remove_file(profile).unwrap();
+    std::fs::remove_file(script).unwrap();
+    assert!(
+        !ok,
+        "an implementation that exits at once must fail:\n{out}"
+    );
+    assert!(
+        out.contains("exit status: 7"),
+        "the real exit status:\n{out}"
+    );
+    assert!(
+        out.contains("before-marker \u{fffd} after-marker"),
+        "the output around the invalid byte:\n{out}"
+    );
+}
+
+fn a_death_by_signal_is_reported_as_the_implementations_own() {
+    // Its init (pid 1 of its PID namespace) cannot die of a signal it sends itself; the
+    // report must still name the implementation's death, not the init's exit.
+    let (profile, script) = wrapped_agent_profile("suicide", "kill -USR1 $$");
+    let (ok, out) = run_suite(&profile, "default-no-config");
+    std::fs::remove_file(profile).unwrap();
+    std::fs::remove_file(script).unwrap();
+    assert!(!ok, "an implementation that dies at once must fail:\n{out}");
+    assert!(
+        out.contains("the implementation exited (signal: 10"),
+        "the signal that killed it:\n{out}"
+    );
+}
+
+fn the_sweep_kills_what_pins_a_stale_mount_namespace() {
+    // A scratch directory of a run that is gone (a pid that just exited)...
+    let mut gone = Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let dir = names::scratch_root().join(format!("{}{}-0", names::PREFIX, gone.id()));
+    std::fs::create_dir_all(dir.join("etc-upper")).unwrap();
+    // ...still mounted in a private mount namespace by a process that is in no
+    // runner-made network namespace (as if it had left `node`).
+    let marker = (2_000_000_000u64 + u64::from(std::process::id())).to_string();
+    let mut pinning = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "mount -t tmpfs none {}/etc-upper && exec sleep {marker}",
+            dir.display()
+        ))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes_with_argv(&["sleep", &marker]).is_empty() {
+        if Instant::now() > deadline || pinning.try_wait().unwrap().is_some() {
+            let _ = pinning.kill();
+            let _ = pinning.wait();
+            let _ = std::fs::remove_dir_all(&dir);
+            panic!("the pinning process did not start");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sweep = Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
+        .arg("--sweep")
+        .output()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = pinning.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = pinning.kill();
+            let _ = pinning.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let dir_left = dir.exists();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(sweep.status.success(), "{sweep:?}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.and_then(|s| s.signal()),
+        Some(9),
+        "the sweep did not kill the process pinning {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&sweep.stdout)
+    );
+    assert!(!dir_left, "the sweep left {}", dir.display());
 }
