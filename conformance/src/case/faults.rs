@@ -13,6 +13,9 @@ use crate::fixture::{Fault, Flap, Tamper};
 /// The restore tools a fault replaces.
 const RESTORE_TOOLS: [&str; 2] = [Family::V4.iptables_restore(), Family::V6.iptables_restore()];
 
+/// How often `tamper: delete-chain` tries when the implementation races it.
+const TAMPER_ATTEMPTS: usize = 5;
+
 /// Fault state that outlives its step.
 #[derive(Default)]
 pub struct Faults {
@@ -106,29 +109,48 @@ impl Runner<'_> {
 
     pub(super) fn tamper(&mut self, t: Tamper) -> Result<(), StepError> {
         let chain = self.spec.fixture.chain();
-        let tables = self.node.tables();
         for &family in self.node.families {
             match t {
                 Tamper::FlushChain => {
-                    tables.nat(family, &["-F", &chain])?;
+                    self.node.tables().nat(family, &["-F", &chain])?;
                 }
-                Tamper::DeleteJump | Tamper::DeleteChain => {
-                    let save = tables.save_nat(family)?;
-                    for line in save.lines() {
-                        if line.starts_with("-A POSTROUTING ")
-                            && line.ends_with(&format!("-j {chain}"))
-                        {
-                            let args = split_rule(&line[3..]);
-                            let mut del = vec!["-D"];
-                            del.extend(args.iter().map(String::as_str));
-                            tables.nat(family, &del)?;
+                Tamper::DeleteJump => self.delete_jumps(family, &chain)?,
+                Tamper::DeleteChain => {
+                    // The implementation may put its jump back between the runner's
+                    // deletion of the jump and of the chain ("Too many links"): try again,
+                    // a bounded number of times.
+                    let mut last = None;
+                    for _ in 0..TAMPER_ATTEMPTS {
+                        self.delete_jumps(family, &chain)?;
+                        let tables = self.node.tables();
+                        tables.nat(family, &["-F", &chain])?;
+                        match tables.nat(family, &["-X", &chain]) {
+                            Ok(_) => {
+                                last = None;
+                                break;
+                            }
+                            Err(e) => last = Some(e),
                         }
                     }
-                    if t == Tamper::DeleteChain {
-                        tables.nat(family, &["-F", &chain])?;
-                        tables.nat(family, &["-X", &chain])?;
+                    if let Some(e) = last {
+                        return Err(e.into());
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes every POSTROUTING jump to `chain`.
+    fn delete_jumps(&self, family: Family, chain: &str) -> Result<(), StepError> {
+        let tables = self.node.tables();
+        let save = tables.save_nat(family)?;
+        for line in save.lines() {
+            if line.starts_with("-A POSTROUTING ") && line.ends_with(&format!("-j {chain}")) {
+                let args = split_rule(&line[3..]);
+                let mut del = vec!["-D"];
+                del.extend(args.iter().map(String::as_str));
+                tables.nat(family, &del)?;
             }
         }
         Ok(())

@@ -35,9 +35,10 @@ pub struct WaitState {
 /// reference's default `resyncInterval`.
 const DEFAULT_PERIOD: Duration = Duration::from_secs(60);
 
-/// The slack a bounded wait allows beyond the periods it expects (start-up, a loaded
-/// machine).
-const SLACK: Duration = Duration::from_secs(5);
+/// The slack a bounded wait allows beyond the periods it expects: start-up, a loaded
+/// machine, and a round blocked on the xtables lock (iptables' own `-w 5` waits five
+/// seconds). It lengthens only waits that are about to fail.
+const SLACK: Duration = Duration::from_secs(10);
 
 impl Runner<'_> {
     pub(super) fn wait(&mut self, w: &Wait) -> Result<(), StepError> {
