@@ -45,13 +45,15 @@ pub struct ParseOptions {
     pub enable_ipv6: bool,
 }
 
-/// One validated `nonMasqueradeCIDRs` entry. The text is kept as written because the
-/// reference puts the configured string itself into the rule.
+/// One validated `nonMasqueradeCIDRs` entry. Rules are written from the parsed network,
+/// not the text: the reference passes its configured string to iptables verbatim, which
+/// reads `010.0.0.0` as octal and rejects `/08`; ours installs exactly what it validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cidr {
-    /// As written in the config (already known to be a valid network address).
+    /// As written in the config (for messages and comparisons with the reference).
     pub text: String,
-    /// Parsed form.
+    /// The network it denotes, in the family the reference puts it in (an IPv4-mapped
+    /// IPv6 CIDR is IPv4).
     pub net: IpNet,
 }
 
@@ -150,6 +152,9 @@ pub enum ConfigError {
     TooManyCidrs { count: usize, limit: i64 },
 }
 
+/// The most unknown-key warnings listed one by one (the rest are counted).
+const MAX_WARNINGS: usize = 10;
+
 /// The keys the config understands, in canonical spelling.
 const KEYS: [&str; 5] = [
     "nonMasqueradeCIDRs",
@@ -206,9 +211,14 @@ fn from_tree(root: Node, opts: &ParseOptions) -> Result<Parsed, ConfigError> {
     // The raw list is validated after all keys are read: a later `cidrLimit` or an
     // earlier duplicate must not change the outcome.
     let mut raw_cidrs: Option<Vec<String>> = None;
+    let mut ignored_beyond = 0usize;
     for (key, value) in entries {
         let Some(canonical) = KEYS.iter().find(|k| k.eq_ignore_ascii_case(&key)) else {
-            warnings.push(format!("unknown key {key:?} ignored"));
+            if warnings.len() < MAX_WARNINGS {
+                warnings.push(format!("unknown key {:?} ignored", clip(&key)));
+            } else {
+                ignored_beyond += 1;
+            }
             continue;
         };
         match *canonical {
@@ -224,8 +234,12 @@ fn from_tree(root: Node, opts: &ParseOptions) -> Result<Parsed, ConfigError> {
             }
             "resyncInterval" => {
                 config.resync_interval_nanos = match value {
-                    Node::Str(s) => parse_go_duration(&s)
-                        .map_err(|reason| ConfigError::BadDuration { value: s, reason })?,
+                    Node::Str(s) => {
+                        parse_go_duration(&s).map_err(|reason| ConfigError::BadDuration {
+                            value: clip(&s),
+                            reason,
+                        })?
+                    }
                     // Go's Duration.UnmarshalJSON decodes null into "" and rejects it.
                     Node::Null => {
                         return Err(ConfigError::BadDuration {
@@ -242,6 +256,9 @@ fn from_tree(root: Node, opts: &ParseOptions) -> Result<Parsed, ConfigError> {
             }
             _ => unreachable!("every entry of KEYS is handled"),
         }
+    }
+    if ignored_beyond > 0 {
+        warnings.push(format!("{ignored_beyond} more unknown keys ignored"));
     }
     if let Some(list) = raw_cidrs {
         config.non_masquerade_cidrs = validate_cidrs(list, opts)?;
@@ -303,32 +320,99 @@ fn cidr_list(value: Node) -> Result<Vec<String>, ConfigError> {
     }
 }
 
+/// Go's `net.ParseCIDR` (Go 1.17 and later), the reference's parser: the address as
+/// `netip` reads it (no leading zeros in IPv4 octets, no zone), then a prefix of ASCII
+/// digits (leading zeros allowed, no sign) no larger than the address's bit length.
+/// An IPv4-mapped IPv6 address (`::ffff:10.0.0.0/104`) is IPv4 for the reference (its
+/// family test is `To4() != nil`), so it comes back as the IPv4 network it denotes.
+/// Returns the address as written and the network.
+pub fn parse_go_cidr(text: &str) -> Result<(std::net::IpAddr, IpNet), String> {
+    use ipnet::{Ipv4Net, Ipv6Net};
+    let (addr, prefix) = text
+        .split_once('/')
+        .ok_or_else(|| "missing /prefix-length".to_string())?;
+    let ip: std::net::IpAddr = addr
+        .parse()
+        .map_err(|_| format!("{:?} is not an IP address", clip(addr)))?;
+    let bits: u32 = if ip.is_ipv4() { 32 } else { 128 };
+    if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("prefix length {:?} is not a number", clip(prefix)));
+    }
+    let digits = prefix.trim_start_matches('0');
+    let len = if digits.len() > 3 {
+        u32::MAX
+    } else {
+        digits.parse::<u32>().unwrap_or(0)
+    };
+    if len > bits {
+        return Err(format!(
+            "prefix length {} is larger than {bits}",
+            clip(prefix)
+        ));
+    }
+    let net = match ip {
+        std::net::IpAddr::V4(a) => {
+            IpNet::V4(Ipv4Net::new(a, len as u8).map_err(|e| e.to_string())?)
+        }
+        std::net::IpAddr::V6(a) => match a.to_ipv4_mapped() {
+            Some(v4) if len >= 96 => {
+                IpNet::V4(Ipv4Net::new(v4, (len - 96) as u8).map_err(|e| e.to_string())?)
+            }
+            _ => IpNet::V6(Ipv6Net::new(a, len as u8).map_err(|e| e.to_string())?),
+        },
+    };
+    Ok((ip, net))
+}
+
 fn validate_cidrs(list: Vec<String>, opts: &ParseOptions) -> Result<Vec<Cidr>, ConfigError> {
     let mut out = Vec::with_capacity(list.len());
     for (index, text) in list.into_iter().enumerate() {
-        let net: IpNet = match text.parse() {
+        let (ip, net) = match parse_go_cidr(&text) {
             Ok(n) => n,
-            Err(e) => {
+            Err(reason) => {
                 return Err(ConfigError::InvalidCidr {
                     index,
-                    value: text,
-                    reason: e.to_string(),
+                    value: clip(&text),
+                    reason,
                 })
             }
         };
-        if net.addr() != net.network() {
+        // Go's alignment test compares the address as written with the masked network
+        // (for a mapped address, in its 16-byte form: any bit outside the mask fails).
+        let aligned = match (ip, net) {
+            (std::net::IpAddr::V6(a), IpNet::V4(n)) => a.to_ipv4_mapped() == Some(n.network()),
+            _ => net.addr() == net.network(),
+        };
+        if !aligned {
             return Err(ConfigError::NotNetworkAddress {
                 index,
                 suggestion: net.trunc().to_string(),
-                value: text,
+                value: clip(&text),
             });
         }
         if matches!(net, IpNet::V6(_)) && !opts.enable_ipv6 {
-            return Err(ConfigError::Ipv6NotEnabled { index, value: text });
+            return Err(ConfigError::Ipv6NotEnabled {
+                index,
+                value: clip(&text),
+            });
         }
         out.push(Cidr { text, net });
     }
     Ok(out)
+}
+
+/// The longest value an error message echoes; longer ones are cut (a 1 MB bad value once
+/// made a 48 MB log in five seconds).
+pub const MAX_ECHO_CHARS: usize = 80;
+
+/// `s` cut to [`MAX_ECHO_CHARS`] characters, marked when cut.
+pub fn clip(s: &str) -> String {
+    if s.chars().count() > MAX_ECHO_CHARS {
+        let cut: String = s.chars().take(MAX_ECHO_CHARS - 3).collect();
+        format!("{cut}...")
+    } else {
+        s.to_string()
+    }
 }
 
 /// Go's `time.ParseDuration`: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+`, units ns us µs μs ms s m h,
@@ -353,7 +437,7 @@ pub fn parse_go_duration(orig: &str) -> Result<i64, String> {
     while !s.is_empty() {
         let b = s.as_bytes()[0];
         if !(b == b'.' || b.is_ascii_digit()) {
-            return Err(format!("expected a number at {s:?}"));
+            return Err(format!("expected a number at {:?}", clip(s)));
         }
         let int_len = s.bytes().take_while(u8::is_ascii_digit).count();
         let mut v: u64 = 0;
@@ -392,7 +476,7 @@ pub fn parse_go_duration(orig: &str) -> Result<i64, String> {
             s = &s[n..];
         }
         if !pre && !post {
-            return Err(format!("expected digits in {orig:?}"));
+            return Err(format!("expected digits in {:?}", clip(orig)));
         }
         let unit_len = s
             .bytes()
@@ -410,7 +494,12 @@ pub fn parse_go_duration(orig: &str) -> Result<i64, String> {
             "s" => 1_000_000_000,
             "m" => 60_000_000_000,
             "h" => 3_600_000_000_000,
-            other => return Err(format!("unknown unit {other:?} (use ns, us, ms, s, m, h)")),
+            other => {
+                return Err(format!(
+                    "unknown unit {:?} (use ns, us, ms, s, m, h)",
+                    clip(other)
+                ))
+            }
         };
         if v > (1u64 << 63) / unit {
             return Err(OVERFLOW.into());

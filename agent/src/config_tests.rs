@@ -289,19 +289,19 @@ fn cidr_validation() {
     );
     assert_eq!(
         err("nonMasqueradeCIDRs: [10.0.0.0/33]"),
-        r#"nonMasqueradeCIDRs[0]: "10.0.0.0/33" is not a valid CIDR: invalid IP address syntax"#
+        r#"nonMasqueradeCIDRs[0]: "10.0.0.0/33" is not a valid CIDR: prefix length 33 is larger than 32"#
     );
     assert_eq!(
         err("nonMasqueradeCIDRs: [banana]"),
-        r#"nonMasqueradeCIDRs[0]: "banana" is not a valid CIDR: invalid IP address syntax"#
+        r#"nonMasqueradeCIDRs[0]: "banana" is not a valid CIDR: missing /prefix-length"#
     );
     assert_eq!(
         err("nonMasqueradeCIDRs: [10.0.0.0]"),
-        r#"nonMasqueradeCIDRs[0]: "10.0.0.0" is not a valid CIDR: invalid IP address syntax"#
+        r#"nonMasqueradeCIDRs[0]: "10.0.0.0" is not a valid CIDR: missing /prefix-length"#
     );
     assert_eq!(
         err("nonMasqueradeCIDRs: [' 10.0.0.0/8']"),
-        r#"nonMasqueradeCIDRs[0]: " 10.0.0.0/8" is not a valid CIDR: invalid IP address syntax"#
+        r#"nonMasqueradeCIDRs[0]: " 10.0.0.0/8" is not a valid CIDR: " 10.0.0.0" is not an IP address"#
     );
     assert_eq!(
         err("nonMasqueradeCIDRs: [fd00::/8]"),
@@ -430,4 +430,83 @@ fn alias_expansion_is_bounded() {
     let e = err(&doc);
     assert!(e.contains("excessive aliasing"), "{e}");
     assert!(start.elapsed() < std::time::Duration::from_secs(2));
+}
+
+/// Go's `net.ParseCIDR` (1.17+), settled against the oracle (tools/reference-parse):
+/// leading zeros in an octet are refused, in the prefix accepted; no sign, no zone; an
+/// IPv4-mapped IPv6 CIDR is IPv4. Rules carry the parsed network, never the text.
+#[test]
+fn cidrs_parse_as_go_does() {
+    for bad in [
+        "010.0.0.0/8",
+        "10.0.0.00/8",
+        "10.0.0.0/+8",
+        "10.0.0.0/-8",
+        "10.0.0.0/",
+        "10.0.0.0/ 8",
+        "10.0.0.0/8 ",
+        "fe80::%eth0/64",
+        "::ffff:010.0.0.0/104",
+        "10.0.0.0/0x8",
+        "10.0.0.0/99999999999999999999",
+    ] {
+        let e = err(&format!("nonMasqueradeCIDRs: [{bad:?}]"));
+        assert!(e.contains("is not a valid CIDR"), "{bad}: {e}");
+    }
+    let c = ok("nonMasqueradeCIDRs: [10.0.0.0/08, 10.0.0.0/0008, 0.0.0.0/0]");
+    let nets: Vec<String> = c
+        .non_masquerade_cidrs
+        .iter()
+        .map(|c| c.net.to_string())
+        .collect();
+    assert_eq!(nets, ["10.0.0.0/8", "10.0.0.0/8", "0.0.0.0/0"]);
+    let payload = crate::rules::restore_payload(
+        &c,
+        crate::rules::Family::V4,
+        &crate::rules::RuleOptions::default(),
+    );
+    assert!(
+        payload.contains("-d 10.0.0.0/8 -j RETURN") && !payload.contains("/08"),
+        "{payload}"
+    );
+    // IPv4-mapped: IPv4 for the reference; accepted without --enable-ipv6.
+    let c = ok("nonMasqueradeCIDRs: ['::ffff:10.0.0.0/104', '::ffff:0.0.0.0/96']");
+    let nets: Vec<String> = c
+        .non_masquerade_cidrs
+        .iter()
+        .map(|c| c.net.to_string())
+        .collect();
+    assert_eq!(nets, ["10.0.0.0/8", "0.0.0.0/0"]);
+    assert!(err("nonMasqueradeCIDRs: ['::ffff:10.0.0.1/104']").contains("not a network address"));
+    assert!(err("nonMasqueradeCIDRs: ['::ffff:10.0.0.0/80']").contains("not a network address"));
+    // IPv4-compatible (not mapped) stays IPv6.
+    assert!(err("nonMasqueradeCIDRs: ['::10.0.0.0/104']").contains("IPv6 is not enabled"));
+    // Uppercase IPv6 is written in canonical form.
+    let p = parse(b"nonMasqueradeCIDRs: ['FD00:0::/8']", &v6()).unwrap();
+    assert_eq!(p.config.non_masquerade_cidrs[0].net.to_string(), "fd00::/8");
+}
+
+/// Long bad values are cut in messages; many unknown keys give a bounded warning list.
+#[test]
+fn long_values_are_cut_in_messages() {
+    let long = "9".repeat(1_000_000);
+    for text in [
+        format!("nonMasqueradeCIDRs: ['{long}']"),
+        format!("nonMasqueradeCIDRs: ['10.0.0.0/{long}']"),
+        format!("nonMasqueradeCIDRs: ['{long}/8']"),
+        format!("resyncInterval: '{long}x'"),
+        format!("resyncInterval: '1{long}'"),
+        format!("masqLinkLocal: '{long}'"),
+        format!("cidrLimit: '{long}'"),
+    ] {
+        let e = err(&text);
+        assert!(e.len() < 400, "{} chars: {}", e.len(), &e[..200]);
+    }
+    // Plain YAML keys are limited to 1024 characters; 500 is long enough to be cut.
+    let key = "k".repeat(500);
+    let many: String = (0..50).map(|i| format!("{key}{i}: 1\n")).collect();
+    let p = parse(many.as_bytes(), &v4()).unwrap();
+    assert_eq!(p.warnings.len(), 11);
+    assert!(p.warnings.iter().all(|w| w.len() < 200));
+    assert_eq!(p.warnings[10], "40 more unknown keys ignored");
 }
