@@ -188,22 +188,35 @@ impl Iptables {
         drain(child.stdout.take(), tx.clone(), false);
         drain(child.stderr.take(), tx, true);
 
+        // The exit arrives on a channel the moment it happens; every 10 ms in between the
+        // stop flag and the deadline are checked.
+        let (done_tx, done_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done_tx.send(child.wait());
+        });
         let start = Instant::now();
-        let mut pause = Duration::from_millis(1);
         let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) => {}
-                Err(source) => {
+            let left = self.timeout.saturating_sub(start.elapsed());
+            match done_rx.recv_timeout(left.min(Duration::from_millis(10))) {
+                Ok(Ok(status)) => break status,
+                Ok(Err(source)) => {
                     kill_group(pgid);
-                    let _ = child.wait();
                     return Err(BackendError::Spawn { command, source });
                 }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    kill_group(pgid);
+                    return Err(BackendError::Spawn {
+                        command,
+                        source: std::io::Error::other("lost track of the child"),
+                    });
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
             let stopped = self.stop.is_set();
             if stopped || start.elapsed() >= self.timeout {
                 kill_group(pgid);
-                let _ = child.wait();
+                // Reaped by the waiter thread; bounded all the same.
+                let _ = done_rx.recv_timeout(Duration::from_secs(1));
                 return Err(if stopped {
                     BackendError::Interrupted { command }
                 } else {
@@ -213,8 +226,6 @@ impl Iptables {
                     }
                 });
             }
-            std::thread::sleep(pause.min(self.timeout.saturating_sub(start.elapsed())));
-            pause = (pause * 2).min(Duration::from_millis(10));
         };
         kill_group(pgid);
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());

@@ -116,7 +116,7 @@ pub fn spawn(config_path: &Path, wake: Sender<Wake>) {
                 arm(&inotify, &path, &mut w);
             }
             if changed {
-                tracing::debug!("config directory changed");
+                tracing::debug!(?events, "config directory changed");
                 if wake.send(Wake::ConfigChanged).is_err() {
                     return;
                 }
@@ -177,25 +177,26 @@ fn arm(inotify: &Inotify, config: &Path, w: &mut Watches) {
             }
         }
     }
-    let target_dir = std::fs::canonicalize(config)
+    // The directory the config resolves to. While it does not resolve (deleted, about
+    // to be recreated) the current watch stays: its events are what tells us it is back.
+    let Some(target_dir) = std::fs::canonicalize(config)
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf))
-        .filter(|t| std::fs::canonicalize(dir).ok().as_deref() != Some(t.as_path()));
-    let same = match (&w.target, &target_dir) {
-        (Some((old, _)), Some(new)) => old == new,
-        (None, None) => true,
-        _ => false,
+    else {
+        return;
     };
-    if !same {
-        if let Some((_, wd)) = w.target.take() {
-            if Some(wd) != w.dir {
-                let _ = inotify.rm_watch(wd);
-            }
+    let wanted = std::fs::canonicalize(dir).ok().as_deref() != Some(target_dir.as_path());
+    if w.target.as_ref().is_some_and(|(t, _)| *t == target_dir) && wanted {
+        return;
+    }
+    if let Some((_, wd)) = w.target.take() {
+        if Some(wd) != w.dir {
+            let _ = inotify.rm_watch(wd);
         }
-        if let Some(t) = target_dir {
-            if let Ok(wd) = inotify.add_watch(&t, dir_mask()) {
-                w.target = Some((t, wd));
-            }
+    }
+    if wanted {
+        if let Ok(wd) = inotify.add_watch(&target_dir, dir_mask()) {
+            w.target = Some((target_dir, wd));
         }
     }
 }

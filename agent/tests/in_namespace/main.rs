@@ -8,6 +8,8 @@
 //! without having run them.
 
 mod cases;
+mod hardening;
+mod reload;
 mod support;
 
 use libtest_mimic::{Arguments, Trial};
@@ -56,6 +58,41 @@ const CASES: &[Case] = &[
     (
         "zero_interval_is_clamped",
         cases::zero_interval_is_clamped,
+        true,
+    ),
+    (
+        "sigterm_interrupts_a_hanging_restore",
+        hardening::sigterm_interrupts_a_hanging_restore,
+        true,
+    ),
+    (
+        "a_hanging_child_is_killed_at_its_deadline",
+        hardening::a_hanging_child_is_killed_at_its_deadline,
+        true,
+    ),
+    (
+        "a_fifo_config_is_refused_without_blocking",
+        hardening::a_fifo_config_is_refused_without_blocking,
+        true,
+    ),
+    (
+        "a_bad_masq_chain_is_refused_at_start",
+        hardening::a_bad_masq_chain_is_refused_at_start,
+        true,
+    ),
+    (
+        "healthz_answers_200_then_503_with_the_reason",
+        hardening::healthz_answers_200_then_503_with_the_reason,
+        true,
+    ),
+    (
+        "config_changes_apply_at_once",
+        reload::config_changes_apply_at_once,
+        true,
+    ),
+    (
+        "works_with_only_net_admin_and_net_raw",
+        reload::works_with_only_net_admin_and_net_raw,
         true,
     ),
 ];

@@ -59,6 +59,8 @@ pub fn missing_prerequisite() -> Option<String> {
 /// One backend inside one fresh network namespace. Only usable on the thread that made it.
 pub struct Ns {
     pub backend: &'static str,
+    /// The xtables multi-binary of this backend (a fake tool may `exec` it).
+    pub multi: &'static str,
     pub bin: tempfile::TempDir,
     pub dir: tempfile::TempDir,
 }
@@ -130,6 +132,51 @@ impl Ns {
     }
 }
 
+impl Ns {
+    /// Replaces one of the backend's tools with a shell script (fault injection).
+    pub fn fake_tool(&self, tool: &str, script: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.bin.path().join(tool);
+        let _ = std::fs::remove_file(&p);
+        std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// Brings up `lo` in this namespace (for the health endpoint).
+    pub fn loopback_up(&self) {
+        let out = self.run("ip", &["link", "set", "lo", "up"]);
+        assert!(out.status.success(), "ip link set lo up: {out:?}");
+    }
+}
+
+/// Sends `sig`, waits (at most 5 s) for the exit; returns the status, stderr and how long
+/// the exit took.
+pub fn terminate(
+    agent: &mut Reaped,
+    sig: nix::sys::signal::Signal,
+) -> (std::process::ExitStatus, String, Duration) {
+    let child = &mut agent.0;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("agent did not exit within 5 s of {sig:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let took = start.elapsed();
+    let mut err = String::new();
+    if let Some(e) = child.stderr.as_mut() {
+        std::io::Read::read_to_string(e, &mut err).unwrap();
+    }
+    (status, err, took)
+}
+
 /// A child that is killed and reaped however the test ends.
 pub struct Reaped(pub Child);
 
@@ -164,6 +211,7 @@ pub fn each_backend(f: impl Fn(&Ns) + Sync) {
                 }
                 let ns = Ns {
                     backend,
+                    multi,
                     bin,
                     dir: tempfile::tempdir().unwrap(),
                 };
