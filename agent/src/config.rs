@@ -168,9 +168,23 @@ const KEYS: [&str; 5] = [
 ///
 /// Empty input (or only whitespace, comments, or `null`) yields the defaults.
 pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Parsed, ConfigError> {
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    let root = if first == Some(&b'{') {
-        parse_json(bytes).map_err(|e| ConfigError::Json {
+    let root = if looks_like_json(bytes) {
+        // Every JSON value but the first follows a `,` or opens with `[`/`{`: a bound on
+        // the values (and so on the memory) before anything is built.
+        let bound = bytes
+            .iter()
+            .filter(|b| matches!(b, b',' | b'[' | b'{'))
+            .count();
+        if bound > crate::tree::MAX_NODES {
+            return Err(ConfigError::Json {
+                line: 1,
+                column: 1,
+                message: format!("document has more than {} values", crate::tree::MAX_NODES),
+            });
+        }
+        // Go's decoder reads invalid UTF-8 inside strings as U+FFFD (outside strings it is
+        // a syntax error either way); serde_json would refuse the whole document.
+        parse_json(String::from_utf8_lossy(bytes).as_bytes()).map_err(|e| ConfigError::Json {
             line: e.line(),
             column: e.column(),
             message: strip_position(&e.to_string()),
@@ -186,6 +200,17 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Parsed, ConfigError> {
         })?
     };
     from_tree(root, opts)
+}
+
+/// The reference's `hasJSONPrefix`: after leading white space as Go's `unicode.IsSpace`
+/// sees it (decoding UTF-8, so a no-break space counts and an invalid byte stops the
+/// scan; Rust's `char::is_whitespace` is the same Unicode property), a `{`.
+fn looks_like_json(bytes: &[u8]) -> bool {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    text.trim_start().starts_with('{')
 }
 
 /// serde_json appends " at line L column C"; we print the position ourselves.

@@ -510,3 +510,28 @@ fn long_values_are_cut_in_messages() {
     assert!(p.warnings.iter().all(|w| w.len() < 200));
     assert_eq!(p.warnings[10], "40 more unknown keys ignored");
 }
+
+/// Anchors nested in anchors, none aliased: 50 KB once cost 319 MB (each anchor kept a
+/// copy of its subtree). Only aliased anchors are kept now; this one parses as the list
+/// it is (and, aliased, is bounded like any alias).
+#[test]
+fn nested_anchors_cost_nothing_unless_aliased() {
+    let depth = 200;
+    let opens: String = (0..depth).map(|i| format!("&a{i} [")).collect();
+    let closes = "]".repeat(depth);
+    let items = vec!["x"; 25_000].join(",");
+    let doc = format!("k: {opens}{items}{closes}\n");
+    let p = parse(doc.as_bytes(), &v4()).unwrap();
+    assert_eq!(p.warnings, [r#"unknown key "k" ignored"#]);
+    let aliased = format!("k: {opens}{items}{closes}\nj: [*a0, *a1, *a2, *a3, *a4]\n");
+    assert!(err(&aliased).contains("excessive aliasing"));
+}
+
+/// Every config's cost is bounded: more than a million values is refused (a config with
+/// 100,000 CIDRs has 100,001).
+#[test]
+fn more_than_a_million_values_is_refused() {
+    let doc = format!("k: [{}]\n", vec!["1"; 1_000_001].join(","));
+    let e = err(&doc);
+    assert!(e.contains("more than 1000000 values"), "{e}");
+}

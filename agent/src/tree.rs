@@ -70,9 +70,14 @@ impl Node {
     }
 }
 
-/// The most nodes that aliases may copy into one document. A config needs none; the limit
-/// only stops a small document from expanding exponentially ("billion laughs").
+/// The most nodes that aliases may copy into one document (anchored nodes kept for them
+/// included). A config needs none; the limit only stops a small document from expanding
+/// exponentially ("billion laughs") or quadratically (anchors nested in anchors).
 const MAX_ALIAS_EXPANSION: usize = 100_000;
+
+/// The most values (scalars, lists, mappings) one document may hold: ten times what a
+/// config with 100,000 CIDRs needs, a bound on the memory any config can cost.
+pub const MAX_NODES: usize = 1_000_000;
 
 /// A YAML syntax error with its 1-based position.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,10 +96,44 @@ fn syntax(e: &ScanError) -> YamlSyntax {
     }
 }
 
+/// The first pass: which anchors are ever aliased, and whether the document is within
+/// [`MAX_NODES`]. Nothing is built, so it costs no memory; syntax errors surface here.
+fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax> {
+    let mut parser = Parser::new_from_str(text);
+    let mut aliased = std::collections::HashSet::new();
+    let mut nodes = 0usize;
+    while let Some(ev) = parser.next_event() {
+        let (ev, span) = ev.map_err(|e| syntax(&e))?;
+        match ev {
+            Event::Alias(id) => {
+                aliased.insert(id);
+            }
+            Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..) => {
+                nodes += 1;
+                if nodes > MAX_NODES {
+                    return Err(YamlSyntax {
+                        line: span.start.line(),
+                        column: span.start.col() + 1,
+                        message: format!("document has more than {MAX_NODES} values"),
+                    });
+                }
+            }
+            // Only the first document counts (as with go-yaml's Unmarshal).
+            Event::DocumentEnd | Event::StreamEnd => break,
+            _ => {}
+        }
+    }
+    Ok(aliased)
+}
+
 /// Parses the first YAML document of `text` into a [`Node`] (`Node::Null` if there is none).
 ///
-/// Built iteratively (an explicit stack), so deeply nested junk cannot overflow ours.
+/// Built iteratively (an explicit stack), so deeply nested junk cannot overflow ours. Two
+/// passes: [`survey`] finds the anchors that are aliased; only those are kept (a copy per
+/// anchor, counted against [`MAX_ALIAS_EXPANSION`]), so anchors nested in anchors no
+/// longer cost memory quadratic in the document's size.
 pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
+    let aliased = survey(text)?;
     enum Frame {
         Seq(Vec<Node>, usize),
         Map(Vec<(String, Node)>, Option<String>, usize),
@@ -168,8 +207,17 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
             });
         }
         if let Some((node, anchor)) = done {
-            if anchor != 0 {
-                anchors.insert(anchor, (node.clone(), node.size()));
+            if anchor != 0 && aliased.contains(&anchor) {
+                let size = node.size();
+                expanded = expanded.saturating_add(size);
+                if expanded > MAX_ALIAS_EXPANSION {
+                    return Err(YamlSyntax {
+                        line: span.start.line(),
+                        column: span.start.col() + 1,
+                        message: "document contains excessive aliasing".into(),
+                    });
+                }
+                anchors.insert(anchor, (node.clone(), size));
             }
             match stack.last_mut() {
                 None => {
