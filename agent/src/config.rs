@@ -190,10 +190,15 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Parsed, ConfigError> {
             message: strip_position(&e.to_string()),
         })?
     } else {
-        let text = std::str::from_utf8(bytes).map_err(|e| ConfigError::NotUtf8 {
-            offset: e.valid_up_to(),
+        let text = crate::yaml11::reader(bytes).map_err(|e| match e {
+            crate::yaml11::ReadError::Encoding { offset } => ConfigError::NotUtf8 { offset },
+            crate::yaml11::ReadError::Control { line, column, ch } => ConfigError::Yaml {
+                line,
+                column,
+                message: format!("control character {ch:?} is not allowed"),
+            },
         })?;
-        parse_yaml(text).map_err(|e| ConfigError::Yaml {
+        parse_yaml(&text).map_err(|e| ConfigError::Yaml {
             line: e.line,
             column: e.column,
             message: e.message,
@@ -236,9 +241,14 @@ fn from_tree(root: Node, opts: &ParseOptions) -> Result<Parsed, ConfigError> {
     // The raw list is validated after all keys are read: a later `cidrLimit` or an
     // earlier duplicate must not change the outcome.
     let mut raw_cidrs: Option<Vec<String>> = None;
+    let mut backing: Vec<String> = config
+        .non_masquerade_cidrs
+        .iter()
+        .map(|c| c.text.clone())
+        .collect();
     let mut ignored_beyond = 0usize;
     for (key, value) in entries {
-        let Some(canonical) = KEYS.iter().find(|k| k.eq_ignore_ascii_case(&key)) else {
+        let Some(canonical) = KEYS.iter().find(|k| json_key_matches(k, &key)) else {
             if warnings.len() < MAX_WARNINGS {
                 warnings.push(format!("unknown key {:?} ignored", clip(&key)));
             } else {
@@ -247,7 +257,7 @@ fn from_tree(root: Node, opts: &ParseOptions) -> Result<Parsed, ConfigError> {
             continue;
         };
         match *canonical {
-            "nonMasqueradeCIDRs" => raw_cidrs = Some(cidr_list(value)?),
+            "nonMasqueradeCIDRs" => raw_cidrs = Some(cidr_list(value, &mut backing)?),
             "cidrLimit" => match value {
                 Node::Null => {}
                 Node::Int(i) => config.cidr_limit = i,
@@ -321,28 +331,59 @@ fn set_bool(key: &str, value: Node, slot: &mut bool) -> Result<(), ConfigError> 
     }
 }
 
-/// `null` empties the list (Go's decoder sets a slice to nil on `null`).
-fn cidr_list(value: Node) -> Result<Vec<String>, ConfigError> {
-    match value {
-        Node::Null => Ok(Vec::new()),
-        Node::Seq(items) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| match item {
-                Node::Str(s) => Ok(s),
-                other => Err(wrong_type(
+/// Decodes a `nonMasqueradeCIDRs` value the way Go's `encoding/json` decodes into the
+/// reference's `[]string`, which reuses the slice it already holds: `null` (the whole
+/// list) empties it, `[]` too; an element `null` leaves whatever that slot of the backing
+/// array held (the default list's entry at that index, or `""` past its capacity, which
+/// is then an invalid CIDR). `backing` is that array, updated for a later duplicate key.
+fn cidr_list(value: Node, backing: &mut Vec<String>) -> Result<Vec<String>, ConfigError> {
+    let items = match value {
+        Node::Null => Vec::new(),
+        Node::Seq(items) => items,
+        other => {
+            return Err(wrong_type(
+                "nonMasqueradeCIDRs",
+                &other,
+                "a list of CIDR strings",
+            ))
+        }
+    };
+    let mut list = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let slot = backing.get(i).cloned().unwrap_or_default();
+        list.push(match item {
+            Node::Str(s) => s,
+            Node::Null => slot,
+            other => {
+                return Err(wrong_type(
                     &format!("nonMasqueradeCIDRs[{i}]"),
                     &other,
                     "a CIDR string",
-                )),
-            })
-            .collect(),
-        other => Err(wrong_type(
-            "nonMasqueradeCIDRs",
-            &other,
-            "a list of CIDR strings",
-        )),
+                ))
+            }
+        });
     }
+    if list.is_empty() || list.len() > backing.len() {
+        // A new backing array: nothing of the old one survives.
+        *backing = list.clone();
+    } else {
+        backing[..list.len()].clone_from_slice(&list);
+    }
+    Ok(list)
+}
+
+/// Go's `encoding/json` field-name match: exact, else case-insensitive with Unicode
+/// simple folding, under which `K` (Kelvin sign) is `k` and `ſ` (long s) is `s`.
+fn json_key_matches(canonical: &str, key: &str) -> bool {
+    let folded: String = key
+        .chars()
+        .map(|c| match c {
+            '\u{212a}' => 'k',
+            '\u{17f}' => 's',
+            c => c,
+        })
+        .collect();
+    canonical.eq_ignore_ascii_case(&folded)
 }
 
 /// Go's `net.ParseCIDR` (Go 1.17 and later), the reference's parser: the address as
@@ -611,3 +652,7 @@ impl fmt::Display for Config {
 #[cfg(test)]
 #[path = "config_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "config_reference_tests.rs"]
+mod reference_tests;

@@ -12,3 +12,4 @@ pub mod health;
 pub mod rules;
 mod tree;
 pub mod watch;
+mod yaml11;

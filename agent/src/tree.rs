@@ -6,6 +6,7 @@
 //! information Go's decoder would see: scalar kinds after YAML 1.1 resolution and the
 //! mapping entries in the order the decoder would visit them.
 
+use crate::yaml11::{self, Scalar, Tag};
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError};
 use std::collections::HashMap;
 
@@ -97,33 +98,115 @@ fn syntax(e: &ScanError) -> YamlSyntax {
 }
 
 /// The first pass: which anchors are ever aliased, and whether the document is within
-/// [`MAX_NODES`]. Nothing is built, so it costs no memory; syntax errors surface here.
+/// [`MAX_NODES`]. Nothing is built, so it costs no memory; syntax errors surface here, and
+/// so do the points where go-yaml 2.4 is stricter than this YAML 1.2 parser ([`strict`]).
 fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax> {
+    use serde_saphyr::granit_parser::StructureStyle;
+    strict_start(text)?;
     let mut parser = Parser::new_from_str(text);
     let mut aliased = std::collections::HashSet::new();
     let mut nodes = 0usize;
+    // Lines where a leading tab is fine: inside flow collections and quoted scalars.
+    let mut sheltered: Vec<(usize, usize)> = Vec::new();
+    let mut styles: Vec<(StructureStyle, usize)> = Vec::new();
+    let mut last_line = usize::MAX;
     while let Some(ev) = parser.next_event() {
         let (ev, span) = ev.map_err(|e| syntax(&e))?;
+        let line = span.start.line();
         match ev {
             Event::Alias(id) => {
                 aliased.insert(id);
             }
-            Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..) => {
-                nodes += 1;
-                if nodes > MAX_NODES {
-                    return Err(YamlSyntax {
-                        line: span.start.line(),
-                        column: span.start.col() + 1,
-                        message: format!("document has more than {MAX_NODES} values"),
-                    });
+            Event::DocumentStart(_, Some(v)) if (v.major, v.minor) != (1, 1) => {
+                return Err(YamlSyntax {
+                    line,
+                    column: span.start.col() + 1,
+                    message: format!(
+                        "found incompatible YAML document (%YAML {}.{}; go-yaml reads 1.1 only)",
+                        v.major, v.minor
+                    ),
+                });
+            }
+            Event::Scalar(_, style, ..) => {
+                if matches!(style, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted) {
+                    sheltered.push((line, span.end.line()));
+                }
+            }
+            Event::SequenceStart(style, ..) | Event::MappingStart(style, ..) => {
+                styles.push((style, line));
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((StructureStyle::Flow, start)) = styles.pop() {
+                    sheltered.push((start, line));
                 }
             }
             // Only the first document counts (as with go-yaml's Unmarshal).
-            Event::DocumentEnd | Event::StreamEnd => break,
+            Event::DocumentEnd | Event::StreamEnd => {
+                last_line = line;
+                break;
+            }
             _ => {}
         }
+        if matches!(
+            ev,
+            Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..)
+        ) {
+            nodes += 1;
+            if nodes > MAX_NODES {
+                return Err(YamlSyntax {
+                    line,
+                    column: span.start.col() + 1,
+                    message: format!("document has more than {MAX_NODES} values"),
+                });
+            }
+        }
     }
+    strict_tabs(text, &sheltered, last_line)?;
     Ok(aliased)
+}
+
+/// go-yaml 2.4 refuses a tab in a line's leading white space (indentation) outside flow
+/// collections and quoted scalars ("found a tab character that violates indentation");
+/// YAML 1.2 parsers read some of those lines. Lines up to the first document's end.
+fn strict_tabs(text: &str, sheltered: &[(usize, usize)], last: usize) -> Result<(), YamlSyntax> {
+    for (n, l) in text.split('\n').enumerate() {
+        let line = n + 1;
+        if line > last {
+            break;
+        }
+        let lead = l.len() - l.trim_start_matches([' ', '\t']).len();
+        let Some(col) = l[..lead].find('\t') else {
+            continue;
+        };
+        if sheltered.iter().any(|&(a, b)| a < line && line <= b) {
+            continue;
+        }
+        return Err(YamlSyntax {
+            line,
+            column: col + 1,
+            message: "found a tab character that violates indentation".into(),
+        });
+    }
+    Ok(())
+}
+
+/// go-yaml refuses a stream whose first token is a document end marker (`...`).
+fn strict_start(text: &str) -> Result<(), YamlSyntax> {
+    for (n, l) in text.split('\n').enumerate() {
+        let t = l.trim_start_matches([' ', '\t', '\r']);
+        if t.is_empty() || t.starts_with('#') || l.starts_with('%') {
+            continue;
+        }
+        if l.starts_with("...") && l[3..].chars().next().is_none_or(char::is_whitespace) {
+            return Err(YamlSyntax {
+                line: n + 1,
+                column: 1,
+                message: "did not find expected node content (a document end marker first)".into(),
+            });
+        }
+        break;
+    }
+    Ok(())
 }
 
 /// Parses the first YAML document of `text` into a [`Node`] (`Node::Null` if there is none).
@@ -136,7 +219,12 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
     let aliased = survey(text)?;
     enum Frame {
         Seq(Vec<Node>, usize),
-        Map(Vec<(String, Node)>, Option<String>, usize),
+        Map(Vec<(Key, Node)>, Option<Key>, usize),
+    }
+    /// A finished node: a scalar still to be placed as a key or a value, or a node.
+    enum Done {
+        Scalar(Scalar),
+        Node(Node),
     }
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
@@ -146,7 +234,12 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
     let mut root: Option<Node> = None;
     while let Some(ev) = parser.next_event() {
         let (ev, span) = ev.map_err(|e| syntax(&e))?;
-        let done: Option<(Node, usize)> = match ev {
+        let at = |message: String| YamlSyntax {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+            message,
+        };
+        let done: Option<(Done, usize)> = match ev {
             Event::StreamStart | Event::DocumentStart(..) | Event::Anchor(..) => None,
             Event::StreamEnd | Event::DocumentEnd => {
                 if stack.is_empty() {
@@ -159,24 +252,23 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
                 expanded = expanded.saturating_add(size);
                 if expanded > MAX_ALIAS_EXPANSION {
                     // A "billion laughs" document: go-yaml rejects it too.
-                    return Err(YamlSyntax {
-                        line: span.start.line(),
-                        column: span.start.col() + 1,
-                        message: "document contains excessive aliasing".into(),
-                    });
+                    return Err(at("document contains excessive aliasing".into()));
                 }
-                Some((node, 0))
+                Some((Done::Node(node), 0))
             }
-            Event::UnresolvedAlias(name) => {
-                return Err(YamlSyntax {
-                    line: span.start.line(),
-                    column: span.start.col() + 1,
-                    message: format!("unknown anchor {name:?}"),
-                })
-            }
+            Event::UnresolvedAlias(name) => return Err(at(format!("unknown anchor {name:?}"))),
             Event::Scalar(value, style, anchor, tag) => {
-                let tag = tag.map(|t| t.suffix().to_string());
-                Some((resolve_scalar(&value, style, tag.as_deref()), anchor))
+                let name = tag
+                    .as_ref()
+                    .map(|t| t.suffix_in_namespace("tag:yaml.org,2002:"));
+                let tag = match &name {
+                    None => None,
+                    Some(Some(n)) => Some(Tag::Core(n.as_ref())),
+                    Some(None) => Some(Tag::Other),
+                };
+                let scalar =
+                    yaml11::resolve(&value, style == ScalarStyle::Plain, tag).map_err(&at)?;
+                Some((Done::Scalar(scalar), anchor))
             }
             Event::SequenceStart(_, anchor, _) => {
                 stack.push(Frame::Seq(Vec::new(), anchor));
@@ -187,168 +279,143 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
                 None
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq(items, anchor)) => Some((Node::Seq(items), anchor)),
+                Some(Frame::Seq(items, anchor)) => Some((Done::Node(Node::Seq(items)), anchor)),
                 _ => None,
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(entries, _, anchor)) => {
-                    Some((Node::Map(yaml_map(entries)), anchor))
-                }
+                Some(Frame::Map(entries, _, anchor)) => Some((
+                    Done::Node(Node::Map(yaml_map(entries).map_err(&at)?)),
+                    anchor,
+                )),
                 _ => None,
             },
             #[allow(unreachable_patterns)]
             _ => None,
         };
         if stack.len() > 10_000 {
-            return Err(YamlSyntax {
-                line: span.start.line(),
-                column: span.start.col() + 1,
-                message: "document nested more than 10000 levels deep".into(),
-            });
+            return Err(at("document nested more than 10000 levels deep".into()));
         }
-        if let Some((node, anchor)) = done {
-            if anchor != 0 && aliased.contains(&anchor) {
-                let size = node.size();
-                expanded = expanded.saturating_add(size);
-                if expanded > MAX_ALIAS_EXPANSION {
-                    return Err(YamlSyntax {
-                        line: span.start.line(),
-                        column: span.start.col() + 1,
-                        message: "document contains excessive aliasing".into(),
-                    });
-                }
-                anchors.insert(anchor, (node.clone(), size));
+        let Some((done, anchor)) = done else {
+            continue;
+        };
+        let is_key = matches!(stack.last(), Some(Frame::Map(_, None, _)));
+        // The key a finished node makes, or the value.
+        let (key, node) = match done {
+            Done::Scalar(s) if is_key => (Some(scalar_key(&s).map_err(&at)?), scalar_value(s).ok()),
+            Done::Scalar(s) => (None, Some(scalar_value(s).map_err(&at)?)),
+            Done::Node(n) if is_key => (Some(node_key(&n).map_err(&at)?), Some(n)),
+            Done::Node(n) => (None, Some(n)),
+        };
+        if let (true, Some(node)) = (anchor != 0 && aliased.contains(&anchor), &node) {
+            let size = node.size();
+            expanded = expanded.saturating_add(size);
+            if expanded > MAX_ALIAS_EXPANSION {
+                return Err(at("document contains excessive aliasing".into()));
             }
-            match stack.last_mut() {
-                None => {
-                    root = Some(node);
-                    // Only the first document counts (as with go-yaml's Unmarshal).
-                    break;
-                }
-                Some(Frame::Seq(items, _)) => items.push(node),
-                Some(Frame::Map(entries, pending, _)) => match pending.take() {
-                    None => *pending = Some(key_text(&node)),
-                    Some(key) => entries.push((key, node)),
-                },
+            anchors.insert(anchor, (node.clone(), size));
+        }
+        match stack.last_mut() {
+            None => {
+                root = node;
+                // Only the first document counts (as with go-yaml's Unmarshal).
+                break;
             }
+            Some(Frame::Seq(items, _)) => items.extend(node),
+            Some(Frame::Map(entries, pending, _)) => match pending.take() {
+                None => *pending = key,
+                Some(k) => entries.extend(node.map(|n| (k, n))),
+            },
         }
     }
     Ok(root.unwrap_or(Node::Null))
 }
 
-/// A YAML mapping key as the JSON key the reference's YAML-to-JSON step would produce.
-fn key_text(node: &Node) -> String {
-    match node {
-        Node::Str(s) | Node::Number(s) => s.clone(),
-        Node::Int(i) => i.to_string(),
-        Node::Bool(b) => b.to_string(),
-        Node::Null => "null".to_string(),
-        other => other.brief(),
+/// A mapping key as the reference's YAML-to-JSON step sees it.
+#[derive(Debug, Clone)]
+enum Key {
+    Text(String),
+    /// `<<`: merge the value's mapping(s) in.
+    Merge,
+}
+
+/// A scalar as a value. `.inf`/`.nan` cannot be written as JSON: the whole config fails.
+fn scalar_value(s: Scalar) -> Result<Node, String> {
+    Ok(match s {
+        Scalar::Null => Node::Null,
+        Scalar::Bool(b) => Node::Bool(b),
+        Scalar::Int(i) => Node::Int(i),
+        Scalar::BigUint(t) => Node::Number(t),
+        // Go re-emits floats in shortest form, so a whole `5.0` reaches the JSON decoder
+        // as `5` and is then a valid int.
+        Scalar::Float(f, text) => {
+            if f.fract() == 0.0
+                && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f)
+            {
+                Node::Int(f as i64)
+            } else {
+                Node::Number(text)
+            }
+        }
+        Scalar::NonFinite(s) => return Err(format!("json: unsupported value: {s}")),
+        Scalar::Timestamp(t) | Scalar::Str(t) => Node::Str(t),
+        Scalar::Merge => Node::Str("<<".into()),
+    })
+}
+
+/// A scalar as a key: null, timestamps and integers beyond int64 are refused (the
+/// reference's converter has no JSON key for them).
+fn scalar_key(s: &Scalar) -> Result<Key, String> {
+    Ok(Key::Text(match s {
+        Scalar::Merge => return Ok(Key::Merge),
+        Scalar::Bool(b) => b.to_string(),
+        Scalar::Int(i) => i.to_string(),
+        Scalar::Float(f, _) => format!("{}", *f as f32),
+        Scalar::NonFinite(s) => (*s).to_string(),
+        Scalar::Str(t) => t.clone(),
+        Scalar::Null => return Err("unsupported map key: null".into()),
+        Scalar::Timestamp(t) => return Err(format!("unsupported map key: timestamp {t}")),
+        Scalar::BigUint(t) => return Err(format!("unsupported map key: integer {t}")),
+    }))
+}
+
+/// An aliased or collection node as a key: only scalars make keys.
+fn node_key(n: &Node) -> Result<Key, String> {
+    match n {
+        Node::Null => Err("unsupported map key: null".into()),
+        Node::Seq(_) | Node::Map(_) => Err(format!("invalid map key: {}", n.kind())),
+        Node::Bool(b) => Ok(Key::Text(b.to_string())),
+        Node::Int(i) => Ok(Key::Text(i.to_string())),
+        Node::Number(t) | Node::Str(t) => Ok(Key::Text(t.clone())),
     }
 }
 
-/// Duplicate keys in a YAML mapping: the last occurrence wins (go-yaml v2 map semantics);
-/// the resulting JSON object is then emitted with keys sorted bytewise (Go's
+/// A YAML mapping as go-yaml v2 builds it: entries in order, a later key replacing an
+/// earlier one, a merge key (`<<`) setting every key of its mapping (of each mapping of a
+/// list, the first one winning) at that point. Then emitted with keys sorted bytewise (Go's
 /// `json.Marshal` of a map), which is the order the case-insensitive decoder sees them in.
-fn yaml_map(entries: Vec<(String, Node)>) -> Vec<(String, Node)> {
+fn yaml_map(entries: Vec<(Key, Node)>) -> Result<Vec<(String, Node)>, String> {
+    const WANT_MAP: &str = "map merge requires map or sequence of maps as the value";
     let mut map: std::collections::BTreeMap<String, Node> = std::collections::BTreeMap::new();
     for (k, v) in entries {
-        map.insert(k, v);
-    }
-    map.into_iter().collect()
-}
-
-/// YAML 1.1 scalar resolution as go-yaml v2 does it (the subset that matters here).
-fn resolve_scalar(value: &str, style: ScalarStyle, tag: Option<&str>) -> Node {
-    match tag {
-        Some("str") => return Node::Str(value.to_string()),
-        Some("null") => return Node::Null,
-        _ => {}
-    }
-    if style != ScalarStyle::Plain {
-        return Node::Str(value.to_string());
-    }
-    match value {
-        "" | "~" | "null" | "Null" | "NULL" => return Node::Null,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            return Node::Bool(true)
-        }
-        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return Node::Bool(false)
-        }
-        _ => {}
-    }
-    if let Some(i) = yaml_int(value) {
-        return match i64::try_from(i) {
-            Ok(i) => Node::Int(i),
-            Err(_) => Node::Number(value.to_string()),
-        };
-    }
-    if is_yaml_float(value) {
-        let cleaned: String = value.chars().filter(|c| *c != '_').collect();
-        if let Ok(f) = cleaned.parse::<f64>() {
-            // sigs.k8s.io/yaml re-emits floats in Go's shortest form, so `5.0` reaches the
-            // JSON decoder as `5` and is then a valid int.
-            if f.fract() == 0.0 && f.abs() < 9.2e18 {
-                return Node::Int(f as i64);
+        match (k, v) {
+            (Key::Text(k), v) => {
+                map.insert(k, v);
             }
-            return Node::Number(value.to_string());
+            (Key::Merge, Node::Map(merged)) => map.extend(merged),
+            (Key::Merge, Node::Seq(items)) => {
+                if !items.iter().all(|i| matches!(i, Node::Map(_))) {
+                    return Err(WANT_MAP.into());
+                }
+                for item in items.into_iter().rev() {
+                    if let Node::Map(merged) = item {
+                        map.extend(merged);
+                    }
+                }
+            }
+            (Key::Merge, _) => return Err(WANT_MAP.into()),
         }
     }
-    Node::Str(value.to_string())
-}
-
-/// Integers in YAML 1.1 notation: decimal, `0x`, `0b`, leading-`0` octal, `_` separators.
-fn yaml_int(value: &str) -> Option<i128> {
-    let (neg, rest) = match value.as_bytes().first()? {
-        b'-' => (true, &value[1..]),
-        b'+' => (false, &value[1..]),
-        _ => (false, value),
-    };
-    let digits: String = rest.chars().filter(|c| *c != '_').collect();
-    // Only one leading sign (Go's ParseInt); `from_str_radix` would take another after a
-    // base prefix (`0x-5`), and negating its i128::MIN would overflow.
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return None;
-    }
-    let parsed = if let Some(h) = digits.strip_prefix("0x") {
-        i128::from_str_radix(h, 16).ok()
-    } else if let Some(b) = digits.strip_prefix("0b") {
-        i128::from_str_radix(b, 2).ok()
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        i128::from_str_radix(&digits[1..], 8).ok()
-    } else if digits.bytes().all(|b| b.is_ascii_digit()) {
-        digits.parse::<i128>().ok()
-    } else {
-        None
-    }?;
-    Some(if neg { -parsed } else { parsed })
-}
-
-fn is_yaml_float(value: &str) -> bool {
-    let v = value.strip_prefix(['-', '+']).unwrap_or(value);
-    let (mantissa, exp) = match v.find(['e', 'E']) {
-        Some(i) => (&v[..i], Some(&v[i + 1..])),
-        None => (v, None),
-    };
-    let mantissa_ok = {
-        let mut parts = mantissa.splitn(2, '.');
-        let int = parts.next().unwrap_or("");
-        let frac = parts.next();
-        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || b == b'_');
-        match frac {
-            Some(f) => digits(int) && digits(f) && !(int.is_empty() && f.is_empty()),
-            None => !int.is_empty() && digits(int),
-        }
-    };
-    let exp_ok = match exp {
-        None => true,
-        Some(e) => {
-            let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-            !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
-        }
-    };
-    mantissa_ok && exp_ok
+    Ok(map.into_iter().collect())
 }
 
 /// Parses JSON into a [`Node`], keeping object entries in document order (Go's decoder
