@@ -151,3 +151,25 @@ fn go_yaml_reader_and_scanner_rules() {
     assert!(rejected(b"%YAML 1.2\n---\ncidrLimit: 3\n").contains("incompatible"));
     assert_eq!(limit("%YAML 1.1\n---\ncidrLimit: 9\n"), 9);
 }
+
+#[test]
+fn json_lone_surrogates_are_replacement_characters() {
+    assert_eq!(limit("{\"x\": \"\\ud800\", \"cidrLimit\": 9}"), 9);
+    assert_eq!(limit("{\"x\": \"\\udc00\\ud800x\", \"cidrLimit\": 9}"), 9);
+    assert_eq!(limit("{\"x\": \"\\ud83d\\ude00\", \"cidrLimit\": 9}"), 9);
+    assert_eq!(limit("{\"x\": \"\\\\ud800\", \"cidrLimit\": 9}"), 9);
+}
+
+#[test]
+fn tags_followed_by_flow_indicators_and_odd_anchors_are_refused() {
+    // go-yaml reads `!10.0.0.0/8]` as a tag, then misses the list's end.
+    rejected(b"nonMasqueradeCIDRs: [fd00::/8, !10.0.0.0/8]\n");
+    rejected(b"a: &a.b x\n");
+    rejected(b"a: &... x\n");
+    assert_eq!(limit("a: &a-b_1 x\nb: *a-b_1\ncidrLimit: 9\n"), 9);
+    rejected(b"%FOO bar\n---\na: 1\n");
+    rejected(b"a: {: 1}\n");
+    rejected(b"nonMasqueradeCIDRs: [::/0]\n");
+    assert_eq!(list("nonMasqueradeCIDRs: ['10.0.0.0/8']\n"), ["10.0.0.0/8"]);
+    rejected(b"a: {b c\n d: 1}\n");
+}

@@ -8,8 +8,10 @@
 pub mod backend;
 pub mod config;
 pub mod daemon;
+mod gostd;
 pub mod health;
 pub mod rules;
+mod survey;
 mod tree;
 pub mod watch;
 mod yaml11;

@@ -6,6 +6,7 @@
 //! information Go's decoder would see: scalar kinds after YAML 1.1 resolution and the
 //! mapping entries in the order the decoder would visit them.
 
+use crate::survey::survey;
 use crate::yaml11::{self, Scalar, Tag};
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError};
 use std::collections::HashMap;
@@ -27,6 +28,10 @@ pub enum Node {
     Seq(Vec<Node>),
     /// A mapping; entries in the order Go's JSON decoder would assign them.
     Map(Vec<(String, Node)>),
+    /// A value the reference's YAML-to-JSON step cannot convert (`.nan`), with the reason.
+    /// It fails the config only if it survives into the final document (a later duplicate
+    /// key may replace it), so it is checked at the end ([`unconvertible`]).
+    Invalid(String),
 }
 
 impl Node {
@@ -39,6 +44,7 @@ impl Node {
             Node::Str(_) => "a string",
             Node::Seq(_) => "a list",
             Node::Map(_) => "a mapping",
+            Node::Invalid(_) => "a value JSON cannot carry",
         }
     }
 
@@ -61,6 +67,7 @@ impl Node {
             Node::Str(s) => format!("{s:?}"),
             Node::Seq(_) => "a list".to_string(),
             Node::Map(_) => "a mapping".to_string(),
+            Node::Invalid(why) => why.clone(),
         };
         if s.chars().count() > 80 {
             let cut: String = s.chars().take(77).collect();
@@ -88,125 +95,13 @@ pub struct YamlSyntax {
     pub message: String,
 }
 
-fn syntax(e: &ScanError) -> YamlSyntax {
+pub(crate) fn syntax(e: &ScanError) -> YamlSyntax {
     let m = e.marker();
     YamlSyntax {
         line: m.line(),
         column: m.col() + 1,
         message: e.info(),
     }
-}
-
-/// The first pass: which anchors are ever aliased, and whether the document is within
-/// [`MAX_NODES`]. Nothing is built, so it costs no memory; syntax errors surface here, and
-/// so do the points where go-yaml 2.4 is stricter than this YAML 1.2 parser ([`strict`]).
-fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax> {
-    use serde_saphyr::granit_parser::StructureStyle;
-    strict_start(text)?;
-    let mut parser = Parser::new_from_str(text);
-    let mut aliased = std::collections::HashSet::new();
-    let mut nodes = 0usize;
-    // Lines where a leading tab is fine: inside flow collections and quoted scalars.
-    let mut sheltered: Vec<(usize, usize)> = Vec::new();
-    let mut styles: Vec<(StructureStyle, usize)> = Vec::new();
-    let mut last_line = usize::MAX;
-    while let Some(ev) = parser.next_event() {
-        let (ev, span) = ev.map_err(|e| syntax(&e))?;
-        let line = span.start.line();
-        match ev {
-            Event::Alias(id) => {
-                aliased.insert(id);
-            }
-            Event::DocumentStart(_, Some(v)) if (v.major, v.minor) != (1, 1) => {
-                return Err(YamlSyntax {
-                    line,
-                    column: span.start.col() + 1,
-                    message: format!(
-                        "found incompatible YAML document (%YAML {}.{}; go-yaml reads 1.1 only)",
-                        v.major, v.minor
-                    ),
-                });
-            }
-            Event::Scalar(_, style, ..) => {
-                if matches!(style, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted) {
-                    sheltered.push((line, span.end.line()));
-                }
-            }
-            Event::SequenceStart(style, ..) | Event::MappingStart(style, ..) => {
-                styles.push((style, line));
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                if let Some((StructureStyle::Flow, start)) = styles.pop() {
-                    sheltered.push((start, line));
-                }
-            }
-            // Only the first document counts (as with go-yaml's Unmarshal).
-            Event::DocumentEnd | Event::StreamEnd => {
-                last_line = line;
-                break;
-            }
-            _ => {}
-        }
-        if matches!(
-            ev,
-            Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..)
-        ) {
-            nodes += 1;
-            if nodes > MAX_NODES {
-                return Err(YamlSyntax {
-                    line,
-                    column: span.start.col() + 1,
-                    message: format!("document has more than {MAX_NODES} values"),
-                });
-            }
-        }
-    }
-    strict_tabs(text, &sheltered, last_line)?;
-    Ok(aliased)
-}
-
-/// go-yaml 2.4 refuses a tab in a line's leading white space (indentation) outside flow
-/// collections and quoted scalars ("found a tab character that violates indentation");
-/// YAML 1.2 parsers read some of those lines. Lines up to the first document's end.
-fn strict_tabs(text: &str, sheltered: &[(usize, usize)], last: usize) -> Result<(), YamlSyntax> {
-    for (n, l) in text.split('\n').enumerate() {
-        let line = n + 1;
-        if line > last {
-            break;
-        }
-        let lead = l.len() - l.trim_start_matches([' ', '\t']).len();
-        let Some(col) = l[..lead].find('\t') else {
-            continue;
-        };
-        if sheltered.iter().any(|&(a, b)| a < line && line <= b) {
-            continue;
-        }
-        return Err(YamlSyntax {
-            line,
-            column: col + 1,
-            message: "found a tab character that violates indentation".into(),
-        });
-    }
-    Ok(())
-}
-
-/// go-yaml refuses a stream whose first token is a document end marker (`...`).
-fn strict_start(text: &str) -> Result<(), YamlSyntax> {
-    for (n, l) in text.split('\n').enumerate() {
-        let t = l.trim_start_matches([' ', '\t', '\r']);
-        if t.is_empty() || t.starts_with('#') || l.starts_with('%') {
-            continue;
-        }
-        if l.starts_with("...") && l[3..].chars().next().is_none_or(char::is_whitespace) {
-            return Err(YamlSyntax {
-                line: n + 1,
-                column: 1,
-                message: "did not find expected node content (a document end marker first)".into(),
-            });
-        }
-        break;
-    }
-    Ok(())
 }
 
 /// Parses the first YAML document of `text` into a [`Node`] (`Node::Null` if there is none).
@@ -216,10 +111,11 @@ fn strict_start(text: &str) -> Result<(), YamlSyntax> {
 /// anchor, counted against [`MAX_ALIAS_EXPANSION`]), so anchors nested in anchors no
 /// longer cost memory quadratic in the document's size.
 pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
+    use serde_saphyr::granit_parser::StructureStyle;
     let aliased = survey(text)?;
     enum Frame {
-        Seq(Vec<Node>, usize),
-        Map(Vec<(Key, Node)>, Option<Key>, usize),
+        Seq(Vec<Node>, usize, bool),
+        Map(Vec<(Key, Node)>, Option<Key>, usize, bool),
     }
     /// A finished node: a scalar still to be placed as a key or a value, or a node.
     enum Done {
@@ -270,20 +166,22 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
                     yaml11::resolve(&value, style == ScalarStyle::Plain, tag).map_err(&at)?;
                 Some((Done::Scalar(scalar), anchor))
             }
-            Event::SequenceStart(_, anchor, _) => {
-                stack.push(Frame::Seq(Vec::new(), anchor));
+            Event::SequenceStart(style, anchor, _) => {
+                let flow = style == StructureStyle::Flow;
+                stack.push(Frame::Seq(Vec::new(), anchor, flow));
                 None
             }
-            Event::MappingStart(_, anchor, _) => {
-                stack.push(Frame::Map(Vec::new(), None, anchor));
+            Event::MappingStart(style, anchor, _) => {
+                let flow = style == StructureStyle::Flow;
+                stack.push(Frame::Map(Vec::new(), None, anchor, flow));
                 None
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq(items, anchor)) => Some((Done::Node(Node::Seq(items)), anchor)),
+                Some(Frame::Seq(items, anchor, _)) => Some((Done::Node(Node::Seq(items)), anchor)),
                 _ => None,
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(entries, _, anchor)) => Some((
+                Some(Frame::Map(entries, _, anchor, _)) => Some((
                     Done::Node(Node::Map(yaml_map(entries).map_err(&at)?)),
                     anchor,
                 )),
@@ -298,7 +196,21 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
         let Some((done, anchor)) = done else {
             continue;
         };
-        let is_key = matches!(stack.last(), Some(Frame::Map(_, None, _)));
+        if let (Done::Scalar(Scalar::Null), true) = (&done, span.start.index() == span.end.index())
+        {
+            if matches!(stack.last(), Some(Frame::Map(_, None, ..))) {
+                // `: value` with nothing before the colon: go-yaml finds no key.
+                return Err(at("did not find expected key (empty key)".into()));
+            }
+        }
+        let is_key = matches!(stack.last(), Some(Frame::Map(_, None, ..)));
+        let in_flow = stack
+            .iter()
+            .any(|f| matches!(f, Frame::Seq(.., true) | Frame::Map(.., true)));
+        // YAML 1.1: an implicit key is a single line, in flow collections too.
+        if is_key && in_flow && span.start.line() != span.end.line() {
+            return Err(at("a key in a flow collection must be on one line".into()));
+        }
         // The key a finished node makes, or the value.
         let (key, node) = match done {
             Done::Scalar(s) if is_key => (Some(scalar_key(&s).map_err(&at)?), scalar_value(s).ok()),
@@ -320,14 +232,22 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
                 // Only the first document counts (as with go-yaml's Unmarshal).
                 break;
             }
-            Some(Frame::Seq(items, _)) => items.extend(node),
-            Some(Frame::Map(entries, pending, _)) => match pending.take() {
+            Some(Frame::Seq(items, ..)) => items.extend(node),
+            Some(Frame::Map(entries, pending, ..)) => match pending.take() {
                 None => *pending = key,
                 Some(k) => entries.extend(node.map(|n| (k, n))),
             },
         }
     }
-    Ok(root.unwrap_or(Node::Null))
+    let root = root.unwrap_or(Node::Null);
+    if let Some(why) = unconvertible(&root) {
+        return Err(YamlSyntax {
+            line: 1,
+            column: 1,
+            message: why,
+        });
+    }
+    Ok(root)
 }
 
 /// A mapping key as the reference's YAML-to-JSON step sees it.
@@ -356,13 +276,13 @@ fn scalar_value(s: Scalar) -> Result<Node, String> {
                 Node::Number(text)
             }
         }
-        Scalar::NonFinite(s) => return Err(format!("json: unsupported value: {s}")),
+        Scalar::NonFinite(s) => Node::Invalid(format!("json: unsupported value: {s}")),
         Scalar::Timestamp(t) | Scalar::Str(t) => Node::Str(t),
         Scalar::Merge => Node::Str("<<".into()),
     })
 }
 
-/// A scalar as a key: null, timestamps and integers beyond int64 are refused (the
+/// A scalar as a key: null, timestamps and integers beyond int64 are marked (the
 /// reference's converter has no JSON key for them).
 fn scalar_key(s: &Scalar) -> Result<Key, String> {
     Ok(Key::Text(match s {
@@ -372,17 +292,40 @@ fn scalar_key(s: &Scalar) -> Result<Key, String> {
         Scalar::Float(f, _) => format!("{}", *f as f32),
         Scalar::NonFinite(s) => (*s).to_string(),
         Scalar::Str(t) => t.clone(),
-        Scalar::Null => return Err("unsupported map key: null".into()),
-        Scalar::Timestamp(t) => return Err(format!("unsupported map key: timestamp {t}")),
-        Scalar::BigUint(t) => return Err(format!("unsupported map key: integer {t}")),
+        Scalar::Null => unsupported_key("null"),
+        Scalar::Timestamp(t) => unsupported_key(&format!("timestamp {t}")),
+        Scalar::BigUint(t) => unsupported_key(&format!("integer {t}")),
     }))
+}
+
+/// A key the reference's converter has no JSON key for (null, a timestamp, an integer
+/// beyond int64): a marker that no YAML key can spell (NUL is refused by the reader),
+/// an error only if it survives into the final document ([`unconvertible`]).
+fn unsupported_key(what: &str) -> String {
+    format!("\0unsupported map key: {what}")
+}
+
+/// The first value or key of the final document that JSON cannot carry, if any.
+pub fn unconvertible(node: &Node) -> Option<String> {
+    match node {
+        Node::Invalid(why) => Some(why.clone()),
+        Node::Seq(items) => items.iter().find_map(unconvertible),
+        Node::Map(entries) => entries.iter().find_map(|(k, v)| {
+            k.strip_prefix('\0')
+                .map(str::to_string)
+                .or_else(|| unconvertible(v))
+        }),
+        _ => None,
+    }
 }
 
 /// An aliased or collection node as a key: only scalars make keys.
 fn node_key(n: &Node) -> Result<Key, String> {
     match n {
-        Node::Null => Err("unsupported map key: null".into()),
-        Node::Seq(_) | Node::Map(_) => Err(format!("invalid map key: {}", n.kind())),
+        Node::Null => Ok(Key::Text(unsupported_key("null"))),
+        Node::Seq(_) | Node::Map(_) | Node::Invalid(_) => {
+            Err(format!("invalid map key: {}", n.kind()))
+        }
         Node::Bool(b) => Ok(Key::Text(b.to_string())),
         Node::Int(i) => Ok(Key::Text(i.to_string())),
         Node::Number(t) | Node::Str(t) => Ok(Key::Text(t.clone())),

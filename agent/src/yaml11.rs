@@ -368,8 +368,10 @@ pub enum ReadError {
 
 /// The input as go-yaml's reader hands it on, for a YAML 1.2 parser to read the same
 /// document: UTF-16 with a byte-order mark decoded; control characters refused (YAML
-/// 1.1's printable set); NEL, LS and PS turned into the line breaks YAML 1.1 takes them
-/// for; a byte-order mark at the start of a line dropped (libyaml skips it there).
+/// 1.1's printable set); CR LF, CR, NEL, LS and PS turned into the `\n` line breaks YAML
+/// 1.1 takes them for; a byte-order mark at the start dropped, and one anywhere else
+/// (content for go-yaml, an error for a YAML 1.2 parser) replaced by U+FFFC, which is
+/// content for both and makes no key or value the config knows.
 pub fn reader(bytes: &[u8]) -> Result<String, ReadError> {
     let text = match bytes {
         [0xFF, 0xFE, rest @ ..] | [0xFE, 0xFF, rest @ ..] => {
@@ -398,27 +400,28 @@ pub fn reader(bytes: &[u8]) -> Result<String, ReadError> {
     };
     let (mut line, mut column) = (1, 1);
     let mut out = String::with_capacity(text.len());
-    let mut line_start = true;
-    for ch in text.chars() {
+    let mut chars = text.chars().peekable();
+    if chars.peek() == Some(&'\u{feff}') {
+        chars.next();
+    }
+    while let Some(ch) = chars.next() {
         let allowed = matches!(ch, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{85}'
             | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..);
         if !allowed {
             return Err(ReadError::Control { line, column, ch });
         }
         match ch {
-            '\u{feff}' if line_start => continue,
-            '\u{85}' | '\u{2028}' | '\u{2029}' | '\n' => {
+            '\u{feff}' => out.push('\u{fffc}'),
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\r' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\n' => {
                 out.push('\n');
                 line += 1;
                 column = 1;
-                line_start = true;
                 continue;
             }
-            _ => {}
+            _ => out.push(ch),
         }
-        out.push(ch);
         column += 1;
-        line_start = false;
     }
     Ok(out)
 }

@@ -1,0 +1,262 @@
+//! The first pass over a YAML document (nothing is built): which anchors are aliased, the
+//! bound on its size, and the points where go-yaml 2.4 (YAML 1.1, the reference's parser)
+//! refuses what a YAML 1.2 parser reads. Each rule was settled against the differential
+//! oracle (tools/reference-parse); agent/src/config_reference_tests.rs pins them.
+
+use crate::tree::{syntax, YamlSyntax, MAX_NODES};
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle};
+
+/// The first pass: which anchors are ever aliased, and whether the document is within
+/// [`MAX_NODES`]. Nothing is built, so it costs no memory; syntax errors surface here, and
+/// so do the points where go-yaml 2.4 is stricter than this YAML 1.2 parser.
+pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax> {
+    use serde_saphyr::granit_parser::StructureStyle;
+    strict_start(text)?;
+    let mut options = serde_saphyr::granit_parser::Options::default();
+    options.emit_anchor_events = true;
+    let mut parser = Parser::new_from_str_with_options(text, options);
+    let mut aliased = std::collections::HashSet::new();
+    let mut nodes = 0usize;
+    // Lines where a leading tab is fine: inside flow collections and quoted scalars.
+    let mut sheltered: Vec<(usize, usize)> = Vec::new();
+    let mut styles: Vec<(StructureStyle, usize)> = Vec::new();
+    let mut last_line = usize::MAX;
+    while let Some(ev) = parser.next_event() {
+        let (ev, span) = ev.map_err(|e| syntax(&e))?;
+        let line = span.start.line();
+        if let Some(tag) = span.tag_span() {
+            // YAML 1.1 tags run to the next blank: a flow indicator right after one is
+            // part of the tag for go-yaml, the end of it here.
+            let raw: String = text
+                .chars()
+                .skip(tag.start.index())
+                .take(tag.end.index().saturating_sub(tag.start.index()) + 1)
+                .collect();
+            if raw.chars().any(|c| ",[]{}#".contains(c)) {
+                return Err(YamlSyntax {
+                    line,
+                    column: tag.end.col() + 1,
+                    message: "a tag must be followed by a space (YAML 1.1 reads the flow indicator after it as part of the tag)".into(),
+                });
+            }
+        }
+        match ev {
+            Event::Alias(id) => {
+                aliased.insert(id);
+            }
+            Event::DocumentStart(_, Some(v)) if (v.major, v.minor) != (1, 1) => {
+                return Err(YamlSyntax {
+                    line,
+                    column: span.start.col() + 1,
+                    message: format!(
+                        "found incompatible YAML document (%YAML {}.{}; go-yaml reads 1.1 only)",
+                        v.major, v.minor
+                    ),
+                });
+            }
+            Event::Scalar(ref value, style, ..) => {
+                if matches!(style, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted) {
+                    sheltered.push((line, span.end.line()));
+                }
+                // `\/` is a YAML 1.2 escape; go-yaml (YAML 1.1) has no such escape.
+                if style == ScalarStyle::DoubleQuoted {
+                    let raw: String = text
+                        .chars()
+                        .skip(span.start.index())
+                        .take(span.end.index().saturating_sub(span.start.index()))
+                        .collect();
+                    let mut chars = raw.chars();
+                    while let Some(c) = chars.next() {
+                        if c == '\\' && chars.next() == Some('/') {
+                            return Err(YamlSyntax {
+                                line,
+                                column: span.start.col() + 1,
+                                message: "found unknown escape character '/' (YAML 1.1 has no \\/)"
+                                    .into(),
+                            });
+                        }
+                    }
+                }
+                let in_flow = styles.iter().any(|(s, _)| *s == StructureStyle::Flow);
+                // YAML 1.1 flow context: a plain scalar cannot start with ':' (`[::/0]`
+                // must be quoted for go-yaml) nor contain '?'.
+                if style == ScalarStyle::Plain
+                    && in_flow
+                    && (value.starts_with(':')
+                        || value == "?"
+                        || value.chars().skip(1).any(|c| c == '?'))
+                {
+                    return Err(YamlSyntax {
+                        line,
+                        column: span.start.col() + 1,
+                        message: format!(
+                            "{:?}: in a flow collection, quote a value that starts with ':' or contains '?'",
+                            crate::config::clip(value)
+                        ),
+                    });
+                }
+            }
+            // YAML 1.1 anchor names are letters, digits, '-' and '_', ended by a blank or
+            // one of `?:,]}%@` and a backquote.
+            Event::Anchor(_, ref name)
+                if !yaml11_anchor(name) || {
+                    let mut after = text.chars().skip(span.end.index());
+                    let (next, then) = (after.next(), after.next());
+                    next.is_some_and(|c| !c.is_whitespace() && !"?:,]}%@`".contains(c))
+                        || (next == Some('?') && then.is_none_or(char::is_whitespace))
+                } =>
+            {
+                return Err(YamlSyntax {
+                    line,
+                    column: span.start.col() + 1,
+                    message: format!(
+                        "anchor name {:?}: only letters, digits, '-' and '_'",
+                        crate::config::clip(name)
+                    ),
+                });
+            }
+            Event::SequenceStart(style, ..) | Event::MappingStart(style, ..) => {
+                // `[?]`: an explicit key indicator with nothing after it, in a flow
+                // sequence, is an error for go-yaml.
+                if matches!(ev, Event::MappingStart(..))
+                    && matches!(styles.last(), Some((StructureStyle::Flow, _)))
+                {
+                    let mut after = text.chars().skip(span.start.index());
+                    if after.next() == Some('?') {
+                        let next = after.find(|c| *c != ' ');
+                        if next.is_none_or(|c| ",]}".contains(c)) {
+                            return Err(YamlSyntax {
+                                line,
+                                column: span.start.col() + 1,
+                                message: "did not find expected node content after '?'".into(),
+                            });
+                        }
+                    }
+                }
+                styles.push((style, line));
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((StructureStyle::Flow, start)) = styles.pop() {
+                    sheltered.push((start, line));
+                }
+            }
+            // Only the first document counts (as with go-yaml's Unmarshal).
+            Event::DocumentEnd => {
+                // Up to the next document, if there is one (go-yaml reads one document).
+                if let Some(Ok((Event::DocumentStart(..), next))) = parser.next_event() {
+                    last_line = next.start.line().saturating_sub(1).max(line);
+                }
+                break;
+            }
+            Event::StreamEnd => break,
+            _ => {}
+        }
+        if matches!(
+            ev,
+            Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..)
+        ) {
+            nodes += 1;
+            if nodes > MAX_NODES {
+                return Err(YamlSyntax {
+                    line,
+                    column: span.start.col() + 1,
+                    message: format!("document has more than {MAX_NODES} values"),
+                });
+            }
+        }
+    }
+    strict_tabs(text, &sheltered, last_line)?;
+    Ok(aliased)
+}
+
+/// go-yaml 2.4 refuses a tab in a line's leading white space (indentation) outside flow
+/// collections and quoted scalars ("found a tab character that violates indentation");
+/// YAML 1.2 parsers read some of those lines. Lines up to the first document's end.
+fn strict_tabs(text: &str, sheltered: &[(usize, usize)], last: usize) -> Result<(), YamlSyntax> {
+    for (n, l) in text.split('\n').enumerate() {
+        let line = n + 1;
+        if line > last {
+            break;
+        }
+        // Leading white space, and the white space after each block indicator (`- `, `? `)
+        // that starts the line: go-yaml refuses a tab in either.
+        let mut lead = l.len() - l.trim_start_matches([' ', '\t']).len();
+        loop {
+            let rest = &l[lead..];
+            let after = rest.len()
+                - rest
+                    .get(1..)
+                    .map_or(0, |r| r.trim_start_matches([' ', '\t']).len());
+            let indicator = (rest.starts_with("- ")
+                || rest.starts_with("-\t")
+                || rest.starts_with("? ")
+                || rest.starts_with("?\t"))
+                && after > 1;
+            if !indicator {
+                break;
+            }
+            lead += after;
+        }
+        let Some(col) = l[..lead].find('\t') else {
+            continue;
+        };
+        if sheltered.iter().any(|&(a, b)| a < line && line <= b) {
+            continue;
+        }
+        return Err(YamlSyntax {
+            line,
+            column: col + 1,
+            message: "found a tab character that violates indentation".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Whether go-yaml's scanner reads `name` as the whole anchor name.
+fn yaml11_anchor(name: &str) -> bool {
+    let len = name
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        .count();
+    // `&a?` then a blank: go-yaml reads the anchor `a`, then a key indicator.
+    len > 0
+        && name[len..] != *"?"
+        && name[len..]
+            .chars()
+            .next()
+            .is_none_or(|c| "?:,]}%@`".contains(c))
+}
+
+/// go-yaml refuses a stream whose first token is a document end marker (`...`), and a
+/// directive other than `%YAML` and `%TAG` (a YAML 1.2 parser ignores unknown ones).
+fn strict_start(text: &str) -> Result<(), YamlSyntax> {
+    for (n, l) in text.split('\n').enumerate() {
+        let t = l.trim_start_matches([' ', '\t', '\r']);
+        if let Some(d) = l.strip_prefix('%') {
+            let name = d.split([' ', '\t']).next().unwrap_or("");
+            if name != "YAML" && name != "TAG" {
+                return Err(YamlSyntax {
+                    line: n + 1,
+                    column: 1,
+                    message: format!(
+                        "found unknown directive name {:?}",
+                        crate::config::clip(name)
+                    ),
+                });
+            }
+            continue;
+        }
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        if l.starts_with("...") && l[3..].chars().next().is_none_or(char::is_whitespace) {
+            return Err(YamlSyntax {
+                line: n + 1,
+                column: 1,
+                message: "did not find expected node content (a document end marker first)".into(),
+            });
+        }
+        break;
+    }
+    Ok(())
+}
