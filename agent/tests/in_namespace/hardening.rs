@@ -163,3 +163,30 @@ pub fn healthz_answers_200_then_503_with_the_reason() {
         assert!(status.success());
     });
 }
+
+/// What reaches iptables is the parsed network: `10.0.0.0/08` installs `10.0.0.0/8` (its
+/// text made every restore fail), an IPv4-mapped CIDR goes to the IPv4 table, IPv6 is
+/// lower-cased; `010.0.0.0/8` (octal for iptables: 8.0.0.0/8) is refused, nothing written.
+pub fn cidrs_reach_iptables_as_parsed() {
+    each_backend(|ns| {
+        let bad = ns.config(b"nonMasqueradeCIDRs: [010.0.0.0/8]\n");
+        let out = ns.agent(&["--once", "--config", bad.to_str().unwrap()]);
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("\"010.0.0.0/8\" is not a valid CIDR"),
+            "{out:?}"
+        );
+        assert!(untouched(ns, false));
+        let cfg =
+            ns.config(b"nonMasqueradeCIDRs: [10.0.0.0/08, '::ffff:172.16.0.0/108', 'FD00::/8']\n");
+        let out = ns.agent(&["--once", "--config", cfg.to_str().unwrap(), "--enable-ipv6"]);
+        assert!(out.status.success(), "{out:?}");
+        let want = expected(
+            "IP-MASQ-AGENT",
+            &["169.254.0.0/16", "10.0.0.0/8", "172.16.0.0/12"],
+            "MASQUERADE --random-fully",
+        );
+        assert_eq!(ns.save(false), want, "{}", ns.backend);
+        assert!(ns.save(true).contains("-A IP-MASQ-AGENT -d fd00::/8 "));
+    });
+}

@@ -86,6 +86,11 @@ const CASES: &[Case] = &[
         true,
     ),
     (
+        "cidrs_reach_iptables_as_parsed",
+        hardening::cidrs_reach_iptables_as_parsed,
+        true,
+    ),
+    (
         "config_changes_apply_at_once",
         reload::config_changes_apply_at_once,
         true,
