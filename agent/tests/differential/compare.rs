@@ -148,12 +148,19 @@ pub fn explained(theirs: &Verdict, ours: &Verdict) -> Option<&'static str> {
             return Some(row);
         }
     }
+    // go-yaml's reader decodes only as far as its parser reads (the first document and a
+    // token beyond); ours checks the whole file.
+    if our_error.contains("not valid UTF-8") || our_error.contains("control character") {
+        return Some("encoding: bytes after the first document");
+    }
     if !our_error.starts_with("YAML syntax error") {
         return None;
     }
     for (marker, row) in [
         ("tag", "syntax: tags"),
         ("tab character", "syntax: tabs"),
+        ("tabs disallowed", "syntax: tabs"),
+        ("plain scalar cannot start with", "syntax: YAML 1.2 rules"),
         ("comments must be separated", "syntax: YAML 1.2 rules"),
         ("after document end marker", "syntax: YAML 1.2 rules"),
         ("invalid trailing content", "syntax: YAML 1.2 rules"),
