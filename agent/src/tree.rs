@@ -152,7 +152,12 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
                 }
                 Some((Done::Node(node), 0))
             }
-            Event::UnresolvedAlias(name) => return Err(at(format!("unknown anchor {name:?}"))),
+            Event::UnresolvedAlias(name) => {
+                return Err(at(format!(
+                    "unknown anchor {:?}",
+                    crate::config::clip(&name)
+                )))
+            }
             Event::Scalar(value, style, anchor, tag) => {
                 let name = tag
                     .as_ref()
