@@ -185,3 +185,13 @@ fn yaml_test_suite_findings() {
     rejected(b"&a: key: &a value\nfoo:\n  *a:\n");
     rejected(b"key: &an:chor value\n");
 }
+
+/// go-yaml scans one token past the first document (unless it ended with `...`): a
+/// malformed anchor or alias there fails the config (found by the differential fuzz target).
+#[test]
+fn the_token_after_the_document_is_scanned() {
+    rejected(b"&a &#");
+    rejected(b"---\n{}*a\"cidrLimit\"");
+    assert_eq!(limit("cidrLimit: 9\n...\n&"), 9);
+    assert_eq!(limit("cidrLimit: 9\n---\n&a x\n"), 9);
+}

@@ -153,6 +153,21 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
             // Only the first document counts (as with go-yaml's Unmarshal).
             Event::DocumentEnd => {
                 // Up to the next document, if there is one (go-yaml reads one document).
+                // go-yaml's parser scans the token after the document: a malformed anchor
+                // or alias there (`&a &#`, `{}*a"x"`) fails the config too. After an
+                // explicit `...` it reads no further.
+                let rest = from(text, &span.end);
+                let before = &text[..text.len() - rest.len()];
+                let rest = if before.trim_end().ends_with("...") {
+                    ""
+                } else {
+                    rest
+                };
+                next_token_is_scannable(rest).map_err(|message| YamlSyntax {
+                    line,
+                    column: span.end.col() + 1,
+                    message,
+                })?;
                 if let Some(Ok((Event::DocumentStart(..), next))) = parser.next_event() {
                     last_line = next.start.line().saturating_sub(1).max(line);
                 }
@@ -290,4 +305,32 @@ pub(crate) fn colon_on_a_later_line(after_key: &str) -> bool {
         }
     }
     false
+}
+
+/// go-yaml scans one token past the first document. Of what it can stumble on there, the
+/// anchors and aliases matter (a YAML 1.2 parser stops before them): their name must be
+/// letters, digits, `-`, `_`, ended by a blank or one of `?:,]}%@` and a backquote.
+fn next_token_is_scannable(rest: &str) -> Result<(), String> {
+    let mut rest = rest.trim_start_matches([' ', '\t', '\n']);
+    while let Some(comment) = rest.strip_prefix('#') {
+        rest = comment
+            .split_once('\n')
+            .map_or("", |(_, r)| r)
+            .trim_start_matches([' ', '\t', '\n']);
+    }
+    let Some(name) = rest.strip_prefix(['&', '*']) else {
+        return Ok(());
+    };
+    let len = name
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        .count();
+    let ends = name[len..]
+        .chars()
+        .next()
+        .is_none_or(|c| c.is_whitespace() || "?:,]}%@`".contains(c));
+    if len == 0 || !ends {
+        return Err("did not find expected alphabetic or numeric character (an anchor or alias after the document)".into());
+    }
+    Ok(())
 }

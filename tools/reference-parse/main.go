@@ -190,5 +190,10 @@ func main() {
 			os.Exit(2)
 		}
 		_ = enc.Encode(parse(data))
+		// Answer now when no more input is waiting (an interactive caller such as
+		// the fuzz target); a batch keeps its output buffered.
+		if in.Buffered() == 0 {
+			_ = out.Flush()
+		}
 	}
 }
