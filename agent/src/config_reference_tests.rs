@@ -195,3 +195,13 @@ fn the_token_after_the_document_is_scanned() {
     assert_eq!(limit("cidrLimit: 9\n...\n&"), 9);
     assert_eq!(limit("cidrLimit: 9\n---\n&a x\n"), 9);
 }
+
+/// A plain scalar continued inside a flow collection: a tab left of the enclosing block
+/// collection's indentation + 1 is refused (found by the cargo-fuzz differential target).
+#[test]
+fn tabs_in_flow_scalar_continuations() {
+    rejected(b"a: [x\n\ty]\n");
+    rejected(b"  a: [x\n  \ty]\n");
+    assert_eq!(limit("  a: [x\n   \ty]\n  cidrLimit: 9\n"), 9);
+    assert_eq!(limit("a: [x,\n\ty]\ncidrLimit: 9\n"), 9);
+}

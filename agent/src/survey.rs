@@ -31,7 +31,8 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
     let mut nodes = 0usize;
     // Lines where a leading tab is fine: inside flow collections and quoted scalars.
     let mut sheltered: Vec<(usize, usize)> = Vec::new();
-    let mut styles: Vec<(StructureStyle, usize)> = Vec::new();
+    // Open collections: style, first line, column.
+    let mut styles: Vec<(StructureStyle, usize, usize)> = Vec::new();
     let mut last_line = usize::MAX;
     while let Some(ev) = parser.next_event() {
         let (ev, span) = ev.map_err(|e| syntax(&e))?;
@@ -87,7 +88,34 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
                         }
                     }
                 }
-                let in_flow = styles.iter().any(|(s, _)| *s == StructureStyle::Flow);
+                let in_flow = styles.iter().any(|(s, ..)| *s == StructureStyle::Flow);
+                // A plain scalar continued on later lines inside a flow collection: go-yaml
+                // refuses a tab left of the enclosing block collection's indentation + 1.
+                if style == ScalarStyle::Plain && in_flow && span.end.line() > line {
+                    let block = styles
+                        .iter()
+                        .rev()
+                        .find(|(s, ..)| *s == StructureStyle::Block)
+                        .map(|&(_, _, col)| col);
+                    if let Some(col) = block {
+                        for (n, l) in text
+                            .split('\n')
+                            .enumerate()
+                            .take(span.end.line())
+                            .skip(line)
+                        {
+                            let lead = l.len() - l.trim_start_matches([' ', '\t']).len();
+                            if let Some(tab) = l[..lead].find('\t').filter(|t| *t < col + 1) {
+                                return Err(YamlSyntax {
+                                    line: n + 1,
+                                    column: tab + 1,
+                                    message: "found a tab character that violates indentation"
+                                        .into(),
+                                });
+                            }
+                        }
+                    }
+                }
                 // YAML 1.1 flow context: a plain scalar cannot start with ':' (`[::/0]`
                 // must be quoted for go-yaml) nor contain '?'.
                 if style == ScalarStyle::Plain
@@ -129,7 +157,7 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
                 // `[?]`: an explicit key indicator with nothing after it, in a flow
                 // sequence, is an error for go-yaml.
                 if matches!(ev, Event::MappingStart(..))
-                    && matches!(styles.last(), Some((StructureStyle::Flow, _)))
+                    && matches!(styles.last(), Some((StructureStyle::Flow, ..)))
                 {
                     let mut after = from(text, &span.start).chars();
                     if after.next() == Some('?') {
@@ -143,10 +171,10 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
                         }
                     }
                 }
-                styles.push((style, line));
+                styles.push((style, line, span.start.col()));
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                if let Some((StructureStyle::Flow, start)) = styles.pop() {
+                if let Some((StructureStyle::Flow, start, _)) = styles.pop() {
                     sheltered.push((start, line));
                 }
             }

@@ -161,6 +161,10 @@ pub fn explained(theirs: &Verdict, ours: &Verdict) -> Option<&'static str> {
         ("tab character", "syntax: tabs"),
         ("tabs disallowed", "syntax: tabs"),
         ("plain scalar cannot start with", "syntax: YAML 1.2 rules"),
+        (
+            "block sequence entries are not allowed",
+            "syntax: YAML 1.2 rules",
+        ),
         ("comments must be separated", "syntax: YAML 1.2 rules"),
         ("after document end marker", "syntax: YAML 1.2 rules"),
         ("invalid trailing content", "syntax: YAML 1.2 rules"),
