@@ -205,3 +205,11 @@ fn tabs_in_flow_scalar_continuations() {
     assert_eq!(limit("  a: [x\n   \ty]\n  cidrLimit: 9\n"), 9);
     assert_eq!(limit("a: [x,\n\ty]\ncidrLimit: 9\n"), 9);
 }
+
+/// Anchors on the lines after a top-level flow mapping: go-yaml's lookahead reaches them
+/// (found by the cargo-fuzz differential target).
+#[test]
+fn anchors_on_later_lines_after_the_document() {
+    rejected(b"# c\n &- {a: 1}\n &- {b: 2}\n &.255}\n");
+    assert_eq!(limit("cidrLimit: 9\n---\nx: &a.b 1\n"), 9);
+}

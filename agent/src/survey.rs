@@ -335,30 +335,42 @@ pub(crate) fn colon_on_a_later_line(after_key: &str) -> bool {
     false
 }
 
-/// go-yaml scans one token past the first document. Of what it can stumble on there, the
-/// anchors and aliases matter (a YAML 1.2 parser stops before them): their name must be
-/// letters, digits, `-`, `_`, ended by a blank or one of `?:,]}%@` and a backquote.
+/// go-yaml scans past the first document: the next token, and, while that token may
+/// still be a mapping key, the tokens after it. Of what it can stumble on there, anchors and
+/// aliases matter (a YAML 1.2 parser stops before them): their name must be letters,
+/// digits, `-`, `_`, ended by a blank or one of `?:,]}%@` and a backquote. Checked up to
+/// the next document marker — further than go-yaml may look, which errs towards refusing.
 fn next_token_is_scannable(rest: &str) -> Result<(), String> {
-    let mut rest = rest.trim_start_matches([' ', '\t', '\n']);
-    while let Some(comment) = rest.strip_prefix('#') {
-        rest = comment
-            .split_once('\n')
-            .map_or("", |(_, r)| r)
-            .trim_start_matches([' ', '\t', '\n']);
-    }
-    let Some(name) = rest.strip_prefix(['&', '*']) else {
-        return Ok(());
-    };
-    let len = name
-        .bytes()
-        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
-        .count();
-    let ends = name[len..]
-        .chars()
-        .next()
-        .is_none_or(|c| c.is_whitespace() || "?:,]}%@`".contains(c));
-    if len == 0 || !ends {
-        return Err("did not find expected alphabetic or numeric character (an anchor or alias after the document)".into());
+    let mut prev = ' ';
+    let mut chars = rest.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let line_start = prev == '\n' || i == 0;
+        if line_start && (rest[i..].starts_with("---") || rest[i..].starts_with("...")) {
+            break;
+        }
+        match c {
+            '#' if prev.is_whitespace() => {
+                while chars.peek().is_some_and(|(_, c)| *c != '\n') {
+                    chars.next();
+                }
+            }
+            '&' | '*' if prev.is_whitespace() || "[{,".contains(prev) => {
+                let name = &rest[i + 1..];
+                let len = name
+                    .bytes()
+                    .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+                    .count();
+                let ends = name[len..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c.is_whitespace() || "?:,]}%@`".contains(c));
+                if len == 0 || !ends {
+                    return Err("did not find expected alphabetic or numeric character (an anchor or alias after the document)".into());
+                }
+            }
+            _ => {}
+        }
+        prev = c;
     }
     Ok(())
 }

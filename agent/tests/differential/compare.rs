@@ -170,6 +170,9 @@ pub fn explained(theirs: &Verdict, ours: &Verdict) -> Option<&'static str> {
             return None;
         }
     }
+    if our_error.contains("after the document") {
+        return Some("syntax: after the first document");
+    }
     if our_error.contains("tag") {
         return Some("syntax: tags");
     }
