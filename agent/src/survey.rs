@@ -338,7 +338,8 @@ pub(crate) fn colon_on_a_later_line(after_key: &str) -> bool {
 /// go-yaml scans past the first document: the next token, and, while that token may
 /// still be a mapping key, the tokens after it. Of what it can stumble on there, anchors and
 /// aliases matter (a YAML 1.2 parser stops before them): their name must be letters,
-/// digits, `-`, `_`, ended by a blank or one of `?:,]}%@` and a backquote. Checked up to
+/// digits, `-`, `_`, ended by a blank or one of `?:,]}%@` and a backquote; and tags, made
+/// of URI characters up to a blank. Checked up to
 /// the next document marker — further than go-yaml may look, which errs towards refusing.
 fn next_token_is_scannable(rest: &str) -> Result<(), String> {
     let mut prev = ' ';
@@ -352,6 +353,18 @@ fn next_token_is_scannable(rest: &str) -> Result<(), String> {
             '#' if prev.is_whitespace() => {
                 while chars.peek().is_some_and(|(_, c)| *c != '\n') {
                     chars.next();
+                }
+            }
+            // A tag: go-yaml's tag scanner takes URI characters up to a blank.
+            '!' if prev.is_whitespace() || "[{,".contains(prev) => {
+                let tag: &str = rest[i..].split([' ', '\t', '\n']).next().unwrap_or("");
+                let uri =
+                    |c: char| c.is_ascii_alphanumeric() || "-_;/?:@&=+$,.!~*'()[]%".contains(c);
+                if !tag.chars().all(uri) {
+                    return Err(
+                        "did not find expected whitespace or line break (a tag after the document)"
+                            .into(),
+                    );
                 }
             }
             '&' | '*' if prev.is_whitespace() || "[{,".contains(prev) => {
