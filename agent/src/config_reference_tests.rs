@@ -212,5 +212,7 @@ fn tabs_in_flow_scalar_continuations() {
 fn anchors_on_later_lines_after_the_document() {
     rejected(b"# c\n &- {a: 1}\n &- {b: 2}\n &.255}\n");
     rejected(b"!!null # c\n!null# x\n");
+    rejected(b"a:\n  - b\n  -\n# c\n  '''m");
+    assert_eq!(limit("cidrLimit: 9\n'a''b': 'c'\n"), 9);
     assert_eq!(limit("cidrLimit: 9\n---\nx: &a.b 1\n"), 9);
 }

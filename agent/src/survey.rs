@@ -355,6 +355,30 @@ fn next_token_is_scannable(rest: &str) -> Result<(), String> {
                     chars.next();
                 }
             }
+            // A quoted scalar must end before the stream does.
+            '\'' | '"' if prev.is_whitespace() || "[{,:".contains(prev) => {
+                let mut closed = false;
+                while let Some((_, q)) = chars.next() {
+                    if c == '"' && q == '\\' {
+                        chars.next();
+                    } else if q == c {
+                        if c == '\'' && chars.peek().is_some_and(|(_, n)| *n == '\'') {
+                            chars.next();
+                        } else {
+                            closed = true;
+                            break;
+                        }
+                    }
+                }
+                if !closed {
+                    return Err(
+                        "found unexpected end of stream (a quoted scalar after the document)"
+                            .into(),
+                    );
+                }
+                prev = c;
+                continue;
+            }
             // A tag: go-yaml's tag scanner takes URI characters up to a blank.
             '!' if prev.is_whitespace() || "[{,".contains(prev) => {
                 let tag: &str = rest[i..].split([' ', '\t', '\n']).next().unwrap_or("");
