@@ -216,3 +216,12 @@ fn anchors_on_later_lines_after_the_document() {
     assert_eq!(limit("cidrLimit: 9\n'a''b': 'c'\n"), 9);
     assert_eq!(limit("cidrLimit: 9\n---\nx: &a.b 1\n"), 9);
 }
+
+/// One anchor per node for go-yaml (found by the cargo-fuzz differential target).
+#[test]
+fn two_anchors_on_one_node_are_refused() {
+    rejected(b"k: &a &b x\n");
+    rejected(b"k: &a !!str &b x\n");
+    assert_eq!(limit("k: !!str &a x\nj: *a\ncidrLimit: 9\n"), 9);
+    assert_eq!(limit("k: &a\n  b: &c 1\ncidrLimit: 9\n"), 9);
+}

@@ -136,6 +136,14 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
             }
             // YAML 1.1 anchor names are letters, digits, '-' and '_', ended by a blank or
             // one of `?:,]}%@` and a backquote.
+            // go-yaml allows one anchor per node: `&a &b x` (a tag between them or not).
+            Event::Anchor(..) if second_anchor_follows(from(text, &span.end)) => {
+                return Err(YamlSyntax {
+                    line,
+                    column: span.start.col() + 1,
+                    message: "did not find expected key (two anchors on one node)".into(),
+                });
+            }
             Event::Anchor(_, ref name)
                 if !yaml11_anchor(name) || {
                     let mut after = from(text, &span.end).chars();
@@ -410,4 +418,18 @@ fn next_token_is_scannable(rest: &str) -> Result<(), String> {
         prev = c;
     }
     Ok(())
+}
+
+/// Whether another anchor comes right after an anchor on the same line (a tag between
+/// them allowed). On a later line it may belong to the next node (`&a\n&b key: v`).
+fn second_anchor_follows(after: &str) -> bool {
+    let line = after.split('\n').next().unwrap_or("");
+    let mut rest = line.trim_start_matches([' ', '\t']);
+    if rest.starts_with('!') {
+        rest = rest
+            .split_once([' ', '\t'])
+            .map_or("", |(_, r)| r)
+            .trim_start_matches([' ', '\t']);
+    }
+    rest.starts_with('&')
 }
