@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the agent's tests and the conformance suite need, when it is missing:
 # iptables (both xtables-legacy-multi and xtables-nft-multi), iproute2, conntrack, kmod;
-# then loads the netfilter modules the nat tables use (harmless where built in).
+# Go and the reference's YAML libraries for the differential oracle (tools/reference-parse,
+# built in GOPATH mode from Debian's packages, nothing downloaded); then loads the
+# netfilter modules the nat tables use (harmless where built in).
 # Idempotent; needs root (uses sudo when not root). Debian/Ubuntu.
 set -euo pipefail
 
@@ -16,6 +18,10 @@ have ip || missing+=(iproute2)
 have conntrack || missing+=(conntrack)
 have modprobe || missing+=(kmod)
 have unshare || missing+=(util-linux)
+have setpriv || missing+=(util-linux)
+have go || missing+=(golang-go)
+[ -d /usr/share/gocode/src/gopkg.in/yaml.v2 ] || missing+=(golang-gopkg-yaml.v2-dev)
+[ -d /usr/share/gocode/src/github.com/ghodss/yaml ] || missing+=(golang-github-ghodss-yaml-dev)
 
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)

@@ -20,6 +20,7 @@ scripts/actionlint.sh
 cargo fmt --all -- --check
 mkdir -p target
 scripts/check-rust-version.sh
+scripts/check-standalone.sh
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --release --locked -p ip-masq-agent
 cargo build --locked --workspace --all-targets

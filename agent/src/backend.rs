@@ -4,14 +4,41 @@
 //! `ip6tables-restore` found on `PATH` (never a fixed `-legacy`/`-nft` variant: whoever
 //! starts the agent picks the backend by what `PATH` resolves to) as child processes with
 //! an argument vector and stdin, never through a shell. Every call passes `-w` with a
-//! bound so a held xtables lock delays a sync but cannot hang it.
+//! bound so a held xtables lock delays a sync; on top of that every child has a deadline
+//! and is killed (with its whole process group) when it passes it or when the agent is
+//! told to stop, so neither a wedged iptables nor SIGTERM can leave the daemon hanging.
 
 use crate::rules::{postrouting_jump_args, Family};
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 /// Seconds to wait for the xtables lock.
 pub const LOCK_WAIT_SECONDS: &str = "5";
+
+/// Default deadline of one iptables child: the lock wait plus ample time for a large
+/// restore (100,000 rules take seconds on iptables-nft).
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How much of a child's stderr an error message carries.
+const MAX_STDERR_CHARS: usize = 1000;
+
+/// Shared "stop now" flag: set by the signal handler thread, checked before every child
+/// is started and while one runs, so a stop request interrupts any wait promptly.
+#[derive(Debug, Clone, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    pub fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
 
 /// A failure to apply rules; carries the command and what it printed.
 #[derive(Debug, thiserror::Error)]
@@ -30,23 +57,42 @@ pub enum BackendError {
     },
     #[error("could not understand `{command}` output {output:?}")]
     Version { command: String, output: String },
+    #[error("{command} did not finish within {after:?}; killed")]
+    Timeout { command: String, after: Duration },
+    #[error("{command} interrupted: the agent is stopping")]
+    Interrupted { command: String },
 }
 
 /// What the daemon needs from a firewall backend.
 pub trait Backend {
-    /// Makes sure `chain` exists in the nat table.
-    fn ensure_chain(&mut self, family: Family, chain: &str) -> Result<(), BackendError>;
+    /// Applies a payload with `--noflush`: creates the chains it declares if missing and
+    /// replaces their content, atomically.
+    fn restore(&mut self, family: Family, payload: &str) -> Result<(), BackendError>;
     /// Makes sure `POSTROUTING` jumps to `chain` (appended once, only if missing).
     fn ensure_jump(&mut self, family: Family, chain: &str) -> Result<(), BackendError>;
-    /// Applies a payload with `--noflush` (replaces the chains it declares, atomically).
-    fn restore(&mut self, family: Family, payload: &str) -> Result<(), BackendError>;
     /// Whether MASQUERADE accepts `--random-fully` (iptables 1.6.2 and later).
     fn supports_random_fully(&mut self) -> Result<bool, BackendError>;
 }
 
 /// The iptables/ip6tables command-line backend.
-#[derive(Debug, Clone, Default)]
-pub struct Iptables;
+#[derive(Debug, Clone)]
+pub struct Iptables {
+    stop: StopFlag,
+    timeout: Duration,
+    /// Families whose `-S` listing did not show a jump we had just appended.
+    check_with_c: Vec<Family>,
+}
+
+impl Iptables {
+    /// Children are killed after `timeout`, or as soon as `stop` is set.
+    pub fn new(stop: StopFlag, timeout: Duration) -> Self {
+        Iptables {
+            stop,
+            timeout,
+            check_with_c: Vec::new(),
+        }
+    }
+}
 
 struct Output {
     code: Option<i32>,
@@ -57,13 +103,20 @@ struct Output {
 
 impl Output {
     fn into_error(self) -> BackendError {
+        let stderr = self.stderr.trim();
+        let stderr = if stderr.chars().count() > MAX_STDERR_CHARS {
+            let cut: String = stderr.chars().take(MAX_STDERR_CHARS).collect();
+            format!("{cut}... (cut)")
+        } else {
+            stderr.to_string()
+        };
         BackendError::Failed {
             command: self.command,
             status: match self.code {
                 Some(c) => format!("exit status {c}"),
                 None => "killed by a signal".into(),
             },
-            stderr: self.stderr.trim().to_string(),
+            stderr,
         }
     }
 }
@@ -75,41 +128,147 @@ fn binary(family: Family) -> &'static str {
     }
 }
 
-fn run(program: &str, args: &[String], stdin: Option<&str>) -> Result<Output, BackendError> {
-    let command = format!("{program} {}", args.join(" "));
-    tracing::debug!(%command, "running");
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| BackendError::Spawn {
-            command: program.to_string(),
-            source,
-        })?;
-    if let Some(input) = stdin {
-        // A child that exits early closes its stdin; its exit status tells the story.
-        if let Some(mut pipe) = child.stdin.take() {
-            let _ = pipe.write_all(input.as_bytes());
-        }
+/// Kills a child's whole process group (it is the group's leader); a member left over
+/// after the leader exited is killed too. ESRCH (nobody left) is fine.
+fn kill_group(pgid: u32) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
+/// Reads a pipe to its end on a thread, so a chatty child never blocks on a full pipe
+/// while we wait for it.
+fn drain(
+    pipe: Option<impl Read + Send + 'static>,
+    tx: mpsc::Sender<(bool, Vec<u8>)>,
+    is_err: bool,
+) {
+    if let Some(mut pipe) = pipe {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            let _ = tx.send((is_err, buf));
+        });
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|source| BackendError::Spawn {
-            command: program.to_string(),
-            source,
-        })?;
-    Ok(Output {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        command,
-    })
+}
+
+impl Iptables {
+    /// Whether `-S POSTROUTING` lists a rule whose arguments are exactly `rule`.
+    fn jump_listed(&self, bin: &str, rule: &[String]) -> Result<bool, BackendError> {
+        let out = self.run(
+            bin,
+            &args(&["-w", LOCK_WAIT_SECONDS, "-t", "nat", "-S", "POSTROUTING"]),
+            None,
+        )?;
+        if out.code != Some(0) {
+            return Err(out.into_error());
+        }
+        Ok(out.stdout.lines().any(|line| {
+            let words = split_rule(line);
+            words.len() == rule.len() + 2
+                && words[0] == "-A"
+                && words[1] == "POSTROUTING"
+                && words[2..] == *rule
+        }))
+    }
+
+    fn run(
+        &self,
+        program: &str,
+        args: &[String],
+        stdin: Option<&str>,
+    ) -> Result<Output, BackendError> {
+        let command = format!("{program} {}", args.join(" "));
+        if self.stop.is_set() {
+            return Err(BackendError::Interrupted { command });
+        }
+        tracing::debug!(%command, "running");
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group, so a deadline or a stop kills whatever it started.
+            .process_group(0)
+            .spawn()
+            .map_err(|source| BackendError::Spawn {
+                command: program.to_string(),
+                source,
+            })?;
+        let pgid = child.id();
+        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            // On a thread: a child that never reads must not block us past its deadline.
+            // A child that exits early closes its stdin; its exit status tells the story.
+            let input = input.to_owned();
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(input.as_bytes());
+            });
+        }
+        let (tx, rx) = mpsc::channel();
+        drain(child.stdout.take(), tx.clone(), false);
+        drain(child.stderr.take(), tx, true);
+
+        // The exit arrives on a channel the moment it happens; every 10 ms in between the
+        // stop flag and the deadline are checked.
+        let (done_tx, done_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done_tx.send(child.wait());
+        });
+        let start = Instant::now();
+        let status = loop {
+            let left = self.timeout.saturating_sub(start.elapsed());
+            match done_rx.recv_timeout(left.min(Duration::from_millis(10))) {
+                Ok(Ok(status)) => break status,
+                Ok(Err(source)) => {
+                    kill_group(pgid);
+                    return Err(BackendError::Spawn { command, source });
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    kill_group(pgid);
+                    return Err(BackendError::Spawn {
+                        command,
+                        source: std::io::Error::other("lost track of the child"),
+                    });
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            let stopped = self.stop.is_set();
+            if stopped || start.elapsed() >= self.timeout {
+                kill_group(pgid);
+                // Reaped by the waiter thread; bounded all the same.
+                let _ = done_rx.recv_timeout(Duration::from_secs(1));
+                return Err(if stopped {
+                    BackendError::Interrupted { command }
+                } else {
+                    BackendError::Timeout {
+                        command,
+                        after: self.timeout,
+                    }
+                });
+            }
+        };
+        kill_group(pgid);
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        // Both pipes reach their end once the group is gone; bounded all the same.
+        for _ in 0..2 {
+            match rx.recv_timeout(Duration::from_secs(1)) {
+                Ok((true, b)) => stderr = b,
+                Ok((false, b)) => stdout = b,
+                Err(_) => break,
+            }
+        }
+        Ok(Output {
+            code: status.code(),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            command,
+        })
+    }
 }
 
 fn args(parts: &[&str]) -> Vec<String> {
@@ -117,58 +276,9 @@ fn args(parts: &[&str]) -> Vec<String> {
 }
 
 impl Backend for Iptables {
-    fn ensure_chain(&mut self, family: Family, chain: &str) -> Result<(), BackendError> {
-        let bin = binary(family);
-        let created = run(
-            bin,
-            &args(&["-w", LOCK_WAIT_SECONDS, "-t", "nat", "-N", chain]),
-            None,
-        )?;
-        if created.code == Some(0) {
-            tracing::info!(chain, table = "nat", %bin, "created chain");
-            return Ok(());
-        }
-        // Most likely it exists already; confirm rather than parse the message.
-        let listed = run(
-            bin,
-            &args(&["-w", LOCK_WAIT_SECONDS, "-t", "nat", "-S", chain]),
-            None,
-        )?;
-        if listed.code == Some(0) {
-            Ok(())
-        } else {
-            Err(created.into_error())
-        }
-    }
-
-    fn ensure_jump(&mut self, family: Family, chain: &str) -> Result<(), BackendError> {
-        let bin = binary(family);
-        let rule = postrouting_jump_args(chain);
-        let with = |op: &str| {
-            let mut v = args(&["-w", LOCK_WAIT_SECONDS, "-t", "nat", op, "POSTROUTING"]);
-            v.extend(rule.iter().cloned());
-            v
-        };
-        let check = run(bin, &with("-C"), None)?;
-        match check.code {
-            Some(0) => Ok(()),
-            // 1: no such rule. Anything else (bad arguments, lock) is a real failure.
-            Some(1) => {
-                let append = run(bin, &with("-A"), None)?;
-                if append.code == Some(0) {
-                    tracing::info!(chain, %bin, "appended POSTROUTING jump");
-                    Ok(())
-                } else {
-                    Err(append.into_error())
-                }
-            }
-            _ => Err(check.into_error()),
-        }
-    }
-
     fn restore(&mut self, family: Family, payload: &str) -> Result<(), BackendError> {
         let bin = format!("{}-restore", binary(family));
-        let out = run(
+        let out = self.run(
             &bin,
             &args(&["-w", LOCK_WAIT_SECONDS, "--noflush"]),
             Some(payload),
@@ -180,8 +290,47 @@ impl Backend for Iptables {
         }
     }
 
+    /// Lists POSTROUTING alone (`-S POSTROUTING`) and looks for the jump, then `-A` if
+    /// missing. Not `-C`: iptables-nft answers `-C` only after fetching the whole nat
+    /// table, 6 s with 100,000 rules in our chain; `-S POSTROUTING` takes milliseconds.
+    /// Should a listing ever print the rule in a form we do not recognise, the append is
+    /// verified, and that family falls back to `-C` rather than appending every round.
+    fn ensure_jump(&mut self, family: Family, chain: &str) -> Result<(), BackendError> {
+        let bin = binary(family);
+        let rule = postrouting_jump_args(chain);
+        let with = |op: &str| {
+            let mut v = args(&["-w", LOCK_WAIT_SECONDS, "-t", "nat", op, "POSTROUTING"]);
+            v.extend(rule.iter().cloned());
+            v
+        };
+        let present = if self.check_with_c.contains(&family) {
+            let check = self.run(bin, &with("-C"), None)?;
+            match check.code {
+                Some(0) => true,
+                // 1: no such rule. Anything else (bad arguments, lock) is a real failure.
+                Some(1) => false,
+                _ => return Err(check.into_error()),
+            }
+        } else {
+            self.jump_listed(bin, &rule)?
+        };
+        if present {
+            return Ok(());
+        }
+        let append = self.run(bin, &with("-A"), None)?;
+        if append.code != Some(0) {
+            return Err(append.into_error());
+        }
+        tracing::info!(chain, %bin, "appended POSTROUTING jump");
+        if !self.check_with_c.contains(&family) && !self.jump_listed(bin, &rule)? {
+            tracing::warn!(%bin, "cannot recognise the jump in `-S POSTROUTING`; checking with -C from now on");
+            self.check_with_c.push(family);
+        }
+        Ok(())
+    }
+
     fn supports_random_fully(&mut self) -> Result<bool, BackendError> {
-        let out = run("iptables", &args(&["--version"]), None)?;
+        let out = self.run("iptables", &args(&["--version"]), None)?;
         if out.code != Some(0) {
             return Err(out.into_error());
         }
@@ -192,6 +341,44 @@ impl Backend for Iptables {
         })?;
         Ok(version >= (1, 6, 2))
     }
+}
+
+/// Splits an `iptables -S` line into its arguments: words separated by spaces, `"..."`
+/// quoting one argument, `\"` and `\\` escaped inside quotes (how iptables prints
+/// comments).
+pub fn split_rule(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut quoted = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                in_word = true;
+            }
+            '\\' if quoted => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            ' ' | '\t' if !quoted => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            _ => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    words
 }
 
 /// Finds `vX.Y.Z` (or `vX.Y`) in `iptables --version` output, e.g. `iptables v1.8.9 (legacy)`.
@@ -213,7 +400,27 @@ pub fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_version;
+    use super::{parse_version, split_rule};
+    use crate::rules::postrouting_jump_args;
+
+    #[test]
+    fn listed_jumps() {
+        let line = r#"-A POSTROUTING -m comment --comment "ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom IP-MASQ-AGENT chain" -m addrtype ! --dst-type LOCAL -j IP-MASQ-AGENT"#;
+        let words = split_rule(line);
+        assert_eq!(words[..2], ["-A", "POSTROUTING"]);
+        assert_eq!(words[2..], postrouting_jump_args("IP-MASQ-AGENT")[..]);
+        // The v2.10-v2.12 jump with literal quotes inside its comment is another rule.
+        let stale = r#"-A POSTROUTING -m comment --comment "\"ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom IP-MASQ-AGENT chain\"" -m addrtype ! --dst-type LOCAL -j IP-MASQ-AGENT"#;
+        assert!(split_rule(stale)[5].starts_with('"'));
+        assert_ne!(
+            split_rule(stale)[2..],
+            postrouting_jump_args("IP-MASQ-AGENT")[..]
+        );
+        assert_eq!(
+            split_rule("-P POSTROUTING ACCEPT"),
+            ["-P", "POSTROUTING", "ACCEPT"]
+        );
+    }
 
     #[test]
     fn versions() {

@@ -3,11 +3,15 @@
 //! The reference (Go) reads a file whose first non-blank byte is `{` as JSON and anything
 //! else as YAML, which it converts to JSON and decodes with `encoding/json` into a struct
 //! pre-filled with defaults. That pipeline has observable quirks that a drop-in replacement
-//! must keep (SPEC.md, "Parsing quirks"): key names match case-insensitively, unknown keys
+//! must keep (docs/spec.md §2): key names match case-insensitively, unknown keys
 //! are ignored, the last duplicate wins, YAML 1.1 booleans, a quoted `"true"` is a string,
 //! `null` leaves a scalar at its default but empties a list. Both front ends therefore
 //! produce the same untyped [`Node`] tree and one mapping step applies those rules.
 
+pub use crate::gostd::{
+    clip, format_go_duration, parse_go_cidr, parse_go_duration, MAX_ECHO_CHARS,
+};
+use crate::gostd::{lone_surrogates_replaced, looks_like_json};
 use crate::tree::{parse_json, parse_yaml, Node};
 use ipnet::IpNet;
 use std::fmt;
@@ -45,13 +49,15 @@ pub struct ParseOptions {
     pub enable_ipv6: bool,
 }
 
-/// One validated `nonMasqueradeCIDRs` entry. The text is kept as written because the
-/// reference puts the configured string itself into the rule.
+/// One validated `nonMasqueradeCIDRs` entry. Rules are written from the parsed network,
+/// not the text: the reference passes its configured string to iptables verbatim, which
+/// reads `010.0.0.0` as octal and rejects `/08`; ours installs exactly what it validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cidr {
-    /// As written in the config (already known to be a valid network address).
+    /// As written in the config (for messages and comparisons with the reference).
     pub text: String,
-    /// Parsed form.
+    /// The network it denotes, in the family the reference puts it in (an IPv4-mapped
+    /// IPv6 CIDR is IPv4).
     pub net: IpNet,
 }
 
@@ -150,6 +156,9 @@ pub enum ConfigError {
     TooManyCidrs { count: usize, limit: i64 },
 }
 
+/// The most unknown-key warnings listed one by one (the rest are counted).
+const MAX_WARNINGS: usize = 10;
+
 /// The keys the config understands, in canonical spelling.
 const KEYS: [&str; 5] = [
     "nonMasqueradeCIDRs",
@@ -163,18 +172,39 @@ const KEYS: [&str; 5] = [
 ///
 /// Empty input (or only whitespace, comments, or `null`) yields the defaults.
 pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Parsed, ConfigError> {
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    let root = if first == Some(&b'{') {
-        parse_json(bytes).map_err(|e| ConfigError::Json {
+    let root = if looks_like_json(bytes) {
+        // Every JSON value but the first follows a `,` or opens with `[`/`{`: a bound on
+        // the values (and so on the memory) before anything is built.
+        let bound = bytes
+            .iter()
+            .filter(|b| matches!(b, b',' | b'[' | b'{'))
+            .count();
+        if bound > crate::tree::MAX_NODES {
+            return Err(ConfigError::Json {
+                line: 1,
+                column: 1,
+                message: format!("document has more than {} values", crate::tree::MAX_NODES),
+            });
+        }
+        // Go's decoder reads invalid UTF-8 inside strings as U+FFFD (outside strings it is
+        // a syntax error either way); serde_json would refuse the whole document.
+        let lossy = String::from_utf8_lossy(bytes);
+        let text = lone_surrogates_replaced(&lossy);
+        parse_json(text.as_bytes()).map_err(|e| ConfigError::Json {
             line: e.line(),
             column: e.column(),
             message: strip_position(&e.to_string()),
         })?
     } else {
-        let text = std::str::from_utf8(bytes).map_err(|e| ConfigError::NotUtf8 {
-            offset: e.valid_up_to(),
+        let text = crate::yaml11::reader(bytes).map_err(|e| match e {
+            crate::yaml11::ReadError::Encoding { offset } => ConfigError::NotUtf8 { offset },
+            crate::yaml11::ReadError::Control { line, column, ch } => ConfigError::Yaml {
+                line,
+                column,
+                message: format!("control character {ch:?} is not allowed"),
+            },
         })?;
-        parse_yaml(text).map_err(|e| ConfigError::Yaml {
+        parse_yaml(&text).map_err(|e| ConfigError::Yaml {
             line: e.line,
             column: e.column,
             message: e.message,
@@ -206,13 +236,23 @@ fn from_tree(root: Node, opts: &ParseOptions) -> Result<Parsed, ConfigError> {
     // The raw list is validated after all keys are read: a later `cidrLimit` or an
     // earlier duplicate must not change the outcome.
     let mut raw_cidrs: Option<Vec<String>> = None;
+    let mut backing: Vec<String> = config
+        .non_masquerade_cidrs
+        .iter()
+        .map(|c| c.text.clone())
+        .collect();
+    let mut ignored_beyond = 0usize;
     for (key, value) in entries {
-        let Some(canonical) = KEYS.iter().find(|k| k.eq_ignore_ascii_case(&key)) else {
-            warnings.push(format!("unknown key {key:?} ignored"));
+        let Some(canonical) = KEYS.iter().find(|k| json_key_matches(k, &key)) else {
+            if warnings.len() < MAX_WARNINGS {
+                warnings.push(format!("unknown key {:?} ignored", clip(&key)));
+            } else {
+                ignored_beyond += 1;
+            }
             continue;
         };
         match *canonical {
-            "nonMasqueradeCIDRs" => raw_cidrs = Some(cidr_list(value)?),
+            "nonMasqueradeCIDRs" => raw_cidrs = Some(cidr_list(value, &mut backing)?),
             "cidrLimit" => match value {
                 Node::Null => {}
                 Node::Int(i) => config.cidr_limit = i,
@@ -224,8 +264,12 @@ fn from_tree(root: Node, opts: &ParseOptions) -> Result<Parsed, ConfigError> {
             }
             "resyncInterval" => {
                 config.resync_interval_nanos = match value {
-                    Node::Str(s) => parse_go_duration(&s)
-                        .map_err(|reason| ConfigError::BadDuration { value: s, reason })?,
+                    Node::Str(s) => {
+                        parse_go_duration(&s).map_err(|reason| ConfigError::BadDuration {
+                            value: clip(&s),
+                            reason,
+                        })?
+                    }
                     // Go's Duration.UnmarshalJSON decodes null into "" and rejects it.
                     Node::Null => {
                         return Err(ConfigError::BadDuration {
@@ -242,6 +286,9 @@ fn from_tree(root: Node, opts: &ParseOptions) -> Result<Parsed, ConfigError> {
             }
             _ => unreachable!("every entry of KEYS is handled"),
         }
+    }
+    if ignored_beyond > 0 {
+        warnings.push(format!("{ignored_beyond} more unknown keys ignored"));
     }
     if let Some(list) = raw_cidrs {
         config.non_masquerade_cidrs = validate_cidrs(list, opts)?;
@@ -279,205 +326,96 @@ fn set_bool(key: &str, value: Node, slot: &mut bool) -> Result<(), ConfigError> 
     }
 }
 
-/// `null` empties the list (Go's decoder sets a slice to nil on `null`).
-fn cidr_list(value: Node) -> Result<Vec<String>, ConfigError> {
-    match value {
-        Node::Null => Ok(Vec::new()),
-        Node::Seq(items) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| match item {
-                Node::Str(s) => Ok(s),
-                other => Err(wrong_type(
+/// Decodes a `nonMasqueradeCIDRs` value the way Go's `encoding/json` decodes into the
+/// reference's `[]string`, which reuses the slice it already holds: `null` (the whole
+/// list) empties it, `[]` too; an element `null` leaves whatever that slot of the backing
+/// array held (the default list's entry at that index, or `""` past its capacity, which
+/// is then an invalid CIDR). `backing` is that array, updated for a later duplicate key.
+fn cidr_list(value: Node, backing: &mut Vec<String>) -> Result<Vec<String>, ConfigError> {
+    let items = match value {
+        Node::Null => Vec::new(),
+        Node::Seq(items) => items,
+        other => {
+            return Err(wrong_type(
+                "nonMasqueradeCIDRs",
+                &other,
+                "a list of CIDR strings",
+            ))
+        }
+    };
+    let mut list = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let slot = backing.get(i).cloned().unwrap_or_default();
+        list.push(match item {
+            Node::Str(s) => s,
+            Node::Null => slot,
+            other => {
+                return Err(wrong_type(
                     &format!("nonMasqueradeCIDRs[{i}]"),
                     &other,
                     "a CIDR string",
-                )),
-            })
-            .collect(),
-        other => Err(wrong_type(
-            "nonMasqueradeCIDRs",
-            &other,
-            "a list of CIDR strings",
-        )),
+                ))
+            }
+        });
     }
+    if list.is_empty() || list.len() > backing.len() {
+        // A new backing array: nothing of the old one survives.
+        *backing = list.clone();
+    } else {
+        backing[..list.len()].clone_from_slice(&list);
+    }
+    Ok(list)
+}
+
+/// Go's `encoding/json` field-name match: exact, else case-insensitive with Unicode
+/// simple folding, under which `K` (Kelvin sign) is `k` and `ſ` (long s) is `s`.
+fn json_key_matches(canonical: &str, key: &str) -> bool {
+    let folded: String = key
+        .chars()
+        .map(|c| match c {
+            '\u{212a}' => 'k',
+            '\u{17f}' => 's',
+            c => c,
+        })
+        .collect();
+    canonical.eq_ignore_ascii_case(&folded)
 }
 
 fn validate_cidrs(list: Vec<String>, opts: &ParseOptions) -> Result<Vec<Cidr>, ConfigError> {
     let mut out = Vec::with_capacity(list.len());
     for (index, text) in list.into_iter().enumerate() {
-        let net: IpNet = match text.parse() {
+        let (ip, net) = match parse_go_cidr(&text) {
             Ok(n) => n,
-            Err(e) => {
+            Err(reason) => {
                 return Err(ConfigError::InvalidCidr {
                     index,
-                    value: text,
-                    reason: e.to_string(),
+                    value: clip(&text),
+                    reason,
                 })
             }
         };
-        if net.addr() != net.network() {
+        // Go's alignment test compares the address as written with the masked network
+        // (for a mapped address, in its 16-byte form: any bit outside the mask fails).
+        let aligned = match (ip, net) {
+            (std::net::IpAddr::V6(a), IpNet::V4(n)) => a.to_ipv4_mapped() == Some(n.network()),
+            _ => net.addr() == net.network(),
+        };
+        if !aligned {
             return Err(ConfigError::NotNetworkAddress {
                 index,
                 suggestion: net.trunc().to_string(),
-                value: text,
+                value: clip(&text),
             });
         }
         if matches!(net, IpNet::V6(_)) && !opts.enable_ipv6 {
-            return Err(ConfigError::Ipv6NotEnabled { index, value: text });
+            return Err(ConfigError::Ipv6NotEnabled {
+                index,
+                value: clip(&text),
+            });
         }
         out.push(Cidr { text, net });
     }
     Ok(out)
-}
-
-/// Go's `time.ParseDuration`: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+`, units ns us µs μs ms s m h,
-/// bare `0` allowed. Returns nanoseconds.
-pub fn parse_go_duration(orig: &str) -> Result<i64, String> {
-    const OVERFLOW: &str = "out of range";
-    let mut s = orig;
-    let mut neg = false;
-    if let Some(rest) = s.strip_prefix('-') {
-        neg = true;
-        s = rest;
-    } else if let Some(rest) = s.strip_prefix('+') {
-        s = rest;
-    }
-    if s == "0" {
-        return Ok(0);
-    }
-    if s.is_empty() {
-        return Err("empty".into());
-    }
-    let mut total: u64 = 0;
-    while !s.is_empty() {
-        let b = s.as_bytes()[0];
-        if !(b == b'.' || b.is_ascii_digit()) {
-            return Err(format!("expected a number at {s:?}"));
-        }
-        let int_len = s.bytes().take_while(u8::is_ascii_digit).count();
-        let mut v: u64 = 0;
-        for d in s[..int_len].bytes() {
-            v = v
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u64::from(d - b'0')))
-                .filter(|v| *v <= 1 << 63)
-                .ok_or(OVERFLOW)?;
-        }
-        s = &s[int_len..];
-        let pre = int_len > 0;
-        let mut frac: u64 = 0;
-        let mut scale: f64 = 1.0;
-        let mut post = false;
-        if let Some(rest) = s.strip_prefix('.') {
-            s = rest;
-            let n = s.bytes().take_while(u8::is_ascii_digit).count();
-            let mut overflow = false;
-            for d in s[..n].bytes() {
-                if overflow {
-                    continue;
-                }
-                match frac
-                    .checked_mul(10)
-                    .and_then(|f| f.checked_add(u64::from(d - b'0')))
-                {
-                    Some(f) if f <= 1 << 63 => {
-                        frac = f;
-                        scale *= 10.0;
-                    }
-                    _ => overflow = true,
-                }
-            }
-            post = n > 0;
-            s = &s[n..];
-        }
-        if !pre && !post {
-            return Err(format!("expected digits in {orig:?}"));
-        }
-        let unit_len = s
-            .bytes()
-            .take_while(|b| *b != b'.' && !b.is_ascii_digit())
-            .count();
-        if unit_len == 0 {
-            return Err("missing unit (ns, us, ms, s, m, h)".into());
-        }
-        let unit_text = &s[..unit_len];
-        s = &s[unit_len..];
-        let unit: u64 = match unit_text {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            other => return Err(format!("unknown unit {other:?} (use ns, us, ms, s, m, h)")),
-        };
-        if v > (1u64 << 63) / unit {
-            return Err(OVERFLOW.into());
-        }
-        v *= unit;
-        if frac > 0 {
-            v += (frac as f64 * (unit as f64 / scale)) as u64;
-            if v > 1 << 63 {
-                return Err(OVERFLOW.into());
-            }
-        }
-        total = total
-            .checked_add(v)
-            .filter(|t| *t <= 1 << 63)
-            .ok_or(OVERFLOW)?;
-    }
-    if neg {
-        return Ok((total as i128).wrapping_neg() as i64);
-    }
-    i64::try_from(total).map_err(|_| OVERFLOW.into())
-}
-
-/// Formats nanoseconds the way Go's `Duration.String` does (`1m30s`, `500ms`), for logs.
-pub fn format_go_duration(nanos: i64) -> String {
-    if nanos == 0 {
-        return "0s".into();
-    }
-    let neg = nanos < 0;
-    let u = nanos.unsigned_abs();
-    let body = if u < 1_000_000_000 {
-        let (unit, div) = if u < 1_000 {
-            ("ns", 1)
-        } else if u < 1_000_000 {
-            ("µs", 1_000)
-        } else {
-            ("ms", 1_000_000)
-        };
-        format!("{}{unit}", fmt_frac(u, div))
-    } else {
-        let h = u / 3_600_000_000_000;
-        let m = (u / 60_000_000_000) % 60;
-        let s = u % 60_000_000_000;
-        let sec = format!("{}s", fmt_frac(s, 1_000_000_000));
-        if h > 0 {
-            format!("{h}h{m}m{sec}")
-        } else if m > 0 {
-            format!("{m}m{sec}")
-        } else {
-            sec
-        }
-    };
-    if neg {
-        format!("-{body}")
-    } else {
-        body
-    }
-}
-
-fn fmt_frac(v: u64, div: u64) -> String {
-    let int = v / div;
-    let frac = v % div;
-    if frac == 0 {
-        return int.to_string();
-    }
-    let width = div.to_string().len() - 1;
-    let f = format!("{frac:0width$}");
-    format!("{int}.{}", f.trim_end_matches('0'))
 }
 
 impl fmt::Display for Config {
@@ -497,3 +435,7 @@ impl fmt::Display for Config {
 #[cfg(test)]
 #[path = "config_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "config_reference_tests.rs"]
+mod reference_tests;

@@ -37,7 +37,7 @@ fn cidrs(c: &Config) -> Vec<&str> {
 fn empty_inputs_give_defaults() {
     for text in [
         "",
-        "   \n\t\n",
+        "   \n  \n",
         "# just a comment\n",
         "null",
         "~",
@@ -47,6 +47,9 @@ fn empty_inputs_give_defaults() {
         let c = ok(text);
         assert_eq!(c, Config::defaults(&v4()), "{text:?}");
     }
+    // go-yaml refuses a tab in indentation, even on a blank line (settled against the
+    // oracle, tools/reference-parse).
+    assert!(err("   \n\t\n").contains("tab character"));
     let d = Config::defaults(&v4());
     assert_eq!(cidrs(&d), ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]);
     assert_eq!(d.cidr_limit, 64);
@@ -289,19 +292,19 @@ fn cidr_validation() {
     );
     assert_eq!(
         err("nonMasqueradeCIDRs: [10.0.0.0/33]"),
-        r#"nonMasqueradeCIDRs[0]: "10.0.0.0/33" is not a valid CIDR: invalid IP address syntax"#
+        r#"nonMasqueradeCIDRs[0]: "10.0.0.0/33" is not a valid CIDR: prefix length 33 is larger than 32"#
     );
     assert_eq!(
         err("nonMasqueradeCIDRs: [banana]"),
-        r#"nonMasqueradeCIDRs[0]: "banana" is not a valid CIDR: invalid IP address syntax"#
+        r#"nonMasqueradeCIDRs[0]: "banana" is not a valid CIDR: missing /prefix-length"#
     );
     assert_eq!(
         err("nonMasqueradeCIDRs: [10.0.0.0]"),
-        r#"nonMasqueradeCIDRs[0]: "10.0.0.0" is not a valid CIDR: invalid IP address syntax"#
+        r#"nonMasqueradeCIDRs[0]: "10.0.0.0" is not a valid CIDR: missing /prefix-length"#
     );
     assert_eq!(
         err("nonMasqueradeCIDRs: [' 10.0.0.0/8']"),
-        r#"nonMasqueradeCIDRs[0]: " 10.0.0.0/8" is not a valid CIDR: invalid IP address syntax"#
+        r#"nonMasqueradeCIDRs[0]: " 10.0.0.0/8" is not a valid CIDR: " 10.0.0.0" is not an IP address"#
     );
     assert_eq!(
         err("nonMasqueradeCIDRs: [fd00::/8]"),
@@ -430,4 +433,108 @@ fn alias_expansion_is_bounded() {
     let e = err(&doc);
     assert!(e.contains("excessive aliasing"), "{e}");
     assert!(start.elapsed() < std::time::Duration::from_secs(2));
+}
+
+/// Go's `net.ParseCIDR` (1.17+), settled against the oracle (tools/reference-parse):
+/// leading zeros in an octet are refused, in the prefix accepted; no sign, no zone; an
+/// IPv4-mapped IPv6 CIDR is IPv4. Rules carry the parsed network, never the text.
+#[test]
+fn cidrs_parse_as_go_does() {
+    for bad in [
+        "010.0.0.0/8",
+        "10.0.0.00/8",
+        "10.0.0.0/+8",
+        "10.0.0.0/-8",
+        "10.0.0.0/",
+        "10.0.0.0/ 8",
+        "10.0.0.0/8 ",
+        "fe80::%eth0/64",
+        "::ffff:010.0.0.0/104",
+        "10.0.0.0/0x8",
+        "10.0.0.0/99999999999999999999",
+    ] {
+        let e = err(&format!("nonMasqueradeCIDRs: [{bad:?}]"));
+        assert!(e.contains("is not a valid CIDR"), "{bad}: {e}");
+    }
+    let c = ok("nonMasqueradeCIDRs: [10.0.0.0/08, 10.0.0.0/0008, 0.0.0.0/0]");
+    let nets: Vec<String> = c
+        .non_masquerade_cidrs
+        .iter()
+        .map(|c| c.net.to_string())
+        .collect();
+    assert_eq!(nets, ["10.0.0.0/8", "10.0.0.0/8", "0.0.0.0/0"]);
+    let payload = crate::rules::restore_payload(
+        &c,
+        crate::rules::Family::V4,
+        &crate::rules::RuleOptions::default(),
+    );
+    assert!(
+        payload.contains("-d 10.0.0.0/8 -j RETURN") && !payload.contains("/08"),
+        "{payload}"
+    );
+    // IPv4-mapped: IPv4 for the reference; accepted without --enable-ipv6.
+    let c = ok("nonMasqueradeCIDRs: ['::ffff:10.0.0.0/104', '::ffff:0.0.0.0/96']");
+    let nets: Vec<String> = c
+        .non_masquerade_cidrs
+        .iter()
+        .map(|c| c.net.to_string())
+        .collect();
+    assert_eq!(nets, ["10.0.0.0/8", "0.0.0.0/0"]);
+    assert!(err("nonMasqueradeCIDRs: ['::ffff:10.0.0.1/104']").contains("not a network address"));
+    assert!(err("nonMasqueradeCIDRs: ['::ffff:10.0.0.0/80']").contains("not a network address"));
+    // IPv4-compatible (not mapped) stays IPv6.
+    assert!(err("nonMasqueradeCIDRs: ['::10.0.0.0/104']").contains("IPv6 is not enabled"));
+    // Uppercase IPv6 is written in canonical form.
+    let p = parse(b"nonMasqueradeCIDRs: ['FD00:0::/8']", &v6()).unwrap();
+    assert_eq!(p.config.non_masquerade_cidrs[0].net.to_string(), "fd00::/8");
+}
+
+/// Long bad values are cut in messages; many unknown keys give a bounded warning list.
+#[test]
+fn long_values_are_cut_in_messages() {
+    let long = "9".repeat(1_000_000);
+    for text in [
+        format!("nonMasqueradeCIDRs: ['{long}']"),
+        format!("nonMasqueradeCIDRs: ['10.0.0.0/{long}']"),
+        format!("nonMasqueradeCIDRs: ['{long}/8']"),
+        format!("resyncInterval: '{long}x'"),
+        format!("resyncInterval: '1{long}'"),
+        format!("masqLinkLocal: '{long}'"),
+        format!("cidrLimit: '{long}'"),
+    ] {
+        let e = err(&text);
+        assert!(e.len() < 400, "{} chars: {}", e.len(), &e[..200]);
+    }
+    // Plain YAML keys are limited to 1024 characters; 500 is long enough to be cut.
+    let key = "k".repeat(500);
+    let many: String = (0..50).map(|i| format!("{key}{i}: 1\n")).collect();
+    let p = parse(many.as_bytes(), &v4()).unwrap();
+    assert_eq!(p.warnings.len(), 11);
+    assert!(p.warnings.iter().all(|w| w.len() < 200));
+    assert_eq!(p.warnings[10], "40 more unknown keys ignored");
+}
+
+/// Anchors nested in anchors, none aliased: 50 KB once cost 319 MB (each anchor kept a
+/// copy of its subtree). Only aliased anchors are kept now; this one parses as the list
+/// it is (and, aliased, is bounded like any alias).
+#[test]
+fn nested_anchors_cost_nothing_unless_aliased() {
+    let depth = 200;
+    let opens: String = (0..depth).map(|i| format!("&a{i} [")).collect();
+    let closes = "]".repeat(depth);
+    let items = vec!["x"; 25_000].join(",");
+    let doc = format!("k: {opens}{items}{closes}\n");
+    let p = parse(doc.as_bytes(), &v4()).unwrap();
+    assert_eq!(p.warnings, [r#"unknown key "k" ignored"#]);
+    let aliased = format!("k: {opens}{items}{closes}\nj: [*a0, *a1, *a2, *a3, *a4]\n");
+    assert!(err(&aliased).contains("excessive aliasing"));
+}
+
+/// Every config's cost is bounded: more than a million values is refused (a config with
+/// 100,000 CIDRs has 100,001).
+#[test]
+fn more_than_a_million_values_is_refused() {
+    let doc = format!("k: [{}]\n", vec!["1"; 1_000_001].join(","));
+    let e = err(&doc);
+    assert!(e.contains("more than 1000000 values"), "{e}");
 }

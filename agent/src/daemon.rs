@@ -1,23 +1,31 @@
-//! The resync loop (SPEC.md, "The loop"): read the config, keep the last good one, apply.
+//! The resync loop (docs/spec.md §5): read the config, keep the last good one, apply.
 //!
 //! Each round reads the config file. A valid config becomes current and is applied:
-//! ensure the chain, ensure the POSTROUTING jump, restore IPv4, then IPv6 (an IPv4 failure
-//! skips IPv6 for that round, as in the reference). An invalid config is logged and the
-//! kernel is left untouched that round, so a flushed chain stays flushed until the config
-//! is fixed (the reference's behaviour). Until the first good config nothing is written.
+//! restore the chain (which creates it if missing), then ensure the POSTROUTING jump, for
+//! IPv4 and then IPv6 (an IPv4 failure skips IPv6 for that round, as in the reference).
+//! The jump comes after the chain's content so that a failing restore never leaves a jump
+//! to an empty or half-written chain. An invalid config is logged and the kernel is left
+//! untouched that round, so a flushed chain stays flushed until the config is fixed (the
+//! reference's behaviour). Until the first good config nothing is written.
+//!
+//! Rounds happen every resync interval and, besides, as soon as the config's directory
+//! changes ([`Wake::ConfigChanged`], from `watch`); a stop request ([`Wake::Stop`] plus the
+//! shared [`StopFlag`]) ends the loop at once, even in the middle of a round.
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, StopFlag};
 use crate::config::{self, format_go_duration, Config, ConfigError, ParseOptions, Parsed};
+use crate::health::Health;
 use crate::rules::{restore_payload, Family, PortRange, RuleOptions};
 use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Default config path (a ConfigMap key mounted as a file).
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/config/ip-masq-agent";
 
-/// The shortest interval between two rounds; see SPEC.md "Where this project deliberately
+/// The shortest interval between two rounds; see docs/spec.md §7 "Where this project deliberately
 /// differs": the reference spins on `resyncInterval: 0`, we do not.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -59,6 +67,8 @@ pub enum LoadError {
     },
     #[error("config {path} is larger than {MAX_CONFIG_BYTES} bytes")]
     TooLarge { path: PathBuf },
+    #[error("cannot read config {path}: not a regular file ({kind})")]
+    NotRegular { path: PathBuf, kind: &'static str },
     #[error("invalid config {path}: {source}")]
     Invalid {
         path: PathBuf,
@@ -74,6 +84,8 @@ pub enum SyncError {
     Load(#[from] LoadError),
     #[error("applying rules failed: {0}")]
     Apply(#[from] BackendError),
+    #[error("stopping: round abandoned")]
+    Stopped,
 }
 
 /// Where a config came from.
@@ -84,9 +96,33 @@ pub enum Source {
     Absent,
 }
 
+/// What a non-regular file is, for the error message.
+fn file_kind(t: std::fs::FileType) -> &'static str {
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "not a regular file"
+    }
+}
+
 /// Reads and parses the config file; an absent file means defaults.
+///
+/// Opened with `O_NONBLOCK` and checked to be a regular file (after symlinks) before any
+/// read: a FIFO or a device at the config path must not wedge the daemon.
 pub fn load_config(path: &Path, opts: &ParseOptions) -> Result<(Parsed, Source), LoadError> {
-    let file = match std::fs::File::open(path) {
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path);
+    let file = match opened {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok((
@@ -104,6 +140,16 @@ pub fn load_config(path: &Path, opts: &ParseOptions) -> Result<(Parsed, Source),
             })
         }
     };
+    let meta = file.metadata().map_err(|source| LoadError::Read {
+        path: path.into(),
+        source,
+    })?;
+    if !meta.file_type().is_file() {
+        return Err(LoadError::NotRegular {
+            path: path.into(),
+            kind: file_kind(meta.file_type()),
+        });
+    }
     let mut bytes = Vec::new();
     file.take(MAX_CONFIG_BYTES + 1)
         .read_to_end(&mut bytes)
@@ -135,30 +181,66 @@ pub fn payloads(config: &Config, settings: &Settings, random_fully: bool) -> Vec
     out
 }
 
+/// What wakes the loop before its interval is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// SIGTERM/SIGINT: leave now, rules stay in place.
+    Stop,
+    /// The config's directory changed: sync soon (after a short quiet period).
+    ConfigChanged,
+}
+
+/// After a change event, how long the directory must stay quiet before the round starts
+/// (the kubelet's swap and a delete-then-recreate each come as a burst of events).
+pub const DEBOUNCE: Duration = Duration::from_millis(10);
+
+/// The longest a burst of change events may delay a round.
+pub const MAX_DEBOUNCE: Duration = Duration::from_millis(50);
+
 /// The agent's state between rounds.
 pub struct Agent<B: Backend> {
     settings: Settings,
     backend: B,
+    stop: StopFlag,
+    health: Health,
     current: Option<Config>,
     random_fully: Option<bool>,
     last_warnings: Vec<String>,
+    /// The last round's error message, so an unchanged error is logged once.
+    last_error: Option<String>,
     warned_interval: bool,
 }
 
 impl<B: Backend> Agent<B> {
-    pub fn new(settings: Settings, backend: B) -> Self {
+    pub fn new(settings: Settings, backend: B, stop: StopFlag) -> Self {
         Agent {
             settings,
             backend,
+            stop,
+            health: Health::default(),
             current: None,
             random_fully: None,
             last_warnings: Vec::new(),
+            last_error: None,
             warned_interval: false,
         }
     }
 
+    /// The health record this agent updates after every round (for `/healthz`).
+    pub fn health(&self) -> Health {
+        self.health.clone()
+    }
+
+    /// The backend (tests inspect a fake's record through it).
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
     /// One round: load, and apply if the config is good.
     pub fn sync(&mut self) -> Result<(), SyncError> {
+        if self.stop.is_set() {
+            return Err(SyncError::Stopped);
+        }
         let (parsed, source) = load_config(&self.settings.config_path, &self.settings.parse)?;
         if parsed.warnings != self.last_warnings {
             for w in &parsed.warnings {
@@ -205,10 +287,15 @@ impl<B: Backend> Agent<B> {
         };
         let chain = self.settings.chain.clone();
         for (family, payload) in payloads(&config, &self.settings, random_fully) {
-            self.backend.ensure_chain(family, &chain)?;
-            self.backend.ensure_jump(family, &chain)?;
+            if self.stop.is_set() {
+                return Err(SyncError::Stopped);
+            }
             self.backend.restore(family, &payload)?;
             tracing::debug!(?family, "restored:\n{payload}");
+            if self.stop.is_set() {
+                return Err(SyncError::Stopped);
+            }
+            self.backend.ensure_jump(family, &chain)?;
         }
         tracing::info!(
             "synced: {} nonMasqueradeCIDRs, masqLinkLocal={}, masqLinkLocalIPv6={}, chain {}{}",
@@ -244,16 +331,65 @@ impl<B: Backend> Agent<B> {
         d.max(MIN_INTERVAL)
     }
 
-    /// Runs rounds until `stop` receives a message (or its sender is dropped).
-    pub fn run(&mut self, stop: &Receiver<()>) {
-        loop {
-            if let Err(e) = self.sync() {
-                tracing::error!("{e}");
+    /// Logs a round's outcome and records it for `/healthz`. An error identical to the
+    /// previous round's is logged once (then at debug level): the reference likewise
+    /// stays quiet while its file does not change, and a bad value must not flood logs.
+    fn report(&mut self, result: Result<(), SyncError>) {
+        let interval = self.interval();
+        match result {
+            Ok(()) => {
+                if self.last_error.take().is_some() {
+                    tracing::info!("recovered: the last round succeeded");
+                }
+                self.health.succeeded(Instant::now(), interval);
             }
-            match stop.recv_timeout(self.interval()) {
-                Err(RecvTimeoutError::Timeout) => continue,
-                Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+            Err(SyncError::Stopped) => {}
+            Err(e) => {
+                let msg = e.to_string();
+                if self.last_error.as_deref() == Some(msg.as_str()) {
+                    tracing::debug!("unchanged: {msg}");
+                } else {
+                    tracing::error!("{msg}");
+                }
+                self.health.failed(&msg, interval);
+                self.last_error = Some(msg);
+            }
+        }
+    }
+
+    /// Runs rounds until a [`Wake::Stop`] arrives, the stop flag is set, or every sender
+    /// of `wake` is gone.
+    pub fn run(&mut self, wake: &Receiver<Wake>) {
+        loop {
+            let result = self.sync();
+            self.report(result);
+            if self.stop.is_set() || !self.wait(wake) {
+                break;
+            }
+        }
+    }
+
+    /// Waits for the next round: the interval, or a config change (debounced). False
+    /// when the loop must end.
+    fn wait(&mut self, wake: &Receiver<Wake>) -> bool {
+        match wake.recv_timeout(self.interval()) {
+            Err(RecvTimeoutError::Timeout) => true,
+            Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => false,
+            Ok(Wake::ConfigChanged) => {
+                let burst = Instant::now();
+                loop {
+                    let quiet = DEBOUNCE.min(MAX_DEBOUNCE.saturating_sub(burst.elapsed()));
+                    match wake.recv_timeout(quiet) {
+                        Ok(Wake::ConfigChanged) => continue,
+                        Err(RecvTimeoutError::Timeout) => return !self.stop.is_set(),
+                        Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return false,
+                    }
+                }
             }
         }
     }
 }
+
+#[cfg(test)]
+#[path = "daemon_tests.rs"]
+mod tests;

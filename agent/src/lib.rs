@@ -2,10 +2,16 @@
 //!
 //! A pure core ([`config`]: bytes → [`config::Config`]; [`rules`]: config → the exact
 //! `iptables-restore` payload) and a thin shell ([`backend`]: runs iptables;
-//! [`daemon`]: the resync loop). The binary in `main.rs` only parses flags.
+//! [`daemon`]: the resync loop; [`watch`]: immediate reload; [`health`]: `/healthz`). The
+//! binary in `main.rs` only parses flags and wires these together.
 
 pub mod backend;
 pub mod config;
 pub mod daemon;
+mod gostd;
+pub mod health;
 pub mod rules;
+mod survey;
 mod tree;
+pub mod watch;
+mod yaml11;

@@ -2,14 +2,16 @@
 //! included) and nothing else; the work is in the library.
 
 use clap::Parser;
-use ip_masq_agent::backend::Iptables;
-use ip_masq_agent::config::ParseOptions;
-use ip_masq_agent::daemon::{self, Agent, Settings, DEFAULT_CONFIG_PATH};
-use ip_masq_agent::rules::parse_to_ports;
+use ip_masq_agent::backend::{Iptables, StopFlag, DEFAULT_COMMAND_TIMEOUT};
+use ip_masq_agent::config::{parse_go_duration, ParseOptions};
+use ip_masq_agent::daemon::{self, Agent, Settings, Wake, DEFAULT_CONFIG_PATH};
+use ip_masq_agent::rules::{parse_to_ports, validate_chain_name};
+use ip_masq_agent::{health, watch};
 use nix::sys::signal::{SigSet, Signal};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Go's `strconv.ParseBool`, which is what Go bool flags accept after `=`.
 fn go_bool(s: &str) -> Result<bool, String> {
@@ -59,6 +61,13 @@ struct Flags {
     #[arg(long = "once", num_args = 0..=1, require_equals = true,
           default_value = "false", default_missing_value = "true", value_parser = go_bool)]
     once: bool,
+    /// Serve /healthz on HOST:PORT (off by default): 200 while a sync succeeded within
+    /// two resync periods, 503 with the reason otherwise.
+    #[arg(long = "health-address", allow_hyphen_values = true)]
+    health_address: Option<String>,
+    /// Deadline of each iptables child process (Go duration); it is killed when it passes.
+    #[arg(long = "command-timeout", allow_hyphen_values = true)]
+    command_timeout: Option<String>,
     /// Print the iptables-restore payload(s) and exit; touches nothing.
     #[arg(long = "dry-run", num_args = 0..=1, require_equals = true,
           default_value = "false", default_missing_value = "true", value_parser = go_bool)]
@@ -108,8 +117,10 @@ struct Flags {
 }
 
 /// Flags that take a separate value (`--flag value`): the value is never rewritten.
-const VALUE_FLAGS: [&str; 11] = [
+const VALUE_FLAGS: [&str; 13] = [
     "masq-chain",
+    "health-address",
+    "command-timeout",
     "to-ports",
     "config",
     "v",
@@ -177,6 +188,21 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = validate_chain_name(&flags.masq_chain) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let command_timeout = match flags.command_timeout.as_deref().map(parse_go_duration) {
+        None => DEFAULT_COMMAND_TIMEOUT,
+        Some(Ok(n)) if n > 0 => Duration::from_nanos(n as u64),
+        Some(_) => {
+            eprintln!(
+                "error: invalid --command-timeout {:?}: expected a positive duration such as 30s",
+                flags.command_timeout.unwrap_or_default()
+            );
+            return ExitCode::from(2);
+        }
+    };
     let settings = Settings {
         config_path: flags.config.clone(),
         parse: ParseOptions {
@@ -207,7 +233,12 @@ fn main() -> ExitCode {
     if !flags.rest.is_empty() {
         tracing::warn!("ignoring non-flag arguments: {:?}", flags.rest);
     }
-    let mut agent = Agent::new(settings, Iptables);
+    let stop = StopFlag::default();
+    let mut agent = Agent::new(
+        settings,
+        Iptables::new(stop.clone(), command_timeout),
+        stop.clone(),
+    );
 
     if flags.once {
         return match agent.sync() {
@@ -219,12 +250,24 @@ fn main() -> ExitCode {
         };
     }
 
+    if let Some(address) = &flags.health_address {
+        match health::serve(address, agent.health()) {
+            Ok(local) => tracing::info!("serving /healthz on {local}"),
+            Err(e) => {
+                tracing::error!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let (tx, rx) = std::sync::mpsc::channel();
+    watch::spawn(&flags.config, tx.clone());
     std::thread::spawn(move || {
         if let Ok(sig) = stop_signals.wait() {
             tracing::info!("received {sig:?}, exiting; rules stay in place");
         }
-        let _ = tx.send(());
+        // The flag first: it interrupts a running iptables child and any further step.
+        stop.set();
+        let _ = tx.send(Wake::Stop);
     });
     tracing::info!(chain = %flags.masq_chain, config = %flags.config.display(), "starting");
     agent.run(&rx);

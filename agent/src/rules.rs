@@ -1,6 +1,6 @@
 //! [`Config`] + flags → the exact `iptables-restore` payload. Pure: no I/O.
 //!
-//! The text is byte-identical to the reference's payload (SPEC.md, "The rules"): the
+//! The text is byte-identical to the reference's payload (docs/spec.md §4): the
 //! argument order inside each rule is the reference's, not the order `iptables-save`
 //! prints, because the payload itself is what a dry run shows and what snapshot tests pin.
 
@@ -138,7 +138,9 @@ pub fn restore_payload(config: &Config, family: Family, opts: &RuleOptions) -> S
             (Family::V4, IpNet::V4(_)) | (Family::V6, IpNet::V6(_))
         );
         if matches {
-            ret(&mut out, &cidr.text);
+            // The parsed network, not the text: iptables reads `010.0.0.0` as octal and
+            // rejects `/08`; what reaches it is exactly what was validated.
+            ret(&mut out, &cidr.net.to_string());
         }
     }
     let masq = format!(
@@ -175,6 +177,70 @@ pub fn restore_payload(config: &Config, family: Family, opts: &RuleOptions) -> S
 /// in exponent form. Rust's `Display` for `f64` has exactly those two properties.
 pub fn format_probability(p: f64) -> String {
     format!("{p}")
+}
+
+/// Why a `--masq-chain` value cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid --masq-chain {value:?}: {reason}")]
+pub struct ChainNameError {
+    pub value: String,
+    pub reason: String,
+}
+
+/// Names iptables refuses as a user chain (built-in chains and targets a jump would
+/// resolve to instead of the chain).
+const RESERVED_CHAIN_NAMES: [&str; 16] = [
+    "PREROUTING",
+    "INPUT",
+    "FORWARD",
+    "OUTPUT",
+    "POSTROUTING",
+    "ACCEPT",
+    "DROP",
+    "QUEUE",
+    "RETURN",
+    "MASQUERADE",
+    "SNAT",
+    "DNAT",
+    "REDIRECT",
+    "NETMAP",
+    "LOG",
+    "REJECT",
+];
+
+/// Checks `--masq-chain` against what iptables accepts as a chain name *and* what survives
+/// an `iptables-restore` line and a rule comment: 1 to 28 printable ASCII characters, no
+/// whitespace or quotes, not starting with `-` or `!`, not a built-in chain or target.
+/// Checked once at start, so a bad name fails before anything is written (a name that
+/// `iptables -N` accepts but `iptables-restore` cannot parse once left a dangling jump).
+pub fn validate_chain_name(value: &str) -> Result<(), ChainNameError> {
+    let err = |reason: &str| {
+        Err(ChainNameError {
+            value: value.chars().take(64).collect(),
+            reason: reason.to_string(),
+        })
+    };
+    if value.is_empty() {
+        return err("empty");
+    }
+    if value.len() > 28 {
+        return err("longer than 28 characters (iptables' limit)");
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| !c.is_ascii_graphic() || matches!(c, '"' | '\'' | '\\'))
+    {
+        return err(&format!(
+            "contains {c:?}: only printable ASCII without spaces or quotes is allowed"
+        ));
+    }
+    if value.starts_with(['-', '!']) {
+        return err("must not start with '-' or '!'");
+    }
+    if RESERVED_CHAIN_NAMES.contains(&value) {
+        return err("is a built-in chain or target name");
+    }
+    Ok(())
 }
 
 /// Arguments after `-C`/`-A POSTROUTING` for the jump into the chain.

@@ -1,4 +1,4 @@
-//! Payload text: the SPEC example literally, then one insta file snapshot per case.
+//! Payload text: the docs/spec.md §4 example literally, then one insta file snapshot per case.
 
 use super::*;
 use crate::config::{parse, ParseOptions};

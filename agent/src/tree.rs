@@ -6,6 +6,8 @@
 //! information Go's decoder would see: scalar kinds after YAML 1.1 resolution and the
 //! mapping entries in the order the decoder would visit them.
 
+use crate::survey::survey;
+use crate::yaml11::{self, Scalar, Tag};
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError};
 use std::collections::HashMap;
 
@@ -26,6 +28,10 @@ pub enum Node {
     Seq(Vec<Node>),
     /// A mapping; entries in the order Go's JSON decoder would assign them.
     Map(Vec<(String, Node)>),
+    /// A value the reference's YAML-to-JSON step cannot convert (`.nan`), with the reason.
+    /// It fails the config only if it survives into the final document (a later duplicate
+    /// key may replace it), so it is checked at the end ([`unconvertible`]).
+    Invalid(String),
 }
 
 impl Node {
@@ -38,6 +44,7 @@ impl Node {
             Node::Str(_) => "a string",
             Node::Seq(_) => "a list",
             Node::Map(_) => "a mapping",
+            Node::Invalid(_) => "a value JSON cannot carry",
         }
     }
 
@@ -60,6 +67,7 @@ impl Node {
             Node::Str(s) => format!("{s:?}"),
             Node::Seq(_) => "a list".to_string(),
             Node::Map(_) => "a mapping".to_string(),
+            Node::Invalid(why) => why.clone(),
         };
         if s.chars().count() > 80 {
             let cut: String = s.chars().take(77).collect();
@@ -70,9 +78,14 @@ impl Node {
     }
 }
 
-/// The most nodes that aliases may copy into one document. A config needs none; the limit
-/// only stops a small document from expanding exponentially ("billion laughs").
+/// The most nodes that aliases may copy into one document (anchored nodes kept for them
+/// included). A config needs none; the limit only stops a small document from expanding
+/// exponentially ("billion laughs") or quadratically (anchors nested in anchors).
 const MAX_ALIAS_EXPANSION: usize = 100_000;
+
+/// The most values (scalars, lists, mappings) one document may hold: ten times what a
+/// config with 100,000 CIDRs needs, a bound on the memory any config can cost.
+pub const MAX_NODES: usize = 1_000_000;
 
 /// A YAML syntax error with its 1-based position.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +95,7 @@ pub struct YamlSyntax {
     pub message: String,
 }
 
-fn syntax(e: &ScanError) -> YamlSyntax {
+pub(crate) fn syntax(e: &ScanError) -> YamlSyntax {
     let m = e.marker();
     YamlSyntax {
         line: m.line(),
@@ -93,11 +106,21 @@ fn syntax(e: &ScanError) -> YamlSyntax {
 
 /// Parses the first YAML document of `text` into a [`Node`] (`Node::Null` if there is none).
 ///
-/// Built iteratively (an explicit stack), so deeply nested junk cannot overflow ours.
+/// Built iteratively (an explicit stack), so deeply nested junk cannot overflow ours. Two
+/// passes: [`survey`] finds the anchors that are aliased; only those are kept (a copy per
+/// anchor, counted against [`MAX_ALIAS_EXPANSION`]), so anchors nested in anchors no
+/// longer cost memory quadratic in the document's size.
 pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
+    use serde_saphyr::granit_parser::StructureStyle;
+    let aliased = survey(text)?;
     enum Frame {
-        Seq(Vec<Node>, usize),
-        Map(Vec<(String, Node)>, Option<String>, usize),
+        Seq(Vec<Node>, usize, bool),
+        Map(Vec<(Key, Node)>, Option<Key>, usize, bool),
+    }
+    /// A finished node: a scalar still to be placed as a key or a value, or a node.
+    enum Done {
+        Scalar(Scalar),
+        Node(Node),
     }
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
@@ -107,7 +130,12 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
     let mut root: Option<Node> = None;
     while let Some(ev) = parser.next_event() {
         let (ev, span) = ev.map_err(|e| syntax(&e))?;
-        let done: Option<(Node, usize)> = match ev {
+        let at = |message: String| YamlSyntax {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+            message,
+        };
+        let done: Option<(Done, usize)> = match ev {
             Event::StreamStart | Event::DocumentStart(..) | Event::Anchor(..) => None,
             Event::StreamEnd | Event::DocumentEnd => {
                 if stack.is_empty() {
@@ -120,187 +148,226 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
                 expanded = expanded.saturating_add(size);
                 if expanded > MAX_ALIAS_EXPANSION {
                     // A "billion laughs" document: go-yaml rejects it too.
-                    return Err(YamlSyntax {
-                        line: span.start.line(),
-                        column: span.start.col() + 1,
-                        message: "document contains excessive aliasing".into(),
-                    });
+                    return Err(at("document contains excessive aliasing".into()));
                 }
-                Some((node, 0))
+                Some((Done::Node(node), 0))
             }
             Event::UnresolvedAlias(name) => {
-                return Err(YamlSyntax {
-                    line: span.start.line(),
-                    column: span.start.col() + 1,
-                    message: format!("unknown anchor {name:?}"),
-                })
+                return Err(at(format!(
+                    "unknown anchor {:?}",
+                    crate::config::clip(&name)
+                )))
             }
             Event::Scalar(value, style, anchor, tag) => {
-                let tag = tag.map(|t| t.suffix().to_string());
-                Some((resolve_scalar(&value, style, tag.as_deref()), anchor))
+                let name = tag
+                    .as_ref()
+                    .map(|t| t.suffix_in_namespace("tag:yaml.org,2002:"));
+                let tag = match &name {
+                    None => None,
+                    Some(Some(n)) => Some(Tag::Core(n.as_ref())),
+                    Some(None) => Some(Tag::Other),
+                };
+                let scalar =
+                    yaml11::resolve(&value, style == ScalarStyle::Plain, tag).map_err(&at)?;
+                Some((Done::Scalar(scalar), anchor))
             }
-            Event::SequenceStart(_, anchor, _) => {
-                stack.push(Frame::Seq(Vec::new(), anchor));
+            Event::SequenceStart(style, anchor, _) => {
+                let flow = style == StructureStyle::Flow;
+                stack.push(Frame::Seq(Vec::new(), anchor, flow));
                 None
             }
-            Event::MappingStart(_, anchor, _) => {
-                stack.push(Frame::Map(Vec::new(), None, anchor));
+            Event::MappingStart(style, anchor, _) => {
+                let flow = style == StructureStyle::Flow;
+                stack.push(Frame::Map(Vec::new(), None, anchor, flow));
                 None
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq(items, anchor)) => Some((Node::Seq(items), anchor)),
+                Some(Frame::Seq(items, anchor, _)) => Some((Done::Node(Node::Seq(items)), anchor)),
                 _ => None,
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(entries, _, anchor)) => {
-                    Some((Node::Map(yaml_map(entries)), anchor))
-                }
+                Some(Frame::Map(entries, _, anchor, _)) => Some((
+                    Done::Node(Node::Map(yaml_map(entries).map_err(&at)?)),
+                    anchor,
+                )),
                 _ => None,
             },
             #[allow(unreachable_patterns)]
             _ => None,
         };
         if stack.len() > 10_000 {
-            return Err(YamlSyntax {
-                line: span.start.line(),
-                column: span.start.col() + 1,
-                message: "document nested more than 10000 levels deep".into(),
-            });
+            return Err(at("document nested more than 10000 levels deep".into()));
         }
-        if let Some((node, anchor)) = done {
-            if anchor != 0 {
-                anchors.insert(anchor, (node.clone(), node.size()));
+        let Some((done, anchor)) = done else {
+            continue;
+        };
+        if let (Done::Scalar(Scalar::Null), true) = (&done, span.start.index() == span.end.index())
+        {
+            if matches!(stack.last(), Some(Frame::Map(_, None, ..))) {
+                // `: value` with nothing before the colon: go-yaml finds no key.
+                return Err(at("did not find expected key (empty key)".into()));
             }
-            match stack.last_mut() {
-                None => {
-                    root = Some(node);
-                    // Only the first document counts (as with go-yaml's Unmarshal).
-                    break;
-                }
-                Some(Frame::Seq(items, _)) => items.push(node),
-                Some(Frame::Map(entries, pending, _)) => match pending.take() {
-                    None => *pending = Some(key_text(&node)),
-                    Some(key) => entries.push((key, node)),
-                },
+        }
+        let is_key = matches!(stack.last(), Some(Frame::Map(_, None, ..)));
+        let in_flow = stack
+            .iter()
+            .any(|f| matches!(f, Frame::Seq(.., true) | Frame::Map(.., true)));
+        // YAML 1.1: an implicit key is a single line, in flow collections too.
+        if is_key
+            && in_flow
+            && (span.start.line() != span.end.line()
+                || crate::survey::colon_on_a_later_line(crate::survey::from(text, &span.end)))
+        {
+            return Err(at("a key in a flow collection must be on one line".into()));
+        }
+        // The key a finished node makes, or the value.
+        let (key, node) = match done {
+            Done::Scalar(s) if is_key => (Some(scalar_key(&s).map_err(&at)?), scalar_value(s).ok()),
+            Done::Scalar(s) => (None, Some(scalar_value(s).map_err(&at)?)),
+            Done::Node(n) if is_key => (Some(node_key(&n).map_err(&at)?), Some(n)),
+            Done::Node(n) => (None, Some(n)),
+        };
+        if let (true, Some(node)) = (anchor != 0 && aliased.contains(&anchor), &node) {
+            let size = node.size();
+            expanded = expanded.saturating_add(size);
+            if expanded > MAX_ALIAS_EXPANSION {
+                return Err(at("document contains excessive aliasing".into()));
             }
+            anchors.insert(anchor, (node.clone(), size));
+        }
+        match stack.last_mut() {
+            None => {
+                root = node;
+                // Only the first document counts (as with go-yaml's Unmarshal).
+                break;
+            }
+            Some(Frame::Seq(items, ..)) => items.extend(node),
+            Some(Frame::Map(entries, pending, ..)) => match pending.take() {
+                None => *pending = key,
+                Some(k) => entries.extend(node.map(|n| (k, n))),
+            },
         }
     }
-    Ok(root.unwrap_or(Node::Null))
+    let root = root.unwrap_or(Node::Null);
+    if let Some(why) = unconvertible(&root) {
+        return Err(YamlSyntax {
+            line: 1,
+            column: 1,
+            message: why,
+        });
+    }
+    Ok(root)
 }
 
-/// A YAML mapping key as the JSON key the reference's YAML-to-JSON step would produce.
-fn key_text(node: &Node) -> String {
+/// A mapping key as the reference's YAML-to-JSON step sees it.
+#[derive(Debug, Clone)]
+enum Key {
+    Text(String),
+    /// `<<`: merge the value's mapping(s) in.
+    Merge,
+}
+
+/// A scalar as a value. `.inf`/`.nan` cannot be written as JSON: the whole config fails.
+fn scalar_value(s: Scalar) -> Result<Node, String> {
+    Ok(match s {
+        Scalar::Null => Node::Null,
+        Scalar::Bool(b) => Node::Bool(b),
+        Scalar::Int(i) => Node::Int(i),
+        Scalar::BigUint(t) => Node::Number(t),
+        // Go re-emits floats in shortest form, so a whole `5.0` reaches the JSON decoder
+        // as `5` and is then a valid int.
+        Scalar::Float(f, text) => {
+            if f.fract() == 0.0
+                && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f)
+            {
+                Node::Int(f as i64)
+            } else {
+                Node::Number(text)
+            }
+        }
+        Scalar::NonFinite(s) => Node::Invalid(format!("json: unsupported value: {s}")),
+        Scalar::Timestamp(t) | Scalar::Str(t) => Node::Str(t),
+        Scalar::Merge => Node::Str("<<".into()),
+    })
+}
+
+/// A scalar as a key: null, timestamps and integers beyond int64 are marked (the
+/// reference's converter has no JSON key for them).
+fn scalar_key(s: &Scalar) -> Result<Key, String> {
+    Ok(Key::Text(match s {
+        Scalar::Merge => return Ok(Key::Merge),
+        Scalar::Bool(b) => b.to_string(),
+        Scalar::Int(i) => i.to_string(),
+        Scalar::Float(f, _) => format!("{}", *f as f32),
+        Scalar::NonFinite(s) => (*s).to_string(),
+        Scalar::Str(t) => t.clone(),
+        Scalar::Null => unsupported_key("null"),
+        Scalar::Timestamp(t) => unsupported_key(&format!("timestamp {t}")),
+        Scalar::BigUint(t) => unsupported_key(&format!("integer {t}")),
+    }))
+}
+
+/// A key the reference's converter has no JSON key for (null, a timestamp, an integer
+/// beyond int64): a marker that no YAML key can spell (NUL is refused by the reader),
+/// an error only if it survives into the final document ([`unconvertible`]).
+fn unsupported_key(what: &str) -> String {
+    format!("\0unsupported map key: {what}")
+}
+
+/// The first value or key of the final document that JSON cannot carry, if any.
+pub fn unconvertible(node: &Node) -> Option<String> {
     match node {
-        Node::Str(s) | Node::Number(s) => s.clone(),
-        Node::Int(i) => i.to_string(),
-        Node::Bool(b) => b.to_string(),
-        Node::Null => "null".to_string(),
-        other => other.brief(),
+        Node::Invalid(why) => Some(why.clone()),
+        Node::Seq(items) => items.iter().find_map(unconvertible),
+        Node::Map(entries) => entries.iter().find_map(|(k, v)| {
+            k.strip_prefix('\0')
+                .map(str::to_string)
+                .or_else(|| unconvertible(v))
+        }),
+        _ => None,
     }
 }
 
-/// Duplicate keys in a YAML mapping: the last occurrence wins (go-yaml v2 map semantics);
-/// the resulting JSON object is then emitted with keys sorted bytewise (Go's
+/// An aliased or collection node as a key: only scalars make keys.
+fn node_key(n: &Node) -> Result<Key, String> {
+    match n {
+        Node::Null => Ok(Key::Text(unsupported_key("null"))),
+        Node::Seq(_) | Node::Map(_) | Node::Invalid(_) => {
+            Err(format!("invalid map key: {}", n.kind()))
+        }
+        Node::Bool(b) => Ok(Key::Text(b.to_string())),
+        Node::Int(i) => Ok(Key::Text(i.to_string())),
+        Node::Number(t) | Node::Str(t) => Ok(Key::Text(t.clone())),
+    }
+}
+
+/// A YAML mapping as go-yaml v2 builds it: entries in order, a later key replacing an
+/// earlier one, a merge key (`<<`) setting every key of its mapping (of each mapping of a
+/// list, the first one winning) at that point. Then emitted with keys sorted bytewise (Go's
 /// `json.Marshal` of a map), which is the order the case-insensitive decoder sees them in.
-fn yaml_map(entries: Vec<(String, Node)>) -> Vec<(String, Node)> {
+fn yaml_map(entries: Vec<(Key, Node)>) -> Result<Vec<(String, Node)>, String> {
+    const WANT_MAP: &str = "map merge requires map or sequence of maps as the value";
     let mut map: std::collections::BTreeMap<String, Node> = std::collections::BTreeMap::new();
     for (k, v) in entries {
-        map.insert(k, v);
-    }
-    map.into_iter().collect()
-}
-
-/// YAML 1.1 scalar resolution as go-yaml v2 does it (the subset that matters here).
-fn resolve_scalar(value: &str, style: ScalarStyle, tag: Option<&str>) -> Node {
-    match tag {
-        Some("str") => return Node::Str(value.to_string()),
-        Some("null") => return Node::Null,
-        _ => {}
-    }
-    if style != ScalarStyle::Plain {
-        return Node::Str(value.to_string());
-    }
-    match value {
-        "" | "~" | "null" | "Null" | "NULL" => return Node::Null,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            return Node::Bool(true)
-        }
-        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return Node::Bool(false)
-        }
-        _ => {}
-    }
-    if let Some(i) = yaml_int(value) {
-        return match i64::try_from(i) {
-            Ok(i) => Node::Int(i),
-            Err(_) => Node::Number(value.to_string()),
-        };
-    }
-    if is_yaml_float(value) {
-        let cleaned: String = value.chars().filter(|c| *c != '_').collect();
-        if let Ok(f) = cleaned.parse::<f64>() {
-            // sigs.k8s.io/yaml re-emits floats in Go's shortest form, so `5.0` reaches the
-            // JSON decoder as `5` and is then a valid int.
-            if f.fract() == 0.0 && f.abs() < 9.2e18 {
-                return Node::Int(f as i64);
+        match (k, v) {
+            (Key::Text(k), v) => {
+                map.insert(k, v);
             }
-            return Node::Number(value.to_string());
+            (Key::Merge, Node::Map(merged)) => map.extend(merged),
+            (Key::Merge, Node::Seq(items)) => {
+                if !items.iter().all(|i| matches!(i, Node::Map(_))) {
+                    return Err(WANT_MAP.into());
+                }
+                for item in items.into_iter().rev() {
+                    if let Node::Map(merged) = item {
+                        map.extend(merged);
+                    }
+                }
+            }
+            (Key::Merge, _) => return Err(WANT_MAP.into()),
         }
     }
-    Node::Str(value.to_string())
-}
-
-/// Integers in YAML 1.1 notation: decimal, `0x`, `0b`, leading-`0` octal, `_` separators.
-fn yaml_int(value: &str) -> Option<i128> {
-    let (neg, rest) = match value.as_bytes().first()? {
-        b'-' => (true, &value[1..]),
-        b'+' => (false, &value[1..]),
-        _ => (false, value),
-    };
-    let digits: String = rest.chars().filter(|c| *c != '_').collect();
-    // Only one leading sign (Go's ParseInt); `from_str_radix` would take another after a
-    // base prefix (`0x-5`), and negating its i128::MIN would overflow.
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return None;
-    }
-    let parsed = if let Some(h) = digits.strip_prefix("0x") {
-        i128::from_str_radix(h, 16).ok()
-    } else if let Some(b) = digits.strip_prefix("0b") {
-        i128::from_str_radix(b, 2).ok()
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        i128::from_str_radix(&digits[1..], 8).ok()
-    } else if digits.bytes().all(|b| b.is_ascii_digit()) {
-        digits.parse::<i128>().ok()
-    } else {
-        None
-    }?;
-    Some(if neg { -parsed } else { parsed })
-}
-
-fn is_yaml_float(value: &str) -> bool {
-    let v = value.strip_prefix(['-', '+']).unwrap_or(value);
-    let (mantissa, exp) = match v.find(['e', 'E']) {
-        Some(i) => (&v[..i], Some(&v[i + 1..])),
-        None => (v, None),
-    };
-    let mantissa_ok = {
-        let mut parts = mantissa.splitn(2, '.');
-        let int = parts.next().unwrap_or("");
-        let frac = parts.next();
-        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || b == b'_');
-        match frac {
-            Some(f) => digits(int) && digits(f) && !(int.is_empty() && f.is_empty()),
-            None => !int.is_empty() && digits(int),
-        }
-    };
-    let exp_ok = match exp {
-        None => true,
-        Some(e) => {
-            let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-            !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
-        }
-    };
-    mantissa_ok && exp_ok
+    Ok(map.into_iter().collect())
 }
 
 /// Parses JSON into a [`Node`], keeping object entries in document order (Go's decoder

@@ -1,247 +1,18 @@
-//! The real binary against the real kernel, each case inside a network namespace that the
-//! test creates itself, on both iptables backends.
-//!
-//! Isolation: a dedicated thread calls `unshare(CLONE_NEWNET)` (network namespaces are per
-//! thread) and spawns every command from that thread, so children inherit the namespace;
-//! it disappears when the thread and its children are gone. A guard refuses to run any
-//! command unless the thread's namespace differs from both PID 1's and the process's
-//! main thread's. Without root or iptables the cases print `skipped: <why>` and return.
+//! The cases: each runs the real binary once per backend, in fresh namespaces.
 
+use crate::support::*;
 use nix::sched::{unshare, CloneFlags};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const AGENT: &str = env!("CARGO_BIN_EXE_ip-masq-agent");
-const BACKENDS: [(&str, &str); 2] = [
-    ("legacy", "/usr/sbin/xtables-legacy-multi"),
-    ("nft", "/usr/sbin/xtables-nft-multi"),
-];
-const TOOLS: [&str; 6] = [
-    "iptables",
-    "iptables-save",
-    "iptables-restore",
-    "ip6tables",
-    "ip6tables-save",
-    "ip6tables-restore",
-];
-const LOCAL: &str = "ip-masq-agent: local traffic is not subject to MASQUERADE";
-const OUTBOUND: &str =
-    "ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)";
-
-fn netns_inode(path: &str) -> u64 {
-    std::fs::metadata(path)
-        .unwrap_or_else(|e| panic!("stat {path}: {e}"))
-        .ino()
-}
-
-/// True when this thread's network namespace is neither the main thread's nor PID 1's
-/// (PID 1's is compared only where it is visible: a container may hide it).
-fn thread_is_isolated() -> bool {
-    let mine = netns_inode("/proc/thread-self/ns/net");
-    let pid1 = std::fs::metadata("/proc/1/ns/net").ok().map(|m| m.ino());
-    mine != netns_inode("/proc/self/ns/net") && pid1 != Some(mine)
-}
-
-/// Why the cases cannot run here, if they cannot.
-fn skip_reason() -> Option<String> {
-    if !nix::unistd::geteuid().is_root() {
-        return Some("not root (network namespaces and iptables need it)".into());
-    }
-    for (_, multi) in BACKENDS {
-        if !Path::new(multi).exists() {
-            return Some(format!("{multi} not installed"));
-        }
-    }
-    None
-}
-
-macro_rules! skip_unless_able {
-    () => {
-        if let Some(why) = skip_reason() {
-            eprintln!("skipped: {why}");
-            return;
-        }
-    };
-}
-
-/// One backend inside one fresh network namespace. Only usable on the thread that made it.
-struct Ns {
-    backend: &'static str,
-    bin: tempfile::TempDir,
-    dir: tempfile::TempDir,
-}
-
-impl Ns {
-    fn path_env(&self) -> String {
-        format!(
-            "{}:{}",
-            self.bin.path().display(),
-            std::env::var("PATH").unwrap_or_default()
-        )
-    }
-
-    fn command(&self, program: &str) -> Command {
-        assert!(
-            thread_is_isolated(),
-            "refusing to run {program} outside a test network namespace"
-        );
-        let mut c = Command::new(program);
-        c.env("PATH", self.path_env());
-        c
-    }
-
-    fn run(&self, program: &str, args: &[&str]) -> Output {
-        let out = self
-            .command(program)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("{program}: {e}"));
-        out
-    }
-
-    fn iptables(&self, args: &[&str]) {
-        let out = self.run("iptables", args);
-        assert!(out.status.success(), "iptables {args:?}: {out:?}");
-    }
-
-    fn agent(&self, args: &[&str]) -> Output {
-        self.run(AGENT, args)
-    }
-
-    fn spawn_agent(&self, args: &[&str]) -> Reaped {
-        Reaped(
-            self.command(AGENT)
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn agent"),
-        )
-    }
-
-    /// `iptables-save -t nat` without comments and counters.
-    fn save(&self, v6: bool) -> String {
-        let tool = if v6 {
-            "ip6tables-save"
-        } else {
-            "iptables-save"
-        };
-        let out = self.run(tool, &["-t", "nat"]);
-        assert!(out.status.success(), "{tool}: {out:?}");
-        normalise(&String::from_utf8_lossy(&out.stdout))
-    }
-
-    fn config(&self, text: &[u8]) -> PathBuf {
-        let p = self.dir.path().join("ip-masq-agent");
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-}
-
-/// A child that is killed and reaped however the test ends.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn normalise(save: &str) -> String {
-    save.lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| match l.rfind(" [") {
-            Some(i) if l.starts_with(':') && l.ends_with(']') => &l[..i],
-            _ => l,
-        })
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
-/// Runs `f` once per backend, each on a fresh thread in a fresh network namespace.
-fn each_backend(f: impl Fn(&Ns) + Sync) {
-    for (backend, multi) in BACKENDS {
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
-                assert!(thread_is_isolated(), "unshare did not isolate the thread");
-                let bin = tempfile::tempdir().unwrap();
-                for tool in TOOLS {
-                    std::os::unix::fs::symlink(multi, bin.path().join(tool)).unwrap();
-                }
-                let ns = Ns {
-                    backend,
-                    bin,
-                    dir: tempfile::tempdir().unwrap(),
-                };
-                f(&ns);
-            })
-            .join()
-            .unwrap_or_else(|_| panic!("case failed on the {backend} backend"));
-        });
-    }
-}
-
-/// The normalised `iptables-save -t nat` expected after a sync.
-fn expected(chain: &str, returns: &[&str], masq: &str) -> String {
-    let mut s = format!(
-        "*nat\n:PREROUTING ACCEPT\n:INPUT ACCEPT\n:OUTPUT ACCEPT\n:POSTROUTING ACCEPT\n:{chain} -\n\
-         -A POSTROUTING -m comment --comment \"ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom {chain} chain\" -m addrtype ! --dst-type LOCAL -j {chain}\n"
-    );
-    for d in returns {
-        s.push_str(&format!(
-            "-A {chain} -d {d} -m comment --comment \"{LOCAL}\" -j RETURN\n"
-        ));
-    }
-    s.push_str(&format!(
-        "-A {chain} -m comment --comment \"{OUTBOUND}\" -j {masq}\nCOMMIT\n"
-    ));
-    s
-}
-
-fn default_v4() -> String {
-    expected(
-        "IP-MASQ-AGENT",
-        &[
-            "169.254.0.0/16",
-            "10.0.0.0/8",
-            "172.16.0.0/12",
-            "192.168.0.0/16",
-        ],
-        "MASQUERADE --random-fully",
-    )
-}
-
-/// What `iptables-save -t nat` shows in a namespace nobody has touched.
-fn untouched(ns: &Ns, v6: bool) -> bool {
-    !ns.save(v6).contains("IP-MASQ-AGENT")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-#[test]
-fn guard_refuses_the_initial_namespace() {
-    // A thread that did not unshare shares the main thread's namespace: refused.
+/// Needs no root: a thread that did not unshare shares the main thread's namespace.
+pub fn guard_refuses_the_initial_namespace() {
     assert!(!thread_is_isolated());
     let res = std::thread::spawn(thread_is_isolated).join().unwrap();
     assert!(!res);
-    if skip_reason().is_some() {
-        eprintln!("skipped: the unshare half needs root");
-        return;
-    }
+}
+
+/// The other half: a thread that did unshare is accepted.
+pub fn guard_accepts_an_unshared_thread() {
     let res = std::thread::spawn(|| {
         unshare(CloneFlags::CLONE_NEWNET).unwrap();
         thread_is_isolated()
@@ -251,9 +22,7 @@ fn guard_refuses_the_initial_namespace() {
     assert!(res);
 }
 
-#[test]
-fn once_with_no_file_applies_defaults_v4_and_v6_idempotently() {
-    skip_unless_able!();
+pub fn once_with_no_file_applies_defaults_v4_and_v6_idempotently() {
     each_backend(|ns| {
         let missing = ns.dir.path().join("absent");
         let missing = missing.to_str().unwrap();
@@ -269,9 +38,7 @@ fn once_with_no_file_applies_defaults_v4_and_v6_idempotently() {
     });
 }
 
-#[test]
-fn once_with_a_config_and_flags() {
-    skip_unless_able!();
+pub fn once_with_a_config_and_flags() {
     each_backend(|ns| {
         let cfg = ns.config(
             b"nonMasqueradeCIDRs: [100.64.0.0/10, fd00::/8, 10.0.0.0/8]\nmasqLinkLocal: yes\n",
@@ -316,9 +83,7 @@ fn once_with_a_config_and_flags() {
 
 /// Each bad config: `--once` fails with a message naming the key and value, and no rule
 /// is written; `--dry-run` fails the same way and prints nothing.
-#[test]
-fn bad_configs_are_rejected_and_write_nothing() {
-    skip_unless_able!();
+pub fn bad_configs_are_rejected_and_write_nothing() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("not network", b"nonMasqueradeCIDRs: [10.0.0.1/8]".to_vec(), "nonMasqueradeCIDRs[0]: \"10.0.0.1/8\" is not a network address (did you mean 10.0.0.0/8?)"),
         ("unparsable", b"nonMasqueradeCIDRs: [10.0.0.0/8, banana]".to_vec(), "nonMasqueradeCIDRs[1]: \"banana\" is not a valid CIDR"),
@@ -364,9 +129,7 @@ fn bad_configs_are_rejected_and_write_nothing() {
     });
 }
 
-#[test]
-fn dry_run_prints_the_payload_and_touches_nothing() {
-    skip_unless_able!();
+pub fn dry_run_prints_the_payload_and_touches_nothing() {
     each_backend(|ns| {
         let missing = ns.dir.path().join("absent");
         let out = ns.agent(&["--dry-run", "--config", missing.to_str().unwrap()]);
@@ -398,9 +161,7 @@ fn dry_run_prints_the_payload_and_touches_nothing() {
     });
 }
 
-#[test]
-fn flag_errors_exit_2() {
-    skip_unless_able!();
+pub fn flag_errors_exit_2() {
     each_backend(|ns| {
         for args in [
             &["--version"][..],
@@ -417,9 +178,7 @@ fn flag_errors_exit_2() {
     });
 }
 
-#[test]
-fn daemon_heals_keeps_last_good_and_stops_on_sigterm() {
-    skip_unless_able!();
+pub fn daemon_heals_keeps_last_good_and_stops_on_sigterm() {
     each_backend(|ns| {
         let cfg = ns.config(b"resyncInterval: 200ms\n");
         let mut agent = ns.spawn_agent(&["--config", cfg.to_str().unwrap(), "--v=2"]);
@@ -487,11 +246,9 @@ fn daemon_heals_keeps_last_good_and_stops_on_sigterm() {
     });
 }
 
-/// SPEC "Where this project deliberately differs": a zero interval is warned about once
+/// docs/spec.md §7 "Where this project deliberately differs": a zero interval is warned about once
 /// and re-syncs at most every 100 ms (the reference spins).
-#[test]
-fn zero_interval_is_clamped() {
-    skip_unless_able!();
+pub fn zero_interval_is_clamped() {
     each_backend(|ns| {
         let cfg = ns.config(b"resyncInterval: 0s\n");
         let mut agent = ns.spawn_agent(&["--config", cfg.to_str().unwrap()]);

@@ -1,0 +1,227 @@
+//! Regression tests for the differences the differential runs found (agent/tests/
+//! differential, against tools/reference-parse): each case is what the reference's parse
+//! path (go-yaml 2.4 → YAML-to-JSON → encoding/json) does, now ours too.
+
+use super::*;
+
+fn limit(text: &str) -> i64 {
+    match parse(text.as_bytes(), &ParseOptions::default()) {
+        Ok(p) => p.config.cidr_limit,
+        Err(e) => panic!("{text:?}: {e}"),
+    }
+}
+
+fn rejected(text: &[u8]) -> String {
+    match parse(text, &ParseOptions::default()) {
+        Ok(p) => panic!("{:?} parsed: {:?}", String::from_utf8_lossy(text), p.config),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn list(text: &str) -> Vec<String> {
+    match parse(text.as_bytes(), &ParseOptions::default()) {
+        Ok(p) => p
+            .config
+            .non_masquerade_cidrs
+            .into_iter()
+            .map(|c| c.text)
+            .collect(),
+        Err(e) => panic!("{text:?}: {e}"),
+    }
+}
+
+#[test]
+fn integers_in_every_go_form_and_explicit_tags() {
+    for (text, n) in [
+        ("cidrLimit: 0o17", 15),
+        ("cidrLimit: 0O17", 15),
+        ("cidrLimit: 0X1F", 31),
+        ("cidrLimit: 0B111", 7),
+        ("cidrLimit: !!int '5'", 5),
+        ("cidrLimit: !!float 5", 5),
+        ("cidrLimit: 1e1", 10),
+    ] {
+        assert_eq!(limit(text), n, "{text}");
+    }
+    assert!(rejected(b"cidrLimit: !!int x").contains("cannot decode"));
+    assert!(rejected(b"cidrLimit: !x 5").contains("is a string"));
+}
+
+#[test]
+fn merge_keys_apply_in_order() {
+    assert!(rejected(b"<<: {cidrLimit: 1}\n").contains("exceed cidrLimit 1"));
+    assert_eq!(limit("cidrLimit: 1\n<<: {cidrLimit: 5}\n"), 5);
+    assert_eq!(limit("<<: {cidrLimit: 5}\ncidrLimit: 4\n"), 4);
+    assert_eq!(limit("<<: [{cidrLimit: 5}, {cidrLimit: 6}]\n"), 5);
+    assert_eq!(limit("a: &a {cidrLimit: 7}\n<<: *a\n"), 7);
+    assert!(rejected(b"<<: 3\n").contains("map merge requires"));
+    // Quoted, it is an ordinary (unknown) key.
+    assert_eq!(limit("'<<': {cidrLimit: 1}\n"), 64);
+}
+
+#[test]
+fn keys_and_values_json_cannot_carry_are_refused() {
+    for text in [
+        "~: 1\n",
+        "null: [1]\n",
+        "a: {~: 1}\n",
+        "? [a]\n: 1\n",
+        "? {a: 1}\n: 1\n",
+        "2001-12-14: x\n",
+        "18446744073709551615: x\n",
+        "foo: .inf\n",
+        "foo: [-.Inf]\n",
+        "foo: .nan\n",
+    ] {
+        rejected(text.as_bytes());
+    }
+    // As keys, non-finite floats are text.
+    assert_eq!(limit(".inf: 1\n"), 64);
+}
+
+/// Go's decoder reuses the default list's backing array: a `null` element keeps the
+/// default at its index, or is `""` (invalid) past it.
+#[test]
+fn null_list_elements_keep_the_default_at_their_index() {
+    assert_eq!(list("nonMasqueradeCIDRs: [null]"), ["10.0.0.0/8"]);
+    assert_eq!(
+        list("{\"nonMasqueradeCIDRs\": [\"1.0.0.0/8\", null, null]}"),
+        ["1.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+    );
+    assert!(rejected(b"nonMasqueradeCIDRs: [~, ~, ~, ~]").contains("\"\" is not a valid CIDR"));
+    // A later duplicate (JSON keeps both) sees what the first one wrote.
+    assert_eq!(
+        list("{\"nonMasqueradeCIDRs\": [\"1.0.0.0/8\"], \"NONMASQUERADECIDRS\": [null]}"),
+        ["1.0.0.0/8"]
+    );
+}
+
+#[test]
+fn json_keys_fold_as_go_does() {
+    assert_eq!(limit("{\"cidr\u{212a}imit\": 9}"), 64); // Kelvin sign is k, not l
+    assert_eq!(limit("{\"cidrLimit\": 9, \"CIDRLIMIT\": 3}"), 3);
+    assert!(rejected("{\"ma\u{17f}qLinkLocal\": 1}".as_bytes()).contains("masqLinkLocal"));
+    assert_eq!(limit("{\"cidrLimit\": 9, \"cidrlimit\": 8}"), 8);
+    // A no-break space or a vertical tab counts as white space before the JSON brace
+    // (Go's unicode.IsSpace), which makes the document JSON; Go's decoder then refuses it.
+    assert!(rejected("\u{a0}{\"cidrLimit\": 9}".as_bytes()).contains("JSON"));
+    assert!(rejected(b"\x0b{\"cidrLimit\": 9}").contains("JSON"));
+    // Invalid UTF-8 inside a JSON string is U+FFFD for Go, not an error.
+    assert_eq!(limit("{\"x\": \"\u{fffd}\", \"cidrLimit\": 9}"), 9);
+    assert_eq!(
+        parse(
+            b"{\"x\": \"\xff\", \"cidrLimit\": 9}",
+            &ParseOptions::default()
+        )
+        .unwrap()
+        .config
+        .cidr_limit,
+        9
+    );
+}
+
+#[test]
+fn go_yaml_reader_and_scanner_rules() {
+    // NEL, LS and PS are line breaks in YAML 1.1.
+    assert_eq!(limit("a: 1\u{85}cidrLimit: 9\n"), 9);
+    assert_eq!(limit("a: 1\u{2028}cidrLimit: 9\n"), 9);
+    // Control characters are refused; UTF-16 with a byte-order mark is read.
+    assert!(rejected(b"cidrLimit: 9\x01\n").contains("control character"));
+    assert!(rejected(b"cidrLimit: 9\n\0").contains("control character"));
+    let utf16: Vec<u8> = [0xFEFF_u16]
+        .into_iter()
+        .chain("cidrLimit: 9\n".encode_utf16())
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    assert_eq!(
+        parse(&utf16, &ParseOptions::default())
+            .unwrap()
+            .config
+            .cidr_limit,
+        9
+    );
+    // Tabs in indentation, outside flow collections and quoted scalars.
+    assert!(rejected(b"\tcidrLimit: 3\n").contains("tab character"));
+    rejected(b"a:\n\t- 1\n");
+    assert_eq!(limit("a: {b: 1,\n\tc: 2}\ncidrLimit: 9\n"), 9);
+    assert_eq!(limit("a: \"x\n\ty\"\ncidrLimit: 9\n"), 9);
+    assert_eq!(limit("cidrLimit:\t9\n"), 9);
+    // A document end marker first; a YAML version other than 1.1.
+    assert!(rejected(b"...\n").contains("document end marker"));
+    assert!(rejected(b"%YAML 1.2\n---\ncidrLimit: 3\n").contains("incompatible"));
+    assert_eq!(limit("%YAML 1.1\n---\ncidrLimit: 9\n"), 9);
+}
+
+#[test]
+fn json_lone_surrogates_are_replacement_characters() {
+    assert_eq!(limit("{\"x\": \"\\ud800\", \"cidrLimit\": 9}"), 9);
+    assert_eq!(limit("{\"x\": \"\\udc00\\ud800x\", \"cidrLimit\": 9}"), 9);
+    assert_eq!(limit("{\"x\": \"\\ud83d\\ude00\", \"cidrLimit\": 9}"), 9);
+    assert_eq!(limit("{\"x\": \"\\\\ud800\", \"cidrLimit\": 9}"), 9);
+}
+
+#[test]
+fn tags_followed_by_flow_indicators_and_odd_anchors_are_refused() {
+    // go-yaml reads `!10.0.0.0/8]` as a tag, then misses the list's end.
+    rejected(b"nonMasqueradeCIDRs: [fd00::/8, !10.0.0.0/8]\n");
+    rejected(b"a: &a.b x\n");
+    rejected(b"a: &... x\n");
+    assert_eq!(limit("a: &a-b_1 x\nb: *a-b_1\ncidrLimit: 9\n"), 9);
+    rejected(b"%FOO bar\n---\na: 1\n");
+    rejected(b"a: {: 1}\n");
+    rejected(b"nonMasqueradeCIDRs: [::/0]\n");
+    assert_eq!(list("nonMasqueradeCIDRs: ['10.0.0.0/8']\n"), ["10.0.0.0/8"]);
+    rejected(b"a: {b c\n d: 1}\n");
+}
+
+#[test]
+fn yaml_test_suite_findings() {
+    // 5MUD, K3WX, VJP3: the ':' after an implicit key in a flow collection on a later line.
+    rejected(b"---\n{ \"foo\"\n  :bar }\n");
+    rejected(b"---\n{ \"foo\" # comment\n  :bar }\n");
+    rejected(b"k: {\n k\n :\n v\n }\n");
+    assert_eq!(limit("a: {b\n , c: 1}\ncidrLimit: 9\n"), 9);
+    // 2SXE, Y2GN: anchor names go-yaml splits at ':'.
+    rejected(b"&a: key: &a value\nfoo:\n  *a:\n");
+    rejected(b"key: &an:chor value\n");
+}
+
+/// go-yaml scans one token past the first document (unless it ended with `...`): a
+/// malformed anchor or alias there fails the config (found by the differential fuzz target).
+#[test]
+fn the_token_after_the_document_is_scanned() {
+    rejected(b"&a &#");
+    rejected(b"---\n{}*a\"cidrLimit\"");
+    assert_eq!(limit("cidrLimit: 9\n...\n&"), 9);
+    assert_eq!(limit("cidrLimit: 9\n---\n&a x\n"), 9);
+}
+
+/// A plain scalar continued inside a flow collection: a tab left of the enclosing block
+/// collection's indentation + 1 is refused (found by the cargo-fuzz differential target).
+#[test]
+fn tabs_in_flow_scalar_continuations() {
+    rejected(b"a: [x\n\ty]\n");
+    rejected(b"  a: [x\n  \ty]\n");
+    assert_eq!(limit("  a: [x\n   \ty]\n  cidrLimit: 9\n"), 9);
+    assert_eq!(limit("a: [x,\n\ty]\ncidrLimit: 9\n"), 9);
+}
+
+/// Anchors on the lines after a top-level flow mapping: go-yaml's lookahead reaches them
+/// (found by the cargo-fuzz differential target).
+#[test]
+fn anchors_on_later_lines_after_the_document() {
+    rejected(b"# c\n &- {a: 1}\n &- {b: 2}\n &.255}\n");
+    rejected(b"!!null # c\n!null# x\n");
+    rejected(b"a:\n  - b\n  -\n# c\n  '''m");
+    assert_eq!(limit("cidrLimit: 9\n'a''b': 'c'\n"), 9);
+    assert_eq!(limit("cidrLimit: 9\n---\nx: &a.b 1\n"), 9);
+}
+
+/// One anchor per node for go-yaml (found by the cargo-fuzz differential target).
+#[test]
+fn two_anchors_on_one_node_are_refused() {
+    rejected(b"k: &a &b x\n");
+    rejected(b"k: &a !!str &b x\n");
+    assert_eq!(limit("k: !!str &a x\nj: *a\ncidrLimit: 9\n"), 9);
+    assert_eq!(limit("k: &a\n  b: &c 1\ncidrLimit: 9\n"), 9);
+}

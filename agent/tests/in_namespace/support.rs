@@ -1,0 +1,271 @@
+//! What every case needs: a fresh network namespace per backend, the agent, iptables.
+//!
+//! Isolation: a dedicated thread calls `unshare(CLONE_NEWNET)` (network namespaces are per
+//! thread) and spawns every command from that thread, so children inherit the namespace;
+//! it disappears when the thread and its children are gone. A guard refuses to run any
+//! command unless the thread's namespace differs from both PID 1's and the process's
+//! main thread's.
+
+use nix::sched::{unshare, CloneFlags};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const AGENT: &str = env!("CARGO_BIN_EXE_ip-masq-agent");
+pub const BACKENDS: [(&str, &str); 2] = [
+    ("legacy", "/usr/sbin/xtables-legacy-multi"),
+    ("nft", "/usr/sbin/xtables-nft-multi"),
+];
+pub const TOOLS: [&str; 6] = [
+    "iptables",
+    "iptables-save",
+    "iptables-restore",
+    "ip6tables",
+    "ip6tables-save",
+    "ip6tables-restore",
+];
+pub const LOCAL: &str = "ip-masq-agent: local traffic is not subject to MASQUERADE";
+pub const OUTBOUND: &str =
+    "ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)";
+
+pub fn netns_inode(path: &str) -> u64 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("stat {path}: {e}"))
+        .ino()
+}
+
+/// True when this thread's network namespace is neither the main thread's nor PID 1's
+/// (PID 1's is compared only where it is visible: a container may hide it).
+pub fn thread_is_isolated() -> bool {
+    let mine = netns_inode("/proc/thread-self/ns/net");
+    let pid1 = std::fs::metadata("/proc/1/ns/net").ok().map(|m| m.ino());
+    mine != netns_inode("/proc/self/ns/net") && pid1 != Some(mine)
+}
+
+/// Why the namespace cases cannot run here, if they cannot.
+pub fn missing_prerequisite() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("not root (network namespaces and iptables need it)".into());
+    }
+    for (_, multi) in BACKENDS {
+        if !Path::new(multi).exists() {
+            return Some(format!("{multi} not installed"));
+        }
+    }
+    None
+}
+
+/// One backend inside one fresh network namespace. Only usable on the thread that made it.
+pub struct Ns {
+    pub backend: &'static str,
+    /// The xtables multi-binary of this backend (a fake tool may `exec` it).
+    pub multi: &'static str,
+    pub bin: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
+}
+
+impl Ns {
+    pub fn path_env(&self) -> String {
+        format!(
+            "{}:{}",
+            self.bin.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    }
+
+    pub fn command(&self, program: &str) -> Command {
+        assert!(
+            thread_is_isolated(),
+            "refusing to run {program} outside a test network namespace"
+        );
+        let mut c = Command::new(program);
+        c.env("PATH", self.path_env());
+        c
+    }
+
+    pub fn run(&self, program: &str, args: &[&str]) -> Output {
+        let out = self
+            .command(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        out
+    }
+
+    pub fn iptables(&self, args: &[&str]) {
+        let out = self.run("iptables", args);
+        assert!(out.status.success(), "iptables {args:?}: {out:?}");
+    }
+
+    pub fn agent(&self, args: &[&str]) -> Output {
+        self.run(AGENT, args)
+    }
+
+    pub fn spawn_agent(&self, args: &[&str]) -> Reaped {
+        Reaped(
+            self.command(AGENT)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn agent"),
+        )
+    }
+
+    /// `iptables-save -t nat` without comments and counters.
+    pub fn save(&self, v6: bool) -> String {
+        let tool = if v6 {
+            "ip6tables-save"
+        } else {
+            "iptables-save"
+        };
+        let out = self.run(tool, &["-t", "nat"]);
+        assert!(out.status.success(), "{tool}: {out:?}");
+        normalise(&String::from_utf8_lossy(&out.stdout))
+    }
+
+    pub fn config(&self, text: &[u8]) -> PathBuf {
+        let p = self.dir.path().join("ip-masq-agent");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Ns {
+    /// Replaces one of the backend's tools with a shell script (fault injection).
+    pub fn fake_tool(&self, tool: &str, script: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.bin.path().join(tool);
+        let _ = std::fs::remove_file(&p);
+        std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// Brings up `lo` in this namespace (for the health endpoint).
+    pub fn loopback_up(&self) {
+        let out = self.run("ip", &["link", "set", "lo", "up"]);
+        assert!(out.status.success(), "ip link set lo up: {out:?}");
+    }
+}
+
+/// Sends `sig`, waits (at most 5 s) for the exit; returns the status, stderr and how long
+/// the exit took.
+pub fn terminate(
+    agent: &mut Reaped,
+    sig: nix::sys::signal::Signal,
+) -> (std::process::ExitStatus, String, Duration) {
+    let child = &mut agent.0;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("agent did not exit within 5 s of {sig:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let took = start.elapsed();
+    let mut err = String::new();
+    if let Some(e) = child.stderr.as_mut() {
+        std::io::Read::read_to_string(e, &mut err).unwrap();
+    }
+    (status, err, took)
+}
+
+/// A child that is killed and reaped however the test ends.
+pub struct Reaped(pub Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn normalise(save: &str) -> String {
+    save.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| match l.rfind(" [") {
+            Some(i) if l.starts_with(':') && l.ends_with(']') => &l[..i],
+            _ => l,
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Runs `f` once per backend, each on a fresh thread in a fresh network namespace.
+pub fn each_backend(f: impl Fn(&Ns) + Sync) {
+    for (backend, multi) in BACKENDS {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+                assert!(thread_is_isolated(), "unshare did not isolate the thread");
+                let bin = tempfile::tempdir().unwrap();
+                for tool in TOOLS {
+                    std::os::unix::fs::symlink(multi, bin.path().join(tool)).unwrap();
+                }
+                let ns = Ns {
+                    backend,
+                    multi,
+                    bin,
+                    dir: tempfile::tempdir().unwrap(),
+                };
+                f(&ns);
+            })
+            .join()
+            .unwrap_or_else(|_| panic!("case failed on the {backend} backend"));
+        });
+    }
+}
+
+/// The normalised `iptables-save -t nat` expected after a sync.
+pub fn expected(chain: &str, returns: &[&str], masq: &str) -> String {
+    let mut s = format!(
+        "*nat\n:PREROUTING ACCEPT\n:INPUT ACCEPT\n:OUTPUT ACCEPT\n:POSTROUTING ACCEPT\n:{chain} -\n\
+         -A POSTROUTING -m comment --comment \"ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom {chain} chain\" -m addrtype ! --dst-type LOCAL -j {chain}\n"
+    );
+    for d in returns {
+        s.push_str(&format!(
+            "-A {chain} -d {d} -m comment --comment \"{LOCAL}\" -j RETURN\n"
+        ));
+    }
+    s.push_str(&format!(
+        "-A {chain} -m comment --comment \"{OUTBOUND}\" -j {masq}\nCOMMIT\n"
+    ));
+    s
+}
+
+pub fn default_v4() -> String {
+    expected(
+        "IP-MASQ-AGENT",
+        &[
+            "169.254.0.0/16",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+        ],
+        "MASQUERADE --random-fully",
+    )
+}
+
+/// What `iptables-save -t nat` shows in a namespace nobody has touched.
+pub fn untouched(ns: &Ns, v6: bool) -> bool {
+    !ns.save(v6).contains("IP-MASQ-AGENT")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
