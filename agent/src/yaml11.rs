@@ -204,7 +204,7 @@ fn is_timestamp(s: &str) -> bool {
         return false;
     };
     let year: u32 = s[..4].parse().unwrap_or(0);
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
     let days = match m.parse::<u32>().unwrap_or(0) {
         2 if leap => 29,
         2 => 28,
@@ -262,7 +262,7 @@ fn base64(text: &str) -> Result<String, String> {
         .bytes()
         .filter(|b| !matches!(b, b'\r' | b'\n'))
         .collect();
-    if clean.len() % 4 != 0 {
+    if !clean.len().is_multiple_of(4) {
         return Err(BAD.into());
     }
     let mut out = Vec::new();
