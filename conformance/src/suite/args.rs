@@ -70,6 +70,8 @@ Subcommands:
   masq-conformance compare [--html FILE] [--baseline BASE] REPORT...
       implementations side by side (Markdown on stdout; --html: a self-contained page);
       with --baseline, exit 1 when a case that passed in BASE does not pass in REPORT
+  masq-conformance badge REPORT
+      print a shields.io endpoint document (JSON) for a verified report's verdict
 
 Filters: every FILTER selects the trials whose name contains it (with --exact: equals
 it); --skip FILTER (repeatable) leaves them out. Every other libtest option works too:
@@ -98,6 +100,8 @@ pub enum Command {
         baseline: Option<PathBuf>,
     },
     PrintReportSchema,
+    /// `badge REPORT`: a shields.io endpoint document.
+    Badge(PathBuf),
     Sweep,
     PrintSchema,
     Help,
@@ -117,6 +121,12 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, String> {
             }
         }
         Some("compare") => return parse_compare(&args[2..]),
+        Some("badge") => {
+            return match args.get(2) {
+                Some(file) if args.len() == 3 => Ok(Command::Badge(file.into())),
+                _ => Err("usage: masq-conformance badge REPORT".into()),
+            }
+        }
         _ => {}
     }
     let argv = args.clone();

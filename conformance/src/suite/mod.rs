@@ -360,6 +360,16 @@ pub fn main_with(
             html,
             baseline,
         }) => compare_reports(&reports, html.as_deref(), baseline.as_deref()),
+        Ok(Command::Badge(path)) => match read_report(&path) {
+            Ok(r) => {
+                println!("{}", crate::verdict::compare::badge(&r));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Ok(Command::PrintReportSchema) => {
             println!("{}", crate::verdict::schema());
             ExitCode::SUCCESS

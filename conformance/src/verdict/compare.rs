@@ -268,3 +268,24 @@ pub fn regressions(baseline: &Report, current: &Report) -> Vec<String> {
         })
         .collect()
 }
+
+/// A shields.io endpoint document for a report's verdict.
+pub fn badge(report: &Report) -> String {
+    use super::Verdict;
+    let (message, color) = match report.verdict {
+        Verdict::Conformant => ("conformant", "brightgreen"),
+        Verdict::PartiallyConformant => ("partially conformant", "yellow"),
+        Verdict::NonConformant => ("non-conformant", "red"),
+        Verdict::Incomplete => ("incomplete", "lightgrey"),
+    };
+    serde_json::json!({
+        "schemaVersion": 1,
+        "label": "ip-masq-agent conformance",
+        "message": match &report.implementation.version {
+            Some(v) => format!("{message} ({v})"),
+            None => message.to_string(),
+        },
+        "color": color,
+    })
+    .to_string()
+}
