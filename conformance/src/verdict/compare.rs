@@ -28,6 +28,17 @@ fn case_cell(state: CaseState) -> (&'static str, &'static str) {
     }
 }
 
+/// A verdict as people write it.
+pub fn verdict_label(v: super::Verdict) -> &'static str {
+    use super::Verdict;
+    match v {
+        Verdict::Conformant => "conformant",
+        Verdict::PartiallyConformant => "partially conformant",
+        Verdict::NonConformant => "non-conformant",
+        Verdict::Incomplete => "incomplete",
+    }
+}
+
 fn title(r: &Report) -> String {
     match &r.implementation.version {
         Some(v) => format!("{} {v}", r.implementation.name),
@@ -100,7 +111,7 @@ pub fn markdown(reports: &[Report]) -> String {
     }
     out.push_str("| **verdict** | |");
     for r in reports {
-        write!(out, " **{:?}** |", r.verdict).ok();
+        write!(out, " **{}** |", verdict_label(r.verdict)).ok();
     }
     out.push('\n');
     let differ = disagreements(reports);
@@ -214,7 +225,7 @@ pub fn html(reports: &[Report]) -> String {
     }
     out.push_str("<tr class=\"verdict\"><td>verdict</td>");
     for r in reports {
-        write!(out, "<td>{:?}</td>", r.verdict).ok();
+        write!(out, "<td>{}</td>", verdict_label(r.verdict)).ok();
     }
     out.push_str("</tr></table>\n");
     let differ = disagreements(reports);
@@ -272,11 +283,12 @@ pub fn regressions(baseline: &Report, current: &Report) -> Vec<String> {
 /// A shields.io endpoint document for a report's verdict.
 pub fn badge(report: &Report) -> String {
     use super::Verdict;
-    let (message, color) = match report.verdict {
-        Verdict::Conformant => ("conformant", "brightgreen"),
-        Verdict::PartiallyConformant => ("partially conformant", "yellow"),
-        Verdict::NonConformant => ("non-conformant", "red"),
-        Verdict::Incomplete => ("incomplete", "lightgrey"),
+    let message = verdict_label(report.verdict);
+    let color = match report.verdict {
+        Verdict::Conformant => "brightgreen",
+        Verdict::PartiallyConformant => "yellow",
+        Verdict::NonConformant => "red",
+        Verdict::Incomplete => "lightgrey",
     };
     serde_json::json!({
         "schemaVersion": 1,
