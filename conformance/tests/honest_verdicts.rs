@@ -10,8 +10,6 @@ mod common;
 use std::process::ExitCode;
 
 use common::{agent, files_under, profile_with, run_suite, workspace};
-use libtest_mimic::{Arguments, Trial};
-use masq_conformance::prereq::{self, Verdict};
 
 fn wrong_agent(args: &[&str]) -> Vec<String> {
     std::iter::once(env!("CARGO_BIN_EXE_masq-wrong-agent").to_string())
@@ -168,50 +166,30 @@ fn multi_file_cases_run_only_where_files_are_merged() {
 }
 
 fn main() -> ExitCode {
-    let args = Arguments::from_args();
-    let ignore = match prereq::verdict(common::missing_prerequisite()) {
-        Verdict::Run => false,
-        Verdict::Ignore(why) => {
-            eprintln!("ignored: the verdict self-tests need root: {why}");
-            true
-        }
-        Verdict::Fail(why) if !args.list => {
-            eprintln!("error: the verdict self-tests cannot run: {why}");
-            return ExitCode::FAILURE;
-        }
-        Verdict::Fail(_) => true,
-    };
-    let tests: [(&str, fn()); 5] = [
-        (
-            "multi_file_cases_run_only_where_files_are_merged",
-            multi_file_cases_run_only_where_files_are_merged,
-        ),
-        (
-            "an_agent_that_never_rereads_its_config_fails_the_bad_config_cases",
-            an_agent_that_never_rereads_its_config_fails_the_bad_config_cases,
-        ),
-        (
-            "an_agent_that_exits_mid_case_fails",
-            an_agent_that_exits_mid_case_fails,
-        ),
-        (
-            "outcomes_readiness_passes_the_in_tree_agent",
-            outcomes_readiness_passes_the_in_tree_agent,
-        ),
-        (
-            "judging_another_implementation_writes_nothing_into_fixtures",
-            judging_another_implementation_writes_nothing_into_fixtures,
-        ),
-    ];
-    let trials = tests
-        .into_iter()
-        .map(|(name, f)| {
-            Trial::test(name, move || {
-                f();
-                Ok(())
-            })
-            .with_ignored_flag(ignore)
-        })
-        .collect();
-    libtest_mimic::run(&args, trials).exit_code()
+    common::run_harness(
+        "the verdict self-tests",
+        vec![],
+        vec![
+            (
+                "multi_file_cases_run_only_where_files_are_merged",
+                multi_file_cases_run_only_where_files_are_merged,
+            ),
+            (
+                "an_agent_that_never_rereads_its_config_fails_the_bad_config_cases",
+                an_agent_that_never_rereads_its_config_fails_the_bad_config_cases,
+            ),
+            (
+                "an_agent_that_exits_mid_case_fails",
+                an_agent_that_exits_mid_case_fails,
+            ),
+            (
+                "outcomes_readiness_passes_the_in_tree_agent",
+                outcomes_readiness_passes_the_in_tree_agent,
+            ),
+            (
+                "judging_another_implementation_writes_nothing_into_fixtures",
+                judging_another_implementation_writes_nothing_into_fixtures,
+            ),
+        ],
+    )
 }

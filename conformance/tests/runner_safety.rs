@@ -12,125 +12,73 @@ use std::time::{Duration, Instant};
 
 use std::process::ExitCode;
 
-use libtest_mimic::{Arguments, Trial};
-use masq_conformance::prereq::{self, Verdict};
+mod common;
+
+use common::{agent, workspace};
 use masq_conformance::{guard, implementation, iptables, names, netns, topology::Sandbox};
 
-/// The in-tree agent: `IP_MASQ_AGENT_BIN`, or the build beside this test's own binaries
-/// (cargo builds it with the workspace).
-fn agent() -> PathBuf {
-    std::env::var_os("IP_MASQ_AGENT_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_BIN_EXE_masq-conformance")).with_file_name("ip-masq-agent")
-        })
-}
-
-/// Why the root tests cannot run here, if they cannot.
-fn missing_prerequisite() -> Option<String> {
-    if let Some(why) = masq_conformance::suite::unavailable(&iptables::Backend::ALL) {
-        return Some(why);
-    }
-    let agent = agent();
-    (!agent.exists()).then(|| {
-        format!(
-            "the in-tree agent {} is not built (cargo build -p ip-masq-agent)",
-            agent.display()
-        )
-    })
-}
-
 fn main() -> ExitCode {
-    let args = Arguments::from_args();
-    let verdict = prereq::verdict(missing_prerequisite());
-    let ignore_root_tests = match &verdict {
-        Verdict::Run => false,
-        Verdict::Ignore(why) => {
-            eprintln!("ignored: the runner self-tests that need root: {why}");
-            true
-        }
-        Verdict::Fail(why) if !args.list => {
-            eprintln!("error: the runner self-tests cannot run: {why}");
-            return ExitCode::FAILURE;
-        }
-        Verdict::Fail(_) => true,
-    };
-    guard::init();
-    let root_tests: [(&str, fn()); 13] = [
-        (
-            "guard_refuses_a_namespace_the_runner_did_not_create",
-            guard_refuses_a_namespace_the_runner_did_not_create,
-        ),
-        (
-            "a_panic_mid_case_leaves_nothing_behind",
-            a_panic_mid_case_leaves_nothing_behind,
-        ),
-        (
-            "a_run_killed_with_sigkill_is_swept_by_the_next",
-            a_run_killed_with_sigkill_is_swept_by_the_next,
-        ),
-        (
-            "an_implementation_that_masquerades_everything_fails_on_the_right_destinations",
-            an_implementation_that_masquerades_everything_fails_on_the_right_destinations,
-        ),
-        (
-            "an_implementation_that_never_reads_the_config_fails",
-            an_implementation_that_never_reads_the_config_fails,
-        ),
-        (
-            "expected_failures_ratchet_both_ways",
-            expected_failures_ratchet_both_ways,
-        ),
-        (
-            "a_process_that_leaves_the_node_namespace_dies_with_the_case",
-            a_process_that_leaves_the_node_namespace_dies_with_the_case,
-        ),
-        (
-            "a_killed_run_takes_escaped_processes_with_it",
-            a_killed_run_takes_escaped_processes_with_it,
-        ),
-        (
-            "a_named_namespace_made_by_the_implementation_never_reaches_the_host",
-            a_named_namespace_made_by_the_implementation_never_reaches_the_host,
-        ),
-        (
-            "an_output_flood_keeps_the_runner_small",
-            an_output_flood_keeps_the_runner_small,
-        ),
-        (
-            "output_that_is_not_utf8_is_still_shown",
-            output_that_is_not_utf8_is_still_shown,
-        ),
-        (
-            "a_death_by_signal_is_reported_as_the_implementations_own",
-            a_death_by_signal_is_reported_as_the_implementations_own,
-        ),
-        (
-            "the_sweep_kills_what_pins_a_stale_mount_namespace",
-            the_sweep_kills_what_pins_a_stale_mount_namespace,
-        ),
-    ];
-    let mut trials = vec![trial(
-        "guard_refuses_the_initial_namespace_everywhere",
-        guard_refuses_the_initial_namespace_everywhere,
-    )];
-    trials.extend(
-        root_tests
-            .into_iter()
-            .map(|(name, f)| trial(name, f).with_ignored_flag(ignore_root_tests)),
-    );
-    libtest_mimic::run(&args, trials).exit_code()
-}
-
-fn trial(name: &str, f: fn()) -> Trial {
-    Trial::test(name, move || {
-        f();
-        Ok(())
-    })
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    common::run_harness(
+        "the runner self-tests",
+        vec![(
+            "guard_refuses_the_initial_namespace_everywhere",
+            guard_refuses_the_initial_namespace_everywhere,
+        )],
+        vec![
+            (
+                "guard_refuses_a_namespace_the_runner_did_not_create",
+                guard_refuses_a_namespace_the_runner_did_not_create,
+            ),
+            (
+                "a_panic_mid_case_leaves_nothing_behind",
+                a_panic_mid_case_leaves_nothing_behind,
+            ),
+            (
+                "a_run_killed_with_sigkill_is_swept_by_the_next",
+                a_run_killed_with_sigkill_is_swept_by_the_next,
+            ),
+            (
+                "an_implementation_that_masquerades_everything_fails_on_the_right_destinations",
+                an_implementation_that_masquerades_everything_fails_on_the_right_destinations,
+            ),
+            (
+                "an_implementation_that_never_reads_the_config_fails",
+                an_implementation_that_never_reads_the_config_fails,
+            ),
+            (
+                "expected_failures_ratchet_both_ways",
+                expected_failures_ratchet_both_ways,
+            ),
+            (
+                "a_process_that_leaves_the_node_namespace_dies_with_the_case",
+                a_process_that_leaves_the_node_namespace_dies_with_the_case,
+            ),
+            (
+                "a_killed_run_takes_escaped_processes_with_it",
+                a_killed_run_takes_escaped_processes_with_it,
+            ),
+            (
+                "a_named_namespace_made_by_the_implementation_never_reaches_the_host",
+                a_named_namespace_made_by_the_implementation_never_reaches_the_host,
+            ),
+            (
+                "an_output_flood_keeps_the_runner_small",
+                an_output_flood_keeps_the_runner_small,
+            ),
+            (
+                "output_that_is_not_utf8_is_still_shown",
+                output_that_is_not_utf8_is_still_shown,
+            ),
+            (
+                "a_death_by_signal_is_reported_as_the_implementations_own",
+                a_death_by_signal_is_reported_as_the_implementations_own,
+            ),
+            (
+                "the_sweep_kills_what_pins_a_stale_mount_namespace",
+                the_sweep_kills_what_pins_a_stale_mount_namespace,
+            ),
+        ],
+    )
 }
 
 fn namespaces_with(tag: &str) -> Vec<String> {

@@ -3,9 +3,46 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitCode};
 
+use libtest_mimic::{Arguments, Trial};
 use masq_conformance::iptables;
+use masq_conformance::prereq::{self, Verdict};
+
+/// A test of a self-test harness: a name and a body that panics on failure.
+pub type Test = (&'static str, fn());
+
+/// Runs `pure` tests always and `root` tests when root, iptables and the agent are there:
+/// otherwise the root tests are reported as ignored with the reason, and under `CI=true`
+/// the run fails instead. `what` names the tests in those messages.
+pub fn run_harness(what: &str, pure: Vec<Test>, root: Vec<Test>) -> ExitCode {
+    let args = Arguments::from_args();
+    let ignore = match prereq::verdict(missing_prerequisite()) {
+        Verdict::Run => false,
+        Verdict::Ignore(why) => {
+            eprintln!("ignored: {what} that need root: {why}");
+            true
+        }
+        Verdict::Fail(why) if !args.list => {
+            eprintln!("error: {what} cannot run: {why}");
+            return ExitCode::FAILURE;
+        }
+        Verdict::Fail(_) => true,
+    };
+    masq_conformance::guard::init();
+    let trial = |(name, f): Test| {
+        Trial::test(name, move || {
+            f();
+            Ok(())
+        })
+    };
+    let trials = pure
+        .into_iter()
+        .map(trial)
+        .chain(root.into_iter().map(|t| trial(t).with_ignored_flag(ignore)))
+        .collect();
+    libtest_mimic::run(&args, trials).exit_code()
+}
 
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
