@@ -39,6 +39,8 @@ pub struct Record {
     pub features: Vec<crate::features::Feature>,
     /// The step that failed, when one did.
     pub failing_step: Option<usize>,
+    /// Reload latencies measured by the case (`reload-latency` steps).
+    pub reload_latencies: Vec<Duration>,
     /// Everything a maintainer needs, for JUnit's body.
     pub message: String,
     pub tables: Vec<OutcomeTable>,
@@ -186,6 +188,15 @@ pub fn closing(
         )
         .ok();
     }
+    for (trial, p50, p99, n) in latencies(records) {
+        writeln!(
+            out,
+            "reload latency {trial}: p50 {:.1} ms, p99 {:.1} ms over {n} publications",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        )
+        .ok();
+    }
     writeln!(
         out,
         "\nmasq-conformance: {implementation}: {passed} passed, {failed} failed, {known} known failures (counted as ignored above), {unsupported} unsupported, {not_applicable} not applicable, {} not run",
@@ -194,6 +205,19 @@ pub fn closing(
             + conclusion.num_filtered_out as usize
     )
     .ok();
+    out
+}
+
+/// The reload latencies of the records that measured any: (trial, p50, p99, count).
+pub fn latencies(records: &[Record]) -> Vec<(String, Duration, Duration, usize)> {
+    let mut out: Vec<_> = records
+        .iter()
+        .filter_map(|r| {
+            let (p50, p99) = crate::case::reload::percentiles(&r.reload_latencies)?;
+            Some((r.trial.clone(), p50, p99, r.reload_latencies.len()))
+        })
+        .collect();
+    out.sort();
     out
 }
 
@@ -258,6 +282,20 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
     let mut out = format!(
         "## ip-masq-agent conformance: {implementation}\n\n{passed} passed, {failed} failed, {known} known failures\n\n`kept` = arrived with the pod's address, `masq` = with the node's.\n\n"
     );
+    let measured = latencies(records);
+    if !measured.is_empty() {
+        out.push_str("### Reload latency (publication to the first new flow with the new outcome)\n\n| case | p50 | p99 | publications |\n|---|---|---|---|\n");
+        for (trial, p50, p99, n) in &measured {
+            writeln!(
+                out,
+                "| `{trial}` | {:.1} ms | {:.1} ms | {n} |",
+                p50.as_secs_f64() * 1e3,
+                p99.as_secs_f64() * 1e3
+            )
+            .ok();
+        }
+        out.push('\n');
+    }
     let failures = grouped_failures(records, Status::Failed);
     if !failures.is_empty() {
         out.push_str("### Failures\n\n");
@@ -330,6 +368,7 @@ mod tests {
             reason: (status == Status::KnownFailure).then(|| "why".to_string()),
             features: vec![],
             failing_step: None,
+            reload_latencies: vec![],
             message: format!("{headline}\nmore"),
             tables: vec![],
             duration: Duration::from_millis(5),

@@ -28,6 +28,7 @@ fn record(fixture: &str, backend: Backend, status: Status, features: &[Feature])
         reason: (status == Status::KnownFailure).then(|| "known".into()),
         features: features.to_vec(),
         failing_step: (status != Status::Passed).then_some(3),
+        reload_latencies: vec![],
         message: String::new(),
         tables: vec![],
         duration: Duration::from_millis(12),

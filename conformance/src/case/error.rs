@@ -77,6 +77,14 @@ pub enum StepError {
         reads: u32,
         wanted: u32,
     },
+    /// A `reload-latency` publication was not applied in time.
+    #[error("publication {swap} was not applied within {within:.1?}: new flows to {destination} still showed {seen}")]
+    ConfigNotApplied {
+        swap: u32,
+        within: std::time::Duration,
+        destination: String,
+        seen: String,
+    },
     #[error("the implementation exited ({0})")]
     Exited(ExitStatus),
     #[error("the implementation has not been started")]

@@ -22,6 +22,7 @@ pub mod faults;
 pub mod lifecycle;
 pub mod node;
 pub mod outcome;
+pub mod reload;
 pub mod traffic;
 pub mod waiting;
 
@@ -54,6 +55,8 @@ pub struct CaseOutput {
     pub tables: Vec<OutcomeTable>,
     /// The implementation's output.
     pub log: String,
+    /// Each publication's time to a new flow with the new outcome (`reload-latency`).
+    pub reload_latencies: Vec<Duration>,
     pub timings: Timings,
 }
 
@@ -186,6 +189,7 @@ impl<'a> Runner<'a> {
                 self.waits.baseline = Some(self.node.current_rules().unwrap_or_default());
                 self.node.publish_source(source)?;
                 self.waits.published_at = self.step_no;
+                self.waits.current = Some(source.clone());
                 self.mark_reads();
                 Ok(())
             }
@@ -212,12 +216,25 @@ impl<'a> Runner<'a> {
             Step::FlowOpen(f) => self.flow_open(f),
             Step::FlowProbe(f) => self.flow_probe(f),
             Step::Terminate(_) => self.terminate(),
+            Step::ReloadLatency(r) => {
+                self.waits.baseline = Some(self.node.current_rules().unwrap_or_default());
+                self.reload_latency(r)?;
+                if r.swaps % 2 == 1 {
+                    self.waits.current = Some(r.to.clone());
+                }
+                self.waits.published_at = self.step_no;
+                self.mark_reads();
+                Ok(())
+            }
             Step::Fault(f) => {
                 self.mark_reads();
                 let generation = self.node.volume.generation();
                 self.fault(f)?;
                 if self.node.volume.generation() != generation {
                     // A flap publishes configs of its own, ending on its good one.
+                    if let crate::fixture::Fault::Flap(flap) = f {
+                        self.waits.current = Some(flap.good.clone());
+                    }
                     self.waits.published_at = self.step_no;
                     self.mark_reads();
                 }

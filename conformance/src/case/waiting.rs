@@ -6,7 +6,7 @@ use super::error::StepError;
 use super::outcome::standard_targets;
 use super::Runner;
 use crate::document::{split_sections, OUTCOME_MARK};
-use crate::fixture::{Fault, ProbeSelection, SnapshotPart, Step, Wait};
+use crate::fixture::{ProbeSelection, SnapshotPart, Step, Wait};
 use crate::implementation::Readiness;
 use crate::poll::{self, MAX_WAIT};
 use crate::probe::Proto;
@@ -26,6 +26,8 @@ pub struct WaitState {
     pub resync: Option<Duration>,
     /// The step that published the current config (0: none yet).
     pub published_at: usize,
+    /// The config in force, as published by the last config step.
+    pub current: Option<crate::fixture::ConfigSource>,
     /// The version published and the reads of it already made at the last mark (a
     /// config, tamper, fault or preload step): `wait: {reads: N}` counts from there.
     pub mark: (u32, u32),
@@ -84,17 +86,11 @@ impl Runner<'_> {
     /// Whether the runner can see the current config being read (a file, not an absent
     /// file, a directory or a symlink loop).
     fn published_observably(&self) -> bool {
-        let form = match self
-            .spec
-            .fixture
-            .steps
-            .get(self.waits.published_at.wrapping_sub(1))
-        {
-            Some(Step::Config(c)) => c.form,
-            Some(Step::Fault(Fault::Flap(f))) => f.good.form,
-            _ => return false,
+        let Some(source) = &self.waits.current else {
+            return false;
         };
-        crate::fixture::observable(form)
+        let mut forms = source.files.iter().map(|f| f.form).chain([source.form]);
+        forms.any(|f| f != "files" && crate::fixture::observable(f))
     }
 
     /// Marks the present: later `reads` waits count from here.

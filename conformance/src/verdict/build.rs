@@ -129,6 +129,14 @@ pub fn build(facts: &RunFacts<'_>) -> Report {
                 duration_ms: record.map(|r| r.duration.as_millis() as u64).unwrap_or(0),
                 failing_step: record.and_then(|r| r.failing_step),
                 reason,
+                reload_latency: record.and_then(|r| {
+                    let (p50, p99) = crate::case::reload::percentiles(&r.reload_latencies)?;
+                    Some(super::Latency {
+                        publications: r.reload_latencies.len(),
+                        p50_ms: p50.as_secs_f64() * 1e3,
+                        p99_ms: p99.as_secs_f64() * 1e3,
+                    })
+                }),
             }
         })
         .collect();

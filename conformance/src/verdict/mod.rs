@@ -94,6 +94,18 @@ pub struct CaseRecord {
     pub failing_step: Option<usize>,
     /// What failed, or why it is known to fail, or why it did not run.
     pub reason: Option<String>,
+    /// Reload latency, when the case measured it (`reload-latency` steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload_latency: Option<Latency>,
+}
+
+/// Publication to the first new flow with the new outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    pub publications: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
 }
 
 /// What became of one feature.
@@ -252,6 +264,7 @@ mod tests {
             duration_ms: 1,
             failing_step: None,
             reason: None,
+            reload_latency: None,
         }
     }
 
