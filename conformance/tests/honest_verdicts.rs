@@ -165,6 +165,59 @@ fn multi_file_cases_run_only_where_files_are_merged() {
     std::fs::remove_file(one_file).unwrap();
 }
 
+/// The in-tree agent's report of a whole run says conformant and verifies; the same
+/// report with one case flipped does not.
+fn the_in_tree_report_is_conformant_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let profile = workspace().join("conformance/implementations/ip-masq-agent-rs.yaml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
+        .current_dir(workspace())
+        .env("IP_MASQ_AGENT_BIN", agent())
+        .env_remove("INSTA_UPDATE")
+        .args([
+            "--implementation",
+            profile.to_str().unwrap(),
+            "-q",
+            "--report",
+        ])
+        .arg(&report)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    let verify = |path: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
+            .arg("verify-report")
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    let checked = verify(&report);
+    let said = String::from_utf8_lossy(&checked.stdout).to_string();
+    assert!(
+        checked.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(said.contains("is Conformant"), "{said}");
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let cases = value["cases"].as_array_mut().unwrap();
+    let passed = cases.iter_mut().find(|c| c["state"] == "passed").unwrap();
+    passed["state"] = serde_json::json!("failed");
+    let flipped = dir.path().join("flipped.json");
+    std::fs::write(&flipped, value.to_string()).unwrap();
+    let checked = verify(&flipped);
+    assert!(!checked.status.success());
+    assert!(
+        String::from_utf8_lossy(&checked.stderr).contains("the cases add up to"),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
 fn main() -> ExitCode {
     common::run_harness(
         "the verdict self-tests",
