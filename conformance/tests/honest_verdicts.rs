@@ -224,6 +224,10 @@ fn main() -> ExitCode {
         vec![],
         vec![
             (
+                "the_in_tree_report_is_conformant_and_verifies",
+                the_in_tree_report_is_conformant_and_verifies,
+            ),
+            (
                 "multi_file_cases_run_only_where_files_are_merged",
                 multi_file_cases_run_only_where_files_are_merged,
             ),
