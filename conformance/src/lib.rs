@@ -21,6 +21,7 @@ pub mod go_duration;
 pub mod guard;
 pub mod implementation;
 pub mod iptables;
+pub mod model;
 pub mod names;
 pub mod netns;
 pub mod poll;

@@ -370,8 +370,14 @@ mod tests {
             ("resync_period: 99999999999999999999h", "invalid duration"),
             ("resync_period: 2m", "resync_period: 2m exceeds"),
             ("act_within: -1s", "negative"),
-            ("expected_failures: [{case: x, reason: \"\"}]", "reason must say why"),
-            ("listing_waivers: [{aspect: comments, reason: \" \"}]", "reason must say why"),
+            (
+                "expected_failures: [{case: x, reason: \"\"}]",
+                "reason must say why",
+            ),
+            (
+                "listing_waivers: [{aspect: comments, reason: \" \"}]",
+                "reason must say why",
+            ),
             ("listing_waivers: [{aspect: colours, reason: r}]", "colours"),
             ("config_files: {merge: [only-one]}", "two files or more"),
             ("config_files: {merge: [a, ../b]}", "not a file name"),
