@@ -17,6 +17,7 @@ pub mod configmap;
 pub mod document;
 pub mod family;
 pub mod fixture;
+pub mod generate;
 pub mod go_duration;
 pub mod guard;
 pub mod implementation;

@@ -28,20 +28,12 @@ impl Net {
     pub fn bounds(&self) -> (IpAddr, IpAddr) {
         match self.addr {
             IpAddr::V4(n) => {
-                let host = if self.len == 0 {
-                    u32::MAX
-                } else {
-                    u32::MAX >> self.len
-                };
+                let host = u32::MAX.checked_shr(u32::from(self.len)).unwrap_or(0);
                 let n = u32::from(n);
                 (Ipv4Addr::from(n).into(), Ipv4Addr::from(n | host).into())
             }
             IpAddr::V6(n) => {
-                let host = if self.len == 0 {
-                    u128::MAX
-                } else {
-                    u128::MAX >> self.len
-                };
+                let host = u128::MAX.checked_shr(u32::from(self.len)).unwrap_or(0);
                 let n = u128::from(n);
                 (Ipv6Addr::from(n).into(), Ipv6Addr::from(n | host).into())
             }
