@@ -157,9 +157,11 @@ pub fn judge(
                 j.not_modelled += skipped.len();
             }
             SectionCheck::NotModelled(_) => j.not_modelled += 1,
-            SectionCheck::Disagrees(d) => j
-                .diffs
-                .extend(d.into_iter().map(|l| format!("after step {}: {l}", s.step))),
+            SectionCheck::Disagrees(d) => j.diffs.extend(d.into_iter().map(|l| {
+                // check.rs speaks of the snapshot: here, what the implementation did
+                let l = l.replace(": snapshot ", ": implementation ");
+                format!("after step {}: {l}", s.step)
+            })),
         }
     }
     Ok(j)
