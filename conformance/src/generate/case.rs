@@ -8,6 +8,20 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::model::{self, parse_cidr, Flags, Net};
 use crate::topology;
 
+/// Whether the rules two histories write differ (docs/spec.md §4: the RETURN list, the
+/// link-local lines; the IPv6 one only with --enable-ipv6).
+fn rules_differ(a: &model::History, b: &model::History, flags: &Flags) -> bool {
+    match (a.rules(), b.rules()) {
+        (Ok(Some(x)), Ok(Some(y))) => {
+            x.cidrs != y.cidrs
+                || x.masq_link_local != y.masq_link_local
+                || (flags.enable_ipv6 && x.masq_link_local_ipv6 != y.masq_link_local_ipv6)
+        }
+        (Ok(x), Ok(y)) => x.is_some() != y.is_some(),
+        _ => false,
+    }
+}
+
 /// SplitMix64: small, fast, and the same on every machine.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
@@ -396,7 +410,11 @@ fn destinations(
     }
     candidates.push(("any".into(), "2001:db8:ffff::77".parse().expect("valid")));
     candidates.push(("any".into(), "fd00:10:96::77".parse().expect("valid")));
-    let mut seen = std::collections::BTreeSet::new();
+    // The standard destinations are probed anyway (and already live in the world).
+    let mut seen: std::collections::BTreeSet<IpAddr> = crate::case::outcome::standard_targets()
+        .into_iter()
+        .map(|t| t.address)
+        .collect();
     candidates.retain(|(_, a)| !unusable(*a) && seen.insert(*a));
     // A fair subset when there are too many: shuffle deterministically, keep `max`.
     for i in (1..candidates.len()).rev() {
@@ -511,8 +529,21 @@ impl GenCase {
             }
         }
         out.push_str("steps:\n");
+        let flags = Flags::from_args(&self.flags).unwrap_or_default();
+        let mut history = model::History::default();
         for c in &self.configs {
+            let before = history.clone();
+            let published = match c.render() {
+                None => model::Published::Absent,
+                Some(t) => model::Published::Bytes(t.into_bytes()),
+            };
+            history.publish(&published, &flags);
             match c.render() {
+                // A removal cannot be seen being read: wait for the rules to change when
+                // the model says they must (time alone is not enough on a busy machine).
+                None if rules_differ(&before, &history, &flags) => {
+                    out.push_str("  - config: null\n  - wait: rules-changed\n")
+                }
                 None => out.push_str("  - config: null\n  - wait: {unobservable-resyncs: 3}\n"),
                 Some(text) => {
                     let _ = writeln!(
