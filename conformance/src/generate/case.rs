@@ -318,6 +318,37 @@ fn unusable(a: IpAddr) -> bool {
     }
 }
 
+/// The networks a CIDR with leading-zero octets reads as in decimal and in octal.
+fn misreadings(text: &str) -> Vec<Net> {
+    let Some((addr, len)) = text.split_once('/') else {
+        return Vec::new();
+    };
+    let octets: Vec<&str> = addr.split('.').collect();
+    if octets.len() != 4 || !octets.iter().any(|o| o.len() > 1 && o.starts_with('0')) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for radix in [10, 8] {
+        let read: Option<Vec<String>> = octets
+            .iter()
+            .map(|o| {
+                let r = if o.len() > 1 && o.starts_with('0') {
+                    radix
+                } else {
+                    10
+                };
+                u8::from_str_radix(o, r).ok().map(|v| v.to_string())
+            })
+            .collect();
+        if let Some(read) = read {
+            if let Ok(n) = parse_cidr(&format!("{}/{len}", read.join("."))) {
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
 fn step(a: IpAddr, up: bool) -> Option<IpAddr> {
     match a {
         IpAddr::V4(v) => {
@@ -362,6 +393,10 @@ fn destinations(
         } = c
         {
             nets.extend(list.iter().filter_map(|t| parse_cidr(t).ok()));
+            // An octet with a leading zero is invalid (§2), but an implementation that
+            // lets it through installs the decimal or, through iptables, the octal
+            // reading: probe the edges of both.
+            nets.extend(list.iter().flat_map(|t| misreadings(t)));
         }
     }
     let mut candidates: Vec<(String, IpAddr)> = Vec::new();
@@ -578,5 +613,10 @@ mod tests {
             assert_eq!(predicted.len(), a.configs.len());
         }
         assert_ne!(generate(7, 0, 6), generate(8, 0, 6));
+        let m: Vec<String> = misreadings("014.0.0.0/8")
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(m, ["14.0.0.0/8", "12.0.0.0/8"]);
     }
 }
