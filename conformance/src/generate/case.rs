@@ -576,9 +576,11 @@ impl GenCase {
             match c.render() {
                 // A removal cannot be seen being read: wait for the rules to change when
                 // the model says they must (time alone is not enough on a busy machine).
-                None if rules_differ(&before, &history, &flags) => {
-                    out.push_str("  - config: null\n  - wait: rules-changed\n")
-                }
+                // rules-changed sees IPv4 change; IPv6 follows in the same resync (§5),
+                // given two more periods.
+                None if rules_differ(&before, &history, &flags) => out.push_str(
+                    "  - config: null\n  - wait: rules-changed\n  - wait: {unobservable-resyncs: 2}\n",
+                ),
                 None => out.push_str("  - config: null\n  - wait: {unobservable-resyncs: 3}\n"),
                 Some(text) => {
                     let _ = writeln!(
