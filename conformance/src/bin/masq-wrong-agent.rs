@@ -10,7 +10,10 @@
 //! - `masq-wrong-agent drop-last-cidr CONFIG AGENT ARGS...`: every resync period reads
 //!   CONFIG, drops the last entry of a `nonMasqueradeCIDRs` list of two or more, and runs
 //!   `AGENT --once --config REWRITTEN ARGS...`: a subtle bug for `masq-generate`'s
-//!   self-test to find on its own (conformance/tests/generate_finds_bugs.rs).
+//!   self-test to find on its own (conformance/tests/generate_finds_bugs.rs);
+//! - `masq-wrong-agent without-flag NAME AGENT ARGS...`: runs the agent without the flag
+//!   `--NAME` (either form) and with `--random-fully=false`: its translated ports ignore
+//!   `--to-ports` and `--random-fully` (conformance/tests/ports_observed.rs).
 //!
 //! It only ever runs as the implementation under test, inside the runner's sandbox.
 
@@ -114,7 +117,7 @@ fn drop_last_cidr_loop(config: &str, agent: &str, args: &[String]) -> ! {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS... | drop-last-cidr CONFIG AGENT ARGS...";
+    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS... | drop-last-cidr CONFIG AGENT ARGS... | without-flag NAME AGENT ARGS...";
     match args.first().map(String::as_str) {
         Some("masquerade-everything") => masquerade_everything(),
         Some("once") if args.len() >= 2 => {
@@ -128,6 +131,26 @@ fn main() -> ExitCode {
         }
         Some("drop-last-cidr") if args.len() >= 3 => {
             drop_last_cidr_loop(&args[1], &args[2], &args[3..])
+        }
+        Some("without-flag") if args.len() >= 3 => {
+            let flag = format!("--{}", args[1]);
+            let mut rest = Vec::new();
+            let mut skip_value = false;
+            for a in &args[3..] {
+                if skip_value {
+                    skip_value = false;
+                } else if *a == flag {
+                    skip_value = true;
+                } else if !a.starts_with(&format!("{flag}=")) && !a.starts_with("--random-fully") {
+                    rest.push(a.clone());
+                }
+            }
+            rest.push("--random-fully=false".into());
+            let status = Command::new(&args[2])
+                .args(&rest)
+                .status()
+                .expect("running the agent");
+            ExitCode::from(status.code().unwrap_or(1) as u8)
         }
         Some("exit-after") if args.len() >= 3 => {
             let millis: u64 = args[1].parse().expect("MILLIS is a number");

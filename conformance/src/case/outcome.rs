@@ -74,8 +74,8 @@ pub struct OutcomeRow {
     pub outcomes: BTreeMap<Proto, Outcome>,
     /// What a cell asserts beyond the source address, when it fails: with `--to-ports`,
     /// a translated port outside the ranges, or `--random-fully` not spreading flows.
-    /// Rendered after the cell's outcome; empty whenever the ports are right, so tables
-    /// read as before.
+    /// Rendered after the cell's outcome as `masqueraded!NOTE` (one token, no spaces);
+    /// empty whenever the ports are right, so tables read as before.
     pub notes: BTreeMap<Proto, String>,
 }
 
@@ -100,7 +100,8 @@ impl OutcomeTable {
                     .map(|o| o.to_string())
                     .unwrap_or_else(|| "-".into());
                 match row.notes.get(&p) {
-                    Some(note) => format!("{text} ({note})"),
+                    // One token, so that tables still split on whitespace.
+                    Some(note) => format!("{text}!{note}"),
                     None => text,
                 }
             };

@@ -121,7 +121,7 @@ impl Runner<'_> {
                             (outcome, arrival.and_then(|a| a.port))
                         {
                             if !flags.to_ports.is_empty() && !in_range(port) {
-                                notes.insert(*p, format!("port {port} not in --to-ports"));
+                                notes.insert(*p, format!("port-{port}-not-in-to-ports"));
                             }
                         }
                         (*p, outcome)
@@ -166,15 +166,15 @@ impl Runner<'_> {
         let ports: std::collections::BTreeSet<u16> = seen.values().filter_map(|a| a.port).collect();
         let note = if seen.len() < tokens.len() {
             Some(format!(
-                "only {} of {} flows from one source port arrived",
+                "only-{}-of-{}-flows-from-one-source-port-arrived",
                 seen.len(),
                 tokens.len()
             ))
         } else if let Some(p) = ports.iter().find(|p| !in_range(**p)) {
-            Some(format!("port {p} not in --to-ports"))
+            Some(format!("port-{p}-not-in-to-ports"))
         } else if ports.len() < 2 {
             Some(format!(
-                "{} flows from one source port all left from port {}: not random",
+                "{}-flows-from-one-source-port-all-left-from-port-{}-not-random",
                 tokens.len(),
                 ports.first().copied().unwrap_or(0)
             ))
