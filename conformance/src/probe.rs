@@ -25,6 +25,9 @@ use crate::topology;
 
 /// The port UDP and TCP receivers listen on.
 pub const PROBE_PORT: u16 = 7777;
+/// UDP receivers also listen on the next `SPREAD_PORTS` ports: flows from one source port
+/// to one address differ only in their destination port (the `--random-fully` check).
+pub const SPREAD_PORTS: u16 = 8;
 const TOKEN_PREFIX: &[u8] = b"mcnf-probe:";
 
 /// A transport protocol a probe uses.
@@ -114,7 +117,15 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ProbeError {
     move |source| ProbeError::Io { what, source }
 }
 
-type Seen = Arc<(Mutex<HashMap<u64, IpAddr>>, Condvar)>;
+/// Where a probe arrived from: the source address and, for udp and tcp, the source port
+/// (after any translation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    pub address: IpAddr,
+    pub port: Option<u16>,
+}
+
+type Seen = Arc<(Mutex<HashMap<u64, Arrival>>, Condvar)>;
 
 /// Listening sockets in `world` and `node`, served by one polling thread.
 pub struct Receivers {
@@ -171,6 +182,17 @@ fn listeners_in(ns: &File) -> Result<Vec<Listener>, ProbeError> {
             out.push(Listener::Udp(udp));
             out.push(Listener::Tcp(tcp));
             out.push(icmp);
+            for extra in 1..=SPREAD_PORTS {
+                let addr = SocketAddr::new(any, PROBE_PORT + extra);
+                let udp = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
+                    .map_err(io("udp socket"))?;
+                if v6 {
+                    udp.set_only_v6(true).map_err(io("IPV6_V6ONLY"))?;
+                }
+                udp.bind(&addr.into())
+                    .map_err(io(format!("bind udp {addr}")))?;
+                out.push(Listener::Udp(udp));
+            }
         }
         for l in &out {
             listener_socket(l)
@@ -229,8 +251,17 @@ impl Receivers {
         })
     }
 
-    /// Waits until every token has arrived or `deadline` passes; returns what arrived.
+    /// Waits until every token has arrived or `deadline` passes; returns the source
+    /// address of what arrived.
     pub fn wait_for(&self, tokens: &[u64], deadline: Instant) -> HashMap<u64, IpAddr> {
+        self.arrivals(tokens, deadline)
+            .into_iter()
+            .map(|(t, a)| (t, a.address))
+            .collect()
+    }
+
+    /// Like [`Self::wait_for`], with the source ports.
+    pub fn arrivals(&self, tokens: &[u64], deadline: Instant) -> HashMap<u64, Arrival> {
         let (lock, cvar) = &*self.seen;
         let mut seen = lock.lock().expect("receiver map poisoned");
         loop {
@@ -264,11 +295,15 @@ impl Drop for Receivers {
 
 fn serve(mut listeners: Vec<Listener>, seen: &Seen, woken: &std::os::unix::net::UnixStream) {
     let mut buf = vec![0u8; 65536];
-    let record = |token: u64, from: IpAddr| {
+    let record = |token: u64, from: IpAddr, port: Option<u16>| {
         let (lock, cvar) = &**seen;
-        lock.lock()
-            .expect("receiver map poisoned")
-            .insert(token, from);
+        lock.lock().expect("receiver map poisoned").insert(
+            token,
+            Arrival {
+                address: from,
+                port,
+            },
+        );
         cvar.notify_all();
     };
     loop {
@@ -298,7 +333,7 @@ fn serve(mut listeners: Vec<Listener>, seen: &Seen, woken: &std::os::unix::net::
                 Listener::Udp(s) => {
                     while let Some((n, from)) = recv_from(s, &mut buf) {
                         if let Some(t) = parse_token(&buf[..n]) {
-                            record(t, from.ip());
+                            record(t, from.ip(), Some(from.port()));
                         }
                     }
                 }
@@ -315,7 +350,7 @@ fn serve(mut listeners: Vec<Listener>, seen: &Seen, woken: &std::os::unix::net::
                     match sock.read(&mut buf) {
                         Ok(n) if n > 0 => {
                             if let Some(t) = parse_token(&buf[..n]) {
-                                record(t, from.ip());
+                                record(t, from.ip(), Some(from.port()));
                             }
                             finished.push(i);
                         }
@@ -329,7 +364,7 @@ fn serve(mut listeners: Vec<Listener>, seen: &Seen, woken: &std::os::unix::net::
                         let ihl = usize::from(buf[0] & 0x0f) * 4;
                         if n > ihl + 8 && buf[ihl] == 8 {
                             if let Some(t) = parse_token(&buf[ihl + 8..n]) {
-                                record(t, from.ip());
+                                record(t, from.ip(), None);
                             }
                         }
                     }
@@ -338,7 +373,7 @@ fn serve(mut listeners: Vec<Listener>, seen: &Seen, woken: &std::os::unix::net::
                     while let Some((n, from)) = recv_from(s, &mut buf) {
                         if n > 8 && buf[0] == 128 {
                             if let Some(t) = parse_token(&buf[8..n]) {
-                                record(t, from.ip());
+                                record(t, from.ip(), None);
                             }
                         }
                     }
@@ -461,6 +496,45 @@ pub fn send_from_pod(
         finish_tcp(pending_tcp, Instant::now() + connect_deadline);
         Ok(tokens)
     })?
+}
+
+/// Sends one UDP datagram from `pod` for each of the `SPREAD_PORTS` extra receiver ports
+/// of `address`, all from the one source port `source_port`: as many flows, one source
+/// port. Returns the tokens.
+pub fn send_spread_from_pod(
+    pod: &File,
+    address: IpAddr,
+    source_port: u16,
+) -> Result<Vec<u64>, ProbeError> {
+    crate::netns::in_ns(pod, || -> Result<Vec<u64>, ProbeError> {
+        let domain = if address.is_ipv6() {
+            Domain::IPV6
+        } else {
+            Domain::IPV4
+        };
+        let any: IpAddr = if address.is_ipv6() {
+            Ipv6Addr::UNSPECIFIED.into()
+        } else {
+            Ipv4Addr::UNSPECIFIED.into()
+        };
+        let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(io("udp socket"))?;
+        s.bind(&SocketAddr::new(any, source_port).into())
+            .map_err(io(format!("bind udp source port {source_port}")))?;
+        let mut tokens = Vec::new();
+        for extra in 1..=SPREAD_PORTS {
+            let token = next_token();
+            tokens.push(token);
+            let target = SocketAddr::new(address, PROBE_PORT + extra);
+            let _ = s.send_to(&payload(token), &target.into());
+        }
+        Ok(tokens)
+    })?
+}
+
+/// The source port of a `--random-fully` spread check: apart from every probe's (UDP
+/// probes use 20000-59999).
+pub fn spread_source_port(token: u64) -> u16 {
+    60_000 + (token % 5_000) as u16
 }
 
 /// Waits for pending connects and sends each token once connected.

@@ -6,7 +6,14 @@
 //! - `masq-wrong-agent once AGENT ARGS...`: runs `AGENT --once ARGS...` (one sync) and
 //!   then idles without ever re-reading the config;
 //! - `masq-wrong-agent exit-after MILLIS AGENT ARGS...`: runs the agent, and exits with
-//!   status 3 (the agent killed) after MILLIS milliseconds.
+//!   status 3 (the agent killed) after MILLIS milliseconds;
+//! - `masq-wrong-agent drop-last-cidr CONFIG AGENT ARGS...`: every resync period reads
+//!   CONFIG, drops the last entry of a `nonMasqueradeCIDRs` list of two or more, and runs
+//!   `AGENT --once --config REWRITTEN ARGS...`: a subtle bug for `masq-generate`'s
+//!   self-test to find on its own (conformance/tests/generate_finds_bugs.rs);
+//! - `masq-wrong-agent without-flag NAME AGENT ARGS...`: runs the agent without the flag
+//!   `--NAME` (either form) and with `--random-fully=false`: its translated ports ignore
+//!   `--to-ports` and `--random-fully` (conformance/tests/ports_observed.rs).
 //!
 //! It only ever runs as the implementation under test, inside the runner's sandbox.
 
@@ -46,9 +53,71 @@ fn masquerade_everything() -> ! {
     idle()
 }
 
+/// The config with the last CIDR of a list of two or more dropped; anything that does
+/// not parse as a mapping is passed on unchanged, for the agent to judge.
+fn drop_last_cidr(text: &str) -> String {
+    let Ok(serde_json::Value::Object(mut map)) = serde_saphyr::from_str::<serde_json::Value>(text)
+    else {
+        return text.to_string();
+    };
+    let key = map
+        .keys()
+        .rev()
+        .find(|k| k.eq_ignore_ascii_case("nonMasqueradeCIDRs"))
+        .cloned();
+    if let Some(serde_json::Value::Array(list)) = key.and_then(|k| map.get_mut(&k)) {
+        if list.len() >= 2 {
+            list.pop();
+        }
+    }
+    serde_json::to_string(&map).expect("JSON")
+}
+
+fn drop_last_cidr_loop(config: &str, agent: &str, args: &[String]) -> ! {
+    let rewritten = std::path::Path::new("/etc/masq-wrong-agent/config");
+    std::fs::create_dir_all(rewritten.parent().expect("a parent"))
+        .expect("creating /etc/masq-wrong-agent");
+    let mut period = Duration::from_secs(60);
+    loop {
+        let text = match std::fs::read(config) {
+            Ok(bytes) => Some(match String::from_utf8(bytes) {
+                Ok(t) => drop_last_cidr(&t),
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(String::new()),
+            Err(_) => None, // unreadable: keep the last rules, as the agent would
+        };
+        if let Some(text) = text {
+            std::fs::write(rewritten, &text).expect("writing the rewritten config");
+            let ok = Command::new(agent)
+                .args(["--once", "--config"])
+                .arg(rewritten)
+                .args(args)
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                period = serde_saphyr::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|v| {
+                        v.as_object()?
+                            .iter()
+                            .rev()
+                            .find(|(k, _)| k.eq_ignore_ascii_case("resyncInterval"))
+                            .and_then(|(_, v)| v.as_str().map(str::to_string))
+                    })
+                    .and_then(|t| masq_conformance::go_duration::GoDuration::parse(&t).ok())
+                    .map_or(Duration::from_secs(60), |d| {
+                        d.get().max(Duration::from_millis(100))
+                    });
+            }
+        }
+        std::thread::sleep(period);
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS...";
+    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS... | drop-last-cidr CONFIG AGENT ARGS... | without-flag NAME AGENT ARGS...";
     match args.first().map(String::as_str) {
         Some("masquerade-everything") => masquerade_everything(),
         Some("once") if args.len() >= 2 => {
@@ -59,6 +128,29 @@ fn main() -> ExitCode {
                 .expect("running the agent");
             eprintln!("masq-wrong-agent: one sync ({status}); never reading the config again");
             idle()
+        }
+        Some("drop-last-cidr") if args.len() >= 3 => {
+            drop_last_cidr_loop(&args[1], &args[2], &args[3..])
+        }
+        Some("without-flag") if args.len() >= 3 => {
+            let flag = format!("--{}", args[1]);
+            let mut rest = Vec::new();
+            let mut skip_value = false;
+            for a in &args[3..] {
+                if skip_value {
+                    skip_value = false;
+                } else if *a == flag {
+                    skip_value = true;
+                } else if !a.starts_with(&format!("{flag}=")) && !a.starts_with("--random-fully") {
+                    rest.push(a.clone());
+                }
+            }
+            rest.push("--random-fully=false".into());
+            let status = Command::new(&args[2])
+                .args(&rest)
+                .status()
+                .expect("running the agent");
+            ExitCode::from(status.code().unwrap_or(1) as u8)
         }
         Some("exit-after") if args.len() >= 3 => {
             let millis: u64 = args[1].parse().expect("MILLIS is a number");

@@ -72,6 +72,11 @@ pub struct OutcomeRow {
     pub name: String,
     pub address: IpAddr,
     pub outcomes: BTreeMap<Proto, Outcome>,
+    /// What a cell asserts beyond the source address, when it fails: with `--to-ports`,
+    /// a translated port outside the ranges, or `--random-fully` not spreading flows.
+    /// Rendered after the cell's outcome as `masqueraded!NOTE` (one token, no spaces);
+    /// empty whenever the ports are right, so tables read as before.
+    pub notes: BTreeMap<Proto, String>,
 }
 
 /// The result of one probe step.
@@ -89,10 +94,16 @@ impl OutcomeTable {
         );
         for row in &self.rows {
             let cell = |p: Proto| {
-                row.outcomes
+                let text = row
+                    .outcomes
                     .get(&p)
                     .map(|o| o.to_string())
-                    .unwrap_or_else(|| "-".into())
+                    .unwrap_or_else(|| "-".into());
+                match row.notes.get(&p) {
+                    // One token, so that tables still split on whitespace.
+                    Some(note) => format!("{text}!{note}"),
+                    None => text,
+                }
             };
             let line = format!(
                 "{:<14} {:<20} {:<16} {:<16} {}",
@@ -133,6 +144,7 @@ mod tests {
                 name: "internet".into(),
                 address: "203.0.113.10".parse().unwrap(),
                 outcomes: BTreeMap::from([(Proto::Udp, Outcome::Masqueraded)]),
+                notes: BTreeMap::new(),
             }],
         };
         let text = table.render();

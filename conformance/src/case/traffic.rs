@@ -96,22 +96,34 @@ impl Runner<'_> {
             .collect();
         let deadline = Instant::now() + PROBE_TIMEOUT;
         let tokens = probe::send_from_pod(self.node.sandbox.pod.file(), &specs, PROBE_TIMEOUT)?;
-        let seen = self.traffic.receivers.wait_for(
+        let seen = self.traffic.receivers.arrivals(
             &tokens,
             deadline.max(Instant::now() + Duration::from_millis(200)),
         );
+        // docs/spec.md §3/§4.3: with --to-ports, translated tcp and udp source ports come
+        // from the ranges; with --random-fully they are random.
+        let flags = crate::model::Flags::from_args(&self.spec.fixture.flags).unwrap_or_default();
+        let in_range = |port: u16| flags.to_ports.iter().any(|r| r.contains(&port));
         let mut tokens = tokens.iter();
-        let rows = targets
+        let mut rows: Vec<OutcomeRow> = targets
             .iter()
             .map(|t| {
+                let mut notes = BTreeMap::new();
                 let outcomes = protos
                     .iter()
                     .map(|p| {
                         let token = tokens.next().expect("one token per probe");
-                        let outcome = seen
-                            .get(token)
-                            .map(|a| probe::classify(*a))
+                        let arrival = seen.get(token);
+                        let outcome = arrival
+                            .map(|a| probe::classify(a.address))
                             .unwrap_or(Outcome::Dropped);
+                        if let (Outcome::Masqueraded, Some(port)) =
+                            (outcome, arrival.and_then(|a| a.port))
+                        {
+                            if !flags.to_ports.is_empty() && !in_range(port) {
+                                notes.insert(*p, format!("port-{port}-not-in-to-ports"));
+                            }
+                        }
                         (*p, outcome)
                     })
                     .collect();
@@ -119,10 +131,60 @@ impl Runner<'_> {
                     name: t.name.clone(),
                     address: t.address,
                     outcomes,
+                    notes,
                 }
             })
             .collect();
+        let port_count: usize = flags.to_ports.iter().map(|r| r.len()).sum();
+        if flags.random_fully && port_count > 1 {
+            self.check_spread(&mut rows, &in_range)?;
+        }
         Ok(OutcomeTable { rows })
+    }
+
+    /// `--random-fully` with `--to-ports`: several flows from one source port to the first
+    /// masqueraded udp destination must leave from more than one translated port, each in
+    /// the ranges. A failure is written into that cell, so the table shows it.
+    fn check_spread(
+        &mut self,
+        rows: &mut [OutcomeRow],
+        in_range: &dyn Fn(u16) -> bool,
+    ) -> Result<(), StepError> {
+        let Some(row) = rows
+            .iter_mut()
+            .find(|r| r.outcomes.get(&Proto::Udp) == Some(&Outcome::Masqueraded))
+        else {
+            return Ok(());
+        };
+        let source_port = probe::spread_source_port(probe::next_token());
+        let tokens =
+            probe::send_spread_from_pod(self.node.sandbox.pod.file(), row.address, source_port)?;
+        let seen = self
+            .traffic
+            .receivers
+            .arrivals(&tokens, Instant::now() + PROBE_TIMEOUT);
+        let ports: std::collections::BTreeSet<u16> = seen.values().filter_map(|a| a.port).collect();
+        let note = if seen.len() < tokens.len() {
+            Some(format!(
+                "only-{}-of-{}-flows-from-one-source-port-arrived",
+                seen.len(),
+                tokens.len()
+            ))
+        } else if let Some(p) = ports.iter().find(|p| !in_range(**p)) {
+            Some(format!("port-{p}-not-in-to-ports"))
+        } else if ports.len() < 2 {
+            Some(format!(
+                "{}-flows-from-one-source-port-all-left-from-port-{}-not-random",
+                tokens.len(),
+                ports.first().copied().unwrap_or(0)
+            ))
+        } else {
+            None
+        };
+        if let Some(note) = note {
+            row.notes.insert(Proto::Udp, note);
+        }
+        Ok(())
     }
 
     pub(super) fn conntrack_flush(&mut self) -> Result<(), StepError> {
@@ -184,6 +246,7 @@ impl Runner<'_> {
             name: format!("flow {}", f.name),
             address: flow.target.address,
             outcomes: BTreeMap::from([(Proto::Udp, outcome)]),
+            notes: BTreeMap::new(),
         };
         self.out.tables.push(OutcomeTable { rows: vec![row] });
         Ok(())
