@@ -77,13 +77,17 @@ impl ConfigMapVolume {
         let data_dir_name = format!("..2026_01_01_00_00_00.{:09}", self.generation);
         let data_dir = self.dir.join(&data_dir_name);
         fs::create_dir(&data_dir)?;
-        for (key, content) in files {
-            let file = data_dir.join(key);
-            match content {
-                Content::Absent => {}
-                Content::Bytes(bytes) => fs::write(&file, bytes)?,
-                Content::Directory => fs::create_dir(&file)?,
-                Content::Unreadable => symlink(key, &file)?, // points at itself: ELOOP
+        {
+            // No fork may inherit these files while they are open (crate::forks).
+            let _writing = crate::forks::writing();
+            for (key, content) in files {
+                let file = data_dir.join(key);
+                match content {
+                    Content::Absent => {}
+                    Content::Bytes(bytes) => fs::write(&file, bytes)?,
+                    Content::Directory => fs::create_dir(&file)?,
+                    Content::Unreadable => symlink(key, &file)?, // points at itself: ELOOP
+                }
             }
         }
         self.reads.watch(&data_dir, self.generation)?;

@@ -280,13 +280,14 @@ impl Running {
         unsafe {
             cmd.pre_exec(move || enter_sandbox(node_fd, &plan, init));
         }
-        let child =
-            pid_namespace::spawn_in_new_pid_namespace(|| cmd.spawn()).map_err(|source| {
-                ImplementationError::Spawn {
-                    program: argv[0].clone(),
-                    source,
-                }
-            })?;
+        let child = pid_namespace::spawn_in_new_pid_namespace(|| {
+            let _spawning = crate::forks::spawning();
+            cmd.spawn()
+        })
+        .map_err(|source| ImplementationError::Spawn {
+            program: argv[0].clone(),
+            source,
+        })?;
         // The init has its copies; the runner keeps only the read end.
         drop(cmd);
         drop(keep_open);

@@ -175,10 +175,17 @@ impl NodeTables<'_> {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let command = format!("{tool} {} ({})", args.join(" "), self.backend.name());
-        let out = cmd.output().map_err(|source| IptablesError::Spawn {
-            command: command.clone(),
-            source,
-        })?;
+        let child = {
+            let _spawning = crate::forks::spawning();
+            cmd.spawn()
+        };
+        let out =
+            child
+                .and_then(|c| c.wait_with_output())
+                .map_err(|source| IptablesError::Spawn {
+                    command: command.clone(),
+                    source,
+                })?;
         if !out.status.success() {
             return Err(IptablesError::Failed {
                 command,

@@ -18,6 +18,7 @@ pub mod document;
 pub mod family;
 pub mod features;
 pub mod fixture;
+pub mod forks;
 pub mod generate;
 pub mod go_duration;
 pub mod guard;

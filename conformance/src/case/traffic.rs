@@ -189,9 +189,15 @@ impl Runner<'_> {
 
     pub(super) fn conntrack_flush(&mut self) -> Result<(), StepError> {
         let mut cmd = crate::netns::command_in(self.node.sandbox.node.file(), "conntrack")?;
-        let out = cmd
-            .arg("-F")
-            .output()
+        let child = {
+            let _spawning = crate::forks::spawning();
+            cmd.arg("-F")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+        };
+        let out = child
+            .and_then(|c| c.wait_with_output())
             .map_err(|e| StepError::io("running conntrack -F (is conntrack installed?)", e))?;
         if !out.status.success() {
             return Err(StepError::Tool {
