@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use crate::fixture::Fixture;
+use crate::fixture::{Fixture, ProbeSelection, ProbeSet};
 use crate::probe::{Outcome, Proto};
 
 /// A destination the runner probes.
@@ -53,6 +53,32 @@ pub fn all_targets(fixture: &Fixture) -> Vec<Target> {
     let mut t = standard_targets();
     t.extend(extra_targets(fixture));
     t
+}
+
+/// The destinations a probe step selects (names were checked when the fixture loaded).
+pub fn selected_targets(fixture: &Fixture, sel: &ProbeSelection) -> Vec<Target> {
+    match sel {
+        ProbeSelection::Named(ProbeSet::Default) => standard_targets(),
+        ProbeSelection::Named(ProbeSet::Extra) => extra_targets(fixture),
+        ProbeSelection::Named(ProbeSet::All) => all_targets(fixture),
+        ProbeSelection::Explicit { destinations, .. } => {
+            let all = all_targets(fixture);
+            destinations
+                .iter()
+                .filter_map(|n| all.iter().find(|t| &t.name == n).cloned())
+                .collect()
+        }
+    }
+}
+
+/// The protocols a probe step sends: its own, else all three.
+pub fn selected_protocols(sel: &ProbeSelection) -> Vec<Proto> {
+    match sel {
+        ProbeSelection::Explicit {
+            protocols: Some(p), ..
+        } => p.clone(),
+        _ => Proto::ALL.to_vec(),
+    }
 }
 
 /// Addresses the world namespace must carry: the standard ones not owned by the node,

@@ -8,10 +8,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::error::StepError;
 use super::outcome::{
-    all_targets, extra_targets, standard_targets, OutcomeRow, OutcomeTable, Target,
+    all_targets, selected_protocols, selected_targets, OutcomeRow, OutcomeTable, Target,
 };
 use super::Runner;
-use crate::fixture::{FlowRef, ProbeSelection, ProbeSet};
+use crate::fixture::{FlowRef, ProbeSelection};
 use crate::probe::{self, Outcome, ProbeSpec, Proto, Receivers};
 
 /// How long a probe may take to arrive before it counts as dropped.
@@ -52,31 +52,8 @@ impl Runner<'_> {
         &mut self,
         sel: &ProbeSelection,
     ) -> Result<OutcomeTable, StepError> {
-        let targets = self.select(sel);
-        let protos = match sel {
-            ProbeSelection::Explicit {
-                protocols: Some(p), ..
-            } => p.clone(),
-            _ => Proto::ALL.to_vec(),
-        };
-        self.probe(&targets, &protos)
-    }
-
-    /// The destinations a probe step names (checked when the fixture loaded).
-    fn select(&self, sel: &ProbeSelection) -> Vec<Target> {
-        let fixture = self.spec.fixture;
-        match sel {
-            ProbeSelection::Named(ProbeSet::Default) => standard_targets(),
-            ProbeSelection::Named(ProbeSet::Extra) => extra_targets(fixture),
-            ProbeSelection::Named(ProbeSet::All) => all_targets(fixture),
-            ProbeSelection::Explicit { destinations, .. } => {
-                let all = all_targets(fixture);
-                destinations
-                    .iter()
-                    .filter_map(|n| all.iter().find(|t| &t.name == n).cloned())
-                    .collect()
-            }
-        }
+        let targets = selected_targets(self.spec.fixture, sel);
+        self.probe(&targets, &selected_protocols(sel))
     }
 
     /// Sends one new flow per target and protocol, and tables what arrived.

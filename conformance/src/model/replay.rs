@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use super::{decide, pod_source, Effective, Flags, History, Published, Verdict};
-use crate::case::outcome::{all_targets, extra_targets, standard_targets, Target};
-use crate::fixture::{Fixture, ProbeSelection, ProbeSet, SnapshotPart, Step};
+use crate::case::outcome::{selected_protocols, selected_targets, Target};
+use crate::fixture::{Fixture, SnapshotPart, Step};
 use crate::probe::Proto;
 
 /// What the nat table holds, as the model knows it.
@@ -120,13 +120,8 @@ pub fn predict(fixture: &Fixture) -> Result<Vec<Predicted>, String> {
                 }
             }
             Step::Probe(sel) => {
-                let targets = select(fixture, sel);
-                let protos = match sel {
-                    ProbeSelection::Explicit {
-                        protocols: Some(p), ..
-                    } => p.clone(),
-                    _ => Proto::ALL.to_vec(),
-                };
+                let targets = selected_targets(fixture, sel);
+                let protos = selected_protocols(sel);
                 last = Some(table(&kernel, &flags, &targets, &protos));
             }
             Step::FlowOpen(_) | Step::FlowProbe(_) => {
@@ -181,21 +176,6 @@ fn forever(kernel: &Kernel) -> bool {
 /// Whether reading `published` resyncs the rules (§5: only a good config does).
 fn resyncs(published: &Published, flags: &Flags) -> bool {
     matches!(super::read(published, flags), super::Reading::Good(_))
-}
-
-fn select(fixture: &Fixture, sel: &ProbeSelection) -> Vec<Target> {
-    match sel {
-        ProbeSelection::Named(ProbeSet::Default) => standard_targets(),
-        ProbeSelection::Named(ProbeSet::Extra) => extra_targets(fixture),
-        ProbeSelection::Named(ProbeSet::All) => all_targets(fixture),
-        ProbeSelection::Explicit { destinations, .. } => {
-            let all = all_targets(fixture);
-            destinations
-                .iter()
-                .filter_map(|n| all.iter().find(|t| &t.name == n).cloned())
-                .collect()
-        }
-    }
 }
 
 fn table(
