@@ -412,15 +412,23 @@ async fn neighbours(
     Ok(())
 }
 
-async fn link_index(handle: &Handle, name: &str) -> Result<u32, TopologyError> {
-    let msg = handle
+/// The link called `name`, if the namespace has one.
+async fn link_by_name(
+    handle: &Handle,
+    name: &str,
+) -> Result<Option<rtnetlink::packet_route::link::LinkMessage>, TopologyError> {
+    handle
         .link()
         .get()
         .match_name(name.to_string())
         .execute()
         .try_next()
         .await
-        .map_err(nl(format!("looking up link {name}")))?;
+        .map_err(nl(format!("looking up link {name}")))
+}
+
+async fn link_index(handle: &Handle, name: &str) -> Result<u32, TopologyError> {
+    let msg = link_by_name(handle, name).await?;
     msg.map(|m| m.header.index)
         .ok_or_else(|| TopologyError::Io {
             what: format!("link {name}"),
@@ -462,14 +470,7 @@ async fn oper_up(handle: &Handle, name: &str) -> Result<(), TopologyError> {
     settle(
         || format!("link {name} to become operational"),
         || async {
-            let msg = handle
-                .link()
-                .get()
-                .match_name(name.to_string())
-                .execute()
-                .try_next()
-                .await
-                .map_err(nl(format!("looking up link {name}")))?;
+            let msg = link_by_name(handle, name).await?;
             Ok(msg.is_some_and(|m| {
                 m.attributes
                     .iter()

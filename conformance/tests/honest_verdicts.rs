@@ -125,25 +125,16 @@ fn judging_another_implementation_writes_nothing_into_fixtures() {
 /// unsupported (never as passed) against an implementation that reads one file.
 fn multi_file_cases_run_only_where_files_are_merged() {
     let merging = workspace().join("conformance/implementations/merging-example.yaml");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
-        .current_dir(workspace())
-        .env("IP_MASQ_AGENT_BIN", agent())
+    let out = common::suite_command(&merging)
         .env(
             "MASQ_MERGING_AGENT",
             env!("CARGO_BIN_EXE_masq-merging-agent"),
         )
-        .args([
-            "--implementation",
-            merging.to_str().unwrap(),
-            "--backend",
-            "legacy",
-            "multi-file-",
-        ])
+        .args(["--backend", "legacy", "multi-file-"])
         .output()
         .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
+    let (ok, text) = common::success_and_text(&out);
+    assert!(ok, "{text}");
     assert!(
         text.contains("masq-merging-agent: 3 passed, 0 failed"),
         "{text}"
@@ -171,22 +162,13 @@ fn the_in_tree_report_is_conformant_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     let profile = workspace().join("conformance/implementations/ip-masq-agent-rs.yaml");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
-        .current_dir(workspace())
-        .env("IP_MASQ_AGENT_BIN", agent())
-        .env_remove("INSTA_UPDATE")
-        .args([
-            "--implementation",
-            profile.to_str().unwrap(),
-            "-q",
-            "--report",
-        ])
+    let out = common::suite_command(&profile)
+        .args(["-q", "--report"])
         .arg(&report)
         .output()
         .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
+    let (ok, text) = common::success_and_text(&out);
+    assert!(ok, "{text}");
     let verify = |path: &std::path::Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
             .arg("verify-report")

@@ -14,11 +14,11 @@ use std::process::ExitCode;
 
 mod common;
 
-use common::{agent, workspace};
+use common::{agent, workspace, write_profile};
 use masq_conformance::{guard, implementation, iptables, names, netns, topology::Sandbox};
 
 fn main() -> ExitCode {
-    common::run_harness(
+    common::run_harness_with(
         "the runner self-tests",
         vec![(
             "guard_refuses_the_initial_namespace_everywhere",
@@ -78,6 +78,7 @@ fn main() -> ExitCode {
                 the_sweep_kills_what_pins_a_stale_mount_namespace,
             ),
         ],
+        true,
     )
 }
 
@@ -343,32 +344,7 @@ fn a_run_killed_with_sigkill_is_swept_by_the_next() {
 }
 
 fn run_suite(profile: &Path, filter: &str) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
-        .current_dir(workspace())
-        .env("IP_MASQ_AGENT_BIN", agent())
-        .env("INSTA_UPDATE", "no")
-        .args([
-            "--implementation",
-            profile.to_str().unwrap(),
-            "--backend",
-            "legacy",
-            filter,
-        ])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-fn write_profile(name: &str, body: &str) -> PathBuf {
-    let path =
-        std::env::temp_dir().join(format!("runner-safety-{}-{name}.yaml", std::process::id()));
-    std::fs::write(&path, body).unwrap();
-    path
+    common::run_suite(profile, &[filter])
 }
 
 /// A profile for the deliberately wrong implementation that masquerades everything.
@@ -622,17 +598,8 @@ fn run_suite_measured(profile: &Path, filter: &str) -> (bool, String, u64) {
     let out_file = File::create(&out_path).unwrap();
     // Reaped by waitpid below (std's Child cannot wait for a traced process).
     #[allow(clippy::zombie_processes)]
-    let child = Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
-        .current_dir(workspace())
-        .env("IP_MASQ_AGENT_BIN", agent())
-        .env("INSTA_UPDATE", "no")
-        .args([
-            "--implementation",
-            profile.to_str().unwrap(),
-            "--backend",
-            "legacy",
-            filter,
-        ])
+    let child = common::suite_command(profile)
+        .args(["--backend", "legacy", filter])
         .stdin(Stdio::null())
         .stdout(out_file.try_clone().unwrap())
         .stderr(out_file)

@@ -16,7 +16,17 @@ pub type Test = (&'static str, fn());
 /// otherwise the root tests are reported as ignored with the reason, and under `CI=true`
 /// the run fails instead. `what` names the tests in those messages.
 pub fn run_harness(what: &str, pure: Vec<Test>, root: Vec<Test>) -> ExitCode {
-    let args = Arguments::from_args();
+    run_harness_with(what, pure, root, false)
+}
+
+/// [`run_harness`], one test at a time when `serial`: for tests that watch machine-wide
+/// state (namespaces, processes, a sweep), which another test's run would disturb — a
+/// suite run sweeps the leftovers of a killed run that a test is about to look at.
+pub fn run_harness_with(what: &str, pure: Vec<Test>, root: Vec<Test>, serial: bool) -> ExitCode {
+    let mut args = Arguments::from_args();
+    if serial && args.test_threads.is_none() {
+        args.test_threads = Some(1);
+    }
     let ignore = match prereq::verdict(missing_prerequisite()) {
         Verdict::Run => false,
         Verdict::Ignore(why) => {
@@ -89,28 +99,37 @@ pub fn profile_with(name: &str, argv: &[String], extra: &str) -> PathBuf {
     )
 }
 
-/// Runs the suite on the legacy backend with `args`; returns success and all output.
-/// INSTA_UPDATE is removed from the environment: the suite's own default must hold.
-pub fn run_suite(profile: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
-        .current_dir(workspace())
+/// The suite against `profile`, started as a user would from the workspace, with the
+/// in-tree agent where the profile refers to it and no INSTA_UPDATE (the suite's own
+/// read-only default must hold).
+pub fn suite_command(profile: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_masq-conformance"));
+    cmd.current_dir(workspace())
         .env("IP_MASQ_AGENT_BIN", agent())
         .env_remove("INSTA_UPDATE")
-        .args([
-            "--implementation",
-            profile.to_str().unwrap(),
-            "--backend",
-            "legacy",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
+        .arg("--implementation")
+        .arg(profile);
+    cmd
+}
+
+/// Whether a run succeeded, and all it printed.
+pub fn success_and_text(out: &std::process::Output) -> (bool, String) {
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// Runs the suite on the legacy backend with `args`; returns success and all output.
+pub fn run_suite(profile: &Path, args: &[&str]) -> (bool, String) {
+    let out = suite_command(profile)
+        .args(["--backend", "legacy"])
+        .args(args)
+        .output()
+        .unwrap();
+    success_and_text(&out)
 }
 
 /// Every file under `dir`, recursively, sorted.
