@@ -117,4 +117,35 @@ mod tests {
             "{out}"
         );
     }
+
+    #[test]
+    fn a_fixture_is_one_entry_only_when_every_backend_failed() {
+        let record = |backend: Backend| Record {
+            trial: format!("f::{}", backend.name()),
+            fixture: "f".into(),
+            backend,
+            status: Status::Failed,
+            headline: String::new(),
+            detail: String::new(),
+            reason: None,
+            features: vec![],
+            failing_step: None,
+            reload_latencies: vec![],
+            message: String::new(),
+            tables: vec![],
+            duration: std::time::Duration::ZERO,
+            phases: vec![],
+        };
+        assert_eq!(
+            failing_cases(&[record(Backend::Legacy)], &Backend::ALL),
+            vec!["f::legacy"]
+        );
+        assert_eq!(
+            failing_cases(
+                &[record(Backend::Legacy), record(Backend::Nft)],
+                &Backend::ALL
+            ),
+            vec!["f"]
+        );
+    }
 }
