@@ -217,6 +217,24 @@ fn anchors_on_later_lines_after_the_document() {
     assert_eq!(limit("cidrLimit: 9\n---\nx: &a.b 1\n"), 9);
 }
 
+/// An anchor after the document whose name ends at `@`, `%` or a backquote: go-yaml ends
+/// the name there and then cannot start a token with that character; a YAML 1.2 name
+/// takes them in (found by the cargo-fuzz differential target, docs/fuzzing.md).
+#[test]
+fn a_character_that_cannot_start_a_token_after_an_anchor() {
+    rejected(b"  cidrLimit: 9\n &x@ 1\n");
+    rejected(b"  cidrLimit: 9\n &x` 1\n");
+    rejected(b"  cidrLimit: 9\n *x% 1\n");
+    rejected(&base64_fuzz_finding());
+    assert_eq!(limit("  cidrLimit: 9\n &x 1\n"), 9);
+    assert_eq!(limit("  cidrLimit: 9\n &x: 1\n"), 9);
+}
+
+/// The fuzz finding itself: a block sequence mixing `- `, `@` and tabs.
+fn base64_fuzz_finding() -> Vec<u8> {
+    b"# yon\t32[ yon\t32[6.gml-la[yo2[6.gml-la[gtns:\n  -ns:\n  -\n  - \n &-0prot@ :[6.gml-la[gtns:rot0os:\n  -ns:\n  -\n  -} \n  -00rot \n  -- \n $[ou :\n".to_vec()
+}
+
 /// One anchor per node for go-yaml (found by the cargo-fuzz differential target).
 #[test]
 fn two_anchors_on_one_node_are_refused() {

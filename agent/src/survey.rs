@@ -412,6 +412,10 @@ fn next_token_is_scannable(rest: &str) -> Result<(), String> {
                 if len == 0 || !ends {
                     return Err("did not find expected alphabetic or numeric character (an anchor or alias after the document)".into());
                 }
+                // `%`, `@` and a backquote end the name but cannot start the next token.
+                if name[len..].starts_with(['%', '@', '`']) {
+                    return Err("found character that cannot start any token (after an anchor or alias after the document)".into());
+                }
             }
             _ => {}
         }
