@@ -6,7 +6,9 @@
 #      With IP_MASQ_AGENT_GO=/path/to/reference-binary, the reference's idle RSS beside it.
 #   2. the suite: sandbox setup+teardown with rtnetlink vs `ip` commands (ratio); the whole
 #      suite's wall time with 1 and 2 test threads; per-case overhead by phase.
-# Usage: scripts/bench.sh [agent|suite|all]   (as root; installs GNU time if missing)
+#   3. flows: new TCP and UDP flows per second from a pod to an internet address through the
+#      node, with 64, 1,000 and 10,000 CIDRs on iptables-legacy, iptables-nft and nftables.
+# Usage: scripts/bench.sh [agent|suite|flows|all]   (as root; installs GNU time if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then exec sudo -E env "PATH=$PATH" "$0" "$@"; fi
@@ -114,9 +116,15 @@ print(f"  {'total':<22} {sum(r['total_ms'] for r in rows)/len(rows):8.1f}")
 PY
 }
 
+flow_figures() { # new flows/s through the node by datapath and list length (conformance/benches/flows.rs)
+  echo "== flows: per-flow cost of the rules (64 / 1,000 / 10,000 CIDRs, each datapath)"
+  IP_MASQ_AGENT_BIN=$AGENT cargo bench --locked -q -p masq-conformance --bench flows
+}
+
 case $what in
   agent) agent_figures ;;
   suite) suite_figures ;;
-  all) agent_figures; suite_figures ;;
-  *) echo "usage: $0 [agent|suite|all]" >&2; exit 2 ;;
+  flows) flow_figures ;;
+  all) agent_figures; suite_figures; flow_figures ;;
+  *) echo "usage: $0 [agent|suite|flows|all]" >&2; exit 2 ;;
 esac
