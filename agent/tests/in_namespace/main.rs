@@ -29,6 +29,34 @@ const NFT_CASES: &[(&str, fn())] = &[
         "nft_dry_run_prints_the_script_and_touches_nothing",
         nftables::dry_run_prints_the_script_and_touches_nothing,
     ),
+    (
+        "nft_daemon_heals_drift_and_keeps_last_good",
+        nftables::daemon_heals_drift_and_keeps_last_good,
+    ),
+    (
+        "nft_overlapping_and_duplicate_cidrs_apply",
+        nftables::overlapping_and_duplicate_cidrs_apply,
+    ),
+    (
+        "nft_ten_thousand_cidrs_apply",
+        nftables::ten_thousand_cidrs_apply,
+    ),
+    (
+        "nft_switching_datapaths_leaves_one",
+        nftables::switching_datapaths_leaves_one,
+    ),
+    (
+        "nft_a_reappearing_leftover_is_removed_again",
+        nftables::a_reappearing_leftover_is_removed_again,
+    ),
+    (
+        "nft_works_without_the_other_datapaths_tools",
+        nftables::works_without_the_other_datapaths_tools,
+    ),
+    (
+        "nft_a_masq_chain_nft_cannot_name_is_refused_at_start",
+        nftables::a_masq_chain_nft_cannot_name_is_refused_at_start,
+    ),
 ];
 
 const CASES: &[Case] = &[
