@@ -243,3 +243,23 @@ fn two_anchors_on_one_node_are_refused() {
     assert_eq!(limit("k: !!str &a x\nj: *a\ncidrLimit: 9\n"), 9);
     assert_eq!(limit("k: &a\n  b: &c 1\ncidrLimit: 9\n"), 9);
 }
+
+/// A top-level block scalar whose content starts at column 0: go-yaml, whose minimum
+/// indentation is one space, reads an empty scalar, so `!!null >` followed by such a line is null, i.e. the
+/// defaults; YAML 1.2 took the line as content and `!!null` refused it (found by the
+/// cargo-fuzz differential target: `!!null >\r\r_`).
+#[test]
+fn a_top_level_block_scalar_needs_indented_content() {
+    let defaults = ParseOptions::default();
+    for text in [
+        "!!null >\r\r_",
+        "!!null >\n_",
+        "!!null |\n# c\n",
+        "--- !!null >\n_",
+    ] {
+        let parsed = parse(text.as_bytes(), &defaults).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        assert_eq!(parsed.config.cidr_limit, 64, "{text:?}");
+    }
+    assert!(rejected(b"!!null >\n _").contains("!!null"));
+    assert!(rejected(b">\n_").contains("mapping"));
+}
