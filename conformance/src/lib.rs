@@ -14,6 +14,7 @@
 pub mod case;
 pub mod compare;
 pub mod configmap;
+pub mod direction;
 pub mod document;
 pub mod family;
 pub mod features;
