@@ -141,12 +141,18 @@ fn outcome_difference(expected: &str, actual: &str) -> (String, String) {
         }
     }
     let width = 17;
+    // `destination`, or `source` for inbound flows (the table's own first column).
+    let label = expected
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or("destination");
     let mut out = format!(
         "{:<14} {:<20} | {:<w$}| actual (* = differs)\n{:<14} {:<20} | ",
         "",
         "",
         "expected",
-        "destination",
+        label,
         "address",
         w = width * protos.len().max(1)
     );

@@ -2,13 +2,15 @@
 //! them back (to waive listings, to compare), side by side so that they cannot drift.
 //!
 //! A document is a sequence of sections, each starting with a `## ` heading line:
-//! `## outcome after step N`, `## rules (iptables-save -t nat) after step N`,
+//! `## outcome after step N` (for flows from elsewhere than the pod, e.g.
+//! `## outcome (from node main address) after step N`), `## rules (iptables-save -t nat) after step N`,
 //! `## listing (iptables -t nat -L CHAIN -n -v -x) after step N`, and the `## terminate`
 //! and `## flap` notes.
 
 use std::path::Path;
 
 use crate::case::outcome::OutcomeTable;
+use crate::direction::Direction;
 use crate::family::Family;
 
 /// Section headings that carry rule listings (waivable per profile).
@@ -18,7 +20,27 @@ pub const OUTCOME_MARK: &str = "## outcome";
 
 /// The outcome table of the probe before step `step`.
 pub fn outcome_section(step: usize, table: &OutcomeTable) -> String {
-    format!("{OUTCOME_MARK} after step {step}\n{}", table.render())
+    format!(
+        "{}{}",
+        outcome_heading(step, table.direction),
+        table.render()
+    )
+}
+
+/// The heading line of an outcome section (pod flows: `## outcome after step N`, as
+/// before directions existed).
+pub fn outcome_heading(step: usize, direction: Direction) -> String {
+    format!(
+        "{OUTCOME_MARK}{} after step {step}\n",
+        direction.heading_note()
+    )
+}
+
+/// Reads an outcome section's heading line back: its direction and step.
+pub fn parse_outcome_heading(head: &str) -> Option<(Direction, usize)> {
+    let rest = head.strip_prefix(OUTCOME_MARK)?.trim_end();
+    let (note, step) = rest.rsplit_once(" after step ")?;
+    Some((Direction::from_heading_note(note)?, step.parse().ok()?))
 }
 
 /// A normalised `iptables-save -t nat`.
@@ -105,6 +127,26 @@ mod tests {
         assert_eq!(
             with_stored_rules(actual, stored),
             "## outcome\nb\n## rules (iptables-save -t nat)\nOLD\n"
+        );
+    }
+
+    #[test]
+    fn outcome_headings_read_back() {
+        for d in Direction::ALL {
+            let head = outcome_heading(12, d);
+            assert_eq!(parse_outcome_heading(&head), Some((d, 12)));
+        }
+        assert_eq!(
+            outcome_heading(4, Direction::Pod),
+            "## outcome after step 4\n"
+        );
+        assert_eq!(
+            outcome_heading(4, Direction::NodeMainAddress),
+            "## outcome (from node main address) after step 4\n"
+        );
+        assert_eq!(
+            parse_outcome_heading("## outcome (from mars) after step 4\n"),
+            None
         );
     }
 

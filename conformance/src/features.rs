@@ -62,6 +62,10 @@ pub enum Feature {
     UpgradeHazards,
     /// The reference's klog flags are accepted.
     KlogFlags,
+    /// Flows that do not start in a pod (docs/spec.md §6): from the node's own addresses,
+    /// and inbound towards a pod. The reference's rules decide them like pod flows; the
+    /// Kubernetes documentation promises only pod traffic, so a profile may leave them out.
+    TrafficDirections,
 }
 
 /// Whether every implementation must have a feature.
@@ -73,7 +77,7 @@ pub enum Level {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 23] = [
+    pub const ALL: [Feature; 24] = [
         Feature::Defaults,
         Feature::NonMasqueradeCidrs,
         Feature::MasqLinkLocal,
@@ -97,6 +101,7 @@ impl Feature {
         Feature::EstablishedFlows,
         Feature::UpgradeHazards,
         Feature::KlogFlags,
+        Feature::TrafficDirections,
     ];
 
     pub fn level(self) -> Level {

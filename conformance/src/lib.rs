@@ -3,7 +3,8 @@
 //! Each case (a fixture file) gets its own sandbox of three network namespaces — `pod`,
 //! `node`, `world` — joined by veth pairs. The implementation under test runs in `node`
 //! (in a private mount namespace where the fixture's config appears ConfigMap-style), the
-//! runner sends real UDP, TCP and ICMP flows from `pod` to destinations in `world`, and
+//! runner sends real UDP, TCP and ICMP flows from `pod` to destinations in `world` (and,
+//! with [`direction`], from the node's own addresses, and from `world` to the pod), and
 //! records which source address arrived. Outcome tables and the node's nat table are
 //! snapshot-asserted with insta.
 //!
@@ -14,6 +15,7 @@
 pub mod case;
 pub mod compare;
 pub mod configmap;
+pub mod direction;
 pub mod document;
 pub mod family;
 pub mod features;

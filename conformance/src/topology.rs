@@ -6,8 +6,17 @@
 //!       fd00:10:244::2/64     fd00:10:244::1/64
 //!                            to-world 198.51.100.1/24        ──  eth0 198.51.100.2/24
 //!                                     2001:db8:1::1/64            2001:db8:1::2/64
-//!                                                                lo: every destination /32, /128
+//!                            lo 192.0.2.1/32                     lo: every destination /32, /128
+//!                               2001:db8:2::1/128
+//!                            default via world, src 192.0.2.1 / 2001:db8:2::1
 //! ```
+//! The node's main address (192.0.2.1, 2001:db8:2::1) lives on its loopback, as on many
+//! nodes (a BGP-announced or otherwise interface-independent address), and the default
+//! routes choose it (`src`) for what the node sends. It must not be the primary address of
+//! the egress interface: MASQUERADE rewrites a source to that primary address
+//! (198.51.100.1), so a flow from it would look the same masqueraded or not and a case
+//! from the main address could never tell the two apart. From here, masqueraded flows
+//! arrive from 198.51.100.1 and unmasqueraded ones from 192.0.2.1.
 //! Built with rtnetlink: each veth is created from inside one namespace with its peer
 //! placed directly in `node`, so no device ever exists in the initial namespace. Nothing
 //! routes out: the only default routes point from `pod` to `node`, from `node` to `world`,
@@ -36,6 +45,10 @@ pub const NODE_POD_SIDE_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x10, 0x244, 0, 0, 
 /// The node's egress address: the source a masqueraded packet arrives with.
 pub const NODE_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 pub const NODE_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+/// The node's main address: on its loopback, the `src` of its default routes; never the
+/// egress interface's primary address (see the module comment).
+pub const NODE_MAIN_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+pub const NODE_MAIN_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 1);
 /// The world's end of the node's uplink.
 pub const WORLD_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 pub const WORLD_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
@@ -158,7 +171,8 @@ pub fn reserved(addr: IpAddr) -> bool {
     let v4_nets: [(Ipv4Addr, u8); 2] = [(POD_V4, 24), (NODE_V4, 24)];
     match addr {
         IpAddr::V4(a) => {
-            a.is_unspecified()
+            a == NODE_MAIN_V4
+                || a.is_unspecified()
                 || a.is_broadcast()
                 || a.is_multicast()
                 || a.is_loopback()
@@ -169,7 +183,8 @@ pub fn reserved(addr: IpAddr) -> bool {
         }
         IpAddr::V6(a) => {
             let seg = a.segments();
-            a.is_unspecified()
+            a == NODE_MAIN_V6
+                || a.is_unspecified()
                 || a.is_loopback()
                 || a.is_multicast()
                 || (seg[0..3] == [0xfd00, 0x10, 0x244] && seg[3] == 0)
@@ -305,6 +320,8 @@ impl Sandbox {
         up(&node, "lo").await?;
         up(&node, "to-pod").await?;
         up(&node, "to-world").await?;
+        add_addr(&node, 1, NODE_MAIN_V4.into(), 32).await?;
+        add_addr(&node, 1, NODE_MAIN_V6.into(), 128).await?;
         neighbours(&node, to_pod, &[POD_V4.into(), POD_V6.into()], MAC_POD).await?;
         neighbours(
             &node,
@@ -313,7 +330,6 @@ impl Sandbox {
             MAC_WORLD,
         )
         .await?;
-        default_routes(&node, WORLD_V4, WORLD_V6).await?;
 
         // world
         let w_eth0 = link_index(&world, "eth0").await?;
@@ -332,6 +348,7 @@ impl Sandbox {
             MAC_NODE_WORLD_SIDE,
         )
         .await?;
+        // Also world's route to the pod range (inbound flows, `from: world`): via the node.
         default_routes(&world, NODE_V4, NODE_V6).await?;
         // Only now is the path usable end to end.
         for (handle, link) in [
@@ -345,6 +362,15 @@ impl Sandbox {
         for (handle, ns) in [(&pod, "pod"), (&node, "node"), (&world, "world")] {
             addresses_usable(handle, ns).await?;
         }
+        // A preferred source must be a usable address: the main IPv6 address leaves the
+        // tentative state only now, so the node's default routes come last.
+        default_routes_from(
+            &node,
+            WORLD_V4,
+            WORLD_V6,
+            Some((NODE_MAIN_V4, NODE_MAIN_V6)),
+        )
+        .await?;
         Ok(())
     }
 }
@@ -541,14 +567,31 @@ async fn default_routes(
     via4: Ipv4Addr,
     via6: Ipv6Addr,
 ) -> Result<(), TopologyError> {
-    let v4 = RouteMessageBuilder::<Ipv4Addr>::new().gateway(via4).build();
+    default_routes_from(handle, via4, via6, None).await
+}
+
+/// Default routes via `via4`/`via6`, preferring the sources `src` for what the namespace
+/// itself sends.
+async fn default_routes_from(
+    handle: &Handle,
+    via4: Ipv4Addr,
+    via6: Ipv6Addr,
+    src: Option<(Ipv4Addr, Ipv6Addr)>,
+) -> Result<(), TopologyError> {
+    let mut v4 = RouteMessageBuilder::<Ipv4Addr>::new().gateway(via4);
+    let mut v6 = RouteMessageBuilder::<Ipv6Addr>::new().gateway(via6);
+    if let Some((s4, s6)) = src {
+        v4 = v4.pref_source(s4);
+        v6 = v6.pref_source(s6);
+    }
+    let v4 = v4.build();
     handle
         .route()
         .add(v4)
         .execute()
         .await
         .map_err(nl(format!("default route via {via4}")))?;
-    let v6 = RouteMessageBuilder::<Ipv6Addr>::new().gateway(via6).build();
+    let v6 = v6.build();
     handle
         .route()
         .add(v6)

@@ -101,12 +101,39 @@ fn a_changed_cell_is_named() -> Result<(), Failed> {
     }
 }
 
+/// Directions are checked too: an inbound table headed as the pod's is caught.
+fn a_table_under_the_wrong_direction_is_named() -> Result<(), Failed> {
+    let fixture = Fixture::load(&fixtures_dir().join("directions-pod-range-not-listed.yaml"))?;
+    let body =
+        stored_body(&fixtures_dir().join("snapshots/directions-pod-range-not-listed@legacy.snap"))
+            .ok_or("directions-pod-range-not-listed@legacy.snap is missing")?;
+    let changed = body.replacen(
+        "## outcome (from world to pod) after step 6",
+        "## outcome after step 6",
+        1,
+    );
+    assert_ne!(changed, body, "the heading to change is there");
+    let sections = check_document(&fixture, &changed)?;
+    match &sections[1].check {
+        SectionCheck::Disagrees(d)
+            if d[0].contains("headed as flows from pod, the model's are from world") =>
+        {
+            Ok(())
+        }
+        other => Err(format!("expected the direction to be named, got {other:?}").into()),
+    }
+}
+
 fn main() {
     let args = Arguments::from_args();
     let mut trials = trials();
     trials.push(Trial::test(
         "self-check: a changed cell is named",
         a_changed_cell_is_named,
+    ));
+    trials.push(Trial::test(
+        "self-check: a table under the wrong direction is named",
+        a_table_under_the_wrong_direction_is_named,
     ));
     libtest_mimic::run(&args, trials).exit();
 }

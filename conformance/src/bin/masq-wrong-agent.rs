@@ -13,7 +13,14 @@
 //!   self-test to find on its own (conformance/tests/generate_finds_bugs.rs);
 //! - `masq-wrong-agent without-flag NAME AGENT ARGS...`: runs the agent without the flag
 //!   `--NAME` (either form) and with `--random-fully=false`: its translated ports ignore
-//!   `--to-ports` and `--random-fully` (conformance/tests/ports_observed.rs).
+//!   `--to-ports` and `--random-fully` (conformance/tests/ports_observed.rs);
+//! - `masq-wrong-agent src-local AGENT ARGS...`: the agent's own rules, but the
+//!   POSTROUTING jump tests the SOURCE for locality (`! --src-type LOCAL`) instead of the
+//!   destination, a bug public nftables-based agents have shipped: pod flows are decided
+//!   right, the node's own flows are never masqueraded (conformance/tests/directions.rs).
+//!   It runs `AGENT --once ARGS...` in a scratch network namespace (`unshare -n`),
+//!   restores its nat tables here with the jump rewritten, and idles without re-reading
+//!   the config.
 //!
 //! It only ever runs as the implementation under test, inside the runner's sandbox.
 
@@ -115,9 +122,59 @@ fn drop_last_cidr_loop(config: &str, agent: &str, args: &[String]) -> ! {
     }
 }
 
+/// `src-local`: see the module comment. The agent syncs once in a scratch network
+/// namespace of its own (`unshare -n`, inside the sandbox's node); its nat tables are
+/// saved there, the jump rewritten, and restored here in one `iptables-restore` per
+/// family, so the node never holds the right jump, not even for a moment.
+fn src_local(agent: &str, args: &[String]) -> ! {
+    let script = r#"set -e; "$0" --once "$@" >&2; echo '# v4'; iptables-save -t nat; echo '# v6'; if command -v ip6tables-save >/dev/null; then ip6tables-save -t nat; fi"#;
+    let out = Command::new("unshare")
+        .args(["-n", "--", "sh", "-c", script, agent])
+        .args(args)
+        .output()
+        .expect("running unshare -n");
+    assert!(out.status.success(), "the agent's one sync failed: {out:?}");
+    let text = String::from_utf8(out.stdout).expect("iptables-save prints text");
+    let (v4, v6) = text.split_once("# v6\n").expect("both tables were saved");
+    for (tool, saved) in [("iptables-restore", v4), ("ip6tables-restore", v6)] {
+        if !saved.contains("*nat") {
+            continue;
+        }
+        let rewritten: String = saved
+            .lines()
+            .map(|l| {
+                if l.starts_with("-A POSTROUTING ") {
+                    l.replace("! --dst-type LOCAL", "! --src-type LOCAL")
+                } else {
+                    l.to_string()
+                }
+            })
+            .map(|l| l + "\n")
+            .collect();
+        let mut child = Command::new(tool)
+            .args(["-w", "5"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("running iptables-restore");
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(rewritten.as_bytes())
+            .expect("writing the rules");
+        assert!(
+            child.wait().expect("iptables-restore").success(),
+            "{tool} failed"
+        );
+    }
+    eprintln!("masq-wrong-agent: one sync, POSTROUTING jump tests ! --src-type LOCAL");
+    idle()
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS... | drop-last-cidr CONFIG AGENT ARGS... | without-flag NAME AGENT ARGS...";
+    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS... | drop-last-cidr CONFIG AGENT ARGS... | without-flag NAME AGENT ARGS... | src-local AGENT ARGS...";
     match args.first().map(String::as_str) {
         Some("masquerade-everything") => masquerade_everything(),
         Some("once") if args.len() >= 2 => {
@@ -129,6 +186,7 @@ fn main() -> ExitCode {
             eprintln!("masq-wrong-agent: one sync ({status}); never reading the config again");
             idle()
         }
+        Some("src-local") if args.len() >= 2 => src_local(&args[1], &args[2..]),
         Some("drop-last-cidr") if args.len() >= 3 => {
             drop_last_cidr_loop(&args[1], &args[2], &args[3..])
         }

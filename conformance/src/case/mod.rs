@@ -125,8 +125,12 @@ pub fn run_case(spec: &CaseSpec<'_>) -> CaseRun {
 
 impl<'a> Runner<'a> {
     fn new(spec: &'a CaseSpec<'a>, sandbox: Sandbox, timings: Timings) -> Result<Self, SetupError> {
-        let receivers = Receivers::start(sandbox.world.file(), sandbox.node.file())
-            .map_err(SetupError::Receivers)?;
+        let receivers = Receivers::start(&[
+            sandbox.world.file(),
+            sandbox.node.file(),
+            sandbox.pod.file(),
+        ])
+        .map_err(SetupError::Receivers)?;
         let node = node::Node::prepare(sandbox, spec.profile, spec.backend, spec.fixture.ipv6())?;
         Ok(Self {
             spec,

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use crate::fixture::{Fixture, ProbeSelection, ProbeSet};
+use crate::direction::Direction;
+use crate::fixture::{Choice, Fixture, ProbeSelection, ProbeSet};
 use crate::probe::{Outcome, Proto};
 
 /// A destination the runner probes.
@@ -55,19 +56,35 @@ pub fn all_targets(fixture: &Fixture) -> Vec<Target> {
     t
 }
 
-/// The destinations a probe step selects (names were checked when the fixture loaded).
+/// The rows a probe step selects (names were checked when the fixture loaded): the
+/// destinations, or from `world` the world addresses the flows to the pod start from.
 pub fn selected_targets(fixture: &Fixture, sel: &ProbeSelection) -> Vec<Target> {
+    let named = |names: &[String]| {
+        let all = all_targets(fixture);
+        names
+            .iter()
+            .filter_map(|n| all.iter().find(|t| &t.name == n).cloned())
+            .collect()
+    };
+    let set = |set: ProbeSet, direction: Direction| {
+        let targets = match set {
+            ProbeSet::Default => standard_targets(),
+            ProbeSet::Extra => extra_targets(fixture),
+            ProbeSet::All => all_targets(fixture),
+        };
+        targets
+            .into_iter()
+            // The node's own addresses are no world address to start from.
+            .filter(|t| direction != Direction::World || !crate::topology::reserved(t.address))
+            .collect()
+    };
     match sel {
-        ProbeSelection::Named(ProbeSet::Default) => standard_targets(),
-        ProbeSelection::Named(ProbeSet::Extra) => extra_targets(fixture),
-        ProbeSelection::Named(ProbeSet::All) => all_targets(fixture),
-        ProbeSelection::Explicit { destinations, .. } => {
-            let all = all_targets(fixture);
-            destinations
-                .iter()
-                .filter_map(|n| all.iter().find(|t| &t.name == n).cloned())
-                .collect()
-        }
+        ProbeSelection::Named(s) => set(*s, Direction::Pod),
+        ProbeSelection::Explicit { destinations, .. } => named(destinations),
+        ProbeSelection::From(d) => match d.choice() {
+            Choice::Set(s) => set(s, d.from),
+            Choice::Names(names) => named(&names),
+        },
     }
 }
 
@@ -77,6 +94,7 @@ pub fn selected_protocols(sel: &ProbeSelection) -> Vec<Proto> {
         ProbeSelection::Explicit {
             protocols: Some(p), ..
         } => p.clone(),
+        ProbeSelection::From(d) => d.protocols.clone().unwrap_or_else(|| Proto::ALL.to_vec()),
         _ => Proto::ALL.to_vec(),
     }
 }
@@ -109,6 +127,8 @@ pub struct OutcomeRow {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OutcomeTable {
     pub rows: Vec<OutcomeRow>,
+    /// Where the flows started (names the section and the first column).
+    pub direction: Direction,
 }
 
 impl OutcomeTable {
@@ -116,7 +136,11 @@ impl OutcomeTable {
     pub fn render(&self) -> String {
         let mut out = format!(
             "{:<14} {:<20} {:<16} {:<16} {}\n",
-            "destination", "address", "udp", "tcp", "icmp"
+            self.direction.row_label(),
+            "address",
+            "udp",
+            "tcp",
+            "icmp"
         );
         for row in &self.rows {
             let cell = |p: Proto| {
@@ -172,6 +196,7 @@ mod tests {
                 outcomes: BTreeMap::from([(Proto::Udp, Outcome::Masqueraded)]),
                 notes: BTreeMap::new(),
             }],
+            direction: Direction::Pod,
         };
         let text = table.render();
         assert_eq!(text.lines().count(), 2);

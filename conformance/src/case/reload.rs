@@ -36,6 +36,7 @@ impl Runner<'_> {
         let spec = [ProbeSpec {
             address,
             proto: Proto::Udp,
+            source: None,
         }];
         let tokens = probe::send_from_pod(self.node.sandbox.pod.file(), &spec, FLOW_WAIT)?;
         let seen = self

@@ -1,4 +1,5 @@
-//! Traffic: probe steps, long-lived flows and conntrack, all from the pod.
+//! Traffic: probe steps (from the pod, the node or the world: [`crate::direction`]),
+//! long-lived flows and conntrack.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use super::outcome::{
     all_targets, selected_protocols, selected_targets, OutcomeRow, OutcomeTable, Target,
 };
 use super::Runner;
+use crate::direction::Direction;
 use crate::fixture::{FlowRef, ProbeSelection};
 use crate::probe::{self, Outcome, ProbeSpec, Proto, Receivers};
 
@@ -53,26 +55,45 @@ impl Runner<'_> {
         sel: &ProbeSelection,
     ) -> Result<OutcomeTable, StepError> {
         let targets = selected_targets(self.spec.fixture, sel);
-        self.probe(&targets, &selected_protocols(sel))
+        self.probe_from(sel.direction(), &targets, &selected_protocols(sel))
     }
 
-    /// Sends one new flow per target and protocol, and tables what arrived.
+    /// Sends one new flow from the pod per target and protocol, and tables what arrived.
     pub(super) fn probe(
         &mut self,
+        targets: &[Target],
+        protos: &[Proto],
+    ) -> Result<OutcomeTable, StepError> {
+        self.probe_from(Direction::Pod, targets, protos)
+    }
+
+    /// [`Self::probe`] from `direction`: each row's flow starts from the namespace and
+    /// address the direction says, and the receiver's view is classified by it.
+    fn probe_from(
+        &mut self,
+        direction: Direction,
         targets: &[Target],
         protos: &[Proto],
     ) -> Result<OutcomeTable, StepError> {
         let specs: Vec<ProbeSpec> = targets
             .iter()
             .flat_map(|t| {
-                protos.iter().map(|p| ProbeSpec {
-                    address: t.address,
+                let (source, address) = direction.endpoints(t.address);
+                protos.iter().map(move |p| ProbeSpec {
+                    address,
                     proto: *p,
+                    source,
                 })
             })
             .collect();
+        let sandbox = &self.node.sandbox;
+        let from = match direction {
+            Direction::Pod => &sandbox.pod,
+            Direction::NodePodAddress | Direction::NodeMainAddress => &sandbox.node,
+            Direction::World => &sandbox.world,
+        };
         let deadline = Instant::now() + PROBE_TIMEOUT;
-        let tokens = probe::send_from_pod(self.node.sandbox.pod.file(), &specs, PROBE_TIMEOUT)?;
+        let tokens = probe::send_in(from.file(), &specs, PROBE_TIMEOUT)?;
         let seen = self.traffic.receivers.arrivals(
             &tokens,
             deadline.max(Instant::now() + Duration::from_millis(200)),
@@ -92,7 +113,7 @@ impl Runner<'_> {
                         let token = tokens.next().expect("one token per probe");
                         let arrival = seen.get(token);
                         let outcome = arrival
-                            .map(|a| probe::classify(a.address))
+                            .map(|a| direction.classify(t.address, a.address))
                             .unwrap_or(Outcome::Dropped);
                         if let (Outcome::Masqueraded, Some(port)) =
                             (outcome, arrival.and_then(|a| a.port))
@@ -113,10 +134,11 @@ impl Runner<'_> {
             })
             .collect();
         let port_count: usize = flags.to_ports.iter().map(|r| r.len()).sum();
-        if flags.random_fully && port_count > 1 {
+        // The spread check sends from the pod's sockets: pod flows only.
+        if flags.random_fully && port_count > 1 && direction == Direction::Pod {
             self.check_spread(&mut rows, &in_range)?;
         }
-        Ok(OutcomeTable { rows })
+        Ok(OutcomeTable { rows, direction })
     }
 
     /// `--random-fully` with `--to-ports`: several flows from one source port to the first
@@ -231,7 +253,10 @@ impl Runner<'_> {
             outcomes: BTreeMap::from([(Proto::Udp, outcome)]),
             notes: BTreeMap::new(),
         };
-        self.out.tables.push(OutcomeTable { rows: vec![row] });
+        self.out.tables.push(OutcomeTable {
+            rows: vec![row],
+            direction: Direction::Pod,
+        });
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::error::StepError;
 use super::outcome::standard_targets;
 use super::Runner;
-use crate::document::{split_sections, OUTCOME_MARK};
+use crate::document::split_sections;
 use crate::fixture::{ProbeSelection, SnapshotPart, Step, Wait};
 use crate::implementation::Readiness;
 use crate::poll::{self, MAX_WAIT};
@@ -210,7 +210,7 @@ impl Runner<'_> {
                 }
                 _ => None,
             })?;
-        let heading = format!("{OUTCOME_MARK} after step {snapshot_step}\n");
+        let heading = crate::document::outcome_heading(snapshot_step, selection.direction());
         let body = split_sections(self.spec.expected?)
             .into_iter()
             .find(|(h, _)| *h == heading)?

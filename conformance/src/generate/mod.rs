@@ -292,7 +292,10 @@ pub fn model_document(fixture: &Fixture) -> Option<String> {
     let mut doc = String::new();
     for p in predict(fixture).ok()? {
         let rows = p.rows.ok()?;
-        let mut table = OutcomeTable::default();
+        let mut table = OutcomeTable {
+            direction: p.direction,
+            ..OutcomeTable::default()
+        };
         for r in rows {
             let mut outcomes = std::collections::BTreeMap::new();
             for (proto, v) in r.cells {

@@ -2,7 +2,7 @@
 //! a snapshot document compared, cell by cell, with what [`super::replay`] predicts.
 
 use super::replay::{predict, Predicted};
-use crate::document::{split_sections, OUTCOME_MARK};
+use crate::document::{parse_outcome_heading, split_sections};
 use crate::fixture::Fixture;
 use crate::probe::Proto;
 
@@ -52,16 +52,17 @@ pub fn check_document(fixture: &Fixture, document: &str) -> Result<Vec<Checked>,
     let predicted = predict(fixture)?;
     let mut out = Vec::new();
     for (head, body) in split_sections(document) {
-        let Some(step) = head
-            .strip_prefix(OUTCOME_MARK)
-            .and_then(|r| r.trim().strip_prefix("after step "))
-            .and_then(|n| n.parse::<usize>().ok())
-        else {
+        let Some((direction, step)) = parse_outcome_heading(&head) else {
             continue;
         };
         let check = match predicted.iter().find(|p| p.step == step) {
             None => SectionCheck::Disagrees(vec![format!(
                 "the model predicts no outcome section after step {step}"
+            )]),
+            Some(p) if p.direction != direction => SectionCheck::Disagrees(vec![format!(
+                "the section after step {step} is headed as flows from {}, the model's are from {}",
+                direction.name(),
+                p.direction.name()
             )]),
             Some(p) => compare(p, &body),
         };

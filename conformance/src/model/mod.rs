@@ -176,12 +176,13 @@ impl Effective {
 /// What a conforming implementation does to one new flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// The destination sees the node's egress address. `ports`: with `--to-ports`, for
+    /// The receiver sees the address of the interface the node sent the flow out of (the
+    /// egress address; towards the pod, the pod-facing one). `ports`: with `--to-ports`, for
     /// tcp, udp and sctp, the ranges the translated source port lies in.
     Masqueraded {
         ports: Option<Vec<RangeInclusive<u16>>>,
     },
-    /// The destination sees the pod's address.
+    /// The receiver sees the flow's own source (the pod's, for pod flows).
     NotMasqueraded,
     /// Nothing arrives. Nothing in docs/spec.md drops a pod's flow; kept so that the
     /// model can say so if the spec ever does.
@@ -204,12 +205,14 @@ impl Verdict {
 }
 
 /// The node's own addresses in the sandbox (`crate::topology`): LOCAL destinations.
-pub fn node_addresses() -> [IpAddr; 4] {
+pub fn node_addresses() -> [IpAddr; 6] {
     [
         IpAddr::V4(topology::NODE_V4),
         IpAddr::V4(topology::NODE_POD_SIDE_V4),
+        IpAddr::V4(topology::NODE_MAIN_V4),
         IpAddr::V6(topology::NODE_V6),
         IpAddr::V6(topology::NODE_POD_SIDE_V6),
+        IpAddr::V6(topology::NODE_MAIN_V6),
     ]
 }
 
@@ -223,8 +226,10 @@ pub fn decide(
     destination: IpAddr,
     proto: Proto,
 ) -> Verdict {
-    // §6: every direction is decided by the same list; the source only has to be of the
-    // destination's family for a flow to exist.
+    // §6: every direction — from a pod, from the node's own addresses, inbound towards a
+    // pod — is decided by the destination alone; the source only has to be of the
+    // destination's family for a flow to exist. (Testing the source for locality is the
+    // bug `masq-wrong-agent src-local` plays.)
     let _ = source;
     // §6 / §4.2: the POSTROUTING jump excludes `--dst-type LOCAL`: never masqueraded.
     if node_addresses().contains(&destination) {

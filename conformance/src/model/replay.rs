@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{decide, pod_source, Effective, Flags, History, Published, Verdict};
 use crate::case::outcome::{selected_protocols, selected_targets, Target};
+use crate::direction::Direction;
 use crate::fixture::{Fixture, SnapshotPart, Step};
 use crate::probe::Proto;
 
@@ -36,6 +37,8 @@ pub struct PredictedRow {
 pub struct Predicted {
     /// The snapshot step's number (the section's heading).
     pub step: usize,
+    /// Where the table's flows started (also in the heading).
+    pub direction: Direction,
     /// `Err(why)`: the whole table is not modelled.
     pub rows: Result<Vec<PredictedRow>, String>,
 }
@@ -63,7 +66,7 @@ pub fn predict(fixture: &Fixture) -> Result<Vec<Predicted>, String> {
     let mut running = false;
     let mut pending = false;
     let mut stopped = false;
-    let mut last: Option<Result<Vec<PredictedRow>, String>> = None;
+    let mut last: Option<(Direction, Result<Vec<PredictedRow>, String>)> = None;
     let mut out = Vec::new();
     let explicit_start = fixture.steps.iter().any(|s| matches!(s, Step::Start(_)));
     for (i, step) in fixture.steps.iter().enumerate() {
@@ -122,13 +125,18 @@ pub fn predict(fixture: &Fixture) -> Result<Vec<Predicted>, String> {
             Step::Probe(sel) => {
                 let targets = selected_targets(fixture, sel);
                 let protos = selected_protocols(sel);
-                last = Some(table(&kernel, &flags, &targets, &protos));
+                let direction = sel.direction();
+                last = Some((
+                    direction,
+                    table(&kernel, &flags, direction, &targets, &protos),
+                ));
             }
             Step::FlowOpen(_) | Step::FlowProbe(_) => {
                 // §5: conntrack keeps a flow's NAT decision; which decision was taken when
                 // the flow opened is timing, not behaviour.
-                last = Some(Err(
-                    "an established flow (conntrack keeps its old decision)".into(),
+                last = Some((
+                    Direction::Pod,
+                    Err("an established flow (conntrack keeps its old decision)".into()),
                 ));
             }
             Step::ConntrackFlush(_) => {}
@@ -157,10 +165,14 @@ pub fn predict(fixture: &Fixture) -> Result<Vec<Predicted>, String> {
             }
             Step::Snapshot(sel) => {
                 if sel.parts().contains(&SnapshotPart::Outcome) {
-                    let rows = last
-                        .clone()
-                        .unwrap_or_else(|| Err("no probe before this snapshot".into()));
-                    out.push(Predicted { step: n, rows });
+                    let (direction, rows) = last.clone().unwrap_or_else(|| {
+                        (Direction::Pod, Err("no probe before this snapshot".into()))
+                    });
+                    out.push(Predicted {
+                        step: n,
+                        direction,
+                        rows,
+                    });
                 }
             }
         }
@@ -181,6 +193,7 @@ fn resyncs(published: &Published, flags: &Flags) -> bool {
 fn table(
     kernel: &Kernel,
     flags: &Flags,
+    direction: Direction,
     targets: &[Target],
     protos: &[Proto],
 ) -> Result<Vec<PredictedRow>, String> {
@@ -194,18 +207,18 @@ fn table(
     };
     Ok(targets
         .iter()
-        .map(|t| PredictedRow {
-            name: t.name.clone(),
-            address: t.address,
-            cells: protos
-                .iter()
-                .map(|p| {
-                    (
-                        *p,
-                        decide(rules, flags, pod_source(t.address), t.address, *p),
-                    )
-                })
-                .collect(),
+        .map(|t| {
+            // §6: each direction's flow, decided by the same rules.
+            let (source, destination) = direction.endpoints(t.address);
+            let source = source.unwrap_or_else(|| pod_source(destination));
+            PredictedRow {
+                name: t.name.clone(),
+                address: t.address,
+                cells: protos
+                    .iter()
+                    .map(|p| (*p, decide(rules, flags, source, destination, *p)))
+                    .collect(),
+            }
         })
         .collect())
 }

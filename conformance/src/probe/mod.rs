@@ -1,27 +1,33 @@
-//! Probes: real flows from `pod` to destinations, and receivers that report the source
-//! address each flow arrived with.
+//! Probes: real flows from `pod` (or `node`, or `world`: [`crate::direction`]) to
+//! destinations, and receivers that report the source address each flow arrived with.
 //!
 //! Every probe is a new flow (a new socket, so a new source port or ICMP id) carrying a
-//! token. Receivers run in `world` and in `node` (for the node's own addresses) on one
-//! polling thread per case; they answer "token T arrived from address A". Sockets are
+//! token. Receivers run in `world`, in `node` (for the node's own addresses) and in `pod`
+//! (for inbound flows) on one polling thread per case; they answer "token T arrived from
+//! address A". Sockets are
 //! created on a thread that has entered the right namespace and are used from anywhere
 //! (a socket belongs to the namespace it was created in). No `ping` or `nc` subprocesses.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::os::fd::AsFd;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::guard::GuardError;
 use crate::topology;
+
+mod send;
+
+pub use send::{
+    next_token, send_from_pod, send_in, send_spread_from_pod, spread_source_port, ProbeSpec,
+};
 
 /// The port UDP and TCP receivers listen on.
 pub const PROBE_PORT: u16 = 7777;
@@ -61,12 +67,12 @@ impl Proto {
     }
 }
 
-/// What the destination saw.
+/// What the destination saw ([`crate::direction::Direction::classify`] decides it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Source was the node's egress address.
+    /// Source was the address of the interface the node sent the flow out of.
     Masqueraded,
-    /// Source was the pod's address.
+    /// Source was the flow's own (the pod's, for flows from the pod).
     NotMasqueraded,
     /// Nothing arrived before the deadline.
     Dropped,
@@ -85,19 +91,14 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-/// Classifies a source address seen by a receiver.
+/// Classifies a source address seen by a receiver of a flow from the pod.
 pub fn classify(source: IpAddr) -> Outcome {
-    let source = match source {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(source),
-        v4 => v4,
-    };
-    if source == IpAddr::V4(topology::POD_V4) || source == IpAddr::V6(topology::POD_V6) {
-        Outcome::NotMasqueraded
-    } else if source == IpAddr::V4(topology::NODE_V4) || source == IpAddr::V6(topology::NODE_V6) {
-        Outcome::Masqueraded
+    let family = if source.is_ipv6() && !source.to_canonical().is_ipv4() {
+        IpAddr::V6(topology::POD_V6)
     } else {
-        Outcome::Unexpected(source)
-    }
+        IpAddr::V4(topology::POD_V4)
+    };
+    crate::direction::Direction::Pod.classify(family, source)
 }
 
 /// Errors setting up probes.
@@ -127,7 +128,7 @@ pub struct Arrival {
 
 type Seen = Arc<(Mutex<HashMap<u64, Arrival>>, Condvar)>;
 
-/// Listening sockets in `world` and `node`, served by one polling thread.
+/// Listening sockets in `world`, `node` and `pod`, served by one polling thread.
 pub struct Receivers {
     seen: Seen,
     /// Dropping this end wakes the serving thread, which then ends.
@@ -231,10 +232,12 @@ fn recv_from(s: &Socket, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
 }
 
 impl Receivers {
-    /// Opens receivers in `world` and `node`.
-    pub fn start(world: &File, node: &File) -> Result<Self, ProbeError> {
-        let mut listeners = listeners_in(world)?;
-        listeners.extend(listeners_in(node)?);
+    /// Opens receivers in each of `namespaces`.
+    pub fn start(namespaces: &[&File]) -> Result<Self, ProbeError> {
+        let mut listeners = Vec::new();
+        for ns in namespaces {
+            listeners.extend(listeners_in(ns)?);
+        }
         let seen: Seen = Arc::new((Mutex::new(HashMap::new()), Condvar::new()));
         let (wake, woken) = std::os::unix::net::UnixStream::pair().map_err(io("wake socket"))?;
         let thread = {
@@ -387,193 +390,9 @@ fn serve(mut listeners: Vec<Listener>, seen: &Seen, woken: &std::os::unix::net::
     }
 }
 
-/// One probe to send.
-#[derive(Debug, Clone)]
-pub struct ProbeSpec {
-    pub address: IpAddr,
-    pub proto: Proto,
-}
-
-/// A fresh token, unique in this process.
-pub fn next_token() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-/// The source port of a UDP probe: distinct for every token within 40,000 probes, so no
-/// probe meets the conntrack entry of an earlier one (ports 20000-59999, apart from the
-/// receivers' port).
-fn udp_source_port(token: u64) -> u16 {
-    20_000 + (token % 40_000) as u16
-}
-
-fn payload(token: u64) -> Vec<u8> {
-    format!("mcnf-probe:{token}\n").into_bytes()
-}
-
-fn icmp_checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for chunk in data.chunks(2) {
-        let word = u16::from_be_bytes([chunk[0], *chunk.get(1).unwrap_or(&0)]);
-        sum += u32::from(word);
-    }
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-fn echo_request(v6: bool, token: u64) -> Vec<u8> {
-    let mut pkt = vec![if v6 { 128 } else { 8 }, 0, 0, 0];
-    pkt.extend_from_slice(&(token as u16).to_be_bytes()); // identifier: a new flow each time
-    pkt.extend_from_slice(&1u16.to_be_bytes()); // sequence
-    pkt.extend_from_slice(&payload(token));
-    if !v6 {
-        // The kernel fills in the ICMPv6 checksum itself; ICMPv4's is ours.
-        let sum = icmp_checksum(&pkt);
-        pkt[2..4].copy_from_slice(&sum.to_be_bytes());
-    }
-    pkt
-}
-
-/// Sends each probe from `pod` as a new flow; returns the tokens in the order of `specs`.
-/// TCP connections are completed (or given up) within `connect_deadline`.
-pub fn send_from_pod(
-    pod: &File,
-    specs: &[ProbeSpec],
-    connect_deadline: Duration,
-) -> Result<Vec<u64>, ProbeError> {
-    crate::netns::in_ns(pod, || -> Result<Vec<u64>, ProbeError> {
-        let mut tokens = Vec::with_capacity(specs.len());
-        let mut pending_tcp: Vec<(Socket, u64)> = Vec::new();
-        for spec in specs {
-            let token = next_token();
-            tokens.push(token);
-            let v6 = spec.address.is_ipv6();
-            let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
-            let target = SocketAddr::new(spec.address, PROBE_PORT);
-            match spec.proto {
-                Proto::Udp => {
-                    let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
-                        .map_err(io("udp socket"))?;
-                    // A source port of its own: an ephemeral one may repeat an earlier
-                    // probe's, and conntrack would give it that flow's old NAT decision.
-                    let any: IpAddr = if v6 {
-                        Ipv6Addr::UNSPECIFIED.into()
-                    } else {
-                        Ipv4Addr::UNSPECIFIED.into()
-                    };
-                    let _ = s.bind(&SocketAddr::new(any, udp_source_port(token)).into());
-                    // An unreachable destination is an outcome (dropped), not an error.
-                    let _ = s.send_to(&payload(token), &target.into());
-                }
-                Proto::Tcp => {
-                    let s = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
-                        .map_err(io("tcp socket"))?;
-                    s.set_nonblocking(true).map_err(io("O_NONBLOCK"))?;
-                    match s.connect(&target.into()) {
-                        Ok(()) => pending_tcp.push((s, token)),
-                        Err(e) if e.raw_os_error() == Some(nix::libc::EINPROGRESS) => {
-                            pending_tcp.push((s, token))
-                        }
-                        Err(_) => {}
-                    }
-                }
-                Proto::Icmp => {
-                    let s = if v6 {
-                        Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6))
-                    } else {
-                        Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))
-                    }
-                    .map_err(io("raw icmp socket"))?;
-                    let _ = s.send_to(
-                        &echo_request(v6, token),
-                        &SocketAddr::new(spec.address, 0).into(),
-                    );
-                }
-            }
-        }
-        finish_tcp(pending_tcp, Instant::now() + connect_deadline);
-        Ok(tokens)
-    })?
-}
-
-/// Sends one UDP datagram from `pod` for each of the `SPREAD_PORTS` extra receiver ports
-/// of `address`, all from the one source port `source_port`: as many flows, one source
-/// port. Returns the tokens.
-pub fn send_spread_from_pod(
-    pod: &File,
-    address: IpAddr,
-    source_port: u16,
-) -> Result<Vec<u64>, ProbeError> {
-    crate::netns::in_ns(pod, || -> Result<Vec<u64>, ProbeError> {
-        let domain = if address.is_ipv6() {
-            Domain::IPV6
-        } else {
-            Domain::IPV4
-        };
-        let any: IpAddr = if address.is_ipv6() {
-            Ipv6Addr::UNSPECIFIED.into()
-        } else {
-            Ipv4Addr::UNSPECIFIED.into()
-        };
-        let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(io("udp socket"))?;
-        s.bind(&SocketAddr::new(any, source_port).into())
-            .map_err(io(format!("bind udp source port {source_port}")))?;
-        let mut tokens = Vec::new();
-        for extra in 1..=SPREAD_PORTS {
-            let token = next_token();
-            tokens.push(token);
-            let target = SocketAddr::new(address, PROBE_PORT + extra);
-            let _ = s.send_to(&payload(token), &target.into());
-        }
-        Ok(tokens)
-    })?
-}
-
-/// The source port of a `--random-fully` spread check: apart from every probe's (UDP
-/// probes use 20000-59999).
-pub fn spread_source_port(token: u64) -> u16 {
-    60_000 + (token % 5_000) as u16
-}
-
-/// Waits for pending connects and sends each token once connected.
-fn finish_tcp(mut pending: Vec<(Socket, u64)>, deadline: Instant) {
-    while !pending.is_empty() && Instant::now() < deadline {
-        let writable: Vec<bool> = {
-            let mut fds: Vec<PollFd> = pending
-                .iter()
-                .map(|(s, _)| PollFd::new(s.as_fd(), PollFlags::POLLOUT))
-                .collect();
-            let left = deadline.saturating_duration_since(Instant::now());
-            let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
-            if poll(&mut fds, PollTimeout::from(ms)).is_err() {
-                return;
-            }
-            fds.iter()
-                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-                .collect()
-        };
-        let mut done = Vec::new();
-        for (i, (s, token)) in pending.iter().enumerate() {
-            if !writable[i] {
-                continue;
-            }
-            if matches!(s.take_error(), Ok(None)) {
-                let mut w: &Socket = s;
-                let _ = w.write_all(&payload(*token));
-            }
-            done.push(i);
-        }
-        for i in done.into_iter().rev() {
-            // Close after the token is queued; the receiver reads it before the FIN.
-            let _ = pending.swap_remove(i).0.as_raw_fd();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::send::{echo_request, icmp_checksum, payload};
     use super::*;
 
     #[test]
