@@ -261,5 +261,7 @@ fn a_top_level_block_scalar_needs_indented_content() {
         assert_eq!(parsed.config.cidr_limit, 64, "{text:?}");
     }
     assert!(rejected(b"!!null >\n _").contains("!!null"));
+    // Those lines are after the document, and scanned as such (second fuzz finding).
+    assert!(rejected(b"!!null >\n& \n{{ [").contains("alphabetic or numeric"));
     assert!(rejected(b">\n_").contains("mapping"));
 }

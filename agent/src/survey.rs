@@ -66,6 +66,17 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
                     ),
                 });
             }
+            // A top-level block scalar with content at column 0 is empty for go-yaml (see
+            // tree.rs), and the content lines come after the document: scanned as such.
+            Event::Scalar(_, ScalarStyle::Literal | ScalarStyle::Folded, ..)
+                if styles.is_empty() && root_block_at_column_zero(text, &span) =>
+            {
+                next_token_is_scannable(from(text, &span.start)).map_err(|message| YamlSyntax {
+                    line,
+                    column: span.start.col() + 1,
+                    message,
+                })?;
+            }
             Event::Scalar(ref value, style, ..) => {
                 if matches!(style, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted) {
                     sheltered.push((line, span.end.line()));
@@ -341,6 +352,16 @@ pub(crate) fn colon_on_a_later_line(after_key: &str) -> bool {
         }
     }
     false
+}
+
+/// Whether a top-level block scalar (`|` or `>`) has its first content line at column 0,
+/// which YAML 1.2 allows and go-yaml (YAML 1.1, minimum indentation 1) does not. The
+/// parser's span of a block scalar starts at its first content character.
+pub(crate) fn root_block_at_column_zero(
+    text: &str,
+    span: &serde_saphyr::granit_parser::Span,
+) -> bool {
+    span.start.col() == 0 && !from(text, &span.start).starts_with(['|', '>', '\n', '\r'])
 }
 
 /// go-yaml scans past the first document: the next token, and, while that token may

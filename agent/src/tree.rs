@@ -104,14 +104,6 @@ pub(crate) fn syntax(e: &ScanError) -> YamlSyntax {
     }
 }
 
-/// Whether a top-level block scalar (`|` or `>`) has its first content line at column 0,
-/// which YAML 1.2 allows and go-yaml (YAML 1.1, minimum indentation 1) does not. The
-/// parser's span of a block scalar starts at its first content character.
-fn root_block_at_column_zero(text: &str, span: &serde_saphyr::granit_parser::Span) -> bool {
-    span.start.col() == 0
-        && !crate::survey::from(text, &span.start).starts_with(['|', '>', '\n', '\r'])
-}
-
 /// Parses the first YAML document of `text` into a [`Node`] (`Node::Null` if there is none).
 ///
 /// Built iteratively (an explicit stack), so deeply nested junk cannot overflow ours. Two
@@ -176,7 +168,10 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
                     Some(None) => Some(Tag::Other),
                 };
                 let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
-                let value = if block && stack.is_empty() && root_block_at_column_zero(text, &span) {
+                let value = if block
+                    && stack.is_empty()
+                    && crate::survey::root_block_at_column_zero(text, &span)
+                {
                     // go-yaml wants a top-level block scalar's content indented by at least
                     // one space: content at column 0 leaves the scalar empty.
                     std::borrow::Cow::Borrowed("")
