@@ -36,6 +36,33 @@ pub enum RuleListings {
     Waived,
 }
 
+/// Which kind of rules an implementation keeps, and so which listings the runner reads
+/// (docs/validating-an-implementation.md §6).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ListingKind {
+    /// iptables rules in the nat table: `iptables-save` and `iptables -L` sections are
+    /// normative (unless `rule_listings: waived`), readiness looks for the chain.
+    #[default]
+    Iptables,
+    /// A native nftables table of its own: readiness looks at that table, tamper steps
+    /// damage it, and its listing is kept as the implementation's own regression
+    /// snapshot (`fixtures/snapshots/<name>/`), never as a normative one.
+    Nftables,
+    /// No rules the runner can read (eBPF, ...): readiness by outcomes, no listings.
+    None,
+}
+
+/// Settings of listing kind `nftables`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NftablesSettings {
+    /// `FAMILY NAME` of the implementation's table (`inet ip-masq-agent`). Without it,
+    /// every table iptables-nft does not own counts as the implementation's.
+    #[serde(default)]
+    pub table: Option<String>,
+}
+
 /// A known failure of an implementation: the ratchet's entry.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,6 +159,12 @@ pub struct Profile {
     /// `{case, reason, link}` (a bare name is accepted, without a reason).
     #[serde(default)]
     pub expected_failures: Vec<ExpectedFailureEntry>,
+    /// `iptables` (default), `nftables` or `none`: which rules it keeps.
+    #[serde(default)]
+    pub listings: ListingKind,
+    /// With `listings: nftables`: which table is the implementation's.
+    #[serde(default)]
+    pub nftables: Option<NftablesSettings>,
     #[serde(default)]
     pub readiness: Readiness,
     #[serde(default)]
@@ -195,6 +228,8 @@ impl Profile {
             command,
             config_path: default_config_path(),
             expected_failures: Vec::new(),
+            listings: ListingKind::default(),
+            nftables: None,
             readiness: Readiness::default(),
             rule_listings: RuleListings::default(),
             listing_waivers: Vec::new(),
@@ -226,6 +261,7 @@ impl Profile {
             )));
         }
         profile.argv().map_err(invalid)?;
+        profile.check_listings().map_err(invalid)?;
         profile.check_features().map_err(invalid)?;
         let todo: Vec<&str> = profile
             .expected_failures
@@ -298,6 +334,46 @@ impl Profile {
     /// The command with `${VAR}` references expanded.
     pub fn argv(&self) -> Result<Vec<String>, String> {
         self.command.iter().map(|a| expand_env(a)).collect()
+    }
+
+    fn check_listings(&self) -> Result<(), String> {
+        if self.nftables.is_some() && self.listings != ListingKind::Nftables {
+            return Err("nftables: only applies with `listings: nftables`".into());
+        }
+        if let Some(t) = self.nftables.as_ref().and_then(|n| n.table.as_deref()) {
+            crate::nftables::Table::parse(t).map_err(|e| format!("nftables: table: {e}"))?;
+        }
+        let safe = !self.name.is_empty()
+            && !self.name.starts_with('.')
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if self.listings == ListingKind::Nftables && !safe {
+            return Err(format!(
+                "name: {:?} names the directory of the implementation's snapshots (listings: nftables): use letters, digits, '.', '_' and '-'",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+
+    /// The implementation's nftables table, when the profile names one.
+    pub fn nft_table(&self) -> Option<crate::nftables::Table> {
+        let text = self.nftables.as_ref()?.table.as_deref()?;
+        crate::nftables::Table::parse(text).ok()
+    }
+
+    /// Whether readiness goes by outcomes: asked for, or nothing else to look at.
+    pub fn outcome_readiness(&self) -> bool {
+        self.readiness == Readiness::Outcomes || self.listings == ListingKind::None
+    }
+
+    /// Whether the iptables sections of the normative snapshots bind this profile.
+    pub fn iptables_listings_bind(&self) -> bool {
+        self.listings == ListingKind::Iptables
+            && self.rule_listings == RuleListings::Normative
+            && self.supports(Feature::IptablesListings)
     }
 
     fn check_features(&self) -> Result<(), String> {
@@ -493,6 +569,15 @@ mod tests {
                 "both supported and unsupported",
             ),
             ("version: main", "looks like a branch"),
+            (
+                "nftables: {table: inet t}",
+                "only applies with `listings: nftables`",
+            ),
+            (
+                "listings: nftables\nnftables: {table: inet}",
+                "nftables: table: \"inet\" is not",
+            ),
+            ("listings: ebpf", "ebpf"),
         ] {
             let path = dir.path().join("p.yaml");
             std::fs::write(&path, format!("name: x\ncommand: [x]\n{body}\n")).unwrap();

@@ -9,6 +9,7 @@ use super::error::StepError;
 use super::Runner;
 use crate::family::Family;
 use crate::fixture::{Fault, Flap, Tamper};
+use crate::profile::ListingKind;
 
 /// The restore tools a fault replaces.
 const RESTORE_TOOLS: [&str; 2] = [Family::V4.iptables_restore(), Family::V6.iptables_restore()];
@@ -28,6 +29,16 @@ impl Runner<'_> {
         // Captured before acting: the implementation may react before the runner looks.
         let before = self.node.current_rules().unwrap_or_default();
         let shim = |tool: &str| self.node.shim_dir.join(tool);
+        // The tools that write the implementation's rules: `nft` for kind nftables, the
+        // restore tools otherwise (none of them when iptables is left out).
+        let nftables = self.spec.profile.listings == ListingKind::Nftables;
+        let mut writers: Vec<&str> = Vec::new();
+        if nftables {
+            writers.push("nft");
+        }
+        if !nftables && !self.node.without_iptables {
+            writers.extend(RESTORE_TOOLS);
+        }
         match fault {
             Fault::RestoreFailing => {
                 let fail = ["/usr/bin/false", "/bin/false"]
@@ -39,12 +50,12 @@ impl Runner<'_> {
                             "fault: no `false` binary to stand in for iptables-restore".into(),
                         )
                     })?;
-                for tool in RESTORE_TOOLS {
+                for tool in &writers {
                     replace_symlink(&shim(tool), Some(fail))?;
                 }
             }
             Fault::RestoreMissing => {
-                for tool in RESTORE_TOOLS {
+                for tool in &writers {
                     replace_symlink(&shim(tool), None)?;
                 }
             }
@@ -61,11 +72,17 @@ impl Runner<'_> {
             }
             Fault::Cleared => {
                 self.faults.lock_holder = None;
-                let real = self.spec.backend.binary().ok_or_else(|| {
-                    StepError::Misuse("fault: the backend's binary vanished".into())
-                })?;
-                for tool in RESTORE_TOOLS {
-                    replace_symlink(&shim(tool), Some(&real))?;
+                if nftables {
+                    let real = crate::nftables::binary()
+                        .ok_or_else(|| StepError::Misuse("fault: nft vanished".into()))?;
+                    replace_symlink(&shim("nft"), Some(&real))?;
+                } else if !self.node.without_iptables {
+                    let real = self.spec.backend.binary().ok_or_else(|| {
+                        StepError::Misuse("fault: the backend's binary vanished".into())
+                    })?;
+                    for tool in RESTORE_TOOLS {
+                        replace_symlink(&shim(tool), Some(&real))?;
+                    }
                 }
             }
             Fault::Flap(flap) => return self.flap(flap),
@@ -108,6 +125,20 @@ impl Runner<'_> {
     }
 
     pub(super) fn tamper(&mut self, t: Tamper) -> Result<(), StepError> {
+        match self.spec.profile.listings {
+            ListingKind::Nftables => return self.tamper_nft(t),
+            ListingKind::None => return Err(StepError::Misuse(
+                "tamper: an implementation of listing kind none has no rules the runner can damage"
+                    .into(),
+            )),
+            ListingKind::Iptables => {}
+        }
+        if t == Tamper::DeleteSetElement {
+            return Err(StepError::Misuse(
+                "tamper: delete-set-element needs an implementation of listing kind nftables"
+                    .into(),
+            ));
+        }
         let chain = self.spec.fixture.chain();
         for &family in self.node.families {
             match t {
@@ -136,6 +167,40 @@ impl Runner<'_> {
                         return Err(e.into());
                     }
                 }
+                Tamper::DeleteSetElement => unreachable!("refused above"),
+            }
+        }
+        Ok(())
+    }
+
+    /// The nftables meaning of each tamper: `flush-chain` flushes every chain of the
+    /// implementation's tables, `delete-jump` its base chains (what hooks it into
+    /// postrouting), `delete-chain` deletes its tables, `delete-set-element` deletes one
+    /// element of a set (the first of the first set with any).
+    fn tamper_nft(&mut self, t: Tamper) -> Result<(), StepError> {
+        let nft = self.node.nft();
+        // Damage to nothing would pass any implementation: it is the case's error.
+        if nft.tables()?.is_empty() {
+            return Err(StepError::Misuse(format!(
+                "tamper: the implementation has no nftables table to damage (profile nftables.table: {})",
+                self.spec
+                    .profile
+                    .nftables
+                    .as_ref()
+                    .and_then(|n| n.table.as_deref())
+                    .unwrap_or("not set: any table iptables-nft does not own")
+            )));
+        }
+        match t {
+            Tamper::FlushChain => nft.flush_rules()?,
+            Tamper::DeleteJump => nft.flush_base_chains()?,
+            Tamper::DeleteChain => nft.delete_tables()?,
+            Tamper::DeleteSetElement => {
+                if nft.delete_set_element()?.is_none() {
+                    return Err(StepError::Misuse(
+                        "tamper: delete-set-element found no set with an element in the implementation's tables".into(),
+                    ));
+                }
             }
         }
         Ok(())
@@ -157,6 +222,11 @@ impl Runner<'_> {
     }
 
     pub(super) fn preload(&mut self, lines: &[String]) -> Result<(), StepError> {
+        if self.node.without_iptables {
+            return Err(StepError::Misuse(
+                "preload: needs iptables, which this run leaves out (--without-iptables)".into(),
+            ));
+        }
         let tables = self.node.tables();
         for line in lines {
             let args = split_rule(line);

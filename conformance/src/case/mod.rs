@@ -14,6 +14,7 @@ use crate::fixture::{Fixture, SnapshotPart, Step};
 use crate::implementation::Profile;
 use crate::iptables::{Backend, IptablesError};
 use crate::probe::Receivers;
+use crate::profile::ListingKind;
 use crate::snapshot::{normalize_listing, normalize_save};
 use crate::topology::Sandbox;
 
@@ -76,6 +77,9 @@ pub struct CaseSpec<'a> {
     /// The reviewed snapshot's document, when there is one: what an implementation
     /// without iptables rules is waited for (`readiness: outcomes`).
     pub expected: Option<&'a str>,
+    /// `--without-iptables`: iptables is not on the implementation's PATH, and the
+    /// runner never runs it.
+    pub without_iptables: bool,
 }
 
 /// One case in progress.
@@ -127,7 +131,13 @@ impl<'a> Runner<'a> {
     fn new(spec: &'a CaseSpec<'a>, sandbox: Sandbox, timings: Timings) -> Result<Self, SetupError> {
         let receivers = Receivers::start(sandbox.world.file(), sandbox.node.file())
             .map_err(SetupError::Receivers)?;
-        let node = node::Node::prepare(sandbox, spec.profile, spec.backend, spec.fixture.ipv6())?;
+        let node = node::Node::prepare(
+            sandbox,
+            spec.profile,
+            spec.backend,
+            spec.fixture.ipv6(),
+            spec.without_iptables,
+        )?;
         Ok(Self {
             spec,
             node,
@@ -255,7 +265,20 @@ impl<'a> Runner<'a> {
     fn snapshot_part(&mut self, part: SnapshotPart) -> Result<(), StepError> {
         let n = self.step_no;
         let chain = self.spec.fixture.chain();
+        let kind = self.spec.profile.listings;
         match part {
+            // Rules of another kind: its own listing stands in for the iptables ones.
+            SnapshotPart::Rules | SnapshotPart::Listing if kind == ListingKind::Nftables => {
+                let listing = self.node.nft_listing()?;
+                let counters = part == SnapshotPart::Listing;
+                let text = match counters {
+                    true => listing,
+                    false => crate::nftables::without_counters(&listing),
+                };
+                let section = document::nft_section(n, counters, &text);
+                self.out.document.push_str(&section);
+            }
+            SnapshotPart::Rules | SnapshotPart::Listing if kind == ListingKind::None => {}
             SnapshotPart::Outcome => {
                 let table = self.out.tables.last().ok_or_else(|| {
                     StepError::Misuse("snapshot: outcome needs an earlier probe step".into())
