@@ -53,6 +53,16 @@ pub enum ListingKind {
     None,
 }
 
+impl std::fmt::Display for ListingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ListingKind::Iptables => "iptables",
+            ListingKind::Nftables => "nftables",
+            ListingKind::None => "none",
+        })
+    }
+}
+
 /// Settings of listing kind `nftables`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]

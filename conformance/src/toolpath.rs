@@ -1,8 +1,14 @@
-//! The implementation's PATH when a run leaves iptables out (`--without-iptables`): a
-//! directory of links to every program of the runner's PATH except the iptables family,
-//! so that an implementation that needs no iptables is shown to run without it. Its
-//! `/etc/alternatives/iptables*` links point into the (empty) shim directory, so the
-//! usual absolute paths (`/usr/sbin/iptables`) dangle too.
+//! The implementation's PATH when some tools must be found only in the case's shim
+//! directory: a directory of links to every program of the runner's PATH but those.
+//!
+//! - `--without-iptables` leaves the iptables family out, so that an implementation that
+//!   needs no iptables is shown to run without it (its `/etc/alternatives/iptables*`
+//!   links point into the shim directory, which has none: `/usr/sbin/iptables` dangles
+//!   too);
+//! - for listing kind `nftables`, `nft` is left out, so that the only `nft` on PATH is
+//!   the shim a `fault` step replaces (a removed shim must not fall through to
+//!   `/usr/sbin/nft`). An implementation that runs `/usr/sbin/nft` by absolute path is
+//!   not reached by the faults: its fault cases then fail, they never pass.
 
 use std::path::Path;
 
@@ -19,9 +25,13 @@ fn runner_path() -> String {
     std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into())
 }
 
-/// Creates `tools` (links to every program of the runner's PATH but the iptables family;
-/// the first directory wins, as on PATH) and an empty `shim_dir`.
-pub fn make_tool_dir(tools: &Path, shim_dir: &Path) -> std::io::Result<()> {
+/// Creates `tools` (links to every program of the runner's PATH but those `left_out`
+/// says; the first directory wins, as on PATH) and `shim_dir`.
+pub fn make_tool_dir(
+    tools: &Path,
+    shim_dir: &Path,
+    left_out: &dyn Fn(&str) -> bool,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(shim_dir)?;
     std::fs::create_dir_all(tools)?;
     for dir in runner_path().split(':').filter(|d| !d.is_empty()) {
@@ -30,7 +40,7 @@ pub fn make_tool_dir(tools: &Path, shim_dir: &Path) -> std::io::Result<()> {
         };
         for entry in entries.flatten() {
             let name = entry.file_name();
-            if is_iptables_tool(&name.to_string_lossy()) {
+            if left_out(&name.to_string_lossy()) {
                 continue;
             }
             let link = tools.join(&name);
@@ -75,7 +85,7 @@ mod tests {
     fn the_tool_dir_has_no_iptables() {
         let dir = tempfile::tempdir().unwrap();
         let (tools, shims) = (dir.path().join("sbin"), dir.path().join("bin"));
-        make_tool_dir(&tools, &shims).unwrap();
+        make_tool_dir(&tools, &shims, &|n| is_iptables_tool(n) || n == "nft").unwrap();
         let names: Vec<String> = std::fs::read_dir(&tools)
             .unwrap()
             .flatten()
@@ -83,6 +93,7 @@ mod tests {
             .collect();
         assert!(names.iter().any(|n| n == "sh"), "{names:?}");
         assert!(!names.iter().any(|n| is_iptables_tool(n)), "{names:?}");
+        assert!(!names.iter().any(|n| n == "nft"), "{names:?}");
         assert!(is_iptables_tool("ip6tables-restore") && !is_iptables_tool("ip"));
         assert_eq!(std::fs::read_dir(&shims).unwrap().count(), 0);
     }

@@ -33,6 +33,9 @@ pub struct Node {
     nft_table: Option<Table>,
     /// iptables is left out of the implementation's PATH and never run by the runner.
     pub without_iptables: bool,
+    /// The directory of tools that replaces the runner's PATH after the shims, when some
+    /// must be found only in the shims (see [`crate::toolpath`]).
+    pub tool_dir: Option<PathBuf>,
 }
 
 impl Node {
@@ -52,14 +55,24 @@ impl Node {
         let volume = ConfigMapVolume::create(&sandbox.scratch.join("volume"), &key)
             .map_err(SetupError::Volume)?;
         let shim_dir = sandbox.scratch.join("bin");
+        let nftables = profile.listings == ListingKind::Nftables;
+        let left_out = move |name: &str| {
+            (without_iptables && crate::toolpath::is_iptables_tool(name))
+                || (nftables && name == "nft")
+        };
+        let tool_dir = (without_iptables || nftables).then(|| sandbox.scratch.join("sbin"));
         let shims = match without_iptables {
-            true => crate::toolpath::make_tool_dir(&sandbox.scratch.join("sbin"), &shim_dir),
+            true => std::fs::create_dir_all(&shim_dir),
             false => backend.make_shim_dir(&shim_dir),
         };
         shims
-            .and_then(|()| match profile.listings {
-                ListingKind::Nftables => crate::toolpath::link_nft(&shim_dir),
-                _ => Ok(()),
+            .and_then(|()| match &tool_dir {
+                Some(dir) => crate::toolpath::make_tool_dir(dir, &shim_dir, &left_out),
+                None => Ok(()),
+            })
+            .and_then(|()| match nftables {
+                true => crate::toolpath::link_nft(&shim_dir),
+                false => Ok(()),
             })
             .map_err(|source| SetupError::Backend {
                 backend: backend.name(),
@@ -77,6 +90,7 @@ impl Node {
             profile: profile.clone(),
             nft_table: profile.nft_table(),
             without_iptables,
+            tool_dir,
         })
     }
 
