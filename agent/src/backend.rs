@@ -72,29 +72,98 @@ pub trait Backend {
     fn ensure_jump(&mut self, family: Family, chain: &str) -> Result<(), BackendError>;
     /// Whether MASQUERADE accepts `--random-fully` (iptables 1.6.2 and later).
     fn supports_random_fully(&mut self) -> Result<bool, BackendError>;
+    /// Runs an nft script (`nft -f -`): the whole script is one kernel transaction.
+    fn nft_apply(&mut self, script: &str) -> Result<(), BackendError>;
+    /// Removes the iptables datapath's rules of `family`: every `POSTROUTING` rule jumping
+    /// to `chain`, then `chain` itself (flushed, deleted). Nothing to do, or no iptables
+    /// binary on `PATH`, is no error.
+    fn remove_iptables(&mut self, family: Family, chain: &str) -> Result<Cleanup, BackendError>;
+    /// Deletes the nftables datapath's table `inet <table>` if it exists. No `nft` on
+    /// `PATH` is no error.
+    fn remove_nft_table(&mut self, table: &str) -> Result<Cleanup, BackendError>;
 }
 
-/// The iptables/ip6tables command-line backend.
+/// What removing the other datapath's rules found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cleanup {
+    /// Nothing of ours was there.
+    Nothing,
+    /// Something was removed; says what.
+    Removed(String),
+    /// The tool is not on `PATH`, so there was nothing we could see (or remove).
+    ToolMissing(String),
+}
+
+/// Whether `program` resolves on `PATH` to an executable file (what `Command` would run).
+pub fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|dir| {
+        std::fs::metadata(dir.join(program))
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    })
+}
+
+/// Runs child processes with a deadline and the stop flag: shared by every command-line
+/// tool the agent drives (iptables, ip6tables, their `-restore`, nft).
 #[derive(Debug, Clone)]
-pub struct Iptables {
+pub struct Runner {
     stop: StopFlag,
     timeout: Duration,
+}
+
+impl Runner {
+    /// Children are killed after `timeout`, or as soon as `stop` is set.
+    pub fn new(stop: StopFlag, timeout: Duration) -> Self {
+        Runner { stop, timeout }
+    }
+}
+
+/// The command-line backend: iptables/ip6tables for the iptables datapath, `nft` for the
+/// nftables datapath (and each for removing the other datapath's leftovers). Every tool is
+/// found on `PATH` and run by one [`Runner`].
+///
+/// nft is driven as a child (`nft -f -`, the script on stdin) rather than through a
+/// netlink crate (rustables, nftnl bindings, mnl): a whole script is one atomic batch for
+/// free (no batch assembly of our own), what a dry run prints is exactly what is applied
+/// and readable by anyone who knows nft, the deadline/stop handling is the one iptables
+/// already has, and nothing new has to be kept in step with the kernel's netlink
+/// attributes (nft is maintained with the kernel; the crates lag it, and nftnl-rs and
+/// rustables are thinly maintained). The cost is a process start per sync (docs/performance.md).
+#[derive(Debug, Clone)]
+pub struct Cli {
+    runner: Runner,
     /// Families whose `-S` listing did not show a jump we had just appended.
     check_with_c: Vec<Family>,
 }
 
-impl Iptables {
+/// The name the backend had when it ran iptables only.
+pub type Iptables = Cli;
+
+impl Cli {
     /// Children are killed after `timeout`, or as soon as `stop` is set.
     pub fn new(stop: StopFlag, timeout: Duration) -> Self {
-        Iptables {
-            stop,
-            timeout,
+        Cli {
+            runner: Runner::new(stop, timeout),
             check_with_c: Vec::new(),
         }
     }
+
+    fn run(
+        &self,
+        program: &str,
+        args: &[String],
+        stdin: Option<&str>,
+    ) -> Result<Output, BackendError> {
+        self.runner.run(program, args, stdin)
+    }
 }
 
-struct Output {
+/// What a child printed and how it ended.
+pub struct Output {
     code: Option<i32>,
     stdout: String,
     stderr: String,
@@ -153,7 +222,7 @@ fn drain(
     }
 }
 
-impl Iptables {
+impl Cli {
     /// Whether `-S POSTROUTING` lists a rule whose arguments are exactly `rule`.
     fn jump_listed(&self, bin: &str, rule: &[String]) -> Result<bool, BackendError> {
         let out = self.run(
@@ -172,8 +241,12 @@ impl Iptables {
                 && words[2..] == *rule
         }))
     }
+}
 
-    fn run(
+impl Runner {
+    /// Runs `program` (looked up on `PATH`) with `args` and `stdin`, in its own process
+    /// group, killed with that group at the deadline or when the stop flag is set.
+    pub(crate) fn run(
         &self,
         program: &str,
         args: &[String],
@@ -275,7 +348,7 @@ fn args(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| (*s).to_string()).collect()
 }
 
-impl Backend for Iptables {
+impl Backend for Cli {
     fn restore(&mut self, family: Family, payload: &str) -> Result<(), BackendError> {
         let bin = format!("{}-restore", binary(family));
         let out = self.run(
@@ -340,6 +413,117 @@ impl Backend for Iptables {
             output: text.trim().to_string(),
         })?;
         Ok(version >= (1, 6, 2))
+    }
+
+    fn nft_apply(&mut self, script: &str) -> Result<(), BackendError> {
+        let out = self.run("nft", &args(&["-f", "-"]), Some(script))?;
+        if out.code == Some(0) {
+            Ok(())
+        } else {
+            Err(out.into_error())
+        }
+    }
+
+    /// `-S POSTROUTING` for the jumps (any rule whose target is `chain`, whatever its
+    /// comment: the reference's v2.10-v2.12 jump quoted its comment), `-S chain` for the
+    /// chain (exit status 1: no such chain). Only when something is there: `-D` each jump
+    /// by its own words, then `-F` and `-X` the chain. Nothing is ever created.
+    fn remove_iptables(&mut self, family: Family, chain: &str) -> Result<Cleanup, BackendError> {
+        let bin = binary(family);
+        if !on_path(bin) {
+            return Ok(Cleanup::ToolMissing(bin.to_string()));
+        }
+        let listed = self.run(
+            bin,
+            &args(&["-w", LOCK_WAIT_SECONDS, "-t", "nat", "-S", "POSTROUTING"]),
+            None,
+        )?;
+        if listed.code != Some(0) {
+            return Err(listed.into_error());
+        }
+        let jumps: Vec<Vec<String>> = listed
+            .stdout
+            .lines()
+            .map(split_rule)
+            .filter(|w| {
+                w.len() > 4
+                    && w[0] == "-A"
+                    && w[1] == "POSTROUTING"
+                    && w[w.len() - 2] == "-j"
+                    && w[w.len() - 1] == chain
+            })
+            .collect();
+        let shown = self.run(
+            bin,
+            &args(&["-w", LOCK_WAIT_SECONDS, "-t", "nat", "-S", chain]),
+            None,
+        )?;
+        let chain_exists = match shown.code {
+            Some(0) => true,
+            // No such chain (iptables-nft 1.8.9 words it "incompatible, use 'nft' tool").
+            Some(1) => false,
+            _ => return Err(shown.into_error()),
+        };
+        if jumps.is_empty() && !chain_exists {
+            return Ok(Cleanup::Nothing);
+        }
+        for jump in &jumps {
+            let mut v = args(&["-w", LOCK_WAIT_SECONDS, "-t", "nat", "-D"]);
+            v.extend(jump[1..].iter().cloned());
+            let out = self.run(bin, &v, None)?;
+            if out.code != Some(0) {
+                return Err(out.into_error());
+            }
+        }
+        if chain_exists {
+            let rules = shown
+                .stdout
+                .lines()
+                .filter(|l| l.starts_with("-A "))
+                .count();
+            for op in ["-F", "-X"] {
+                let out = self.run(
+                    bin,
+                    &args(&["-w", LOCK_WAIT_SECONDS, "-t", "nat", op, chain]),
+                    None,
+                )?;
+                if out.code != Some(0) {
+                    return Err(out.into_error());
+                }
+            }
+            return Ok(Cleanup::Removed(format!(
+                "{bin}: {} POSTROUTING jump(s) and chain {chain} ({rules} rules)",
+                jumps.len()
+            )));
+        }
+        Ok(Cleanup::Removed(format!(
+            "{bin}: {} POSTROUTING jump(s) to {chain}",
+            jumps.len()
+        )))
+    }
+
+    /// `nft list tables inet` (names only, cheap however large the table), then `delete
+    /// table inet <table>` when it is there.
+    fn remove_nft_table(&mut self, table: &str) -> Result<Cleanup, BackendError> {
+        if !on_path("nft") {
+            return Ok(Cleanup::ToolMissing("nft".into()));
+        }
+        let listed = self.run("nft", &args(&["list", "tables", "inet"]), None)?;
+        if listed.code != Some(0) {
+            return Err(listed.into_error());
+        }
+        let present = listed
+            .stdout
+            .lines()
+            .any(|l| l.split_whitespace().eq(["table", "inet", table]));
+        if !present {
+            return Ok(Cleanup::Nothing);
+        }
+        let out = self.run("nft", &args(&["delete", "table", "inet", table]), None)?;
+        if out.code != Some(0) {
+            return Err(out.into_error());
+        }
+        Ok(Cleanup::Removed(format!("nft table inet {table}")))
     }
 }
 

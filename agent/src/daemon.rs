@@ -8,14 +8,26 @@
 //! untouched that round, so a flushed chain stays flushed until the config is fixed (the
 //! reference's behaviour). Until the first good config nothing is written.
 //!
+//! The round's kernel work is a [`plan`] of [`Step`]s, run in order, the first failure
+//! ending the round; the loop itself does not know which datapath it drives. The iptables
+//! datapath restores and jumps per family as above, then deletes the nftables datapath's
+//! table if one is left; the nftables datapath runs one `nft -f -` transaction that
+//! replaces its whole table (IPv4 and IPv6 together), then removes the iptables
+//! datapath's chain and jump for both families. Removing the other datapath's rules comes
+//! after the new rules are in, so the node is never without rules; it runs every round (a
+//! leftover that reappears is removed again), and a failure there fails the round (and
+//! `/healthz`) while the new rules stay.
+//!
 //! Rounds happen every resync interval and, besides, as soon as the config's directory
 //! changes ([`Wake::ConfigChanged`], from `watch`); a stop request ([`Wake::Stop`] plus the
 //! shared [`StopFlag`]) ends the loop at once, even in the middle of a round.
 
-use crate::backend::{Backend, BackendError, StopFlag};
+use crate::backend::{Backend, BackendError, Cleanup, StopFlag};
 use crate::config::{self, format_go_duration, Config, ConfigError, ParseOptions, Parsed};
 use crate::health::Health;
+use crate::nftables::{self, NftOptions};
 use crate::rules::{restore_payload, Family, PortRange, RuleOptions};
+use std::collections::HashSet;
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -33,9 +45,41 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 /// path pointing at an endless source (`/dev/zero`) must not exhaust memory.
 pub const MAX_CONFIG_BYTES: u64 = 64 << 20;
 
+/// Which kernel interface holds the rules (`--datapath`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Datapath {
+    /// A chain in iptables' `nat` table and a POSTROUTING jump (the reference's rules).
+    #[default]
+    Iptables,
+    /// A table of its own in nftables (docs/nftables-datapath.md).
+    Nftables,
+}
+
+impl Datapath {
+    pub fn name(self) -> &'static str {
+        match self {
+            Datapath::Iptables => "iptables",
+            Datapath::Nftables => "nftables",
+        }
+    }
+}
+
+impl std::str::FromStr for Datapath {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "iptables" => Ok(Datapath::Iptables),
+            "nftables" => Ok(Datapath::Nftables),
+            _ => Err(format!("{s:?} is not a datapath (iptables or nftables)")),
+        }
+    }
+}
+
 /// Everything the flags decide.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `--datapath`.
+    pub datapath: Datapath,
     pub config_path: PathBuf,
     pub parse: ParseOptions,
     pub chain: String,
@@ -47,6 +91,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            datapath: Datapath::Iptables,
             config_path: DEFAULT_CONFIG_PATH.into(),
             parse: ParseOptions::default(),
             chain: "IP-MASQ-AGENT".into(),
@@ -181,6 +226,87 @@ pub fn payloads(config: &Config, settings: &Settings, random_fully: bool) -> Vec
     out
 }
 
+/// The nftables datapath's script for a config.
+pub fn nft_script(config: &Config, settings: &Settings, random_fully: bool) -> String {
+    nftables::script(
+        config,
+        &NftOptions {
+            chain: settings.chain.clone(),
+            random_fully,
+            to_ports: settings.to_ports.clone(),
+            ipv6: settings.parse.enable_ipv6,
+        },
+    )
+}
+
+/// What `--dry-run` prints: the iptables-restore payloads (IPv4, then IPv6 when enabled),
+/// or the nft script.
+pub fn dry_run_text(config: &Config, settings: &Settings, random_fully: bool) -> String {
+    match settings.datapath {
+        Datapath::Iptables => payloads(config, settings, random_fully)
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect(),
+        Datapath::Nftables => nft_script(config, settings, random_fully),
+    }
+}
+
+/// One step of a round's kernel work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// `iptables-restore --noflush` of a payload.
+    Restore(Family, String),
+    /// The POSTROUTING jump into the chain.
+    EnsureJump(Family, String),
+    /// One `nft -f -` transaction.
+    NftApply(String),
+    /// Removing the iptables datapath's chain and jump (switching to nftables).
+    RemoveIptables(Family, String),
+    /// Removing the nftables datapath's table (switching to iptables).
+    RemoveNftTable(String),
+}
+
+impl Step {
+    /// Whether the step writes the new rules (as opposed to removing the other
+    /// datapath's), for the timing in the log.
+    fn applies(&self) -> bool {
+        matches!(
+            self,
+            Step::Restore(..) | Step::EnsureJump(..) | Step::NftApply(_)
+        )
+    }
+}
+
+/// A round's steps in order: the datapath's rules first, the other datapath's removal
+/// after them.
+pub fn plan(config: &Config, settings: &Settings, random_fully: bool) -> Vec<Step> {
+    let chain = &settings.chain;
+    let mut steps = Vec::new();
+    match settings.datapath {
+        Datapath::Iptables => {
+            for (family, payload) in payloads(config, settings, random_fully) {
+                steps.push(Step::Restore(family, payload));
+                steps.push(Step::EnsureJump(family, chain.clone()));
+            }
+            // A name nft cannot take cannot have a table of ours.
+            if nftables::validate_nft_name(chain).is_ok() {
+                steps.push(Step::RemoveNftTable(
+                    nftables::table_name(chain).to_string(),
+                ));
+            }
+        }
+        Datapath::Nftables => {
+            steps.push(Step::NftApply(nft_script(config, settings, random_fully)));
+            // Both families, with or without --enable-ipv6: IPv6 rules left by an earlier
+            // run would masquerade what the nft table leaves alone.
+            for family in [Family::V4, Family::V6] {
+                steps.push(Step::RemoveIptables(family, chain.clone()));
+            }
+        }
+    }
+    steps
+}
+
 /// What wakes the loop before its interval is over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
@@ -209,6 +335,8 @@ pub struct Agent<B: Backend> {
     /// The last round's error message, so an unchanged error is logged once.
     last_error: Option<String>,
     warned_interval: bool,
+    /// Tools found missing while removing the other datapath's rules (logged once).
+    missing_tools: HashSet<String>,
 }
 
 impl<B: Backend> Agent<B> {
@@ -223,6 +351,7 @@ impl<B: Backend> Agent<B> {
             last_warnings: Vec::new(),
             last_error: None,
             warned_interval: false,
+            missing_tools: HashSet::new(),
         }
     }
 
@@ -268,7 +397,10 @@ impl<B: Backend> Agent<B> {
         let Some(config) = self.current.clone() else {
             return Ok(());
         };
-        let random_fully = if self.settings.random_fully {
+        // nft and the kernel take fully-random wherever an inet nat chain exists; only
+        // iptables older than 1.6.2 lacks --random-fully.
+        let probe = self.settings.random_fully && self.settings.datapath == Datapath::Iptables;
+        let random_fully = if probe {
             match self.random_fully {
                 Some(v) => v,
                 None => {
@@ -283,22 +415,24 @@ impl<B: Backend> Agent<B> {
                 }
             }
         } else {
-            false
+            self.settings.random_fully
         };
         let chain = self.settings.chain.clone();
-        for (family, payload) in payloads(&config, &self.settings, random_fully) {
+        let (mut applied, mut cleaned) = (Duration::ZERO, Duration::ZERO);
+        for step in plan(&config, &self.settings, random_fully) {
             if self.stop.is_set() {
                 return Err(SyncError::Stopped);
             }
-            self.backend.restore(family, &payload)?;
-            tracing::debug!(?family, "restored:\n{payload}");
-            if self.stop.is_set() {
-                return Err(SyncError::Stopped);
+            let start = Instant::now();
+            self.run_step(&step)?;
+            if step.applies() {
+                applied += start.elapsed();
+            } else {
+                cleaned += start.elapsed();
             }
-            self.backend.ensure_jump(family, &chain)?;
         }
         tracing::info!(
-            "synced: {} nonMasqueradeCIDRs, masqLinkLocal={}, masqLinkLocalIPv6={}, chain {}{}",
+            "synced: {} nonMasqueradeCIDRs, masqLinkLocal={}, masqLinkLocalIPv6={}, chain {}{}; datapath {}, applied in {:.1} ms, other datapath checked in {:.1} ms",
             config.non_masquerade_cidrs.len(),
             config.masq_link_local,
             config.masq_link_local_ipv6,
@@ -307,8 +441,43 @@ impl<B: Backend> Agent<B> {
                 " (IPv4 and IPv6)"
             } else {
                 " (IPv4)"
-            }
+            },
+            self.settings.datapath.name(),
+            applied.as_secs_f64() * 1e3,
+            cleaned.as_secs_f64() * 1e3,
         );
+        Ok(())
+    }
+
+    fn run_step(&mut self, step: &Step) -> Result<(), BackendError> {
+        let cleanup = match step {
+            Step::Restore(family, payload) => {
+                self.backend.restore(*family, payload)?;
+                tracing::debug!(?family, "restored:\n{payload}");
+                return Ok(());
+            }
+            Step::EnsureJump(family, chain) => return self.backend.ensure_jump(*family, chain),
+            Step::NftApply(script) => {
+                self.backend.nft_apply(script)?;
+                tracing::debug!("nft transaction applied:\n{script}");
+                return Ok(());
+            }
+            Step::RemoveIptables(family, chain) => self.backend.remove_iptables(*family, chain)?,
+            Step::RemoveNftTable(table) => self.backend.remove_nft_table(table)?,
+        };
+        match cleanup {
+            Cleanup::Nothing => {}
+            Cleanup::Removed(what) => {
+                tracing::info!("removed the other datapath's rules: {what}");
+            }
+            Cleanup::ToolMissing(tool) => {
+                if self.missing_tools.insert(tool.clone()) {
+                    tracing::debug!(
+                        "{tool} is not on PATH: not looking for the other datapath's rules there (rules written by a {tool} that is not installed cannot be seen)"
+                    );
+                }
+            }
+        }
         Ok(())
     }
 

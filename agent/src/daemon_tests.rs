@@ -3,7 +3,7 @@
 //! directory (the loop's own reading is part of what is tested).
 
 use super::*;
-use crate::backend::{Backend, BackendError, StopFlag};
+use crate::backend::{Backend, BackendError, Cleanup, StopFlag};
 use crate::rules::Family;
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -20,6 +20,10 @@ struct Record {
     failures: HashMap<String, usize>,
     /// Call name → set this flag when the call happens (a signal arriving mid-round).
     stop_during: Option<(String, StopFlag)>,
+    /// The nft scripts applied, last one last.
+    scripts: Vec<String>,
+    /// Call name → what a cleanup call answers (default: nothing found).
+    cleanups: HashMap<String, Cleanup>,
 }
 
 #[derive(Clone, Default)]
@@ -75,6 +79,34 @@ impl Backend for Fake {
     fn supports_random_fully(&mut self) -> Result<bool, BackendError> {
         self.call("random-fully".into()).map(|()| true)
     }
+    fn nft_apply(&mut self, script: &str) -> Result<(), BackendError> {
+        self.call("nft".into())?;
+        self.0.lock().unwrap().scripts.push(script.to_string());
+        Ok(())
+    }
+    fn remove_iptables(&mut self, family: Family, chain: &str) -> Result<Cleanup, BackendError> {
+        self.cleanup(format!("rm-iptables {family:?} {chain}"))
+    }
+    fn remove_nft_table(&mut self, table: &str) -> Result<Cleanup, BackendError> {
+        self.cleanup(format!("rm-nft {table}"))
+    }
+}
+
+impl Fake {
+    fn cleanup(&self, name: String) -> Result<Cleanup, BackendError> {
+        self.call(name.clone())?;
+        let r = self.0.lock().unwrap();
+        Ok(r.cleanups.get(&name).cloned().unwrap_or(Cleanup::Nothing))
+    }
+    fn last_script(&self) -> String {
+        self.0
+            .lock()
+            .unwrap()
+            .scripts
+            .last()
+            .cloned()
+            .unwrap_or_default()
+    }
 }
 
 struct Setup {
@@ -86,9 +118,14 @@ struct Setup {
 }
 
 fn setup(ipv6: bool) -> Setup {
+    setup_with(ipv6, Datapath::Iptables)
+}
+
+fn setup_with(ipv6: bool, datapath: Datapath) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ip-masq-agent");
     let settings = Settings {
+        datapath,
         config_path: path.clone(),
         parse: ParseOptions {
             enable_ipv6: ipv6,
@@ -114,7 +151,11 @@ impl Setup {
     }
 }
 
-const ROUND_V4: [&str; 2] = ["restore V4", "jump V4 IP-MASQ-AGENT"];
+const ROUND_V4: [&str; 3] = [
+    "restore V4",
+    "jump V4 IP-MASQ-AGENT",
+    "rm-nft IP-MASQ-AGENT",
+];
 
 #[test]
 fn nothing_is_written_before_the_first_good_config() {
@@ -141,10 +182,12 @@ fn a_good_round_restores_then_jumps_and_probes_random_fully_once() {
             "jump V4 IP-MASQ-AGENT",
             "restore V6",
             "jump V6 IP-MASQ-AGENT",
+            "rm-nft IP-MASQ-AGENT",
             "restore V4",
             "jump V4 IP-MASQ-AGENT",
             "restore V6",
-            "jump V6 IP-MASQ-AGENT"
+            "jump V6 IP-MASQ-AGENT",
+            "rm-nft IP-MASQ-AGENT"
         ]
     );
     assert!(s
@@ -179,7 +222,7 @@ fn bad_input_keeps_the_last_good_config_and_touches_nothing() {
     // Fixed: the new config applies.
     s.write("nonMasqueradeCIDRs: [100.64.0.0/10]\n");
     s.agent.sync().unwrap();
-    assert_eq!(s.fake.take_calls(), ["restore V4", "jump V4 IP-MASQ-AGENT"]);
+    assert_eq!(s.fake.take_calls(), ROUND_V4);
     assert!(s
         .fake
         .last_payload(Family::V4)
@@ -199,13 +242,14 @@ fn an_ipv4_failure_skips_ipv6_that_round_and_the_next_round_recovers() {
             "restore V4",
             "jump V4 IP-MASQ-AGENT",
             "restore V6",
-            "jump V6 IP-MASQ-AGENT"
+            "jump V6 IP-MASQ-AGENT",
+            "rm-nft IP-MASQ-AGENT"
         ]
     );
     // A failing jump check stops the round too (no IPv6 restore).
     s.fake.fail("jump V4 IP-MASQ-AGENT", 1);
     assert!(s.agent.sync().is_err());
-    assert_eq!(s.fake.take_calls(), ROUND_V4);
+    assert_eq!(s.fake.take_calls(), ROUND_V4[..2]);
 }
 
 #[test]
@@ -217,7 +261,7 @@ fn a_failing_random_fully_probe_writes_nothing_and_is_retried() {
     s.agent.sync().unwrap();
     assert_eq!(
         s.fake.take_calls(),
-        ["random-fully", ROUND_V4[0], ROUND_V4[1]]
+        ["random-fully", ROUND_V4[0], ROUND_V4[1], ROUND_V4[2]]
     );
 }
 
@@ -282,7 +326,7 @@ fn run_wakes_on_a_config_change_and_ends_on_stop() {
     });
     let wait_rounds = |n: usize| {
         let deadline = Instant::now() + Duration::from_secs(5);
-        while fake.calls().len() < n * 2 + 1 {
+        while fake.calls().len() < n * 3 + 1 {
             assert!(Instant::now() < deadline, "rounds: {:?}", fake.calls());
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -307,7 +351,7 @@ fn run_wakes_on_a_config_change_and_ends_on_stop() {
     assert!(fake.last_payload(Family::V4).contains("100.64.0.0/10"));
     tx.send(Wake::Stop).unwrap();
     let agent = runner.join().unwrap();
-    assert_eq!(agent.backend().calls().len(), 5, "{:?}", fake.calls());
+    assert_eq!(agent.backend().calls().len(), 7, "{:?}", fake.calls());
 }
 
 #[test]
@@ -374,6 +418,181 @@ fn health_follows_the_rounds_and_an_unchanged_error_is_logged_once() {
         "{text}"
     );
     assert_eq!(text.matches("recovered").count(), 1, "{text}");
+}
+
+const ROUND_NFT: [&str; 3] = [
+    "nft",
+    "rm-iptables V4 IP-MASQ-AGENT",
+    "rm-iptables V6 IP-MASQ-AGENT",
+];
+
+#[test]
+fn an_nftables_round_is_one_transaction_then_the_iptables_cleanup() {
+    let mut s = setup_with(false, Datapath::Nftables);
+    s.agent.sync().unwrap();
+    // No --random-fully probe (that is an iptables question), no restore, no jump; the
+    // iptables datapath's rules are removed for both families even without IPv6.
+    assert_eq!(s.fake.take_calls(), ROUND_NFT);
+    let script = s.fake.last_script();
+    assert!(script.starts_with("add table inet IP-MASQ-AGENT\ndelete table inet IP-MASQ-AGENT\n"));
+    assert!(
+        script.contains("\t\tmasquerade fully-random comment"),
+        "{script}"
+    );
+    assert!(script.contains("meta nfproto ipv6 return"));
+    // Every round does the same (a leftover that reappears is removed again).
+    s.agent.sync().unwrap();
+    assert_eq!(s.fake.take_calls(), ROUND_NFT);
+    // A new config: a new script, same steps.
+    s.write("nonMasqueradeCIDRs: [100.64.0.0/10, 100.64.1.0/24]\n");
+    s.agent.sync().unwrap();
+    assert_eq!(s.fake.take_calls(), ROUND_NFT);
+    assert!(s.fake.last_script().contains("\t\t\t100.64.0.0/10,\n\t\t}"));
+    assert!(s.fake.0.lock().unwrap().payloads.is_empty());
+}
+
+#[test]
+fn nftables_bad_config_keeps_the_last_good_script_and_touches_nothing() {
+    let mut s = setup_with(true, Datapath::Nftables);
+    s.write("nonMasqueradeCIDRs: [192.168.0.0/16]\n");
+    s.agent.sync().unwrap();
+    let good = s.fake.last_script();
+    s.fake.take_calls();
+    s.write("nonMasqueradeCIDRs: [10.0.0.1/8]\n");
+    assert!(matches!(s.agent.sync(), Err(SyncError::Load(_))));
+    assert!(s.fake.calls().is_empty());
+    assert_eq!(s.fake.last_script(), good);
+}
+
+#[test]
+fn a_failed_nft_transaction_skips_the_cleanup_and_the_next_round_recovers() {
+    let mut s = setup_with(false, Datapath::Nftables);
+    s.fake.fail("nft", 1);
+    assert!(matches!(s.agent.sync(), Err(SyncError::Apply(_))));
+    // The iptables rules are left alone while the nft ones are not in.
+    assert_eq!(s.fake.take_calls(), ["nft"]);
+    s.agent.sync().unwrap();
+    assert_eq!(s.fake.take_calls(), ROUND_NFT);
+}
+
+#[test]
+fn a_failed_cleanup_fails_the_round_but_keeps_the_new_rules() {
+    for datapath in [Datapath::Nftables, Datapath::Iptables] {
+        let mut s = setup_with(false, datapath);
+        let health = s.agent.health();
+        let failing = match datapath {
+            Datapath::Nftables => "rm-iptables V4 IP-MASQ-AGENT",
+            Datapath::Iptables => "rm-nft IP-MASQ-AGENT",
+        };
+        s.fake.fail(failing, 1);
+        let r = s.agent.sync();
+        let e = r.as_ref().unwrap_err().to_string();
+        assert!(e.contains("scripted failure") && e.contains(failing), "{e}");
+        s.agent.report(r);
+        // Reported like any failed round: /healthz turns 503 once the grace is over.
+        let later = Instant::now() + Duration::from_secs(200);
+        assert!(health.verdict(later).unwrap_err().contains(failing));
+        let calls = s.fake.take_calls();
+        // The new rules went in first and are not undone.
+        match datapath {
+            Datapath::Nftables => assert_eq!(calls, ["nft", failing]),
+            Datapath::Iptables => {
+                assert_eq!(calls, ["random-fully", ROUND_V4[0], ROUND_V4[1], failing])
+            }
+        }
+        s.agent.sync().unwrap();
+    }
+}
+
+#[test]
+fn removed_leftovers_are_logged_and_a_missing_tool_once_at_debug() {
+    let mut s = setup_with(false, Datapath::Nftables);
+    {
+        let mut r = s.fake.0.lock().unwrap();
+        r.cleanups.insert(
+            "rm-iptables V4 IP-MASQ-AGENT".into(),
+            Cleanup::Removed(
+                "iptables: 1 POSTROUTING jump(s) and chain IP-MASQ-AGENT (5 rules)".into(),
+            ),
+        );
+        r.cleanups.insert(
+            "rm-iptables V6 IP-MASQ-AGENT".into(),
+            Cleanup::ToolMissing("ip6tables".into()),
+        );
+    }
+    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || Sink(sink.clone()))
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        for _ in 0..3 {
+            s.agent.sync().unwrap();
+        }
+    });
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        text.matches("removed the other datapath's rules: iptables: 1 POSTROUTING jump(s) and chain IP-MASQ-AGENT").count(),
+        3,
+        "{text}"
+    );
+    let missing: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("ip6tables is not on PATH"))
+        .collect();
+    assert_eq!(missing.len(), 1, "{text}");
+    assert!(missing[0].contains("DEBUG"), "{text}");
+    assert!(text.contains("datapath nftables, applied in "), "{text}");
+}
+
+#[test]
+fn the_plan_of_each_datapath() {
+    let c = Config::defaults(&ParseOptions::default());
+    let mut settings = Settings::default();
+    let names = |steps: Vec<Step>| -> Vec<String> {
+        steps
+            .iter()
+            .map(|s| match s {
+                Step::Restore(f, _) => format!("restore {f:?}"),
+                Step::EnsureJump(f, c) => format!("jump {f:?} {c}"),
+                Step::NftApply(_) => "nft".into(),
+                Step::RemoveIptables(f, c) => format!("rm-iptables {f:?} {c}"),
+                Step::RemoveNftTable(t) => format!("rm-nft {t}"),
+            })
+            .collect()
+    };
+    assert_eq!(names(plan(&c, &settings, true)), ROUND_V4);
+    // A chain name nft cannot take cannot have left a table: nothing to look for.
+    settings.chain = "my-chain".into();
+    assert_eq!(
+        names(plan(&c, &settings, true)),
+        ["restore V4", "jump V4 my-chain"]
+    );
+    settings.chain = "MY-MASQ".into();
+    settings.datapath = Datapath::Nftables;
+    assert_eq!(
+        names(plan(&c, &settings, true)),
+        ["nft", "rm-iptables V4 MY-MASQ", "rm-iptables V6 MY-MASQ"]
+    );
+    // The dry run prints exactly what the plan applies.
+    let Step::NftApply(script) = &plan(&c, &settings, false)[0] else {
+        panic!()
+    };
+    assert_eq!(*script, dry_run_text(&c, &settings, false));
+    settings.datapath = Datapath::Iptables;
+    assert_eq!(
+        dry_run_text(&c, &settings, true),
+        crate::rules::restore_payload(
+            &c,
+            Family::V4,
+            &crate::rules::RuleOptions {
+                chain: "MY-MASQ".into(),
+                ..Default::default()
+            }
+        )
+    );
 }
 
 struct Sink(Arc<Mutex<Vec<u8>>>);

@@ -1,7 +1,8 @@
 //! ip-masq-agent: keeps the nat-table rules that decide which pod traffic is masqueraded.
 //!
 //! A pure core ([`config`]: bytes → [`config::Config`]; [`rules`]: config → the exact
-//! `iptables-restore` payload) and a thin shell ([`backend`]: runs iptables;
+//! `iptables-restore` payload; [`nftables`]: config → the `nft -f -` script of the nftables
+//! datapath) and a thin shell ([`backend`]: runs iptables and nft;
 //! [`daemon`]: the resync loop; [`watch`]: immediate reload; [`health`]: `/healthz`). The
 //! binary in `main.rs` only parses flags and wires these together.
 
@@ -10,6 +11,7 @@ pub mod config;
 pub mod daemon;
 mod gostd;
 pub mod health;
+pub mod nftables;
 pub mod rules;
 mod survey;
 mod tree;

@@ -2,9 +2,10 @@
 //! included) and nothing else; the work is in the library.
 
 use clap::Parser;
-use ip_masq_agent::backend::{Iptables, StopFlag, DEFAULT_COMMAND_TIMEOUT};
+use ip_masq_agent::backend::{Cli, StopFlag, DEFAULT_COMMAND_TIMEOUT};
 use ip_masq_agent::config::{parse_go_duration, ParseOptions};
-use ip_masq_agent::daemon::{self, Agent, Settings, Wake, DEFAULT_CONFIG_PATH};
+use ip_masq_agent::daemon::{self, Agent, Datapath, Settings, Wake, DEFAULT_CONFIG_PATH};
+use ip_masq_agent::nftables::validate_nft_name;
 use ip_masq_agent::rules::{parse_to_ports, validate_chain_name};
 use ip_masq_agent::{health, watch};
 use nix::sys::signal::{SigSet, Signal};
@@ -27,12 +28,18 @@ fn go_bool(s: &str) -> Result<bool, String> {
 #[derive(Debug, Parser)]
 #[command(
     name = "ip-masq-agent",
-    about = "Keeps iptables nat rules that masquerade pod traffic leaving the cluster",
+    about = "Keeps the iptables (or nftables) nat rules that masquerade pod traffic leaving the cluster",
     args_override_self = true,
     disable_version_flag = true
 )]
 struct Flags {
-    /// Name of the nat chain the agent manages.
+    /// Where the rules live: `iptables` (a chain in the nat table and a POSTROUTING jump,
+    /// as the reference) or `nftables` (a table of its own, `inet <masq-chain>`, replaced
+    /// in one transaction per sync). Either removes the other's rules after each sync.
+    #[arg(long = "datapath", default_value = "iptables", value_parser = parse_datapath)]
+    datapath: Datapath,
+    /// Name of the nat chain the agent manages (with --datapath nftables: of the table
+    /// and its chain).
     #[arg(
         long = "masq-chain",
         default_value = "IP-MASQ-AGENT",
@@ -68,7 +75,8 @@ struct Flags {
     /// Deadline of each iptables child process (Go duration); it is killed when it passes.
     #[arg(long = "command-timeout", allow_hyphen_values = true)]
     command_timeout: Option<String>,
-    /// Print the iptables-restore payload(s) and exit; touches nothing.
+    /// Print the iptables-restore payload(s), or the nft script with --datapath
+    /// nftables, and exit; touches nothing.
     #[arg(long = "dry-run", num_args = 0..=1, require_equals = true,
           default_value = "false", default_missing_value = "true", value_parser = go_bool)]
     dry_run: bool,
@@ -116,8 +124,13 @@ struct Flags {
     rest: Vec<String>,
 }
 
+fn parse_datapath(s: &str) -> Result<Datapath, String> {
+    s.parse()
+}
+
 /// Flags that take a separate value (`--flag value`): the value is never rewritten.
-const VALUE_FLAGS: [&str; 13] = [
+const VALUE_FLAGS: [&str; 14] = [
+    "datapath",
     "masq-chain",
     "health-address",
     "command-timeout",
@@ -192,6 +205,12 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
+    if flags.datapath == Datapath::Nftables {
+        if let Err(e) = validate_nft_name(&flags.masq_chain) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let command_timeout = match flags.command_timeout.as_deref().map(parse_go_duration) {
         None => DEFAULT_COMMAND_TIMEOUT,
         Some(Ok(n)) if n > 0 => Duration::from_nanos(n as u64),
@@ -204,6 +223,7 @@ fn main() -> ExitCode {
         }
     };
     let settings = Settings {
+        datapath: flags.datapath,
         config_path: flags.config.clone(),
         parse: ParseOptions {
             nomasq_all_reserved_ranges: flags.nomasq_all_reserved_ranges,
@@ -236,7 +256,7 @@ fn main() -> ExitCode {
     let stop = StopFlag::default();
     let mut agent = Agent::new(
         settings,
-        Iptables::new(stop.clone(), command_timeout),
+        Cli::new(stop.clone(), command_timeout),
         stop.clone(),
     );
 
@@ -269,23 +289,23 @@ fn main() -> ExitCode {
         stop.set();
         let _ = tx.send(Wake::Stop);
     });
-    tracing::info!(chain = %flags.masq_chain, config = %flags.config.display(), "starting");
+    tracing::info!(chain = %flags.masq_chain, config = %flags.config.display(), datapath = flags.datapath.name(), "starting");
     agent.run(&rx);
     ExitCode::SUCCESS
 }
 
-/// `--dry-run`: the payloads on stdout (random-fully assumed supported), nothing touched.
+/// `--dry-run`: the payloads, or the nft script, on stdout (random-fully assumed
+/// supported), nothing touched.
 fn dry_run(settings: &Settings) -> ExitCode {
     match daemon::load_config(&settings.config_path, &settings.parse) {
         Ok((parsed, _)) => {
             for w in &parsed.warnings {
                 eprintln!("warning: config: {w}");
             }
+            let text = daemon::dry_run_text(&parsed.config, settings, settings.random_fully);
             let mut stdout = std::io::stdout().lock();
-            for (_, payload) in daemon::payloads(&parsed.config, settings, settings.random_fully) {
-                if stdout.write_all(payload.as_bytes()).is_err() {
-                    return ExitCode::FAILURE;
-                }
+            if stdout.write_all(text.as_bytes()).is_err() || stdout.flush().is_err() {
+                return ExitCode::FAILURE;
             }
             ExitCode::SUCCESS
         }

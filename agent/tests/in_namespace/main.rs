@@ -9,6 +9,7 @@
 
 mod cases;
 mod hardening;
+mod nftables;
 mod reload;
 mod support;
 
@@ -17,6 +18,46 @@ use std::process::ExitCode;
 
 /// A case and whether it needs root and iptables.
 type Case = (&'static str, fn(), bool);
+
+/// The nftables datapath's cases: root, iptables (both backends, for switching) and nft.
+const NFT_CASES: &[(&str, fn())] = &[
+    (
+        "nft_once_applies_lists_as_expected_and_is_idempotent",
+        nftables::once_applies_lists_as_expected_and_is_idempotent,
+    ),
+    (
+        "nft_dry_run_prints_the_script_and_touches_nothing",
+        nftables::dry_run_prints_the_script_and_touches_nothing,
+    ),
+    (
+        "nft_daemon_heals_drift_and_keeps_last_good",
+        nftables::daemon_heals_drift_and_keeps_last_good,
+    ),
+    (
+        "nft_overlapping_and_duplicate_cidrs_apply",
+        nftables::overlapping_and_duplicate_cidrs_apply,
+    ),
+    (
+        "nft_ten_thousand_cidrs_apply",
+        nftables::ten_thousand_cidrs_apply,
+    ),
+    (
+        "nft_switching_datapaths_leaves_one",
+        nftables::switching_datapaths_leaves_one,
+    ),
+    (
+        "nft_a_reappearing_leftover_is_removed_again",
+        nftables::a_reappearing_leftover_is_removed_again,
+    ),
+    (
+        "nft_works_without_the_other_datapaths_tools",
+        nftables::works_without_the_other_datapaths_tools,
+    ),
+    (
+        "nft_a_masq_chain_nft_cannot_name_is_refused_at_start",
+        nftables::a_masq_chain_nft_cannot_name_is_refused_at_start,
+    ),
+];
 
 const CASES: &[Case] = &[
     (
@@ -110,7 +151,8 @@ const ROOT_PREFIX: &str = "root::";
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let missing = support::missing_prerequisite();
-    let trials: Vec<Trial> = CASES
+    let missing_nft = missing.clone().or_else(support::missing_nft);
+    let mut trials: Vec<Trial> = CASES
         .iter()
         .map(|&(name, f, needs_root)| {
             let name = if needs_root {
@@ -125,9 +167,21 @@ fn main() -> ExitCode {
             .with_ignored_flag(needs_root && missing.is_some())
         })
         .collect();
-    if let Some(why) = &missing {
+    let first_nft = trials.len();
+    trials.extend(NFT_CASES.iter().map(|&(name, f)| {
+        Trial::test(format!("{ROOT_PREFIX}{name}"), move || {
+            f();
+            Ok(())
+        })
+        .with_ignored_flag(missing_nft.is_some())
+    }));
+    for (why, range) in [
+        (&missing, 0..first_nft),
+        (&missing_nft, first_nft..trials.len()),
+    ] {
+        let Some(why) = why else { continue };
         // Under CI=true a case that would run (not filtered out) but cannot is a failure.
-        let wanted = trials
+        let wanted = trials[range]
             .iter()
             .any(|t| t.has_ignored_flag() && !args.is_filtered_out(t));
         if wanted && std::env::var("CI").as_deref() == Ok("true") {
@@ -135,7 +189,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
         if wanted {
-            eprintln!("ignored: {why}; the namespace cases are reported as ignored");
+            eprintln!("ignored: {why}; those namespace cases are reported as ignored");
         }
     }
     libtest_mimic::run(&args, trials).exit_code()

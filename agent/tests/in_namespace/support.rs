@@ -43,6 +43,23 @@ pub fn thread_is_isolated() -> bool {
     mine != netns_inode("/proc/self/ns/net") && pid1 != Some(mine)
 }
 
+/// Where `nft` is, if installed (`PATH` first, then the usual sbin directories).
+pub fn nft_binary() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|d| d.join("nft"))
+        .find(|p| p.is_file())
+}
+
+/// Why the nftables cases cannot run here (besides [`missing_prerequisite`]).
+pub fn missing_nft() -> Option<String> {
+    match nft_binary() {
+        Some(_) => None,
+        None => Some("nft not installed (scripts/setup.sh installs the nftables package)".into()),
+    }
+}
+
 /// Why the namespace cases cannot run here, if they cannot.
 pub fn missing_prerequisite() -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
@@ -91,6 +108,50 @@ impl Ns {
             .output()
             .unwrap_or_else(|e| panic!("{program}: {e}"));
         out
+    }
+
+    /// Runs nft (asserting success) and returns its stdout.
+    pub fn nft(&self, args: &[&str]) -> String {
+        let nft = nft_binary().expect("nft");
+        let out = self.run(nft.to_str().unwrap(), args);
+        assert!(out.status.success(), "nft {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Feeds a script to `nft -f -` (asserting success).
+    pub fn nft_script(&self, script: &str) {
+        use std::io::Write;
+        let nft = nft_binary().expect("nft");
+        let mut child = self
+            .command(nft.to_str().unwrap())
+            .args(["-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn nft");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "nft -f - <<{script}: {out:?}");
+    }
+
+    /// `nft list table inet <table>`, or None when there is no such table.
+    pub fn nft_table(&self, table: &str) -> Option<String> {
+        let tables = self.nft(&["list", "tables", "inet"]);
+        let present = tables
+            .lines()
+            .any(|l| l.split_whitespace().eq(["table", "inet", table]));
+        present.then(|| self.nft(&["list", "table", "inet", table]))
+    }
+
+    /// Every table nft shows (iptables-nft's included), one `family name` per line.
+    pub fn nft_tables(&self) -> String {
+        self.nft(&["list", "tables"])
     }
 
     pub fn iptables(&self, args: &[&str]) {

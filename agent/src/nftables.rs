@@ -1,0 +1,235 @@
+//! [`Config`] + flags → the exact `nft -f -` script of the nftables datapath. Pure: no I/O.
+//!
+//! # Shape (docs/nftables-datapath.md)
+//!
+//! **One `inet` table**, not one `ip` and one `ip6` table. A single table means a single
+//! `nft -f -` transaction covers IPv4 and IPv6 together (they can never disagree, not even
+//! for a moment), one `delete table` removes everything the agent owns, and one chain
+//! holds the locality check and the masquerade once instead of twice. The price: a `nat`
+//! chain in an `inet` table needs Linux 5.2 or later (and nft 0.9.1+); older kernels are
+//! out of support everywhere Kubernetes still runs, and the iptables datapath (the
+//! default) stays for them.
+//!
+//! **Names.** Everything this agent owns is named after `--masq-chain` (default
+//! `IP-MASQ-AGENT`), as in the iptables datapath, where the chain's name is its identity:
+//! the table is `inet <masq-chain>` and its base chain is `<masq-chain>` too; the sets
+//! inside are `nomasq-v4` and `nomasq-v6`. So two agents with different `--masq-chain`
+//! values keep two tables, and switching datapaths knows exactly what to remove on the
+//! other side (the iptables chain `<masq-chain>` and its POSTROUTING jump; the nft table
+//! `inet <masq-chain>`). nft 1.0.x reads a table or chain name only as a bare word, never
+//! quoted, so the nftables datapath takes the names [`validate_nft_name`] accepts.
+//!
+//! **Every sync replaces the whole table in one transaction**: `add table` (so the next
+//! line cannot fail on a fresh node), `delete table`, then the table's full definition,
+//! in one script. nft sends a script as one netlink batch, which the kernel commits
+//! atomically: there is never a moment without rules, never a duplicated rule, and any
+//! drift (a flushed chain, a deleted table, an element gone from a set, a rule appended by
+//! hand) is gone after the next sync.
+//!
+//! **The chain** (`type nat hook postrouting priority srcnat`, i.e. 100, the usual source
+//! NAT priority; policy accept), rule by rule:
+//!
+//! 1. `fib daddr type local return`: the `-m addrtype ! --dst-type LOCAL` of the iptables
+//!    jump: traffic to an address local to the node is never touched.
+//! 2. without `--enable-ipv6`, `meta nfproto ipv6 return`: the iptables datapath never
+//!    touches ip6tables then, so IPv6 is not masqueraded here either.
+//! 3. `ip daddr 169.254.0.0/16 return` unless `masqLinkLocal`;
+//! 4. `ip daddr @nomasq-v4 return`;
+//! 5. with `--enable-ipv6`: `ip6 daddr fe80::/10 return` unless `masqLinkLocalIPv6`, then
+//!    `ip6 daddr @nomasq-v6 return`;
+//! 6. with `--to-ports`, for each range in order: `meta l4proto { tcp, udp, sctp } numgen
+//!    random mod REST < SIZE masquerade to :A-B`, where SIZE is the range's size and REST
+//!    the size of this and every later range (the draw is left out on the last range):
+//!    exactly the choice the iptables datapath makes with `-m statistic --probability
+//!    SIZE/REST` per protocol, without the float;
+//! 7. `masquerade` (other protocols, or everything without `--to-ports`).
+//!
+//! `--random-fully` adds `fully-random` to every masquerade (nft and the kernel have
+//! supported it since long before `inet` nat chains, so nothing is probed).
+//!
+//! The non-masquerade CIDRs sit in one interval set per family (`flags interval`). nft
+//! refuses overlapping elements in one set, and a config may well hold duplicates or
+//! overlaps (10.0.0.0/8 and 10.1.0.0/16), so the list is merged here into the fewest
+//! prefixes covering the same addresses (`ipnet`'s `aggregate`): the script shows exactly what the
+//! kernel will hold, with no dependence on nft's `auto-merge` (which older nft releases
+//! got wrong for elements added in one batch).
+
+use crate::config::Config;
+use crate::rules::{PortRange, LOCAL_COMMENT, MASQ_COMMENT};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
+/// Comment on the table and on its chain.
+pub const OWNER_COMMENT: &str =
+    "ip-masq-agent: managed by ip-masq-agent; replaced whole at every sync";
+/// Comment on the locality rule.
+pub const FIB_COMMENT: &str =
+    "ip-masq-agent: traffic to a local destination is not subject to MASQUERADE";
+/// Comment on the IPv6 rule without `--enable-ipv6`.
+pub const NO_IPV6_COMMENT: &str = "ip-masq-agent: IPv6 is not managed (--enable-ipv6 is off)";
+/// Name of the IPv4 non-masquerade set.
+pub const SET_V4: &str = "nomasq-v4";
+/// Name of the IPv6 non-masquerade set.
+pub const SET_V6: &str = "nomasq-v6";
+
+/// Flags that shape the script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NftOptions {
+    /// `--masq-chain`: the table's and the base chain's name.
+    pub chain: String,
+    /// `--random-fully`.
+    pub random_fully: bool,
+    /// `--to-ports`, parsed.
+    pub to_ports: Vec<PortRange>,
+    /// `--enable-ipv6`.
+    pub ipv6: bool,
+}
+
+/// The name of the table `--masq-chain` gives (the same word; see the module docs).
+pub fn table_name(chain: &str) -> &str {
+    chain
+}
+
+/// Why a `--masq-chain` value cannot name an nft table and chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid --masq-chain {value:?} for --datapath nftables: {reason}")]
+pub struct NftNameError {
+    pub value: String,
+    pub reason: String,
+}
+
+/// What the nftables datapath accepts as `--masq-chain` (on top of
+/// [`crate::rules::validate_chain_name`]): nft 1.0.x parses a table or chain name only as
+/// a bare word, so the name must be one: a letter or `_` first, then letters, digits, `_`,
+/// `.` and `-`. And it must hold an upper-case letter: every nft keyword is lower case, so
+/// such a name can never be read as one (`counter` or `ip` would be).
+pub fn validate_nft_name(value: &str) -> Result<(), NftNameError> {
+    let err = |reason: &str| {
+        Err(NftNameError {
+            value: value.chars().take(64).collect(),
+            reason: reason.to_string(),
+        })
+    };
+    let mut chars = value.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
+        _ => return err("must start with a letter or '_'"),
+    }
+    if let Some(c) = chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
+        return err(&format!(
+            "contains {c:?}: only letters, digits, '_', '.' and '-' make an nft name"
+        ));
+    }
+    if !value.chars().any(|c| c.is_ascii_uppercase()) {
+        return err("needs an upper-case letter (a lower-case word may be an nft keyword)");
+    }
+    Ok(())
+}
+
+fn v4_elements(config: &Config) -> Vec<Ipv4Net> {
+    let nets: Vec<Ipv4Net> = config
+        .non_masquerade_cidrs
+        .iter()
+        .filter_map(|c| match c.net {
+            IpNet::V4(n) => Some(n),
+            IpNet::V6(_) => None,
+        })
+        .collect();
+    // The fewest prefixes covering exactly the union (duplicates, overlaps and adjacent
+    // networks merged), sorted: what an nft interval set accepts.
+    Ipv4Net::aggregate(&nets)
+}
+
+fn v6_elements(config: &Config) -> Vec<Ipv6Net> {
+    let nets: Vec<Ipv6Net> = config
+        .non_masquerade_cidrs
+        .iter()
+        .filter_map(|c| match c.net {
+            IpNet::V6(n) => Some(n),
+            IpNet::V4(_) => None,
+        })
+        .collect();
+    Ipv6Net::aggregate(&nets)
+}
+
+fn set(out: &mut String, name: &str, kind: &str, elements: &[String]) {
+    out.push_str(&format!(
+        "\tset {name} {{\n\t\ttype {kind}\n\t\tflags interval\n"
+    ));
+    if !elements.is_empty() {
+        out.push_str("\t\telements = {\n");
+        for e in elements {
+            out.push_str(&format!("\t\t\t{e},\n"));
+        }
+        out.push_str("\t\t}\n");
+    }
+    out.push_str("\t}\n");
+}
+
+/// The whole `nft -f -` script of one sync: one transaction that replaces the table.
+pub fn script(config: &Config, opts: &NftOptions) -> String {
+    let table = table_name(&opts.chain);
+    let chain = &opts.chain;
+    let mut out =
+        format!("add table inet {table}\ndelete table inet {table}\ntable inet {table} {{\n");
+    out.push_str(&format!("\tcomment \"{OWNER_COMMENT}\"\n"));
+    let v4: Vec<String> = v4_elements(config).iter().map(|n| n.to_string()).collect();
+    set(&mut out, SET_V4, "ipv4_addr", &v4);
+    if opts.ipv6 {
+        let v6: Vec<String> = v6_elements(config).iter().map(|n| n.to_string()).collect();
+        set(&mut out, SET_V6, "ipv6_addr", &v6);
+    }
+    out.push_str(&format!(
+        "\tchain {chain} {{\n\t\tcomment \"{OWNER_COMMENT}\"\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+    ));
+    let rule = |out: &mut String, text: &str, comment: &str| {
+        out.push_str(&format!("\t\t{text} comment \"{comment}\"\n"));
+    };
+    rule(&mut out, "fib daddr type local return", FIB_COMMENT);
+    if !opts.ipv6 {
+        rule(&mut out, "meta nfproto ipv6 return", NO_IPV6_COMMENT);
+    }
+    if !config.masq_link_local {
+        rule(&mut out, "ip daddr 169.254.0.0/16 return", LOCAL_COMMENT);
+    }
+    rule(
+        &mut out,
+        &format!("ip daddr @{SET_V4} return"),
+        LOCAL_COMMENT,
+    );
+    if opts.ipv6 {
+        if !config.masq_link_local_ipv6 {
+            rule(&mut out, "ip6 daddr fe80::/10 return", LOCAL_COMMENT);
+        }
+        rule(
+            &mut out,
+            &format!("ip6 daddr @{SET_V6} return"),
+            LOCAL_COMMENT,
+        );
+    }
+    let fully = if opts.random_fully {
+        " fully-random"
+    } else {
+        ""
+    };
+    let sizes: Vec<u64> = opts
+        .to_ports
+        .iter()
+        .map(|r| u64::from(r.last - r.first) + 1)
+        .collect();
+    for (i, range) in opts.to_ports.iter().enumerate() {
+        let mut text = String::from("meta l4proto { tcp, udp, sctp } ");
+        if i + 1 < opts.to_ports.len() {
+            let rest: u64 = sizes[i..].iter().sum();
+            text.push_str(&format!("numgen random mod {rest} < {} ", sizes[i]));
+        }
+        text.push_str(&format!("masquerade to :{range}{fully}"));
+        rule(&mut out, &text, MASQ_COMMENT);
+    }
+    rule(&mut out, &format!("masquerade{fully}"), MASQ_COMMENT);
+    out.push_str("\t}\n}\n");
+    out
+}
+
+#[cfg(test)]
+#[path = "nftables_tests.rs"]
+mod tests;

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The agent's sync time per datapath (a benchmark, never a test): for 64, 1,000 and
+# 10,000 nonMasqueradeCIDRs (cidrLimit raised; every other /24, so the nftables datapath
+# has as many set elements as the config has entries, nothing merges), on iptables-legacy,
+# iptables-nft and the native nftables datapath.
+#
+# Each run is a fresh network namespace (`unshare --net`) in which the agent runs
+# `--once` twice: the first sync creates everything, the second replaces it (the steady
+# state of a daemon: every resync rewrites the rules). Reported, median of RUNS runs:
+#   first / resync  the agent's own figure for the apply itself, from its "synced:" line
+#                   ("applied in X ms"): iptables-restore + the POSTROUTING jump check, or
+#                   the one `nft -f -` transaction; child process start included, the
+#                   config parse, the --random-fully probe and the removal of the other
+#                   datapath's leftovers excluded;
+#   wall            the whole `--once` process of the resync, start to exit;
+#   cpu             user+sys CPU of that process and its children (iptables/nft), which
+#                   a loaded machine inflates far less than wall time.
+# Usage: scripts/bench-sync.sh            (as root; RUNS=7 by default; SIZES="64 1000 10000")
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" -ne 0 ]; then exec sudo -E env "PATH=$PATH" "$0" "$@"; fi
+RUNS=${RUNS:-7}
+SIZES=${SIZES:-64 1000 10000}
+scripts/setup.sh >/dev/null
+cargo build --release --locked -q -p ip-masq-agent
+AGENT=$PWD/target/release/ip-masq-agent
+work=$(mktemp -d /tmp/mcnf-bench-sync.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+cidrs() { # N -> config with N /24s, no two adjacent
+  local n=$1
+  echo "cidrLimit: $n"
+  echo "nonMasqueradeCIDRs:"
+  for ((i = 0; i < n; i++)); do echo "  - 10.$((i / 128)).$(((i % 128) * 2)).0/24"; done
+}
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+shims() { # backend -> dir of iptables* symlinks to that backend's multi-call binary
+  local dir=$work/bin-$1
+  mkdir -p "$dir"
+  for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+    ln -sf "/usr/sbin/xtables-$1-multi" "$dir/$t"
+  done
+  echo "$dir"
+}
+
+# One run in a fresh namespace: prints "first_ms resync_ms wall_ms cpu_ms".
+one_run() {
+  local bin=$1 datapath=$2 cfg=$3
+  unshare --net env "PATH=$bin:$PATH" AGENT="$AGENT" DATAPATH="$datapath" CFG="$cfg" OUT="$work/out" bash -c '
+    "$AGENT" --once --datapath "$DATAPATH" --config "$CFG" 2>"$OUT.1"
+    # bash'"'"'s time: wall, user and sys (children included) with millisecond resolution.
+    TIMEFORMAT="%3R %3U %3S"
+    { time "$AGENT" --once --datapath "$DATAPATH" --config "$CFG" 2>"$OUT.2"; } 2>"$OUT.t"
+    a1=$(sed -n "s/.*applied in \([0-9.]*\) ms.*/\1/p" "$OUT.1")
+    a2=$(sed -n "s/.*applied in \([0-9.]*\) ms.*/\1/p" "$OUT.2")
+    read -r wall user sys <"$OUT.t"
+    wall=$(awk -v w="$wall" "BEGIN {printf \"%.0f\", w * 1000}")
+    cpu=$(awk -v u="$user" -v s="$sys" "BEGIN {printf \"%.0f\", (u + s) * 1000}")
+    [ -n "$a1" ] && [ -n "$a2" ] || { cat "$OUT.1" "$OUT.2" >&2; exit 1; }
+    echo "$a1 $a2 $wall $cpu"'
+}
+
+echo "nftables $(nft --version | awk '{print $2}'), iptables $(/usr/sbin/xtables-legacy-multi iptables --version | awk '{print $2}'), kernel $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '\n| CIDRs | datapath | first sync, apply (ms) | resync, apply (ms) | resync, --once wall (ms) | resync, --once CPU (ms) |\n'
+printf '|---:|---|---:|---:|---:|---:|\n'
+for n in $SIZES; do
+  cidrs "$n" >"$work/c$n.yaml"
+  for dp in iptables-legacy iptables-nft nftables; do
+    case $dp in
+      iptables-legacy) bin=$(shims legacy); datapath=iptables ;;
+      iptables-nft) bin=$(shims nft); datapath=iptables ;;
+      nftables) bin=$(shims nft); datapath=nftables ;;
+    esac
+    : >"$work/runs"
+    for ((r = 0; r < RUNS; r++)); do one_run "$bin" "$datapath" "$work/c$n.yaml" >>"$work/runs"; done
+    col() { awk -v c="$1" '{print $c}' "$work/runs" | median; }
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$n" "$dp" "$(col 1)" "$(col 2)" "$(col 3)" "$(col 4)"
+  done
+done
+echo
+echo "median of $RUNS runs, each in a new network namespace; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
