@@ -144,15 +144,15 @@ impl NftFault {
 
 fn nft_loop(fault: NftFault, config: &str, agent: &str, args: &[String]) -> ! {
     let mut applied: Option<String> = None;
+    // The last good config's period stays while the config is bad, as in the agent.
+    let mut period = Duration::from_secs(60);
     loop {
         let text = match std::fs::read_to_string(config) {
             Ok(t) => Some(t),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(String::new()),
             Err(_) => None, // unreadable: keep the last rules
         };
-        let mut period = Duration::from_secs(60);
         if let Some(text) = text {
-            period = period_of(&text);
             let changed = applied.as_deref() != Some(text.as_str());
             let script = Command::new(agent)
                 .args(["--dry-run", "--datapath", "nftables", "--config", config])
@@ -178,6 +178,7 @@ fn nft_loop(fault: NftFault, config: &str, agent: &str, args: &[String]) -> ! {
                     .is_ok_and(|s| s.success());
                 eprintln!("masq-wrong-agent: applied the script with its fault: {ok}");
                 if ok {
+                    period = period_of(&text);
                     applied = Some(text);
                 }
             }
