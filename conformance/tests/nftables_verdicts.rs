@@ -1,0 +1,176 @@
+//! Self-tests of listing kind `nftables`: the in-tree agent's nftables datapath passes
+//! every case it claims on a node without iptables, and wrong nftables implementations
+//! (masq-wrong-agent's `nft` modes: the real agent's script with one fault in it) fail,
+//! each for the right reason.
+//!
+//! A libtest-mimic harness: without root, iptables, nft or the agent the tests are
+//! reported as ignored with the reason; under `CI=true` that fails the run.
+
+mod common;
+
+use std::process::ExitCode;
+
+use common::{agent, profile_with, success_and_text, suite_command, workspace};
+
+/// A profile of kind nftables running `masq-wrong-agent nft FAULT` on the in-tree agent.
+fn wrong_nft_profile(fault: &str) -> std::path::PathBuf {
+    let argv = [
+        env!("CARGO_BIN_EXE_masq-wrong-agent").to_string(),
+        "nft".into(),
+        fault.into(),
+        "/etc/config/ip-masq-agent".into(),
+        agent().display().to_string(),
+    ];
+    profile_with(
+        &format!("nft-{fault}"),
+        &argv,
+        "listings: nftables\nfeatures: {unsupported: [iptables-listings]}\n",
+    )
+}
+
+/// Runs `profile` on the nft backend with `args`.
+fn run_nft(profile: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let out = suite_command(profile)
+        .args(["--backend", "nft"])
+        .args(args)
+        .output()
+        .unwrap();
+    success_and_text(&out)
+}
+
+/// The profile of the in-tree agent's nftables datapath passes every case it claims with
+/// iptables absent from its PATH (and the runner running none), and says so.
+fn the_nftables_profile_passes_without_iptables() {
+    let profile = workspace().join("conformance/implementations/ip-masq-agent-rs-nftables.yaml");
+    let (ok, out) = run_nft(&profile, &["--without-iptables", "-q"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("masq-conformance: ip-masq-agent-rs-nftables without iptables"),
+        "{out}"
+    );
+    assert!(out.contains(", 0 failed, 0 known failures"), "{out}");
+    // The healing cases ran (their tamper has an nftables meaning), the lock case did not.
+    for case in [
+        "tamper-flush-chain-healed::nft",
+        "tamper-delete-chain-healed::nft",
+        "tamper-delete-set-element-healed::nft",
+        "fault-restore-missing::nft",
+    ] {
+        assert!(
+            !out.contains(&format!("{case} ... ignored")),
+            "{case} did not run:\n{out}"
+        );
+    }
+}
+
+/// `--without-iptables` really leaves iptables out: the agent's iptables datapath,
+/// declared as an nftables implementation, cannot put any rule in place.
+fn an_iptables_agent_cannot_pass_without_iptables() {
+    let profile = profile_with(
+        "iptables-in-disguise",
+        &[agent().display().to_string()],
+        "listings: nftables\n",
+    );
+    let (ok, out) = run_nft(
+        &profile,
+        &["--without-iptables", "--exact", "default-no-config::nft"],
+    );
+    assert!(!ok, "an iptables agent passed without iptables:\n{out}");
+    assert!(out.contains("1 failed"), "{out}");
+    assert!(
+        out.contains("waiting for the implementation's nftables table"),
+        "{out}"
+    );
+    // The agent's own words: it looked for iptables and found none.
+    assert!(
+        out.contains("could not run iptables: No such file"),
+        "{out}"
+    );
+    std::fs::remove_file(profile).unwrap();
+}
+
+/// (a) The set looked up without a verdict: every destination is masqueraded.
+fn a_set_lookup_without_return_fails() {
+    let profile = wrong_nft_profile("no-verdict");
+    let (ok, out) = run_nft(&profile, &["--exact", "default-no-config::nft"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("rfc1918-10/udp expected not-masqueraded, got masqueraded"),
+        "{out}"
+    );
+    std::fs::remove_file(profile).unwrap();
+}
+
+/// (c) Rules added instead of replaced: the set keeps a CIDR the new config dropped, so
+/// its destination stays unmasqueraded (a stale RETURN).
+fn rules_appended_instead_of_replaced_fail() {
+    let profile = wrong_nft_profile("append");
+    let (ok, out) = run_nft(&profile, &["--exact", "config-change-at-next-resync::nft"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("step 8 (snapshot): rfc1918-10/udp expected masqueraded, got not-masqueraded"),
+        "{out}"
+    );
+    std::fs::remove_file(profile).unwrap();
+}
+
+/// Healing: an implementation that applies its table only when the config changes never
+/// repairs damage — a deleted set element stays deleted (caught by the probe, not by a
+/// wait), a flushed table stays flushed.
+fn an_implementation_that_never_heals_fails_the_healing_cases() {
+    let profile = wrong_nft_profile("apply-on-change");
+    let (ok, out) = run_nft(
+        &profile,
+        &[
+            "--exact",
+            "tamper-delete-set-element-healed::nft",
+            "tamper-flush-chain-healed::nft",
+        ],
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("tamper-delete-set-element-healed on nft: step 6 (snapshot): rfc1918-10/udp expected not-masqueraded, got masqueraded"),
+        "{out}"
+    );
+    assert!(
+        out.contains("tamper-flush-chain-healed on nft: step 4 (wait): timed out"),
+        "{out}"
+    );
+    std::fs::remove_file(profile).unwrap();
+}
+
+fn main() -> ExitCode {
+    if masq_conformance::nftables::binary().is_none() {
+        // Reported like every missing prerequisite: ignored, or a failure under CI=true.
+        std::env::set_var(
+            "MASQ_SELFTEST_MISSING",
+            "nft is not installed (scripts/setup.sh)",
+        );
+    }
+    common::run_harness(
+        "the nftables self-tests",
+        vec![],
+        vec![
+            (
+                "the_nftables_profile_passes_without_iptables",
+                the_nftables_profile_passes_without_iptables,
+            ),
+            (
+                "an_iptables_agent_cannot_pass_without_iptables",
+                an_iptables_agent_cannot_pass_without_iptables,
+            ),
+            (
+                "a_set_lookup_without_return_fails",
+                a_set_lookup_without_return_fails,
+            ),
+            (
+                "rules_appended_instead_of_replaced_fail",
+                rules_appended_instead_of_replaced_fail,
+            ),
+            (
+                "an_implementation_that_never_heals_fails_the_healing_cases",
+                an_implementation_that_never_heals_fails_the_healing_cases,
+            ),
+        ],
+    )
+}
