@@ -62,6 +62,9 @@ pub enum Feature {
     UpgradeHazards,
     /// The reference's klog flags are accepted.
     KlogFlags,
+    /// Started over the rules of its other datapath (this agent's iptables chain, or its
+    /// nftables table), the implementation removes them: outcomes follow its config alone.
+    DatapathSwitch,
 }
 
 /// Whether every implementation must have a feature.
@@ -73,7 +76,7 @@ pub enum Level {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 23] = [
+    pub const ALL: [Feature; 24] = [
         Feature::Defaults,
         Feature::NonMasqueradeCidrs,
         Feature::MasqLinkLocal,
@@ -97,6 +100,7 @@ impl Feature {
         Feature::EstablishedFlows,
         Feature::UpgradeHazards,
         Feature::KlogFlags,
+        Feature::DatapathSwitch,
     ];
 
     pub fn level(self) -> Level {

