@@ -91,10 +91,13 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// Alternates bad and good configs; records whether the nat table ever moved.
+    /// Alternates bad and good configs; records whether the nat table ever moved (for
+    /// listing kind none, which has no table to read: whether the outcomes of new UDP
+    /// flows to the standard destinations ever moved).
     fn flap(&mut self, flap: &Flap) -> Result<(), StepError> {
         let (every, total) = (flap.every.get(), flap.duration.get());
-        let before = self.node.current_rules()?;
+        let rules_before = self.node.current_rules()?;
+        let before = self.flap_sample()?;
         let deadline = Instant::now() + total;
         let (mut swaps, mut changed) = (0u32, 0u32);
         while Instant::now() < deadline {
@@ -106,7 +109,7 @@ impl Runner<'_> {
             self.node.publish_source(source)?;
             swaps += 1;
             std::thread::sleep(every);
-            if self.node.current_rules()? != before {
+            if self.flap_sample()? != before {
                 changed += 1;
             }
         }
@@ -120,8 +123,19 @@ impl Runner<'_> {
             if changed == 0 { "never" } else { "yes" }
         )
         .ok();
-        self.waits.baseline = Some(before);
+        self.waits.baseline = Some(rules_before);
         Ok(())
+    }
+
+    /// What the flap watches: the implementation's rules, or for kind none outcomes.
+    fn flap_sample(&mut self) -> Result<String, StepError> {
+        match self.spec.profile.listings {
+            ListingKind::None => {
+                let targets = super::outcome::standard_targets();
+                Ok(self.probe(&targets, &[crate::probe::Proto::Udp])?.render())
+            }
+            _ => self.node.current_rules(),
+        }
     }
 
     pub(super) fn tamper(&mut self, t: Tamper) -> Result<(), StepError> {
