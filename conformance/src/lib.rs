@@ -24,6 +24,7 @@ pub mod go_duration;
 pub mod guard;
 pub mod implementation;
 pub mod iptables;
+pub mod listing_kind;
 pub mod model;
 pub mod names;
 pub mod netns;

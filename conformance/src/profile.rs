@@ -13,6 +13,8 @@ use crate::implementation::ImplementationError;
 use crate::iptables::Backend;
 use crate::waivers::Waiver;
 
+pub use crate::listing_kind::{ListingKind, NftablesSettings};
+
 /// How the runner knows an implementation is ready after start and after a change.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -34,43 +36,6 @@ pub enum RuleListings {
     Normative,
     /// Only outcomes are compared; the listings are shown but not asserted.
     Waived,
-}
-
-/// Which kind of rules an implementation keeps, and so which listings the runner reads
-/// (docs/validating-an-implementation.md §6).
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum ListingKind {
-    /// iptables rules in the nat table: `iptables-save` and `iptables -L` sections are
-    /// normative (unless `rule_listings: waived`), readiness looks for the chain.
-    #[default]
-    Iptables,
-    /// A native nftables table of its own: readiness looks at that table, tamper steps
-    /// damage it, and its listing is kept as the implementation's own regression
-    /// snapshot (`fixtures/snapshots/<name>/`), never as a normative one.
-    Nftables,
-    /// No rules the runner can read (eBPF, ...): readiness by outcomes, no listings.
-    None,
-}
-
-impl std::fmt::Display for ListingKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ListingKind::Iptables => "iptables",
-            ListingKind::Nftables => "nftables",
-            ListingKind::None => "none",
-        })
-    }
-}
-
-/// Settings of listing kind `nftables`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NftablesSettings {
-    /// `FAMILY NAME` of the implementation's table (`inet ip-masq-agent`). Without it,
-    /// every table iptables-nft does not own counts as the implementation's.
-    #[serde(default)]
-    pub table: Option<String>,
 }
 
 /// A known failure of an implementation: the ratchet's entry.
@@ -347,25 +312,7 @@ impl Profile {
     }
 
     fn check_listings(&self) -> Result<(), String> {
-        if self.nftables.is_some() && self.listings != ListingKind::Nftables {
-            return Err("nftables: only applies with `listings: nftables`".into());
-        }
-        if let Some(t) = self.nftables.as_ref().and_then(|n| n.table.as_deref()) {
-            crate::nftables::Table::parse(t).map_err(|e| format!("nftables: table: {e}"))?;
-        }
-        let safe = !self.name.is_empty()
-            && !self.name.starts_with('.')
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-        if self.listings == ListingKind::Nftables && !safe {
-            return Err(format!(
-                "name: {:?} names the directory of the implementation's snapshots (listings: nftables): use letters, digits, '.', '_' and '-'",
-                self.name
-            ));
-        }
-        Ok(())
+        crate::listing_kind::check(self.listings, self.nftables.as_ref(), &self.name)
     }
 
     /// The implementation's nftables table, when the profile names one.
