@@ -1,12 +1,13 @@
-//! Applying rules to the kernel: a small trait and its iptables implementation.
+//! Applying rules to the kernel: a small trait and its command-line implementation.
 //!
-//! The iptables implementation runs `iptables`, `iptables-restore`, `ip6tables` and
-//! `ip6tables-restore` found on `PATH` (never a fixed `-legacy`/`-nft` variant: whoever
-//! starts the agent picks the backend by what `PATH` resolves to) as child processes with
-//! an argument vector and stdin, never through a shell. Every call passes `-w` with a
-//! bound so a held xtables lock delays a sync; on top of that every child has a deadline
-//! and is killed (with its whole process group) when it passes it or when the agent is
-//! told to stop, so neither a wedged iptables nor SIGTERM can leave the daemon hanging.
+//! The implementation runs `iptables`, `iptables-restore`, `ip6tables`,
+//! `ip6tables-restore` and `nft` found on `PATH` (never a fixed `-legacy`/`-nft` variant:
+//! whoever starts the agent picks the backend by what `PATH` resolves to) as child
+//! processes with an argument vector and stdin, never through a shell. Every iptables call
+//! passes `-w` with a bound so a held xtables lock delays a sync; on top of that every
+//! child has a deadline and is killed (with its whole process group) when it passes it or
+//! when the agent is told to stop, so neither a wedged iptables or nft nor SIGTERM can
+//! leave the daemon hanging.
 
 use crate::rules::{postrouting_jump_args, Family};
 use std::io::{Read, Write};
@@ -130,18 +131,16 @@ impl Runner {
 /// netlink crate (rustables, nftnl bindings, mnl): a whole script is one atomic batch for
 /// free (no batch assembly of our own), what a dry run prints is exactly what is applied
 /// and readable by anyone who knows nft, the deadline/stop handling is the one iptables
-/// already has, and nothing new has to be kept in step with the kernel's netlink
-/// attributes (nft is maintained with the kernel; the crates lag it, and nftnl-rs and
-/// rustables are thinly maintained). The cost is a process start per sync (docs/performance.md).
+/// already has, and no netlink message building of our own has to be kept in step with
+/// the kernel (nft is released with nf_tables; rustables calls itself rough and is
+/// GPL-3.0, the nftnl bindings need libnftnl and libmnl). The cost is a process start
+/// and nft's parsing per sync (docs/performance.md, docs/nftables-datapath.md).
 #[derive(Debug, Clone)]
 pub struct Cli {
     runner: Runner,
     /// Families whose `-S` listing did not show a jump we had just appended.
     check_with_c: Vec<Family>,
 }
-
-/// The name the backend had when it ran iptables only.
-pub type Iptables = Cli;
 
 impl Cli {
     /// Children are killed after `timeout`, or as soon as `stop` is set.
@@ -163,7 +162,7 @@ impl Cli {
 }
 
 /// What a child printed and how it ended.
-pub struct Output {
+pub(crate) struct Output {
     code: Option<i32>,
     stdout: String,
     stderr: String,

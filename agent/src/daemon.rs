@@ -129,6 +129,10 @@ pub enum SyncError {
     Load(#[from] LoadError),
     #[error("applying rules failed: {0}")]
     Apply(#[from] BackendError),
+    #[error(
+        "removing the other datapath's rules failed (this datapath's rules are in place): {0}"
+    )]
+    Cleanup(BackendError),
     #[error("stopping: round abandoned")]
     Stopped,
 }
@@ -424,7 +428,11 @@ impl<B: Backend> Agent<B> {
                 return Err(SyncError::Stopped);
             }
             let start = Instant::now();
-            self.run_step(&step)?;
+            match self.run_step(&step) {
+                Ok(()) => {}
+                Err(e) if step.applies() => return Err(SyncError::Apply(e)),
+                Err(e) => return Err(SyncError::Cleanup(e)),
+            }
             if step.applies() {
                 applied += start.elapsed();
             } else {

@@ -486,8 +486,15 @@ fn a_failed_cleanup_fails_the_round_but_keeps_the_new_rules() {
         };
         s.fake.fail(failing, 1);
         let r = s.agent.sync();
+        assert!(matches!(r, Err(SyncError::Cleanup(_))), "{r:?}");
         let e = r.as_ref().unwrap_err().to_string();
         assert!(e.contains("scripted failure") && e.contains(failing), "{e}");
+        assert!(
+            e.starts_with(
+                "removing the other datapath's rules failed (this datapath's rules are in place): "
+            ),
+            "{e}"
+        );
         s.agent.report(r);
         // Reported like any failed round: /healthz turns 503 once the grace is over.
         let later = Instant::now() + Duration::from_secs(200);

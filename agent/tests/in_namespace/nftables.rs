@@ -159,6 +159,10 @@ pub fn daemon_heals_drift_and_keeps_last_good() {
                 "added set element",
                 format!("add element inet {TABLE} nomasq-v4 {{ 8.8.8.0/24 }}"),
             ),
+            (
+                "chain added by hand",
+                format!("add chain inet {TABLE} extra {{ type nat hook postrouting priority srcnat - 1; }}"),
+            ),
         ] {
             ns.nft_script(&script);
             assert_ne!(
