@@ -45,6 +45,12 @@ impl Runner<'_> {
                 first_difference = Some((rounds, differing_lines(&before, &table)));
             }
         }
+        if std::env::var_os("MASQ_CONFORMANCE_TRACE").is_some() {
+            eprintln!(
+                "trace: {}: start-and-probe: {rounds} rounds in {duration:?}",
+                self.spec.name
+            );
+        }
         if rounds < MIN_ROUNDS {
             return Err(StepError::Misuse(format!(
                 "start-and-probe: only {rounds} probe round(s) in {duration:?}: give it longer"
