@@ -195,7 +195,7 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
             .fixture
             .inapplicable(spec.profile.listings, spec.without_iptables)
         {
-            Some(why) => Some((Status::Unsupported, format!("unsupported: {why}"))),
+            Some(why) => Some((Status::Inapplicable, format!("not applicable: {why}"))),
             None => spec
                 .profile
                 .file_names(spec.fixture.config_files_needed())
