@@ -183,6 +183,58 @@ fn a_switch_with_a_gap_fails_the_continuous_switch_cases() {
     std::fs::remove_file(profile).unwrap();
 }
 
+/// `--bless` with an nftables profile writes its own snapshot and never the normative
+/// one: a normative snapshot that expects other outcomes fails the case, and stays as it
+/// was.
+fn bless_writes_only_the_implementations_own_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = workspace().join("fixtures");
+    std::fs::create_dir_all(dir.path().join("snapshots")).unwrap();
+    std::fs::copy(
+        fixtures.join("default-no-config.yaml"),
+        dir.path().join("default-no-config.yaml"),
+    )
+    .unwrap();
+    let normative = dir.path().join("snapshots/default-no-config@nft.snap");
+    let reviewed =
+        std::fs::read_to_string(fixtures.join("snapshots/default-no-config@nft.snap")).unwrap();
+    // A normative snapshot this run cannot match: internet not masqueraded.
+    let wrong = reviewed.replacen(
+        "internet       203.0.113.10         masqueraded      masqueraded      masqueraded",
+        "internet       203.0.113.10         not-masqueraded  not-masqueraded  not-masqueraded",
+        1,
+    );
+    assert_ne!(wrong, reviewed);
+    std::fs::write(&normative, &wrong).unwrap();
+    let profile = workspace().join("conformance/implementations/ip-masq-agent-rs-nftables.yaml");
+    let (ok, out) = run_nft(
+        &profile,
+        &[
+            "--fixtures",
+            dir.path().to_str().unwrap(),
+            "--bless",
+            "--exact",
+            "default-no-config::nft",
+        ],
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("internet/udp expected not-masqueraded, got masqueraded"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read_to_string(&normative).unwrap(), wrong);
+    let own = dir
+        .path()
+        .join("snapshots/ip-masq-agent-rs-nftables/default-no-config@nft.snap");
+    let written = std::fs::read_to_string(&own).unwrap_or_default();
+    assert!(
+        written.contains("## nftables rules (nft list table) after step")
+            && written.contains("table inet IP-MASQ-AGENT {"),
+        "{written}\n{out}"
+    );
+    assert!(!written.contains("## outcome"), "{written}");
+}
+
 fn main() -> ExitCode {
     if masq_conformance::nftables::binary().is_none() {
         // Reported like every missing prerequisite: ignored, or a failure under CI=true.
@@ -210,6 +262,10 @@ fn main() -> ExitCode {
             (
                 "rules_appended_instead_of_replaced_fail",
                 rules_appended_instead_of_replaced_fail,
+            ),
+            (
+                "bless_writes_only_the_implementations_own_snapshot",
+                bless_writes_only_the_implementations_own_snapshot,
             ),
             (
                 "a_switch_with_a_gap_fails_the_continuous_switch_cases",
