@@ -183,6 +183,22 @@ fn a_switch_with_a_gap_fails_the_continuous_switch_cases() {
     std::fs::remove_file(profile).unwrap();
 }
 
+/// Switching datapaths: an nftables implementation that never removes the iptables chain
+/// it finds (masq-wrong-agent's nft modes touch nothing but their table) leaves the old
+/// config's MASQUERADE deciding: 172.20.0.10 and 192.168.0.10 stay masqueraded.
+fn a_switch_that_leaves_the_old_chain_fails() {
+    let profile = wrong_nft_profile("apply-on-change");
+    let (ok, out) = run_nft(&profile, &["--exact", "datapath-switch-from-iptables::nft"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(
+            "step 9 (snapshot): rfc1918-172/udp expected not-masqueraded, got masqueraded"
+        ),
+        "{out}"
+    );
+    std::fs::remove_file(profile).unwrap();
+}
+
 /// `--bless` with an nftables profile writes its own snapshot and never the normative
 /// one: a normative snapshot that expects other outcomes fails the case, and stays as it
 /// was.
@@ -262,6 +278,10 @@ fn main() -> ExitCode {
             (
                 "rules_appended_instead_of_replaced_fail",
                 rules_appended_instead_of_replaced_fail,
+            ),
+            (
+                "a_switch_that_leaves_the_old_chain_fails",
+                a_switch_that_leaves_the_old_chain_fails,
             ),
             (
                 "bless_writes_only_the_implementations_own_snapshot",
