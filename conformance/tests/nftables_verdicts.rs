@@ -251,6 +251,58 @@ fn bless_writes_only_the_implementations_own_snapshot() {
     assert!(!written.contains("## outcome"), "{written}");
 }
 
+/// The implementation's own snapshot, when there is one, binds it: a table that differs
+/// from the reviewed one fails the case, and the snapshot is not touched.
+fn a_changed_own_listing_fails_against_its_regression_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = workspace().join("fixtures");
+    let own_dir = dir.path().join("snapshots/ip-masq-agent-rs-nftables");
+    std::fs::create_dir_all(&own_dir).unwrap();
+    for (from, to) in [
+        (
+            "default-no-config.yaml",
+            dir.path().join("default-no-config.yaml"),
+        ),
+        (
+            "snapshots/default-no-config@nft.snap",
+            dir.path().join("snapshots/default-no-config@nft.snap"),
+        ),
+    ] {
+        std::fs::copy(fixtures.join(from), to).unwrap();
+    }
+    let reviewed = std::fs::read_to_string(
+        fixtures.join("snapshots/ip-masq-agent-rs-nftables/default-no-config@nft.snap"),
+    )
+    .unwrap();
+    // As if the reviewed table had no locality check.
+    let changed: String = reviewed
+        .lines()
+        .filter(|l| !l.contains("fib daddr type local return"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(changed, reviewed);
+    let own = own_dir.join("default-no-config@nft.snap");
+    std::fs::write(&own, &changed).unwrap();
+    let profile = workspace().join("conformance/implementations/ip-masq-agent-rs-nftables.yaml");
+    let (ok, out) = run_nft(
+        &profile,
+        &[
+            "--fixtures",
+            dir.path().to_str().unwrap(),
+            "--exact",
+            "default-no-config::nft",
+        ],
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(
+            "ip-masq-agent-rs-nftables's own listing differs from its regression snapshot"
+        ),
+        "{out}"
+    );
+    assert_eq!(std::fs::read_to_string(&own).unwrap(), changed);
+}
+
 fn main() -> ExitCode {
     if masq_conformance::nftables::binary().is_none() {
         // Reported like every missing prerequisite: ignored, or a failure under CI=true.
@@ -282,6 +334,10 @@ fn main() -> ExitCode {
             (
                 "a_switch_that_leaves_the_old_chain_fails",
                 a_switch_that_leaves_the_old_chain_fails,
+            ),
+            (
+                "a_changed_own_listing_fails_against_its_regression_snapshot",
+                a_changed_own_listing_fails_against_its_regression_snapshot,
             ),
             (
                 "bless_writes_only_the_implementations_own_snapshot",
