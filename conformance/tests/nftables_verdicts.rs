@@ -199,6 +199,35 @@ fn a_switch_that_leaves_the_old_chain_fails() {
     std::fs::remove_file(profile).unwrap();
 }
 
+/// The other way: an iptables implementation that leaves the nftables table it finds
+/// (the in-tree agent with nothing but the case's iptables shims on its PATH, so no `nft`
+/// to remove it with) keeps the old config's masquerade in force.
+fn a_switch_that_leaves_the_old_table_fails() {
+    let argv = [
+        "/bin/sh".to_string(),
+        "-c".into(),
+        // The shim directory, first on the implementation's PATH, holds only iptables.
+        "PATH=$(echo $PATH | cut -d: -f1) exec \"$0\" \"$@\"".into(),
+        agent().display().to_string(),
+    ];
+    let profile = profile_with("no-nft", &argv, "");
+    let (ok, out) = run_nft(
+        &profile,
+        &[
+            "--exact",
+            "datapath-switch-from-nftables::nft",
+            "default-no-config::nft",
+        ],
+    );
+    assert!(!ok, "{out}");
+    assert!(out.contains("no-nft: 1 passed, 1 failed"), "{out}");
+    assert!(
+        out.contains("datapath-switch-from-nftables on nft: step 9 (snapshot): rfc1918-172/udp expected not-masqueraded, got masqueraded"),
+        "{out}"
+    );
+    std::fs::remove_file(profile).unwrap();
+}
+
 /// `--bless` with an nftables profile writes its own snapshot and never the normative
 /// one: a normative snapshot that expects other outcomes fails the case, and stays as it
 /// was.
@@ -362,6 +391,10 @@ fn main() -> ExitCode {
             (
                 "a_changed_own_listing_fails_against_its_regression_snapshot",
                 a_changed_own_listing_fails_against_its_regression_snapshot,
+            ),
+            (
+                "a_switch_that_leaves_the_old_table_fails",
+                a_switch_that_leaves_the_old_table_fails,
             ),
             (
                 "bless_writes_only_the_implementations_own_snapshot",
