@@ -17,6 +17,8 @@ use crate::family::Family;
 pub const RULES_MARK: &str = "## rules";
 pub const LISTING_MARK: &str = "## listing";
 pub const OUTCOME_MARK: &str = "## outcome";
+/// Sections of an implementation's own nftables listing (its regression snapshot).
+pub const NFT_MARK: &str = "## nftables";
 
 /// The outcome table of the probe before step `step`.
 pub fn outcome_section(step: usize, table: &OutcomeTable) -> String {
@@ -58,6 +60,23 @@ pub fn listing_section(step: usize, family: Family, chain: &str, normalised: &st
         "{LISTING_MARK} ({} -t nat -L {chain} -n -v -x) after step {step}\n{normalised}",
         family.iptables()
     )
+}
+
+/// The implementation's nftables, normalised: with packet counters (`listing`) or
+/// without any (`rules`).
+pub fn nft_section(step: usize, counters: bool, normalised: &str) -> String {
+    let what = if counters { "with counters" } else { "rules" };
+    format!("{NFT_MARK} {what} (nft list table) after step {step}\n{normalised}")
+}
+
+/// The sections of `doc` whose heading starts with one of `marks`, or (`keep` false)
+/// all the others, in order.
+pub fn sections_marked(doc: &str, marks: &[&str], keep: bool) -> String {
+    split_sections(doc)
+        .into_iter()
+        .filter(|(head, _)| marks.iter().any(|m| head.starts_with(m)) == keep)
+        .map(|(h, b)| format!("{h}{b}"))
+        .collect()
 }
 
 /// A nat table the kernel never instantiated in the namespace (nothing touched it yet)
@@ -147,6 +166,19 @@ mod tests {
         assert_eq!(
             parse_outcome_heading("## outcome (from mars) after step 4\n"),
             None
+        );
+    }
+
+    #[test]
+    fn sections_split_by_mark() {
+        let doc = "## outcome after step 2\na\n## rules (x)\nR\n## nftables rules (nft list table) after step 3\nN\n";
+        assert_eq!(
+            sections_marked(doc, &[NFT_MARK], true),
+            "## nftables rules (nft list table) after step 3\nN\n"
+        );
+        assert_eq!(
+            sections_marked(doc, &[RULES_MARK, NFT_MARK], false),
+            "## outcome after step 2\na\n"
         );
     }
 

@@ -66,6 +66,9 @@ pub enum Feature {
     /// and inbound towards a pod. The reference's rules decide them like pod flows; the
     /// Kubernetes documentation promises only pod traffic, so a profile may leave them out.
     TrafficDirections,
+    /// Started over the rules of its other datapath (this agent's iptables chain, or its
+    /// nftables table), the implementation removes them: outcomes follow its config alone.
+    DatapathSwitch,
 }
 
 /// Whether every implementation must have a feature.
@@ -77,7 +80,7 @@ pub enum Level {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 24] = [
+    pub const ALL: [Feature; 25] = [
         Feature::Defaults,
         Feature::NonMasqueradeCidrs,
         Feature::MasqLinkLocal,
@@ -102,6 +105,7 @@ impl Feature {
         Feature::UpgradeHazards,
         Feature::KlogFlags,
         Feature::TrafficDirections,
+        Feature::DatapathSwitch,
     ];
 
     pub fn level(self) -> Level {

@@ -240,6 +240,8 @@ pub struct StartOptions<'a> {
     pub shim_dir: &'a Path,
     /// The per-case xtables lock file.
     pub lock_file: &'a Path,
+    /// With `--without-iptables`: the directory of tools that replaces the runner's PATH.
+    pub tool_dir: Option<&'a Path>,
 }
 
 impl Running {
@@ -259,11 +261,7 @@ impl Running {
         let log_path = opts.scratch.join("implementation.log");
         let log = File::create(&log_path).map_err(ImplementationError::Prepare)?;
         let log2 = log.try_clone().map_err(ImplementationError::Prepare)?;
-        let path = format!(
-            "{}:{}",
-            opts.shim_dir.display(),
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into())
-        );
+        let path = crate::toolpath::implementation_path(opts.shim_dir, opts.tool_dir);
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..])
             .args(opts.flags)

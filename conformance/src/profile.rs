@@ -13,6 +13,8 @@ use crate::implementation::ImplementationError;
 use crate::iptables::Backend;
 use crate::waivers::Waiver;
 
+pub use crate::listing_kind::{ListingKind, NftablesSettings};
+
 /// How the runner knows an implementation is ready after start and after a change.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -132,6 +134,12 @@ pub struct Profile {
     /// `{case, reason, link}` (a bare name is accepted, without a reason).
     #[serde(default)]
     pub expected_failures: Vec<ExpectedFailureEntry>,
+    /// `iptables` (default), `nftables` or `none`: which rules it keeps.
+    #[serde(default)]
+    pub listings: ListingKind,
+    /// With `listings: nftables`: which table is the implementation's.
+    #[serde(default)]
+    pub nftables: Option<NftablesSettings>,
     #[serde(default)]
     pub readiness: Readiness,
     #[serde(default)]
@@ -195,6 +203,8 @@ impl Profile {
             command,
             config_path: default_config_path(),
             expected_failures: Vec::new(),
+            listings: ListingKind::default(),
+            nftables: None,
             readiness: Readiness::default(),
             rule_listings: RuleListings::default(),
             listing_waivers: Vec::new(),
@@ -226,6 +236,7 @@ impl Profile {
             )));
         }
         profile.argv().map_err(invalid)?;
+        profile.check_listings().map_err(invalid)?;
         profile.check_features().map_err(invalid)?;
         let todo: Vec<&str> = profile
             .expected_failures
@@ -298,6 +309,28 @@ impl Profile {
     /// The command with `${VAR}` references expanded.
     pub fn argv(&self) -> Result<Vec<String>, String> {
         self.command.iter().map(|a| expand_env(a)).collect()
+    }
+
+    fn check_listings(&self) -> Result<(), String> {
+        crate::listing_kind::check(self.listings, self.nftables.as_ref(), &self.name)
+    }
+
+    /// The implementation's nftables table, when the profile names one.
+    pub fn nft_table(&self) -> Option<crate::nftables::Table> {
+        let text = self.nftables.as_ref()?.table.as_deref()?;
+        crate::nftables::Table::parse(text).ok()
+    }
+
+    /// Whether readiness goes by outcomes: asked for, or nothing else to look at.
+    pub fn outcome_readiness(&self) -> bool {
+        self.readiness == Readiness::Outcomes || self.listings == ListingKind::None
+    }
+
+    /// Whether the iptables sections of the normative snapshots bind this profile.
+    pub fn iptables_listings_bind(&self) -> bool {
+        self.listings == ListingKind::Iptables
+            && self.rule_listings == RuleListings::Normative
+            && self.supports(Feature::IptablesListings)
     }
 
     fn check_features(&self) -> Result<(), String> {
@@ -493,6 +526,15 @@ mod tests {
                 "both supported and unsupported",
             ),
             ("version: main", "looks like a branch"),
+            (
+                "nftables: {table: inet t}",
+                "only applies with `listings: nftables`",
+            ),
+            (
+                "listings: nftables\nnftables: {table: inet}",
+                "nftables: table: \"inet\" is not",
+            ),
+            ("listings: ebpf", "ebpf"),
         ] {
             let path = dir.path().join("p.yaml");
             std::fs::write(&path, format!("name: x\ncommand: [x]\n{body}\n")).unwrap();

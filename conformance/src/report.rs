@@ -20,6 +20,9 @@ pub enum Status {
     /// Not run: the case does not apply to the implementation (several config files for
     /// one that reads one).
     Skipped,
+    /// Not run: its steps act on rules of a kind the implementation does not keep (its
+    /// profile's `listings`), or on iptables in a run without it.
+    Inapplicable,
 }
 
 /// One trial's record.
@@ -103,7 +106,7 @@ pub fn junit(suite: &str, records: &[Record]) -> String {
     let skipped = count(records, |s| {
         matches!(
             s,
-            Status::Skipped | Status::Unsupported | Status::KnownFailure
+            Status::Skipped | Status::Unsupported | Status::Inapplicable | Status::KnownFailure
         )
     });
     let total: f64 = records.iter().map(|r| r.duration.as_secs_f64()).sum();
@@ -145,7 +148,7 @@ pub fn junit(suite: &str, records: &[Record]) -> String {
                 )
                 .ok();
             }
-            Status::Skipped | Status::Unsupported => {
+            Status::Skipped | Status::Unsupported | Status::Inapplicable => {
                 write!(out, "<skipped message=\"{}\"/>", xml_escape(&r.headline)).ok();
             }
         }
@@ -166,7 +169,9 @@ pub fn closing(
     let passed = count(records, |s| s == Status::Passed);
     let failed = count(records, |s| s == Status::Failed);
     let known = count(records, |s| s == Status::KnownFailure);
-    let not_applicable = count(records, |s| s == Status::Skipped);
+    let not_applicable = count(records, |s| {
+        matches!(s, Status::Skipped | Status::Inapplicable)
+    });
     let unsupported = count(records, |s| s == Status::Unsupported);
     let mut out = String::new();
     for (fixtures, backends, headline) in grouped_failures(records, Status::Failed) {
@@ -324,7 +329,7 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
             Status::Failed => "❌ FAIL",
             Status::KnownFailure => "⚠️ known failure",
             // (the reason is in the list above the table)
-            Status::Skipped => "⏭ not applicable",
+            Status::Skipped | Status::Inapplicable => "⏭ not applicable",
             Status::Unsupported => "➖ unsupported",
         };
         write!(out, "| `{}` | {result} |", r.trial).ok();

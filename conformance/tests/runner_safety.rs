@@ -152,6 +152,7 @@ fn guard_refuses_the_initial_namespace_everywhere() {
         scratch: &tmp,
         shim_dir: &tmp,
         lock_file: &tmp,
+        tool_dir: None,
     })
     .err()
     .expect("start in the initial namespace must be refused");

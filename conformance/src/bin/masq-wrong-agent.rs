@@ -22,6 +22,22 @@
 //!   restores its nat tables here with the jump rewritten, and idles without re-reading
 //!   the config.
 //!
+//! - `masq-wrong-agent nft FAULT CONFIG AGENT ARGS...`: a native nftables implementation
+//!   built on the real agent's script: every resync period it reads CONFIG, runs
+//!   `AGENT --dry-run --datapath nftables --config CONFIG ARGS...`, puts FAULT into the
+//!   script and applies it with `nft -f -` (from PATH). FAULT is one of
+//!   `no-verdict` (the non-masquerade set is looked up without `return`: every
+//!   destination is masqueraded), `saddr-local` (the source, not the destination, is
+//!   tested for locality), `append` (the table is never deleted first: every sync adds
+//!   another copy of its rules and the set keeps every element it ever had), or
+//!   `apply-on-change` (the right script, applied only when the config's text changed:
+//!   damage is never healed) (conformance/tests/wrong_nftables.rs).
+//!
+//! - `masq-wrong-agent gap MILLIS AGENT ARGS...`: a careless datapath switch: deletes
+//!   the nftables table `inet IP-MASQ-AGENT` and flushes the iptables chain
+//!   `IP-MASQ-AGENT` (whichever exist), waits MILLIS milliseconds with no rules at all,
+//!   then runs the agent (conformance/tests/nftables_verdicts.rs).
+//!
 //! It only ever runs as the implementation under test, inside the runner's sandbox.
 
 use std::process::{Command, ExitCode};
@@ -80,6 +96,109 @@ fn drop_last_cidr(text: &str) -> String {
     serde_json::to_string(&map).expect("JSON")
 }
 
+/// The resync period a config asks for (`resyncInterval`), at least 100 ms; 60 s when
+/// it gives none or does not parse.
+fn period_of(text: &str) -> Duration {
+    serde_saphyr::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| {
+            v.as_object()?
+                .iter()
+                .rev()
+                .find(|(k, _)| k.eq_ignore_ascii_case("resyncInterval"))
+                .and_then(|(_, v)| v.as_str().map(str::to_string))
+        })
+        .and_then(|t| masq_conformance::go_duration::GoDuration::parse(&t).ok())
+        .map_or(Duration::from_secs(60), |d| {
+            d.get().max(Duration::from_millis(100))
+        })
+}
+
+/// The faults of the `nft` mode.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NftFault {
+    NoVerdict,
+    SaddrLocal,
+    Append,
+    ApplyOnChange,
+}
+
+impl NftFault {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "no-verdict" => NftFault::NoVerdict,
+            "saddr-local" => NftFault::SaddrLocal,
+            "append" => NftFault::Append,
+            "apply-on-change" => NftFault::ApplyOnChange,
+            _ => return None,
+        })
+    }
+
+    /// The script with the fault in it.
+    fn apply(self, script: &str) -> String {
+        script
+            .lines()
+            .filter(|l| {
+                let t = l.trim_start();
+                !(self == NftFault::Append
+                    && (t.starts_with("add table ") || t.starts_with("delete table ")))
+            })
+            .map(|l| match self {
+                NftFault::NoVerdict if l.contains("daddr @") => l.replacen(" return", "", 1) + "\n",
+                NftFault::SaddrLocal => {
+                    l.replace("fib daddr type local", "fib saddr type local") + "\n"
+                }
+                _ => format!("{l}\n"),
+            })
+            .collect()
+    }
+}
+
+fn nft_loop(fault: NftFault, config: &str, agent: &str, args: &[String]) -> ! {
+    let mut applied: Option<String> = None;
+    // The last good config's period stays while the config is bad, as in the agent.
+    let mut period = Duration::from_secs(60);
+    loop {
+        let text = match std::fs::read_to_string(config) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(String::new()),
+            Err(_) => None, // unreadable: keep the last rules
+        };
+        if let Some(text) = text {
+            let changed = applied.as_deref() != Some(text.as_str());
+            let script = Command::new(agent)
+                .args(["--dry-run", "--datapath", "nftables", "--config", config])
+                .args(args)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+            if let Some(script) = script.filter(|_| changed || fault != NftFault::ApplyOnChange) {
+                let script = fault.apply(&script);
+                let ok = Command::new("nft")
+                    .args(["-f", "-"])
+                    .stdin(std::process::Stdio::piped())
+                    .spawn()
+                    .and_then(|mut c| {
+                        use std::io::Write;
+                        c.stdin
+                            .take()
+                            .expect("piped")
+                            .write_all(script.as_bytes())?;
+                        c.wait()
+                    })
+                    .is_ok_and(|s| s.success());
+                eprintln!("masq-wrong-agent: applied the script with its fault: {ok}");
+                if ok {
+                    period = period_of(&text);
+                    applied = Some(text);
+                }
+            }
+        }
+        std::thread::sleep(period);
+    }
+}
+
 fn drop_last_cidr_loop(config: &str, agent: &str, args: &[String]) -> ! {
     let rewritten = std::path::Path::new("/etc/masq-wrong-agent/config");
     std::fs::create_dir_all(rewritten.parent().expect("a parent"))
@@ -103,19 +222,7 @@ fn drop_last_cidr_loop(config: &str, agent: &str, args: &[String]) -> ! {
                 .status()
                 .is_ok_and(|s| s.success());
             if ok {
-                period = serde_saphyr::from_str::<serde_json::Value>(&text)
-                    .ok()
-                    .and_then(|v| {
-                        v.as_object()?
-                            .iter()
-                            .rev()
-                            .find(|(k, _)| k.eq_ignore_ascii_case("resyncInterval"))
-                            .and_then(|(_, v)| v.as_str().map(str::to_string))
-                    })
-                    .and_then(|t| masq_conformance::go_duration::GoDuration::parse(&t).ok())
-                    .map_or(Duration::from_secs(60), |d| {
-                        d.get().max(Duration::from_millis(100))
-                    });
+                period = period_of(&text);
             }
         }
         std::thread::sleep(period);
@@ -174,7 +281,7 @@ fn src_local(agent: &str, args: &[String]) -> ! {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS... | drop-last-cidr CONFIG AGENT ARGS... | without-flag NAME AGENT ARGS... | src-local AGENT ARGS...";
+    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS... | drop-last-cidr CONFIG AGENT ARGS... | without-flag NAME AGENT ARGS... | src-local AGENT ARGS... | nft no-verdict|saddr-local|append|apply-on-change CONFIG AGENT ARGS... | gap MILLIS AGENT ARGS...";
     match args.first().map(String::as_str) {
         Some("masquerade-everything") => masquerade_everything(),
         Some("once") if args.len() >= 2 => {
@@ -187,6 +294,30 @@ fn main() -> ExitCode {
             idle()
         }
         Some("src-local") if args.len() >= 2 => src_local(&args[1], &args[2..]),
+        Some("gap") if args.len() >= 3 => {
+            let millis: u64 = args[1].parse().expect("MILLIS is a number");
+            // Whichever exists; a missing table or chain is not an error here.
+            let _ = Command::new("nft")
+                .args(["delete", "table", "inet", "IP-MASQ-AGENT"])
+                .status();
+            let _ = Command::new("iptables")
+                .args(["-w", "5", "-t", "nat", "-F", "IP-MASQ-AGENT"])
+                .status();
+            eprintln!("masq-wrong-agent: old rules removed; {millis} ms without any");
+            std::thread::sleep(Duration::from_millis(millis));
+            let status = Command::new(&args[2])
+                .args(&args[3..])
+                .status()
+                .expect("running the agent");
+            ExitCode::from(status.code().unwrap_or(1) as u8)
+        }
+        Some("nft") if args.len() >= 4 => match NftFault::parse(&args[1]) {
+            Some(fault) => nft_loop(fault, &args[2], &args[3], &args[4..]),
+            None => {
+                eprintln!("{usage}");
+                ExitCode::from(2)
+            }
+        },
         Some("drop-last-cidr") if args.len() >= 3 => {
             drop_last_cidr_loop(&args[1], &args[2], &args[3..])
         }

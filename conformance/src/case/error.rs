@@ -61,6 +61,8 @@ pub enum StepError {
     #[error(transparent)]
     Iptables(#[from] IptablesError),
     #[error(transparent)]
+    Nft(#[from] crate::nftables::NftError),
+    #[error(transparent)]
     Implementation(#[from] ImplementationError),
     #[error(transparent)]
     Probe(#[from] ProbeError),

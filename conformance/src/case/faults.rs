@@ -9,6 +9,7 @@ use super::error::StepError;
 use super::Runner;
 use crate::family::Family;
 use crate::fixture::{Fault, Flap, Tamper};
+use crate::profile::ListingKind;
 
 /// The restore tools a fault replaces.
 const RESTORE_TOOLS: [&str; 2] = [Family::V4.iptables_restore(), Family::V6.iptables_restore()];
@@ -28,6 +29,16 @@ impl Runner<'_> {
         // Captured before acting: the implementation may react before the runner looks.
         let before = self.node.current_rules().unwrap_or_default();
         let shim = |tool: &str| self.node.shim_dir.join(tool);
+        // The tools that write the implementation's rules: `nft` for kind nftables, the
+        // restore tools otherwise (none of them when iptables is left out).
+        let nftables = self.spec.profile.listings == ListingKind::Nftables;
+        let mut writers: Vec<&str> = Vec::new();
+        if nftables {
+            writers.push("nft");
+        }
+        if !nftables && !self.node.without_iptables {
+            writers.extend(RESTORE_TOOLS);
+        }
         match fault {
             Fault::RestoreFailing => {
                 let fail = ["/usr/bin/false", "/bin/false"]
@@ -39,12 +50,12 @@ impl Runner<'_> {
                             "fault: no `false` binary to stand in for iptables-restore".into(),
                         )
                     })?;
-                for tool in RESTORE_TOOLS {
+                for tool in &writers {
                     replace_symlink(&shim(tool), Some(fail))?;
                 }
             }
             Fault::RestoreMissing => {
-                for tool in RESTORE_TOOLS {
+                for tool in &writers {
                     replace_symlink(&shim(tool), None)?;
                 }
             }
@@ -61,11 +72,17 @@ impl Runner<'_> {
             }
             Fault::Cleared => {
                 self.faults.lock_holder = None;
-                let real = self.spec.backend.binary().ok_or_else(|| {
-                    StepError::Misuse("fault: the backend's binary vanished".into())
-                })?;
-                for tool in RESTORE_TOOLS {
-                    replace_symlink(&shim(tool), Some(&real))?;
+                if nftables {
+                    let real = crate::nftables::binary()
+                        .ok_or_else(|| StepError::Misuse("fault: nft vanished".into()))?;
+                    replace_symlink(&shim("nft"), Some(&real))?;
+                } else if !self.node.without_iptables {
+                    let real = self.spec.backend.binary().ok_or_else(|| {
+                        StepError::Misuse("fault: the backend's binary vanished".into())
+                    })?;
+                    for tool in RESTORE_TOOLS {
+                        replace_symlink(&shim(tool), Some(&real))?;
+                    }
                 }
             }
             Fault::Flap(flap) => return self.flap(flap),
@@ -74,10 +91,13 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// Alternates bad and good configs; records whether the nat table ever moved.
+    /// Alternates bad and good configs; records whether the nat table ever moved (for
+    /// listing kind none, which has no table to read: whether the outcomes of new UDP
+    /// flows to the standard destinations ever moved).
     fn flap(&mut self, flap: &Flap) -> Result<(), StepError> {
         let (every, total) = (flap.every.get(), flap.duration.get());
-        let before = self.node.current_rules()?;
+        let rules_before = self.node.current_rules()?;
+        let before = self.flap_sample()?;
         let deadline = Instant::now() + total;
         let (mut swaps, mut changed) = (0u32, 0u32);
         while Instant::now() < deadline {
@@ -89,7 +109,7 @@ impl Runner<'_> {
             self.node.publish_source(source)?;
             swaps += 1;
             std::thread::sleep(every);
-            if self.node.current_rules()? != before {
+            if self.flap_sample()? != before {
                 changed += 1;
             }
         }
@@ -103,11 +123,36 @@ impl Runner<'_> {
             if changed == 0 { "never" } else { "yes" }
         )
         .ok();
-        self.waits.baseline = Some(before);
+        self.waits.baseline = Some(rules_before);
         Ok(())
     }
 
+    /// What the flap watches: the implementation's rules, or for kind none outcomes.
+    fn flap_sample(&mut self) -> Result<String, StepError> {
+        match self.spec.profile.listings {
+            ListingKind::None => {
+                let targets = super::outcome::standard_targets();
+                Ok(self.probe(&targets, &[crate::probe::Proto::Udp])?.render())
+            }
+            _ => self.node.current_rules(),
+        }
+    }
+
     pub(super) fn tamper(&mut self, t: Tamper) -> Result<(), StepError> {
+        match self.spec.profile.listings {
+            ListingKind::Nftables => return self.tamper_nft(t),
+            ListingKind::None => return Err(StepError::Misuse(
+                "tamper: an implementation of listing kind none has no rules the runner can damage"
+                    .into(),
+            )),
+            ListingKind::Iptables => {}
+        }
+        if t == Tamper::DeleteSetElement {
+            return Err(StepError::Misuse(
+                "tamper: delete-set-element needs an implementation of listing kind nftables"
+                    .into(),
+            ));
+        }
         let chain = self.spec.fixture.chain();
         for &family in self.node.families {
             match t {
@@ -136,6 +181,40 @@ impl Runner<'_> {
                         return Err(e.into());
                     }
                 }
+                Tamper::DeleteSetElement => unreachable!("refused above"),
+            }
+        }
+        Ok(())
+    }
+
+    /// The nftables meaning of each tamper: `flush-chain` flushes every chain of the
+    /// implementation's tables, `delete-jump` its base chains (what hooks it into
+    /// postrouting), `delete-chain` deletes its tables, `delete-set-element` deletes one
+    /// element of a set (the first of the first set with any).
+    fn tamper_nft(&mut self, t: Tamper) -> Result<(), StepError> {
+        let nft = self.node.nft();
+        // Damage to nothing would pass any implementation: it is the case's error.
+        if nft.tables()?.is_empty() {
+            return Err(StepError::Misuse(format!(
+                "tamper: the implementation has no nftables table to damage (profile nftables.table: {})",
+                self.spec
+                    .profile
+                    .nftables
+                    .as_ref()
+                    .and_then(|n| n.table.as_deref())
+                    .unwrap_or("not set: any table iptables-nft does not own")
+            )));
+        }
+        match t {
+            Tamper::FlushChain => nft.flush_rules()?,
+            Tamper::DeleteJump => nft.flush_base_chains()?,
+            Tamper::DeleteChain => nft.delete_tables()?,
+            Tamper::DeleteSetElement => {
+                if nft.delete_set_element()?.is_none() {
+                    return Err(StepError::Misuse(
+                        "tamper: delete-set-element found no set with an element in the implementation's tables".into(),
+                    ));
+                }
             }
         }
         Ok(())
@@ -157,6 +236,11 @@ impl Runner<'_> {
     }
 
     pub(super) fn preload(&mut self, lines: &[String]) -> Result<(), StepError> {
+        if self.node.without_iptables {
+            return Err(StepError::Misuse(
+                "preload: needs iptables, which this run leaves out (--without-iptables)".into(),
+            ));
+        }
         let tables = self.node.tables();
         for line in lines {
             let args = split_rule(line);

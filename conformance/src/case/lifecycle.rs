@@ -53,6 +53,7 @@ impl Runner<'_> {
             scratch: &self.node.sandbox.scratch,
             shim_dir: &self.node.shim_dir,
             lock_file: &self.node.lock_file,
+            tool_dir: self.node.tool_dir.as_deref(),
         })?;
         self.implementation.running = Some(running);
         self.out.timings.add("implementation start", t.elapsed());

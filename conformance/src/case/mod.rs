@@ -14,6 +14,7 @@ use crate::fixture::{Fixture, SnapshotPart, Step};
 use crate::implementation::Profile;
 use crate::iptables::{Backend, IptablesError};
 use crate::probe::Receivers;
+use crate::profile::ListingKind;
 use crate::snapshot::{normalize_listing, normalize_save};
 use crate::topology::Sandbox;
 
@@ -23,6 +24,7 @@ pub mod lifecycle;
 pub mod node;
 pub mod outcome;
 pub mod reload;
+pub mod switch;
 pub mod traffic;
 pub mod waiting;
 
@@ -76,6 +78,9 @@ pub struct CaseSpec<'a> {
     /// The reviewed snapshot's document, when there is one: what an implementation
     /// without iptables rules is waited for (`readiness: outcomes`).
     pub expected: Option<&'a str>,
+    /// `--without-iptables`: iptables is not on the implementation's PATH, and the
+    /// runner never runs it.
+    pub without_iptables: bool,
 }
 
 /// One case in progress.
@@ -131,7 +136,13 @@ impl<'a> Runner<'a> {
             sandbox.pod.file(),
         ])
         .map_err(SetupError::Receivers)?;
-        let node = node::Node::prepare(sandbox, spec.profile, spec.backend, spec.fixture.ipv6())?;
+        let node = node::Node::prepare(
+            sandbox,
+            spec.profile,
+            spec.backend,
+            spec.fixture.ipv6(),
+            spec.without_iptables,
+        )?;
         Ok(Self {
             spec,
             node,
@@ -152,7 +163,9 @@ impl<'a> Runner<'a> {
 
     fn run_steps(&mut self) -> Result<(), CaseError> {
         let steps = &self.spec.fixture.steps;
-        let explicit_start = steps.iter().any(|s| matches!(s, Step::Start(_)));
+        let explicit_start = steps
+            .iter()
+            .any(|s| matches!(s, Step::Start(_) | Step::StartAndProbe(_)));
         for (i, step) in steps.iter().enumerate() {
             self.step_no = i + 1;
             let failed = |error: StepError| CaseError::Step {
@@ -162,7 +175,10 @@ impl<'a> Runner<'a> {
             };
             let implicit_start = !explicit_start
                 && self.implementation.running.is_none()
-                && !matches!(step, Step::Config(_) | Step::Preload(_));
+                && !matches!(
+                    step,
+                    Step::Config(_) | Step::Preload(_) | Step::PreloadNftables(_)
+                );
             if implicit_start {
                 self.start().map_err(failed)?;
             }
@@ -216,6 +232,13 @@ impl<'a> Runner<'a> {
                 self.mark_reads();
                 Ok(())
             }
+            Step::PreloadNftables(script) => {
+                self.preload_nftables(script)?;
+                self.waits.baseline = Some(self.node.current_rules().unwrap_or_default());
+                self.mark_reads();
+                Ok(())
+            }
+            Step::StartAndProbe(w) => self.start_and_probe(w.duration.get()),
             Step::ConntrackFlush(_) => self.conntrack_flush(),
             Step::FlowOpen(f) => self.flow_open(f),
             Step::FlowProbe(f) => self.flow_probe(f),
@@ -259,7 +282,20 @@ impl<'a> Runner<'a> {
     fn snapshot_part(&mut self, part: SnapshotPart) -> Result<(), StepError> {
         let n = self.step_no;
         let chain = self.spec.fixture.chain();
+        let kind = self.spec.profile.listings;
         match part {
+            // Rules of another kind: its own listing stands in for the iptables ones.
+            SnapshotPart::Rules | SnapshotPart::Listing if kind == ListingKind::Nftables => {
+                let listing = self.node.nft_listing()?;
+                let counters = part == SnapshotPart::Listing;
+                let text = match counters {
+                    true => listing,
+                    false => crate::nftables::without_counters(&listing),
+                };
+                let section = document::nft_section(n, counters, &text);
+                self.out.document.push_str(&section);
+            }
+            SnapshotPart::Rules | SnapshotPart::Listing if kind == ListingKind::None => {}
             SnapshotPart::Outcome => {
                 let table = self.out.tables.last().ok_or_else(|| {
                     StepError::Misuse("snapshot: outcome needs an earlier probe step".into())

@@ -9,6 +9,8 @@ use crate::family::Family;
 use crate::fixture::ConfigSource;
 use crate::implementation::Profile;
 use crate::iptables::{Backend, IptablesError, NodeTables};
+use crate::nftables::{self, NodeNft, Table};
+use crate::profile::ListingKind;
 use crate::snapshot::normalize_save;
 use crate::topology::Sandbox;
 
@@ -27,6 +29,13 @@ pub struct Node {
     watched: Vec<String>,
     /// The profile, which names the files of a config.
     profile: Profile,
+    /// The implementation's nftables table, when the profile names one.
+    nft_table: Option<Table>,
+    /// iptables is left out of the implementation's PATH and never run by the runner.
+    pub without_iptables: bool,
+    /// The directory of tools that replaces the runner's PATH after the shims, when some
+    /// must be found only in the shims (see [`crate::toolpath`]).
+    pub tool_dir: Option<PathBuf>,
 }
 
 impl Node {
@@ -35,6 +44,7 @@ impl Node {
         profile: &Profile,
         backend: Backend,
         ipv6: bool,
+        without_iptables: bool,
     ) -> Result<Self, SetupError> {
         let key = profile
             .config_path
@@ -45,8 +55,25 @@ impl Node {
         let volume = ConfigMapVolume::create(&sandbox.scratch.join("volume"), &key)
             .map_err(SetupError::Volume)?;
         let shim_dir = sandbox.scratch.join("bin");
-        backend
-            .make_shim_dir(&shim_dir)
+        let nftables = profile.listings == ListingKind::Nftables;
+        let left_out = move |name: &str| {
+            (without_iptables && crate::toolpath::is_iptables_tool(name))
+                || (nftables && name == "nft")
+        };
+        let tool_dir = (without_iptables || nftables).then(|| sandbox.scratch.join("sbin"));
+        let shims = match without_iptables {
+            true => std::fs::create_dir_all(&shim_dir),
+            false => backend.make_shim_dir(&shim_dir),
+        };
+        shims
+            .and_then(|()| match &tool_dir {
+                Some(dir) => crate::toolpath::make_tool_dir(dir, &shim_dir, &left_out),
+                None => Ok(()),
+            })
+            .and_then(|()| match nftables {
+                true => crate::toolpath::link_nft(&shim_dir),
+                false => Ok(()),
+            })
             .map_err(|source| SetupError::Backend {
                 backend: backend.name(),
                 source,
@@ -61,6 +88,9 @@ impl Node {
             families: Family::enabled(ipv6),
             watched: Vec::new(),
             profile: profile.clone(),
+            nft_table: profile.nft_table(),
+            without_iptables,
+            tool_dir,
         })
     }
 
@@ -113,8 +143,42 @@ impl Node {
         }
     }
 
+    /// The implementation's nftables (for listing kind `nftables`).
+    pub fn nft(&self) -> NodeNft<'_> {
+        NodeNft {
+            ns: self.sandbox.node.file(),
+            table: self.nft_table.as_ref(),
+        }
+    }
+
+    /// The implementation's nftables, normalised (counters included).
+    pub fn nft_listing(&self) -> Result<String, StepError> {
+        Ok(nftables::normalize(&self.nft().list()?))
+    }
+
+    /// The implementation's rules as one text without counters, for readiness and
+    /// `rules-changed`: the nat table(s) for kind `iptables`, its nftables for kind
+    /// `nftables`, nothing for kind `none`.
+    pub fn current_rules(&self) -> Result<String, StepError> {
+        match self.profile.listings {
+            ListingKind::Iptables => Ok(self.current_nat()?),
+            ListingKind::Nftables => Ok(nftables::without_counters(&self.nft_listing()?)),
+            ListingKind::None => Ok(String::new()),
+        }
+    }
+
+    /// Whether the implementation's rules are in place: for kind `iptables` see
+    /// [`Node::rules_in_place`]; for kind `nftables`, a table with a chain hooked at
+    /// postrouting and a `masquerade` statement.
+    pub fn ready(&self, chain: &str) -> Result<bool, StepError> {
+        match self.profile.listings {
+            ListingKind::Nftables => Ok(nftables::in_place(&self.nft_listing()?)),
+            _ => Ok(self.rules_in_place(chain)?),
+        }
+    }
+
     /// The nat table(s), normalised, as one text.
-    pub fn current_rules(&self) -> Result<String, IptablesError> {
+    pub fn current_nat(&self) -> Result<String, IptablesError> {
         let tables = self.tables();
         let mut text = String::new();
         for &family in self.families {

@@ -7,9 +7,9 @@ use super::outcome::standard_targets;
 use super::Runner;
 use crate::document::split_sections;
 use crate::fixture::{ProbeSelection, SnapshotPart, Step, Wait};
-use crate::implementation::Readiness;
 use crate::poll::{self, MAX_WAIT};
 use crate::probe::Proto;
+use crate::profile::ListingKind;
 
 /// How long a readiness wait may take before the case fails.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -44,7 +44,7 @@ const SLACK: Duration = Duration::from_secs(10);
 
 impl Runner<'_> {
     pub(super) fn wait(&mut self, w: &Wait) -> Result<(), StepError> {
-        let outcomes_only = self.spec.profile.readiness == Readiness::Outcomes;
+        let outcomes_only = self.spec.profile.outcome_readiness();
         match w {
             Wait::Rules | Wait::RulesChanged if outcomes_only => {
                 match self.expected_outcome_after_this_step() {
@@ -138,19 +138,23 @@ impl Runner<'_> {
 
     fn wait_rules(&mut self) -> Result<(), StepError> {
         let chain = self.spec.fixture.chain();
+        let nftables = self.spec.profile.listings == ListingKind::Nftables;
         let (node, implementation) = (&self.node, &mut self.implementation);
         let waited = poll::until(
             || {
-                format!(
+                match nftables {
+                true => "the implementation's nftables table with a chain hooked at postrouting and a masquerade statement".to_string(),
+                false => format!(
                     "chain {chain} with a MASQUERADE rule and a POSTROUTING jump to it in the nat table{}",
                     if node.families.len() > 1 { " (IPv4 and IPv6)" } else { "" }
-                )
+                ),
+            }
             },
             READY_TIMEOUT,
             poll::EVERY,
             || {
                 implementation.check_alive()?;
-                Ok::<_, StepError>(node.rules_in_place(&chain)?.then_some(()))
+                Ok::<_, StepError>(node.ready(&chain)?.then_some(()))
             },
         )?;
         waited.map_err(|t| {
@@ -173,7 +177,7 @@ impl Runner<'_> {
             .min(MAX_WAIT);
         let (node, implementation) = (&self.node, &mut self.implementation);
         let waited = poll::until(
-            || "the nat table to change".to_string(),
+            || "the implementation's rules to change".to_string(),
             limit,
             poll::EVERY,
             || {

@@ -143,6 +143,7 @@ pub fn judge(
         profile,
         backend,
         expected: None,
+        without_iptables: false,
     });
     let mut j = Judged::default();
     if let Some(e) = run.error {

@@ -68,13 +68,19 @@ pub fn predict(fixture: &Fixture) -> Result<Vec<Predicted>, String> {
     let mut stopped = false;
     let mut last: Option<(Direction, Result<Vec<PredictedRow>, String>)> = None;
     let mut out = Vec::new();
-    let explicit_start = fixture.steps.iter().any(|s| matches!(s, Step::Start(_)));
+    let explicit_start = fixture
+        .steps
+        .iter()
+        .any(|s| matches!(s, Step::Start(_) | Step::StartAndProbe(_)));
     for (i, step) in fixture.steps.iter().enumerate() {
         let n = i + 1;
         if !explicit_start
             && !running
             && !stopped
-            && !matches!(step, Step::Config(_) | Step::Preload(_))
+            && !matches!(
+                step,
+                Step::Config(_) | Step::Preload(_) | Step::PreloadNftables(_)
+            )
         {
             running = true;
             if !forever(&kernel) {
@@ -91,7 +97,8 @@ pub fn predict(fixture: &Fixture) -> Result<Vec<Predicted>, String> {
                     kernel = Kernel::Unknown(format!("no wait since the config of step {n}"));
                 }
             }
-            Step::Start(_) => {
+            Step::Start(_) | Step::StartAndProbe(_) => {
+                // (What start-and-probe sees during the start is timing, not modelled.)
                 running = true;
                 if !forever(&kernel) {
                     kernel = Kernel::Unknown("no wait since the implementation started".into());
@@ -145,7 +152,7 @@ pub fn predict(fixture: &Fixture) -> Result<Vec<Predicted>, String> {
                 running = false;
                 stopped = true;
             }
-            Step::Preload(_) => {
+            Step::Preload(_) | Step::PreloadNftables(_) => {
                 kernel = Kernel::Unknown("for good: rules preloaded by the fixture".into())
             }
             Step::Fault(_) => kernel = Kernel::Unknown("for good: a fault was injected".into()),

@@ -24,6 +24,9 @@ pub struct SuiteOptions {
     pub bless: bool,
     /// Where mismatching documents and their diffs go (`--artifacts DIR`).
     pub artifacts: Option<PathBuf>,
+    /// `--without-iptables`: the implementation's PATH holds no iptables tool and the
+    /// runner runs none (for implementations that keep no iptables rules).
+    pub without_iptables: bool,
     /// Positional name filters: a trial runs if it matches any (none: every trial).
     pub filters: Vec<String>,
     /// `--skip` filters: a trial that matches any does not run.
@@ -47,6 +50,11 @@ Options of the suite:
   --backend legacy|nft|all       iptables backend(s) to run against (default: all)
   --iptables DIR                 use the iptables unpacked in DIR (scripts/iptables-version.sh)
   --fixtures DIR                 fixture directory (default: ./fixtures)
+  --without-iptables             leave iptables off the implementation's PATH (and its
+                                 /etc/alternatives links dangling), and never run it:
+                                 shows that an implementation of listing kind nftables
+                                 or none works on a node without iptables; cases that
+                                 need iptables are reported as unsupported
   --junit FILE                   write a JUnit XML report
   --artifacts DIR                write each mismatching document (NAME.snap.new) and its
                                  diff (NAME.diff) here; the suite's snapshots are never
@@ -140,6 +148,7 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, String> {
         missing: None,
         bless: false,
         artifacts: None,
+        without_iptables: false,
         filters: Vec::new(),
         skips: Vec::new(),
         exact: false,
@@ -173,6 +182,7 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, String> {
             }
             "--artifacts" => opts.artifacts = Some(value("--artifacts")?.into()),
             "--bless" => opts.bless = true,
+            "--without-iptables" => opts.without_iptables = true,
             "--report" => opts.report = Some(value("--report")?.into()),
             "--write-expectations" => {
                 opts.write_expectations = Some(value("--write-expectations")?.into())

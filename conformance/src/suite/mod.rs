@@ -57,8 +57,20 @@ pub fn load_fixtures(dir: &Path) -> Result<Vec<(String, Fixture)>, String> {
 
 /// Why the suite cannot run here, if it cannot.
 pub fn unavailable(backends: &[Backend]) -> Option<String> {
+    unavailable_for(backends, false, false)
+}
+
+/// [`unavailable`] for a profile that may need `nft`, in a run that may leave iptables
+/// out (then the backends' binaries are not needed).
+pub fn unavailable_for(backends: &[Backend], nft: bool, without_iptables: bool) -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
         return Some("not running as root (network namespaces and iptables need it)".into());
+    }
+    if nft && crate::nftables::binary().is_none() {
+        return Some("nft is not installed (the nftables package; run scripts/setup.sh)".into());
+    }
+    if without_iptables {
+        return None;
     }
     for b in backends {
         if b.binary().is_none() {
@@ -104,7 +116,20 @@ pub fn run(opts: SuiteOptions, mut args: Arguments) -> ExitCode {
     if args.test_threads.is_none() && std::env::var_os("RUST_TEST_THREADS").is_none() {
         args.test_threads = Some(DEFAULT_CASES_IN_FLIGHT);
     }
-    let blocker = opts.missing.clone().or_else(|| unavailable(&opts.backends));
+    if opts.without_iptables && profile.listings == crate::profile::ListingKind::Iptables {
+        eprintln!(
+            "error: --without-iptables: {} keeps iptables rules (listings: iptables); it cannot run without iptables",
+            opts.profile_path.display()
+        );
+        return ExitCode::from(2);
+    }
+    let blocker = opts.missing.clone().or_else(|| {
+        unavailable_for(
+            &opts.backends,
+            profile.listings == crate::profile::ListingKind::Nftables,
+            opts.without_iptables,
+        )
+    });
     if let Some(why) = &blocker {
         if crate::prereq::required() && !args.list {
             eprintln!("error: cannot run the conformance suite: {why} (CI=true: a test that cannot run fails)");
@@ -150,6 +175,7 @@ pub fn run(opts: SuiteOptions, mut args: Arguments) -> ExitCode {
                 backend,
                 snapshot_dir: snapshot_dir.clone(),
                 mode: mode.clone(),
+                without_iptables: opts.without_iptables,
             }));
         }
     }
@@ -189,6 +215,7 @@ pub fn run(opts: SuiteOptions, mut args: Arguments) -> ExitCode {
     );
     // Reports name the iptables version the cases ran on (`--iptables`, or the machine's).
     let suite_name = match blocker.is_none() && !args.list {
+        true if opts.without_iptables => format!("{} without iptables", profile.name),
         true => format!(
             "{} on {}",
             profile.name,
@@ -212,11 +239,13 @@ pub fn run(opts: SuiteOptions, mut args: Arguments) -> ExitCode {
             backends: &opts.backends,
             argv: &opts.argv,
             blocker: blocker.as_deref(),
-            environment: crate::verdict::environment::current(if blocker.is_some() {
-                &[]
-            } else {
-                &opts.backends
-            }),
+            environment: crate::verdict::environment::current(
+                if blocker.is_some() || opts.without_iptables {
+                    &[]
+                } else {
+                    &opts.backends
+                },
+            ),
         });
         let text = serde_json::to_string_pretty(&report).expect("a report serialises");
         match std::fs::write(path, text + "\n") {

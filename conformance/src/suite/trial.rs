@@ -8,9 +8,10 @@ use std::time::Instant;
 use libtest_mimic::{Completion, Failed};
 
 use crate::case::{self, CaseOutput, CaseSpec};
+use crate::document::{sections_marked, LISTING_MARK, NFT_MARK, RULES_MARK};
 use crate::fixture::Fixture;
 use crate::iptables::Backend;
-use crate::profile::{Profile, RuleListings};
+use crate::profile::{ListingKind, Profile};
 use crate::report::{self, Record, Status};
 use crate::store::{self, SnapshotMode, Stored};
 
@@ -22,6 +23,8 @@ pub struct TrialSpec {
     pub backend: Backend,
     pub snapshot_dir: PathBuf,
     pub mode: SnapshotMode,
+    /// `--without-iptables`.
+    pub without_iptables: bool,
 }
 
 /// Why a trial's run did not match.
@@ -62,6 +65,7 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
         profile: &spec.profile,
         backend: spec.backend,
         expected: expected.as_deref(),
+        without_iptables: spec.without_iptables,
     };
     let run = case::run_case(&case_spec);
     if let Some(e) = run.error {
@@ -73,11 +77,22 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
         return (Err(failure), run.output);
     }
     let mut doc = crate::waivers::apply(&run.output.document, &waived);
-    let listings_bind = spec.profile.rule_listings == RuleListings::Normative
-        && spec
-            .profile
-            .supports(crate::features::Feature::IptablesListings);
-    if !listings_bind {
+    let mut expected = expected;
+    let mut mode = spec.mode.clone();
+    let mut own_verdict = Ok(());
+    if spec.profile.listings != ListingKind::Iptables {
+        // Its own listing is its own regression snapshot; the normative one binds only
+        // its outcomes, and is never rewritten by its run. (A wrong outcome is reported
+        // before a changed listing.)
+        let own = sections_marked(&doc, &[NFT_MARK], true);
+        own_verdict = check_own(spec, &snap_name, &own);
+        let listings = [RULES_MARK, LISTING_MARK, NFT_MARK];
+        doc = sections_marked(&doc, &listings, false);
+        expected = expected.map(|e| sections_marked(&e, &listings, false));
+        if !matches!(mode, SnapshotMode::ReadOnly { .. }) {
+            mode = SnapshotMode::ReadOnly { artifacts: None };
+        }
+    } else if !spec.profile.iptables_listings_bind() {
         if let Some(stored) = &expected {
             doc = crate::document::with_stored_rules(&doc, stored);
         }
@@ -88,7 +103,7 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
         &spec.fixture.description,
         expected.as_deref(),
         &doc,
-        &spec.mode,
+        &mode,
     ) {
         Ok(Stored::Matched) => Ok(()),
         Ok(Stored::Written(path)) => {
@@ -111,7 +126,55 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
             })
         }
     };
-    (verdict, run.output)
+    (verdict.and(own_verdict), run.output)
+}
+
+/// Compares the implementation's own listing with its regression snapshot
+/// (`snapshots/<name>/<case>@<backend>.snap`) when there is one; writes it only when
+/// asked (`--bless`, `INSTA_UPDATE`).
+fn check_own(spec: &TrialSpec, snap_name: &str, own: &str) -> Result<(), Failure> {
+    let dir = spec.snapshot_dir.join(&spec.profile.name);
+    let stored = store::stored(&dir, snap_name);
+    if stored.is_none() && (own.is_empty() || matches!(spec.mode, SnapshotMode::ReadOnly { .. })) {
+        return Ok(()); // nothing recorded for this implementation: nothing to compare
+    }
+    if !matches!(spec.mode, SnapshotMode::ReadOnly { .. }) {
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            return Err(Failure {
+                step: None,
+                headline: format!("creating {}: {e}", dir.display()),
+                detail: String::new(),
+            });
+        }
+    }
+    let mode = match &spec.mode {
+        SnapshotMode::ReadOnly { artifacts } => SnapshotMode::ReadOnly {
+            artifacts: artifacts.as_ref().map(|a| a.join(&spec.profile.name)),
+        },
+        other => other.clone(),
+    };
+    let description = format!(
+        "{}'s own listing (a regression snapshot of this implementation, not normative): {}",
+        spec.profile.name, spec.fixture.description
+    );
+    match store::check(&dir, snap_name, &description, stored.as_deref(), own, &mode) {
+        Ok(Stored::Matched) => Ok(()),
+        Ok(Stored::Written(path)) => {
+            eprintln!(
+                "note: {snap_name}: implementation snapshot written to {} (review it before committing)",
+                path.display()
+            );
+            Ok(())
+        }
+        Err(m) => Err(Failure {
+            step: m.step,
+            headline: format!(
+                "{}'s own listing differs from its regression snapshot: {}",
+                spec.profile.name, m.headline
+            ),
+            detail: m.detail,
+        }),
+    }
 }
 
 /// Runs one trial on a fresh thread (namespaces entered by setns never leak into the
@@ -128,11 +191,17 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
                 spec.profile.name
             ),
         )),
-        None => spec
-            .profile
-            .file_names(spec.fixture.config_files_needed())
-            .err()
-            .map(|why| (Status::Skipped, format!("not applicable: {why}"))),
+        None => match spec
+            .fixture
+            .inapplicable(spec.profile.listings, spec.without_iptables)
+        {
+            Some(why) => Some((Status::Inapplicable, format!("not applicable: {why}"))),
+            None => spec
+                .profile
+                .file_names(spec.fixture.config_files_needed())
+                .err()
+                .map(|why| (Status::Skipped, format!("not applicable: {why}"))),
+        },
     };
     if let Some((status, reason)) = not_run {
         report::record(Record {

@@ -119,6 +119,7 @@ pub fn build(facts: &RunFacts<'_>) -> Report {
                     ),
                     Status::Unsupported => (CaseState::Unsupported, Some(r.headline.clone())),
                     Status::Skipped => (CaseState::NotRun, Some(r.headline.clone())),
+                    Status::Inapplicable => (CaseState::NotApplicable, Some(r.headline.clone())),
                 },
             };
             CaseRecord {

@@ -25,6 +25,7 @@ fn case_cell(state: CaseState) -> (&'static str, &'static str) {
         CaseState::Failed => ("❌", "failed"),
         CaseState::Unsupported => ("➖", "unsupported"),
         CaseState::NotRun => ("⏸", "not-run"),
+        CaseState::NotApplicable => ("⏭", "not-applicable"),
     }
 }
 

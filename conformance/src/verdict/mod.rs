@@ -80,6 +80,9 @@ pub enum CaseState {
     Unsupported,
     /// Not run: the run was filtered, or could not run it here.
     NotRun,
+    /// Not run: its steps act on rules of a kind the implementation does not keep
+    /// (docs/validating-an-implementation.md §6); the reason says which.
+    NotApplicable,
 }
 
 /// One trial.
@@ -144,6 +147,9 @@ pub struct Summary {
     pub known_failures: usize,
     pub unsupported: usize,
     pub not_run: usize,
+    /// (Absent from reports written before listing kinds.)
+    #[serde(default)]
+    pub not_applicable: usize,
 }
 
 /// The verdict levels (docs/validating-an-implementation.md, "Verdicts").
@@ -173,6 +179,7 @@ impl Summary {
                 CaseState::KnownFailure => s.known_failures += 1,
                 CaseState::Unsupported => s.unsupported += 1,
                 CaseState::NotRun => s.not_run += 1,
+                CaseState::NotApplicable => s.not_applicable += 1,
             }
         }
         s
@@ -197,7 +204,7 @@ pub fn feature_results(
                 FeatureState::NotRun
             } else if counts.known_failures > 0 {
                 FeatureState::Partial
-            } else if counts.passed == 0 && counts.unsupported > 0 {
+            } else if counts.passed == 0 && counts.unsupported + counts.not_applicable > 0 {
                 // Every case of it also needs a feature the profile does not claim.
                 FeatureState::Unsupported
             } else if counts.passed == 0 {

@@ -36,13 +36,16 @@ pub fn verify(text: &str) -> Result<Report, Vec<String>> {
             CaseState::Passed if c.reason.is_some() || c.failing_step.is_some() => problems.push(
                 format!("case {name} passed, yet carries a failure (reason or failing step)"),
             ),
-            CaseState::Failed | CaseState::KnownFailure if c.reason.is_none() => {
+            CaseState::Failed | CaseState::KnownFailure | CaseState::NotApplicable
+                if c.reason.is_none() =>
+            {
                 problems.push(format!("case {name} is {:?} without a reason", c.state))
             }
             _ => {}
         }
         let needs_unclaimed = c.features.iter().any(|f| !supported(*f));
-        if needs_unclaimed && c.state != CaseState::Unsupported {
+        let not_run = matches!(c.state, CaseState::Unsupported | CaseState::NotApplicable);
+        if needs_unclaimed && !not_run {
             problems.push(format!(
                 "case {name} needs a feature the report does not claim, yet is {:?}",
                 c.state

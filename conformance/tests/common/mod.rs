@@ -23,6 +23,21 @@ pub fn run_harness(what: &str, pure: Vec<Test>, root: Vec<Test>) -> ExitCode {
 /// state (namespaces, processes, a sweep), which another test's run would disturb — a
 /// suite run sweeps the leftovers of a killed run that a test is about to look at.
 pub fn run_harness_with(what: &str, pure: Vec<Test>, root: Vec<Test>, serial: bool) -> ExitCode {
+    run_harness_waiting(what, pure, root, serial, Vec::new())
+}
+
+/// A root test that waits for something not in this tree yet (fixtures another branch
+/// adds): `Some(reason)` reports it as ignored with that reason, `None` runs it.
+pub type Waiting = (&'static str, fn(), Option<String>);
+
+/// [`run_harness_with`], plus root tests that may be waiting (see [`Waiting`]).
+pub fn run_harness_waiting(
+    what: &str,
+    pure: Vec<Test>,
+    root: Vec<Test>,
+    serial: bool,
+    waiting: Vec<Waiting>,
+) -> ExitCode {
     let mut args = Arguments::from_args();
     if serial && args.test_threads.is_none() {
         args.test_threads = Some(1);
@@ -46,10 +61,21 @@ pub fn run_harness_with(what: &str, pure: Vec<Test>, root: Vec<Test>, serial: bo
             Ok(())
         })
     };
+    let waiting = waiting.into_iter().map(|(name, f, why)| {
+        Trial::ignorable_test(name, move || match &why {
+            Some(reason) => Ok(libtest_mimic::Completion::ignored_with(reason)),
+            None => {
+                f();
+                Ok(libtest_mimic::Completion::Completed)
+            }
+        })
+        .with_ignored_flag(ignore)
+    });
     let trials = pure
         .into_iter()
         .map(trial)
         .chain(root.into_iter().map(|t| trial(t).with_ignored_flag(ignore)))
+        .chain(waiting)
         .collect();
     libtest_mimic::run(&args, trials).exit_code()
 }
@@ -70,6 +96,10 @@ pub fn agent() -> PathBuf {
 
 /// Why the root tests cannot run here, if they cannot.
 pub fn missing_prerequisite() -> Option<String> {
+    // A harness sets this for a prerequisite of its own (nft, for example).
+    if let Ok(why) = std::env::var("MASQ_SELFTEST_MISSING") {
+        return Some(why);
+    }
     if let Some(why) = masq_conformance::suite::unavailable(&iptables::Backend::ALL) {
         return Some(why);
     }

@@ -1,0 +1,97 @@
+//! Switching datapaths: rules another datapath left on the node (`preload-nftables`; the
+//! iptables ones are `preload`), and probing while the implementation starts over them
+//! (`start-and-probe`), to show that outcomes are never wrong in between.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use super::error::StepError;
+use super::Runner;
+use crate::fixture::{ProbeSelection, Step};
+use crate::nftables::NodeNft;
+
+/// Fewer rounds than this show nothing about the switch: the case's error.
+const MIN_ROUNDS: usize = 2;
+
+impl Runner<'_> {
+    /// Runs the script with `nft -f -` in the node (the runner's own nft).
+    pub(super) fn preload_nftables(&mut self, script: &str) -> Result<(), StepError> {
+        let nft = NodeNft {
+            ns: self.node.sandbox.node.file(),
+            table: None,
+        };
+        nft.run(&["-f", "-"], Some(script))?;
+        Ok(())
+    }
+
+    /// Starts the implementation, then probes the last probe step's selection for
+    /// `duration`, round after round, and records whether every round showed that step's
+    /// table.
+    pub(super) fn start_and_probe(&mut self, duration: Duration) -> Result<(), StepError> {
+        let selection = self.last_probe_selection().ok_or_else(|| {
+            StepError::Misuse("start-and-probe needs a probe step before it".into())
+        })?;
+        let before = self.out.tables.last().cloned().ok_or_else(|| {
+            StepError::Misuse("start-and-probe needs a probe step before it".into())
+        })?;
+        self.start()?;
+        let deadline = Instant::now() + duration;
+        let (mut rounds, mut first_difference) = (0usize, None);
+        while Instant::now() < deadline {
+            self.implementation.check_alive()?;
+            let table = self.probe_selection(&selection)?;
+            rounds += 1;
+            if table != before && first_difference.is_none() {
+                first_difference = Some((rounds, differing_lines(&before, &table)));
+            }
+        }
+        if std::env::var_os("MASQ_CONFORMANCE_TRACE").is_some() {
+            eprintln!(
+                "trace: {}: start-and-probe: {rounds} rounds in {duration:?}",
+                self.spec.name
+            );
+        }
+        if rounds < MIN_ROUNDS {
+            return Err(StepError::Misuse(format!(
+                "start-and-probe: only {rounds} probe round(s) in {duration:?}: give it longer"
+            )));
+        }
+        // How many rounds fit varies with the machine; whether one differed does not.
+        let verdict = match first_difference {
+            None => "yes".to_string(),
+            Some((round, lines)) => format!("no: round {round} showed\n{lines}"),
+        };
+        writeln!(
+            self.out.document,
+            "## start-and-probe after step {}\nevery probe round for {duration:?} after the start showed the outcomes of the probe before it: {verdict}",
+            self.step_no
+        )
+        .ok();
+        Ok(())
+    }
+
+    /// The selection of the last probe step before the current one.
+    fn last_probe_selection(&self) -> Option<ProbeSelection> {
+        self.spec.fixture.steps[..self.step_no.saturating_sub(1)]
+            .iter()
+            .rev()
+            .find_map(|s| match s {
+                Step::Probe(sel) => Some(sel.clone()),
+                _ => None,
+            })
+    }
+}
+
+/// The lines of `after`'s rendering that are not in `before`'s.
+fn differing_lines(
+    before: &crate::case::OutcomeTable,
+    after: &crate::case::OutcomeTable,
+) -> String {
+    let old = before.render();
+    after
+        .render()
+        .lines()
+        .filter(|l| !old.lines().any(|o| o == *l))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
