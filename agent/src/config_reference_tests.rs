@@ -265,3 +265,14 @@ fn a_top_level_block_scalar_needs_indented_content() {
     assert!(rejected(b"!!null >\n& \n{{ [").contains("alphabetic or numeric"));
     assert!(rejected(b">\n_").contains("mapping"));
 }
+
+/// In a flow collection go-yaml reads a leading `?` as the key indicator even before a
+/// non-blank, so `?1` as the value of a pair is a key where a node must be (third
+/// cargo-fuzz finding: `.: [\t'':?1.\n]`); as an entry it is a one-pair mapping.
+#[test]
+fn a_question_mark_value_in_a_flow_pair_is_refused() {
+    assert!(rejected(b".: [\t'':?1.\n]").contains("node content"));
+    assert!(rejected(b"a: {x: ?1}\n").contains("node content"));
+    assert_eq!(limit("a: [?1]\ncidrLimit: 9\n"), 9);
+    assert_eq!(limit("a: [1, ?2]\ncidrLimit: 9\n"), 9);
+}

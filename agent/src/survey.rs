@@ -144,6 +144,22 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
                         ),
                     });
                 }
+                // In a flow collection go-yaml reads a leading '?' as the explicit key
+                // indicator even before a non-blank (`?1`): as the value of a pair
+                // (`['':?1]`) that is a key where a node must be.
+                if style == ScalarStyle::Plain && in_flow && value.starts_with('?') {
+                    let before = &text[..text.len() - from(text, &span.start).len()];
+                    if before
+                        .trim_end_matches([' ', '\t', '\n', '\r'])
+                        .ends_with(':')
+                    {
+                        return Err(YamlSyntax {
+                            line,
+                            column: span.start.col() + 1,
+                            message: "did not find expected node content ('?' starts a key in a flow collection)".into(),
+                        });
+                    }
+                }
             }
             // YAML 1.1 anchor names are letters, digits, '-' and '_', ended by a blank or
             // one of `?:,]}%@` and a backquote.
