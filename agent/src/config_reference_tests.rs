@@ -275,4 +275,10 @@ fn a_question_mark_value_in_a_flow_pair_is_refused() {
     assert!(rejected(b"a: {x: ?1}\n").contains("node content"));
     assert_eq!(limit("a: [?1]\ncidrLimit: 9\n"), 9);
     assert_eq!(limit("a: [1, ?2]\ncidrLimit: 9\n"), 9);
+    // After the indicator go-yaml scans a new token (fourth finding: `.: [?*a\n]`).
+    rejected(b".: [?*a\n]");
+    rejected(b"a: &ab x\nb: [?*a]\n");
+    rejected(b"b: [?#x\n]\n");
+    rejected(b"b: [?:x]\n");
+    assert_eq!(limit("a: &a x\nb: [?*a]\ncidrLimit: 9\n"), 9);
 }

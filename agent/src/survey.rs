@@ -149,6 +149,16 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
                 // (`['':?1]`) that is a key where a node must be.
                 if style == ScalarStyle::Plain && in_flow && value.starts_with('?') {
                     let before = &text[..text.len() - from(text, &span.start).len()];
+                    let after_key = &value[1..];
+                    // After that indicator go-yaml scans a new token: a comment or a value
+                    // indicator leaves no key node; an alias must name an earlier anchor.
+                    if after_key.starts_with(['#', ':']) || unknown_alias(after_key, before) {
+                        return Err(YamlSyntax {
+                            line,
+                            column: span.start.col() + 1,
+                            message: "did not find expected node content ('?' starts a key in a flow collection)".into(),
+                        });
+                    }
                     if before
                         .trim_end_matches([' ', '\t', '\n', '\r'])
                         .ends_with(':')
@@ -378,6 +388,23 @@ pub(crate) fn root_block_at_column_zero(
     span: &serde_saphyr::granit_parser::Span,
 ) -> bool {
     span.start.col() == 0 && !from(text, &span.start).starts_with(['|', '>', '\n', '\r'])
+}
+
+/// Whether `token` is an alias (`*name`) to no anchor defined in `before`: go-yaml's
+/// "unknown anchor" (anchor names are letters, digits, `-` and `_`).
+fn unknown_alias(token: &str, before: &str) -> bool {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let Some(rest) = token.strip_prefix('*') else {
+        return false;
+    };
+    let name: String = rest.chars().take_while(|c| is_name(*c)).collect();
+    let anchor = format!("&{name}");
+    !before.match_indices(&anchor).any(|(i, _)| {
+        before[i + anchor.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !is_name(c))
+    })
 }
 
 /// go-yaml scans past the first document: the next token, and, while that token may
