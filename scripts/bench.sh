@@ -29,16 +29,8 @@ cidrs() { # N -> config with N distinct /24s
   echo "nonMasqueradeCIDRs:"
   for ((i = 0; i < n; i++)); do echo "  - 10.$((i / 256)).$((i % 256)).0/24"; done
 }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-shims() { # backend -> dir of iptables* symlinks to that backend's multi-call binary
-  local dir=$work/bin-$1
-  mkdir -p "$dir"
-  for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
-    ln -sf "/usr/sbin/xtables-$1-multi" "$dir/$t"
-  done
-  echo "$dir"
-}
+# shellcheck source=scripts/lib/bench-common.sh
+. scripts/lib/bench-common.sh
 
 agent_figures() {
   echo "== agent =="
