@@ -256,6 +256,9 @@ fn a_top_level_block_scalar_needs_indented_content() {
         "!!null >\n_",
         "!!null |\n# c\n",
         "--- !!null >\n_",
+        // Leading empty lines, a comment on the header (fifth finding).
+        "!!null >\n\n\n|\n\n  | |",
+        "!!null > # c\n_",
     ] {
         let parsed = parse(text.as_bytes(), &defaults).unwrap_or_else(|e| panic!("{text:?}: {e}"));
         assert_eq!(parsed.config.cidr_limit, 64, "{text:?}");

@@ -382,12 +382,30 @@ pub(crate) fn colon_on_a_later_line(after_key: &str) -> bool {
 
 /// Whether a top-level block scalar (`|` or `>`) has its first content line at column 0,
 /// which YAML 1.2 allows and go-yaml (YAML 1.1, minimum indentation 1) does not. The
-/// parser's span of a block scalar starts at its first content character.
+/// parser's span of a block scalar starts in its content (leading empty lines included),
+/// after the header line.
 pub(crate) fn root_block_at_column_zero(
     text: &str,
     span: &serde_saphyr::granit_parser::Span,
 ) -> bool {
-    span.start.col() == 0 && !from(text, &span.start).starts_with(['|', '>', '\n', '\r'])
+    let at = text.len() - from(text, &span.start).len();
+    let line_start = text[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    let header = text[..line_start].trim_end_matches(['\n', '\r']);
+    // Only when the span really starts below the header (`|` or `>` with its modifiers).
+    let header_line = header.rsplit(['\n', '\r']).next().unwrap_or("");
+    let header_line = header_line
+        .find([' ', '\t'])
+        .and_then(|i| header_line[i..].find('#').map(|j| &header_line[..i + j]))
+        .unwrap_or(header_line);
+    let header_ends_block = header_line
+        .trim_end()
+        .trim_end_matches(|c: char| c.is_ascii_digit() || c == '+' || c == '-')
+        .ends_with(['|', '>']);
+    header_ends_block
+        && text[line_start..]
+            .split(['\n', '\r'])
+            .find(|l| !l.trim_start_matches(' ').is_empty())
+            .is_some_and(|l| !l.starts_with([' ', '\t']))
 }
 
 /// Whether `token` is an alias (`*name`) to no anchor defined in `before`: go-yaml's
