@@ -285,3 +285,24 @@ fn a_question_mark_value_in_a_flow_pair_is_refused() {
     rejected(b"b: [?:x]\n");
     assert_eq!(limit("a: &a x\nb: [?*a]\ncidrLimit: 9\n"), 9);
 }
+
+/// A block scalar whose last line ends the file without a line break has no final line
+/// break for go-yaml (clip or keep chomping alike): `resyncInterval: >` over `5s` at the
+/// end of a file is 5s, not "5s\n" (sixth cargo-fuzz finding, `!!null >\n ~`; fixture
+/// block-scalar-at-end-of-file).
+#[test]
+fn a_block_scalar_at_the_end_of_the_file_has_no_final_break() {
+    let defaults = ParseOptions::default();
+    let interval = |text: &str| {
+        parse(text.as_bytes(), &defaults)
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+            .config
+            .resync_interval_nanos
+    };
+    assert_eq!(interval("resyncInterval: >\n  5s"), 5_000_000_000);
+    assert_eq!(interval("resyncInterval: |+\n  5s"), 5_000_000_000);
+    assert_eq!(limit("!!null >\n ~"), 64);
+    rejected(b"resyncInterval: >\n  5s\n");
+    rejected(b"resyncInterval: >\n  5s\n  ");
+    rejected(b"resyncInterval: |\n  5s\n# c");
+}

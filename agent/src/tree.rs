@@ -104,6 +104,16 @@ pub(crate) fn syntax(e: &ScanError) -> YamlSyntax {
     }
 }
 
+/// Whether a scalar's content runs to the end of `text` (only blanks after the span) and
+/// its last line is content without a line break after it.
+fn ends_the_text_without_a_break(text: &str, span: &serde_saphyr::granit_parser::Span) -> bool {
+    let last_line = text.rsplit(['\n', '\r']).next().unwrap_or("");
+    !last_line.trim_matches([' ', '\t']).is_empty()
+        && crate::survey::from(text, &span.end)
+            .chars()
+            .all(|c| c == ' ' || c == '\t')
+}
+
 /// Parses the first YAML document of `text` into a [`Node`] (`Node::Null` if there is none).
 ///
 /// Built iteratively (an explicit stack), so deeply nested junk cannot overflow ours. Two
@@ -175,6 +185,13 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
                     // go-yaml wants a top-level block scalar's content indented by at least
                     // one space: content at column 0 leaves the scalar empty.
                     std::borrow::Cow::Borrowed("")
+                } else if block && ends_the_text_without_a_break(text, &span) {
+                    // The last line break of a block scalar is the one the text has: go-yaml
+                    // adds none when the file ends right after the content.
+                    match value.strip_suffix('\n') {
+                        Some(v) => std::borrow::Cow::Owned(v.to_owned()),
+                        None => value,
+                    }
                 } else {
                     value
                 };

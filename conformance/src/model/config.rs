@@ -102,6 +102,20 @@ pub fn parse(bytes: &[u8], enable_ipv6: bool, default_cidrs: &[Net]) -> Parsed {
         {
             return Parsed::NotModelled("several YAML documents".into());
         }
+        // §2: go-yaml gives a block scalar on the file's last, unterminated line no final
+        // line break; YAML 1.2 readers (this model's) add one.
+        let last = text.rsplit('\n').next().unwrap_or("");
+        let block_header = |l: &str| {
+            let l = l.split(" #").next().unwrap_or(l).trim_end();
+            l.trim_end_matches(|c: char| c.is_ascii_digit() || c == '+' || c == '-')
+                .ends_with(['|', '>'])
+        };
+        if !last.trim().is_empty() && text.lines().any(block_header) {
+            return Parsed::NotModelled(
+                "a block scalar and a last line without a line break (go-yaml chomps differently)"
+                    .into(),
+            );
+        }
         // §2: YAML 1.1 booleans are booleans; a key given twice: the last one wins.
         let options = serde_saphyr::options!(
             duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
