@@ -103,7 +103,15 @@ fn grammar(r: &mut Rng) -> String {
             } else {
                 String::new()
             };
+            let value = if r.chance(8) { block_scalar(r) } else { value };
             out.push_str(&format!("{indent}{key}: {value}\n"));
+        }
+    }
+    // A file that ends without a line break (editors and `kubectl create --from-literal`
+    // write them): it decides a block scalar's final break.
+    if !flow && r.chance(15) {
+        while out.ends_with('\n') {
+            out.pop();
         }
     }
     if flow {
@@ -117,6 +125,25 @@ fn grammar(r: &mut Rng) -> String {
         out.push_str(tail);
     }
     out
+}
+
+/// A literal or folded block scalar with a chomping indicator and a few content lines.
+fn block_scalar(r: &mut Rng) -> String {
+    let header = *r.pick(&["|", ">", "|-", ">-", "|+", ">+", "|2", "> # c"]);
+    let mut s = header.to_string();
+    for _ in 0..1 + r.below(3) {
+        let indent = *r.pick(&["  ", "  ", "   ", " ", "", "\t"]);
+        let line = if r.chance(20) {
+            ""
+        } else if r.chance(50) {
+            // Values whose meaning a final line break changes.
+            *r.pick(&["30s", "1m30s", "10", "true", "10.0.0.0/8", "~"])
+        } else {
+            *r.pick(SCALARS)
+        };
+        s.push_str(&format!("\n{indent}{line}"));
+    }
+    s
 }
 
 fn value(r: &mut Rng, depth: usize) -> String {
