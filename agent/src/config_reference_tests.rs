@@ -306,3 +306,15 @@ fn a_block_scalar_at_the_end_of_the_file_has_no_final_break() {
     rejected(b"resyncInterval: >\n  5s\n  ");
     rejected(b"resyncInterval: |\n  5s\n# c");
 }
+
+/// An anchor alone on its line, another at the start of the next: go-yaml ends the first
+/// node there and scans the second with its rules, refusing `?`/`:` and a blank after
+/// the name (seventh cargo-fuzz finding: `\r&a\r&a?\ta\r&a `).
+#[test]
+fn an_anchor_on_the_line_after_an_anchor() {
+    assert!(rejected(b"\r&a\r&a?\ta\r&a ").contains("mapping keys"));
+    rejected(b"&a\n&b: a\n");
+    rejected(b"&a # c\n&b: a\n");
+    assert_eq!(limit("&a\n&b a\n"), 64);
+    assert_eq!(limit("&a\n&b x: a\n"), 64);
+}

@@ -181,6 +181,16 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
                     message: "did not find expected key (two anchors on one node)".into(),
                 });
             }
+            // An anchor alone on its line, another at the start of the next: go-yaml ends
+            // the first node there (an empty scalar) and scans the second anchor with its
+            // rules, where a YAML 1.2 parser folds both onto one node.
+            Event::Anchor(..) if next_line_anchor_is_refused(from(text, &span.end)) => {
+                return Err(YamlSyntax {
+                    line: line + 1,
+                    column: 1,
+                    message: "mapping keys are not allowed in this context (an anchor on the line after an anchor)".into(),
+                });
+            }
             Event::Anchor(_, ref name)
                 if !yaml11_anchor(name) || {
                     let mut after = from(text, &span.end).chars();
@@ -504,6 +514,33 @@ fn next_token_is_scannable(rest: &str) -> Result<(), String> {
         prev = c;
     }
     Ok(())
+}
+
+/// Whether, after an anchor that ends its line, the next line starts with an anchor that
+/// go-yaml's scanner refuses: its name (letters, digits, `-`, `_`) followed by `?` or `:`
+/// and a blank (a key where none may start), or by `@`, `%` or a backquote.
+fn next_line_anchor_is_refused(after: &str) -> bool {
+    let mut lines = after.split(['\n', '\r']);
+    let rest_of_line = lines.next().unwrap_or("").trim_start_matches([' ', '\t']);
+    if !(rest_of_line.is_empty() || rest_of_line.starts_with('#')) {
+        return false;
+    }
+    let Some(next) = lines.find(|l| !l.trim().is_empty()) else {
+        return false;
+    };
+    let Some(name) = next.trim_start_matches(' ').strip_prefix('&') else {
+        return false;
+    };
+    let len = name
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        .count();
+    let mut tail = name[len..].chars();
+    match (tail.next(), tail.next()) {
+        (Some('?' | ':'), None | Some(' ' | '\t')) => len > 0,
+        (Some('@' | '%' | '`'), _) => len > 0,
+        _ => false,
+    }
 }
 
 /// Whether another anchor comes right after an anchor on the same line (a tag between
