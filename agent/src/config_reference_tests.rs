@@ -240,6 +240,8 @@ fn base64_fuzz_finding() -> Vec<u8> {
 fn two_anchors_on_one_node_are_refused() {
     rejected(b"k: &a &b x\n");
     rejected(b"k: &a !!str &b x\n");
+    // Nor an anchor on an alias (eighth cargo-fuzz finding).
+    rejected(b"&30s- *a:\n");
     assert_eq!(limit("k: !!str &a x\nj: *a\ncidrLimit: 9\n"), 9);
     assert_eq!(limit("k: &a\n  b: &c 1\ncidrLimit: 9\n"), 9);
 }

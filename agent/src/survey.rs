@@ -178,7 +178,8 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
                 return Err(YamlSyntax {
                     line,
                     column: span.start.col() + 1,
-                    message: "did not find expected key (two anchors on one node)".into(),
+                    message: "did not find expected key (two anchors, or an anchor on an alias)"
+                        .into(),
                 });
             }
             // An anchor alone on its line, another at the start of the next: go-yaml ends
@@ -543,7 +544,7 @@ fn next_line_anchor_is_refused(after: &str) -> bool {
     }
 }
 
-/// Whether another anchor comes right after an anchor on the same line (a tag between
+/// Whether another anchor, or an alias, comes right after an anchor on the same line (a tag between
 /// them allowed). On a later line it may belong to the next node (`&a\n&b key: v`).
 fn second_anchor_follows(after: &str) -> bool {
     let line = after.split('\n').next().unwrap_or("");
@@ -554,5 +555,6 @@ fn second_anchor_follows(after: &str) -> bool {
             .map_or("", |(_, r)| r)
             .trim_start_matches([' ', '\t']);
     }
-    rest.starts_with('&')
+    // An alias takes no anchor either (`&x *a`).
+    rest.starts_with(['&', '*'])
 }
