@@ -75,6 +75,10 @@ pub trait Backend {
     fn supports_random_fully(&mut self) -> Result<bool, BackendError>;
     /// Runs an nft script (`nft -f -`): the whole script is one kernel transaction.
     fn nft_apply(&mut self, script: &str) -> Result<(), BackendError>;
+    /// `nft list table inet <table>`: its listing, `None` when the command fails (no such
+    /// table, or nft cannot list it). Only ever used to skip a sync with nothing to do, so
+    /// any doubt means "apply".
+    fn nft_list_table(&mut self, table: &str) -> Option<String>;
     /// Removes the iptables datapath's rules of `family`: every `POSTROUTING` rule jumping
     /// to `chain`, then `chain` itself (flushed, deleted). Nothing to do, or no iptables
     /// binary on `PATH`, is no error.
@@ -421,6 +425,13 @@ impl Backend for Cli {
         } else {
             Err(out.into_error())
         }
+    }
+
+    fn nft_list_table(&mut self, table: &str) -> Option<String> {
+        let out = self
+            .run("nft", &args(&["list", "table", "inet", table]), None)
+            .ok()?;
+        (out.code == Some(0)).then_some(out.stdout)
     }
 
     /// `-S POSTROUTING` for the jumps (any rule whose target is `chain`, whatever its

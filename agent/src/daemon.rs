@@ -230,9 +230,9 @@ pub fn payloads(config: &Config, settings: &Settings, random_fully: bool) -> Vec
     out
 }
 
-/// The nftables datapath's script for a config.
-pub fn nft_script(config: &Config, settings: &Settings, random_fully: bool) -> String {
-    nftables::script(
+/// The nftables datapath's transactions for a config.
+pub fn nft_scripts(config: &Config, settings: &Settings, random_fully: bool) -> nftables::Scripts {
+    nftables::scripts(
         config,
         &NftOptions {
             chain: settings.chain.clone(),
@@ -251,7 +251,7 @@ pub fn dry_run_text(config: &Config, settings: &Settings, random_fully: bool) ->
             .into_iter()
             .map(|(_, p)| p)
             .collect(),
-        Datapath::Nftables => nft_script(config, settings, random_fully),
+        Datapath::Nftables => nftables::dry_run(&nft_scripts(config, settings, random_fully)),
     }
 }
 
@@ -262,8 +262,9 @@ pub enum Step {
     Restore(Family, String),
     /// The POSTROUTING jump into the chain.
     EnsureJump(Family, String),
-    /// One `nft -f -` transaction.
-    NftApply(String),
+    /// The nftables datapath's sync: nothing if the table is as we left it, else the two
+    /// in-place transactions (the whole-table replacement if they fail).
+    NftApply(Box<nftables::Scripts>),
     /// Removing the iptables datapath's chain and jump (switching to nftables).
     RemoveIptables(Family, String),
     /// Removing the nftables datapath's table (switching to iptables).
@@ -300,7 +301,11 @@ pub fn plan(config: &Config, settings: &Settings, random_fully: bool) -> Vec<Ste
             }
         }
         Datapath::Nftables => {
-            steps.push(Step::NftApply(nft_script(config, settings, random_fully)));
+            steps.push(Step::NftApply(Box::new(nft_scripts(
+                config,
+                settings,
+                random_fully,
+            ))));
             // Both families, with or without --enable-ipv6: IPv6 rules left by an earlier
             // run would masquerade what the nft table leaves alone.
             for family in [Family::V4, Family::V6] {
@@ -341,6 +346,10 @@ pub struct Agent<B: Backend> {
     warned_interval: bool,
     /// Tools found missing while removing the other datapath's rules (logged once).
     missing_tools: HashSet<String>,
+    /// The nftables transactions last applied and the table's listing right after them
+    /// (only when that listing was exactly what they meant): a sync that would apply the
+    /// same to the same listing sends nothing.
+    nft_applied: Option<(nftables::Scripts, String)>,
 }
 
 impl<B: Backend> Agent<B> {
@@ -356,6 +365,7 @@ impl<B: Backend> Agent<B> {
             last_error: None,
             warned_interval: false,
             missing_tools: HashSet::new(),
+            nft_applied: None,
         }
     }
 
@@ -457,6 +467,53 @@ impl<B: Backend> Agent<B> {
         Ok(())
     }
 
+    /// The nftables datapath's round (see [`nftables::Scripts`] for why two transactions).
+    fn nft_sync(&mut self, scripts: &nftables::Scripts) -> Result<(), BackendError> {
+        let table = &scripts.expect.table;
+        if let Some((applied, listing)) = self.nft_applied.take() {
+            if applied == *scripts
+                && self.backend.nft_list_table(table).as_deref() == Some(listing.as_str())
+            {
+                tracing::debug!("nft table unchanged: no transaction");
+                self.nft_applied = Some((applied, listing));
+                return Ok(());
+            }
+        }
+        let in_place = self
+            .backend
+            .nft_apply(&scripts.sets)
+            .and_then(|()| self.backend.nft_apply(&scripts.rules));
+        match &in_place {
+            Ok(()) => tracing::debug!(
+                "nft transactions applied:\n{}{}",
+                scripts.sets,
+                scripts.rules
+            ),
+            Err(e) => {
+                tracing::warn!("nft in-place update failed, replacing the whole table: {e}");
+                self.backend.nft_apply(&scripts.replace)?;
+                tracing::debug!("nft transaction applied:\n{}", scripts.replace);
+            }
+        }
+        let mut listing = self.backend.nft_list_table(table);
+        let ours = |l: &Option<String>| {
+            l.as_deref()
+                .is_some_and(|l| crate::nftstate::is_expected(l, &scripts.expect))
+        };
+        // No listing (nft could not list) is no evidence of drift: leave it to the next sync.
+        if in_place.is_ok() && listing.is_some() && !ours(&listing) {
+            // Something the in-place update cannot remove (a chain or set added by hand
+            // inside our table): the whole-table replacement heals it.
+            tracing::warn!("nft table still differs after the in-place update: replacing it");
+            self.backend.nft_apply(&scripts.replace)?;
+            listing = self.backend.nft_list_table(table);
+        }
+        self.nft_applied = listing
+            .filter(|l| crate::nftstate::is_expected(l, &scripts.expect))
+            .map(|l| (scripts.clone(), l));
+        Ok(())
+    }
+
     fn run_step(&mut self, step: &Step) -> Result<(), BackendError> {
         let cleanup = match step {
             Step::Restore(family, payload) => {
@@ -465,11 +522,7 @@ impl<B: Backend> Agent<B> {
                 return Ok(());
             }
             Step::EnsureJump(family, chain) => return self.backend.ensure_jump(*family, chain),
-            Step::NftApply(script) => {
-                self.backend.nft_apply(script)?;
-                tracing::debug!("nft transaction applied:\n{script}");
-                return Ok(());
-            }
+            Step::NftApply(scripts) => return self.nft_sync(scripts),
             Step::RemoveIptables(family, chain) => self.backend.remove_iptables(*family, chain)?,
             Step::RemoveNftTable(table) => self.backend.remove_nft_table(table)?,
         };

@@ -12,6 +12,7 @@ pub mod daemon;
 mod gostd;
 pub mod health;
 pub mod nftables;
+pub mod nftstate;
 pub mod rules;
 mod survey;
 mod tree;
