@@ -28,10 +28,10 @@
 //!   script and applies it with `nft -f -` (from PATH). FAULT is one of
 //!   `no-verdict` (the non-masquerade set is looked up without `return`: every
 //!   destination is masqueraded), `saddr-local` (the source, not the destination, is
-//!   tested for locality), `append` (the table is never deleted or flushed first: every sync adds
+//!   tested for locality), `append` (nothing is ever deleted or flushed: every sync adds
 //!   another copy of its rules and the set keeps every element it ever had), or
 //!   `apply-on-change` (the right script, applied only when the config's text changed:
-//!   damage is never healed) (conformance/tests/wrong_nftables.rs).
+//!   damage is never healed) (conformance/tests/nftables_verdicts.rs).
 //!
 //! - `masq-wrong-agent gap MILLIS AGENT ARGS...`: a careless datapath switch: deletes
 //!   the nftables table `inet IP-MASQ-AGENT` and flushes the iptables chain
