@@ -73,7 +73,8 @@ pub trait Backend {
     fn ensure_jump(&mut self, family: Family, chain: &str) -> Result<(), BackendError>;
     /// Whether MASQUERADE accepts `--random-fully` (iptables 1.6.2 and later).
     fn supports_random_fully(&mut self) -> Result<bool, BackendError>;
-    /// Runs an nft script (`nft -f -`): the whole script is one kernel transaction.
+    /// Runs an nft script (`nft -f -`): the whole script is one kernel transaction (the
+    /// nftables datapath sends two per sync, in order: `crate::nftables::Scripts`).
     fn nft_apply(&mut self, script: &str) -> Result<(), BackendError>;
     /// `nft list table inet <table>`: its listing, `None` when the command fails (no such
     /// table, or nft cannot list it). Only ever used to skip a sync with nothing to do, so

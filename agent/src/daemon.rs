@@ -11,9 +11,10 @@
 //! The round's kernel work is a [`plan`] of [`Step`]s, run in order, the first failure
 //! ending the round; the loop itself does not know which datapath it drives. The iptables
 //! datapath restores and jumps per family as above, then deletes the nftables datapath's
-//! table if one is left; the nftables datapath runs one `nft -f -` transaction that
-//! replaces its whole table (IPv4 and IPv6 together), then removes the iptables
-//! datapath's chain and jump for both families. Removing the other datapath's rules comes
+//! table if one is left; the nftables datapath updates its table in place (two `nft -f -`
+//! transactions, sets then rules, IPv4 and IPv6 together; none when the table is as it
+//! left it: see `nft_sync`), then removes the iptables datapath's chain and jump for both
+//! families. Removing the other datapath's rules comes
 //! after the new rules are in, so the node is never without rules; it runs every round (a
 //! leftover that reappears is removed again), and a failure there fails the round (and
 //! `/healthz`) while the new rules stay.
@@ -244,7 +245,7 @@ pub fn nft_scripts(config: &Config, settings: &Settings, random_fully: bool) -> 
 }
 
 /// What `--dry-run` prints: the iptables-restore payloads (IPv4, then IPv6 when enabled),
-/// or the nft script.
+/// or the nft transactions ([`nftables::dry_run`]).
 pub fn dry_run_text(config: &Config, settings: &Settings, random_fully: bool) -> String {
     match settings.datapath {
         Datapath::Iptables => payloads(config, settings, random_fully)

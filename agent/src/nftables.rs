@@ -1,8 +1,9 @@
-//! [`Config`] + flags → the exact `nft -f -` script of the nftables datapath. Pure: no I/O.
+//! [`Config`] + flags → the exact `nft -f -` transactions of the nftables datapath (and
+//! the whole-table script it falls back to). Pure: no I/O.
 //!
 //! # Shape (docs/nftables-datapath.md)
 //!
-//! **One `inet` table**, not one `ip` and one `ip6` table. A single table means a single
+//! **One `inet` table**, not one `ip` and one `ip6` table. A single table means each
 //! `nft -f -` transaction covers IPv4 and IPv6 together (they can never disagree, not even
 //! for a moment), one `delete table` removes everything the agent owns, and one chain
 //! holds the locality check and the masquerade once instead of twice. The price: a `nat`
@@ -19,12 +20,18 @@
 //! `inet <masq-chain>`). nft 1.0.x reads a table or chain name only as a bare word, never
 //! quoted, so the nftables datapath takes the names [`validate_nft_name`] accepts.
 //!
-//! **Every sync replaces the whole table in one transaction**: `add table` (so the next
-//! line cannot fail on a fresh node), `delete table`, then the table's full definition,
-//! in one script. nft sends a script as one netlink batch, which the kernel commits
-//! atomically: there is never a moment without rules, never a duplicated rule, and any
-//! drift (a flushed chain, a deleted table, an element gone from a set, a rule appended by
-//! hand) is gone after the next sync.
+//! **Every sync is two in-place transactions** ([`scripts`], [`Scripts`] says why two):
+//! (1) the table and sets, created if missing, each set flushed and refilled; (2) the
+//! chain, created if missing, flushed and refilled. Never a `delete table`: on Linux 6.18
+//! a rule looking up a set created or filled in its own transaction can miss it right
+//! after the commit, and a new flow to a non-masquerade destination is then masqueraded.
+//! Each transaction is one netlink batch, committed atomically: the rules are never
+//! missing or duplicated, and drift (a flushed chain, a deleted table, an element gone
+//! from or added to a set, a rule appended by hand) is gone after the next sync. What
+//! they cannot remove (a chain or set added inside the table, an object of another
+//! shape) the daemon catches by listing the table afterwards, and then replaces the
+//! whole table with [`script`], the former one-transaction sync. When the table is still
+//! as the last sync left it, the daemon sends nothing at all (`crate::nftstate`).
 //!
 //! **The chain** (`type nat hook postrouting priority srcnat`, i.e. 100, the usual source
 //! NAT priority; policy accept), rule by rule:
