@@ -13,7 +13,7 @@
 //! datapath restores and jumps per family as above, then deletes the nftables datapath's
 //! table if one is left; the nftables datapath updates its table in place (two `nft -f -`
 //! transactions, sets then rules, IPv4 and IPv6 together; none when the table is as it
-//! left it: see `nft_sync`), then removes the iptables datapath's chain and jump for both
+//! left it: [`crate::nft_sync`]), then removes the iptables datapath's chain and jump for both
 //! families. Removing the other datapath's rules comes
 //! after the new rules are in, so the node is never without rules; it runs every round (a
 //! leftover that reappears is removed again), and a failure there fails the round (and
@@ -26,7 +26,8 @@
 use crate::backend::{Backend, BackendError, Cleanup, StopFlag};
 use crate::config::{self, format_go_duration, Config, ConfigError, ParseOptions, Parsed};
 use crate::health::Health;
-use crate::nftables::{self, NftOptions};
+use crate::nft_sync::{nft_scripts, NftSync};
+use crate::nftables;
 use crate::rules::{restore_payload, Family, PortRange, RuleOptions};
 use std::collections::HashSet;
 use std::io::Read;
@@ -231,19 +232,6 @@ pub fn payloads(config: &Config, settings: &Settings, random_fully: bool) -> Vec
     out
 }
 
-/// The nftables datapath's transactions for a config.
-pub fn nft_scripts(config: &Config, settings: &Settings, random_fully: bool) -> nftables::Scripts {
-    nftables::scripts(
-        config,
-        &NftOptions {
-            chain: settings.chain.clone(),
-            random_fully,
-            to_ports: settings.to_ports.clone(),
-            ipv6: settings.parse.enable_ipv6,
-        },
-    )
-}
-
 /// What `--dry-run` prints: the iptables-restore payloads (IPv4, then IPv6 when enabled),
 /// or the nft transactions ([`nftables::dry_run`]).
 pub fn dry_run_text(config: &Config, settings: &Settings, random_fully: bool) -> String {
@@ -347,10 +335,9 @@ pub struct Agent<B: Backend> {
     warned_interval: bool,
     /// Tools found missing while removing the other datapath's rules (logged once).
     missing_tools: HashSet<String>,
-    /// The nftables transactions last applied and the table's listing right after them
-    /// (only when that listing was exactly what they meant): a sync that would apply the
-    /// same to the same listing sends nothing.
-    nft_applied: Option<(nftables::Scripts, String)>,
+    /// What the nftables datapath last left in the kernel (to skip a sync with nothing
+    /// to do).
+    nft: NftSync,
 }
 
 impl<B: Backend> Agent<B> {
@@ -366,7 +353,7 @@ impl<B: Backend> Agent<B> {
             last_error: None,
             warned_interval: false,
             missing_tools: HashSet::new(),
-            nft_applied: None,
+            nft: NftSync::default(),
         }
     }
 
@@ -468,53 +455,6 @@ impl<B: Backend> Agent<B> {
         Ok(())
     }
 
-    /// The nftables datapath's round (see [`nftables::Scripts`] for why two transactions).
-    fn nft_sync(&mut self, scripts: &nftables::Scripts) -> Result<(), BackendError> {
-        let table = &scripts.expect.table;
-        if let Some((applied, listing)) = self.nft_applied.take() {
-            if applied == *scripts
-                && self.backend.nft_list_table(table).as_deref() == Some(listing.as_str())
-            {
-                tracing::debug!("nft table unchanged: no transaction");
-                self.nft_applied = Some((applied, listing));
-                return Ok(());
-            }
-        }
-        let in_place = self
-            .backend
-            .nft_apply(&scripts.sets)
-            .and_then(|()| self.backend.nft_apply(&scripts.rules));
-        match &in_place {
-            Ok(()) => tracing::debug!(
-                "nft transactions applied:\n{}{}",
-                scripts.sets,
-                scripts.rules
-            ),
-            Err(e) => {
-                tracing::warn!("nft in-place update failed, replacing the whole table: {e}");
-                self.backend.nft_apply(&scripts.replace)?;
-                tracing::debug!("nft transaction applied:\n{}", scripts.replace);
-            }
-        }
-        let mut listing = self.backend.nft_list_table(table);
-        let ours = |l: &Option<String>| {
-            l.as_deref()
-                .is_some_and(|l| crate::nftstate::is_expected(l, &scripts.expect))
-        };
-        // No listing (nft could not list) is no evidence of drift: leave it to the next sync.
-        if in_place.is_ok() && listing.is_some() && !ours(&listing) {
-            // Something the in-place update cannot remove (a chain or set added by hand
-            // inside our table): the whole-table replacement heals it.
-            tracing::warn!("nft table still differs after the in-place update: replacing it");
-            self.backend.nft_apply(&scripts.replace)?;
-            listing = self.backend.nft_list_table(table);
-        }
-        self.nft_applied = listing
-            .filter(|l| crate::nftstate::is_expected(l, &scripts.expect))
-            .map(|l| (scripts.clone(), l));
-        Ok(())
-    }
-
     fn run_step(&mut self, step: &Step) -> Result<(), BackendError> {
         let cleanup = match step {
             Step::Restore(family, payload) => {
@@ -523,7 +463,7 @@ impl<B: Backend> Agent<B> {
                 return Ok(());
             }
             Step::EnsureJump(family, chain) => return self.backend.ensure_jump(*family, chain),
-            Step::NftApply(scripts) => return self.nft_sync(scripts),
+            Step::NftApply(scripts) => return self.nft.sync(&mut self.backend, scripts),
             Step::RemoveIptables(family, chain) => self.backend.remove_iptables(*family, chain)?,
             Step::RemoveNftTable(table) => self.backend.remove_nft_table(table)?,
         };
