@@ -228,7 +228,7 @@ pids+=($!)
 sleep 0.5
 ip netns exec "$src" timeout $((seconds + 10)) python3 "$tmp/send.py" "$seconds" >"$tmp/send.out" &
 sender=$!
-pids+=($sender)
+pids+=("$sender")
 tx=0
 if [ "$variant" != none ]; then
     end=$((SECONDS + seconds))
