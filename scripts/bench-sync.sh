@@ -5,13 +5,17 @@
 # iptables-nft and the native nftables datapath.
 #
 # Each run is a fresh network namespace (`unshare --net`) in which the agent runs
-# `--once` twice: the first sync creates everything, the second replaces it (the steady
-# state of a daemon: every resync rewrites the rules). Reported, median of RUNS runs:
+# `--once` twice (the first sync creates everything, the second rewrites it: what a new
+# process does over an existing table), then as a daemon until its third round (a daemon
+# whose config and rules did not change: the iptables datapath rewrites its rules, the
+# nftables datapath lists its table and sends nothing). Reported, median of RUNS runs:
 #   first / resync  the agent's own figure for the apply itself, from its "synced:" line
 #                   ("applied in X ms"): iptables-restore + the POSTROUTING jump check, or
-#                   the one `nft -f -` transaction; child process start included, the
-#                   config parse, the --random-fully probe and the removal of the other
+#                   the nftables datapath's two `nft -f -` transactions (and its `nft list
+#                   table` before and after); child process start included, the config
+#                   parse, the --random-fully probe and the removal of the other
 #                   datapath's leftovers excluded;
+#   unchanged       the same figure for the daemon's third round;
 #   wall            the whole `--once` process of the resync, start to exit;
 #   cpu             user+sys CPU of that process and its children (iptables/nft), which
 #                   a loaded machine inflates far less than wall time.
@@ -30,13 +34,14 @@ trap 'rm -rf "$work"' EXIT
 cidrs() { # N -> config with N /24s, no two adjacent
   local n=$1
   echo "cidrLimit: $n"
+  echo "resyncInterval: 200ms"
   echo "nonMasqueradeCIDRs:"
   for ((i = 0; i < n; i++)); do echo "  - 10.$((i / 128)).$(((i % 128) * 2)).0/24"; done
 }
 # shellcheck source=scripts/lib/bench-common.sh
 . scripts/lib/bench-common.sh
 
-# One run in a fresh namespace: prints "first_ms resync_ms wall_ms cpu_ms".
+# One run in a fresh namespace: prints "first_ms resync_ms wall_ms cpu_ms unchanged_ms".
 one_run() {
   local bin=$1 datapath=$2 cfg=$3
   unshare --net env "PATH=$bin:$PATH" AGENT="$AGENT" DATAPATH="$datapath" CFG="$cfg" OUT="$work/out" bash -c '
@@ -50,12 +55,22 @@ one_run() {
     wall=$(awk -v w="$wall" "BEGIN {printf \"%.0f\", w * 1000}")
     cpu=$(awk -v u="$user" -v s="$sys" "BEGIN {printf \"%.0f\", (u + s) * 1000}")
     [ -n "$a1" ] && [ -n "$a2" ] || { cat "$OUT.1" "$OUT.2" >&2; exit 1; }
-    echo "$a1 $a2 $wall $cpu"'
+    # The daemon, until its third "synced:" line (30 s at most), then stopped.
+    "$AGENT" --datapath "$DATAPATH" --config "$CFG" 2>"$OUT.3" &
+    daemon=$!
+    for _ in $(seq 300); do
+      [ "$(grep -c "synced: " "$OUT.3")" -ge 3 ] && break
+      sleep 0.1
+    done
+    kill "$daemon"; wait "$daemon" || true
+    a3=$(sed -n "s/.*applied in \([0-9.]*\) ms.*/\1/p" "$OUT.3" | sed -n 3p)
+    [ -n "$a3" ] || { cat "$OUT.3" >&2; exit 1; }
+    echo "$a1 $a2 $wall $cpu $a3"'
 }
 
 echo "nftables $(nft --version | awk '{print $2}'), iptables $(/usr/sbin/xtables-legacy-multi iptables --version | awk '{print $2}'), kernel $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '\n| CIDRs | datapath | first sync, apply (ms) | resync, apply (ms) | resync, --once wall (ms) | resync, --once CPU (ms) |\n'
-printf '|---:|---|---:|---:|---:|---:|\n'
+printf '\n| CIDRs | datapath | first sync, apply (ms) | resync, apply (ms) | resync, --once wall (ms) | resync, --once CPU (ms) | daemon, unchanged round, apply (ms) |\n'
+printf '|---:|---|---:|---:|---:|---:|---:|\n'
 for n in $SIZES; do
   cidrs "$n" >"$work/c$n.yaml"
   for dp in iptables-legacy iptables-nft nftables; do
@@ -67,7 +82,7 @@ for n in $SIZES; do
     : >"$work/runs"
     for ((r = 0; r < RUNS; r++)); do one_run "$bin" "$datapath" "$work/c$n.yaml" >>"$work/runs"; done
     col() { awk -v c="$1" '{print $c}' "$work/runs" | median; }
-    printf '| %s | %s | %s | %s | %s | %s |\n' "$n" "$dp" "$(col 1)" "$(col 2)" "$(col 3)" "$(col 4)"
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$dp" "$(col 1)" "$(col 2)" "$(col 3)" "$(col 4)" "$(col 5)"
   done
 done
 echo

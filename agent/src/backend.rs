@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+pub use crate::iptables_text::{parse_version, split_rule};
+
 /// Seconds to wait for the xtables lock.
 pub const LOCK_WAIT_SECONDS: &str = "5";
 
@@ -73,8 +75,13 @@ pub trait Backend {
     fn ensure_jump(&mut self, family: Family, chain: &str) -> Result<(), BackendError>;
     /// Whether MASQUERADE accepts `--random-fully` (iptables 1.6.2 and later).
     fn supports_random_fully(&mut self) -> Result<bool, BackendError>;
-    /// Runs an nft script (`nft -f -`): the whole script is one kernel transaction.
+    /// Runs an nft script (`nft -f -`): the whole script is one kernel transaction (the
+    /// nftables datapath sends two per sync, in order: `crate::nftables::Scripts`).
     fn nft_apply(&mut self, script: &str) -> Result<(), BackendError>;
+    /// `nft list table inet <table>`: its listing, `None` when the command fails (no such
+    /// table, or nft cannot list it). Only ever used to skip a sync with nothing to do, so
+    /// any doubt means "apply".
+    fn nft_list_table(&mut self, table: &str) -> Option<String>;
     /// Removes the iptables datapath's rules of `family`: every `POSTROUTING` rule jumping
     /// to `chain`, then `chain` itself (flushed, deleted). Nothing to do, or no iptables
     /// binary on `PATH`, is no error.
@@ -423,6 +430,13 @@ impl Backend for Cli {
         }
     }
 
+    fn nft_list_table(&mut self, table: &str) -> Option<String> {
+        let out = self
+            .run("nft", &args(&["list", "table", "inet", table]), None)
+            .ok()?;
+        (out.code == Some(0)).then_some(out.stdout)
+    }
+
     /// `-S POSTROUTING` for the jumps (any rule whose target is `chain`, whatever its
     /// comment: the reference's v2.10-v2.12 jump quoted its comment), `-S chain` for the
     /// chain (exit status 1: no such chain). Only when something is there: `-D` each jump
@@ -523,95 +537,5 @@ impl Backend for Cli {
             return Err(out.into_error());
         }
         Ok(Cleanup::Removed(format!("nft table inet {table}")))
-    }
-}
-
-/// Splits an `iptables -S` line into its arguments: words separated by spaces, `"..."`
-/// quoting one argument, `\"` and `\\` escaped inside quotes (how iptables prints
-/// comments).
-pub fn split_rule(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut quoted = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                in_word = true;
-            }
-            '\\' if quoted => {
-                if let Some(n) = chars.next() {
-                    cur.push(n);
-                }
-            }
-            ' ' | '\t' if !quoted => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            _ => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    words
-}
-
-/// Finds `vX.Y.Z` (or `vX.Y`) in `iptables --version` output, e.g. `iptables v1.8.9 (legacy)`.
-pub fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
-    let start = text
-        .find(" v")
-        .map(|i| i + 2)
-        .or_else(|| text.strip_prefix('v').map(|_| 1))?;
-    let token: String = text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    let mut parts = token.split('.').map(|p| p.parse::<u32>().ok());
-    let major = parts.next()??;
-    let minor = parts.next()??;
-    let patch = parts.next().flatten().unwrap_or(0);
-    Some((major, minor, patch))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{parse_version, split_rule};
-    use crate::rules::postrouting_jump_args;
-
-    #[test]
-    fn listed_jumps() {
-        let line = r#"-A POSTROUTING -m comment --comment "ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom IP-MASQ-AGENT chain" -m addrtype ! --dst-type LOCAL -j IP-MASQ-AGENT"#;
-        let words = split_rule(line);
-        assert_eq!(words[..2], ["-A", "POSTROUTING"]);
-        assert_eq!(words[2..], postrouting_jump_args("IP-MASQ-AGENT")[..]);
-        // The v2.10-v2.12 jump with literal quotes inside its comment is another rule.
-        let stale = r#"-A POSTROUTING -m comment --comment "\"ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom IP-MASQ-AGENT chain\"" -m addrtype ! --dst-type LOCAL -j IP-MASQ-AGENT"#;
-        assert!(split_rule(stale)[5].starts_with('"'));
-        assert_ne!(
-            split_rule(stale)[2..],
-            postrouting_jump_args("IP-MASQ-AGENT")[..]
-        );
-        assert_eq!(
-            split_rule("-P POSTROUTING ACCEPT"),
-            ["-P", "POSTROUTING", "ACCEPT"]
-        );
-    }
-
-    #[test]
-    fn versions() {
-        assert_eq!(parse_version("iptables v1.8.9 (legacy)\n"), Some((1, 8, 9)));
-        assert_eq!(parse_version("iptables v1.6.2"), Some((1, 6, 2)));
-        assert_eq!(parse_version("iptables v1.6 foo"), Some((1, 6, 0)));
-        assert_eq!(parse_version("v1.4.21"), Some((1, 4, 21)));
-        assert_eq!(parse_version("garbage"), None);
-        assert!(parse_version("iptables v1.6.1").unwrap() < (1, 6, 2));
     }
 }

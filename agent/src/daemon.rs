@@ -11,9 +11,10 @@
 //! The round's kernel work is a [`plan`] of [`Step`]s, run in order, the first failure
 //! ending the round; the loop itself does not know which datapath it drives. The iptables
 //! datapath restores and jumps per family as above, then deletes the nftables datapath's
-//! table if one is left; the nftables datapath runs one `nft -f -` transaction that
-//! replaces its whole table (IPv4 and IPv6 together), then removes the iptables
-//! datapath's chain and jump for both families. Removing the other datapath's rules comes
+//! table if one is left; the nftables datapath updates its table in place (two `nft -f -`
+//! transactions, sets then rules, IPv4 and IPv6 together; none when the table is as it
+//! left it: [`crate::nft_sync`]), then removes the iptables datapath's chain and jump for both
+//! families. Removing the other datapath's rules comes
 //! after the new rules are in, so the node is never without rules; it runs every round (a
 //! leftover that reappears is removed again), and a failure there fails the round (and
 //! `/healthz`) while the new rules stay.
@@ -25,7 +26,8 @@
 use crate::backend::{Backend, BackendError, Cleanup, StopFlag};
 use crate::config::{self, format_go_duration, Config, ConfigError, ParseOptions, Parsed};
 use crate::health::Health;
-use crate::nftables::{self, NftOptions};
+use crate::nft_sync::{nft_scripts, NftSync};
+use crate::nftables;
 use crate::rules::{restore_payload, Family, PortRange, RuleOptions};
 use std::collections::HashSet;
 use std::io::Read;
@@ -230,28 +232,15 @@ pub fn payloads(config: &Config, settings: &Settings, random_fully: bool) -> Vec
     out
 }
 
-/// The nftables datapath's script for a config.
-pub fn nft_script(config: &Config, settings: &Settings, random_fully: bool) -> String {
-    nftables::script(
-        config,
-        &NftOptions {
-            chain: settings.chain.clone(),
-            random_fully,
-            to_ports: settings.to_ports.clone(),
-            ipv6: settings.parse.enable_ipv6,
-        },
-    )
-}
-
 /// What `--dry-run` prints: the iptables-restore payloads (IPv4, then IPv6 when enabled),
-/// or the nft script.
+/// or the nft transactions ([`nftables::dry_run`]).
 pub fn dry_run_text(config: &Config, settings: &Settings, random_fully: bool) -> String {
     match settings.datapath {
         Datapath::Iptables => payloads(config, settings, random_fully)
             .into_iter()
             .map(|(_, p)| p)
             .collect(),
-        Datapath::Nftables => nft_script(config, settings, random_fully),
+        Datapath::Nftables => nftables::dry_run(&nft_scripts(config, settings, random_fully)),
     }
 }
 
@@ -262,8 +251,9 @@ pub enum Step {
     Restore(Family, String),
     /// The POSTROUTING jump into the chain.
     EnsureJump(Family, String),
-    /// One `nft -f -` transaction.
-    NftApply(String),
+    /// The nftables datapath's sync: nothing if the table is as we left it, else the two
+    /// in-place transactions (the whole-table replacement if they fail).
+    NftApply(Box<nftables::Scripts>),
     /// Removing the iptables datapath's chain and jump (switching to nftables).
     RemoveIptables(Family, String),
     /// Removing the nftables datapath's table (switching to iptables).
@@ -300,7 +290,11 @@ pub fn plan(config: &Config, settings: &Settings, random_fully: bool) -> Vec<Ste
             }
         }
         Datapath::Nftables => {
-            steps.push(Step::NftApply(nft_script(config, settings, random_fully)));
+            steps.push(Step::NftApply(Box::new(nft_scripts(
+                config,
+                settings,
+                random_fully,
+            ))));
             // Both families, with or without --enable-ipv6: IPv6 rules left by an earlier
             // run would masquerade what the nft table leaves alone.
             for family in [Family::V4, Family::V6] {
@@ -341,6 +335,9 @@ pub struct Agent<B: Backend> {
     warned_interval: bool,
     /// Tools found missing while removing the other datapath's rules (logged once).
     missing_tools: HashSet<String>,
+    /// What the nftables datapath last left in the kernel (to skip a sync with nothing
+    /// to do).
+    nft: NftSync,
 }
 
 impl<B: Backend> Agent<B> {
@@ -356,6 +353,7 @@ impl<B: Backend> Agent<B> {
             last_error: None,
             warned_interval: false,
             missing_tools: HashSet::new(),
+            nft: NftSync::default(),
         }
     }
 
@@ -465,11 +463,7 @@ impl<B: Backend> Agent<B> {
                 return Ok(());
             }
             Step::EnsureJump(family, chain) => return self.backend.ensure_jump(*family, chain),
-            Step::NftApply(script) => {
-                self.backend.nft_apply(script)?;
-                tracing::debug!("nft transaction applied:\n{script}");
-                return Ok(());
-            }
+            Step::NftApply(scripts) => return self.nft.sync(&mut self.backend, scripts),
             Step::RemoveIptables(family, chain) => self.backend.remove_iptables(*family, chain)?,
             Step::RemoveNftTable(table) => self.backend.remove_nft_table(table)?,
         };

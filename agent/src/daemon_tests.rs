@@ -22,6 +22,8 @@ struct Record {
     stop_during: Option<(String, StopFlag)>,
     /// The nft scripts applied, last one last.
     scripts: Vec<String>,
+    /// What `nft list table` answers (`None`: no such table); read, not recorded as a call.
+    listing: Option<String>,
     /// Call name → what a cleanup call answers (default: nothing found).
     cleanups: HashMap<String, Cleanup>,
 }
@@ -83,6 +85,9 @@ impl Backend for Fake {
         self.call("nft".into())?;
         self.0.lock().unwrap().scripts.push(script.to_string());
         Ok(())
+    }
+    fn nft_list_table(&mut self, _table: &str) -> Option<String> {
+        self.0.lock().unwrap().listing.clone()
     }
     fn remove_iptables(&mut self, family: Family, chain: &str) -> Result<Cleanup, BackendError> {
         self.cleanup(format!("rm-iptables {family:?} {chain}"))
@@ -420,61 +425,6 @@ fn health_follows_the_rounds_and_an_unchanged_error_is_logged_once() {
     assert_eq!(text.matches("recovered").count(), 1, "{text}");
 }
 
-const ROUND_NFT: [&str; 3] = [
-    "nft",
-    "rm-iptables V4 IP-MASQ-AGENT",
-    "rm-iptables V6 IP-MASQ-AGENT",
-];
-
-#[test]
-fn an_nftables_round_is_one_transaction_then_the_iptables_cleanup() {
-    let mut s = setup_with(false, Datapath::Nftables);
-    s.agent.sync().unwrap();
-    // No --random-fully probe (that is an iptables question), no restore, no jump; the
-    // iptables datapath's rules are removed for both families even without IPv6.
-    assert_eq!(s.fake.take_calls(), ROUND_NFT);
-    let script = s.fake.last_script();
-    assert!(script.starts_with("add table inet IP-MASQ-AGENT\ndelete table inet IP-MASQ-AGENT\n"));
-    assert!(
-        script.contains("\t\tmasquerade fully-random comment"),
-        "{script}"
-    );
-    assert!(script.contains("meta nfproto ipv6 return"));
-    // Every round does the same (a leftover that reappears is removed again).
-    s.agent.sync().unwrap();
-    assert_eq!(s.fake.take_calls(), ROUND_NFT);
-    // A new config: a new script, same steps.
-    s.write("nonMasqueradeCIDRs: [100.64.0.0/10, 100.64.1.0/24]\n");
-    s.agent.sync().unwrap();
-    assert_eq!(s.fake.take_calls(), ROUND_NFT);
-    assert!(s.fake.last_script().contains("\t\t\t100.64.0.0/10,\n\t\t}"));
-    assert!(s.fake.0.lock().unwrap().payloads.is_empty());
-}
-
-#[test]
-fn nftables_bad_config_keeps_the_last_good_script_and_touches_nothing() {
-    let mut s = setup_with(true, Datapath::Nftables);
-    s.write("nonMasqueradeCIDRs: [192.168.0.0/16]\n");
-    s.agent.sync().unwrap();
-    let good = s.fake.last_script();
-    s.fake.take_calls();
-    s.write("nonMasqueradeCIDRs: [10.0.0.1/8]\n");
-    assert!(matches!(s.agent.sync(), Err(SyncError::Load(_))));
-    assert!(s.fake.calls().is_empty());
-    assert_eq!(s.fake.last_script(), good);
-}
-
-#[test]
-fn a_failed_nft_transaction_skips_the_cleanup_and_the_next_round_recovers() {
-    let mut s = setup_with(false, Datapath::Nftables);
-    s.fake.fail("nft", 1);
-    assert!(matches!(s.agent.sync(), Err(SyncError::Apply(_))));
-    // The iptables rules are left alone while the nft ones are not in.
-    assert_eq!(s.fake.take_calls(), ["nft"]);
-    s.agent.sync().unwrap();
-    assert_eq!(s.fake.take_calls(), ROUND_NFT);
-}
-
 #[test]
 fn a_failed_cleanup_fails_the_round_but_keeps_the_new_rules() {
     for datapath in [Datapath::Nftables, Datapath::Iptables] {
@@ -502,7 +452,7 @@ fn a_failed_cleanup_fails_the_round_but_keeps_the_new_rules() {
         let calls = s.fake.take_calls();
         // The new rules went in first and are not undone.
         match datapath {
-            Datapath::Nftables => assert_eq!(calls, ["nft", failing]),
+            Datapath::Nftables => assert_eq!(calls, ["nft", "nft", failing]),
             Datapath::Iptables => {
                 assert_eq!(calls, ["random-fully", ROUND_V4[0], ROUND_V4[1], failing])
             }
@@ -583,11 +533,20 @@ fn the_plan_of_each_datapath() {
         names(plan(&c, &settings, true)),
         ["nft", "rm-iptables V4 MY-MASQ", "rm-iptables V6 MY-MASQ"]
     );
-    // The dry run prints exactly what the plan applies.
-    let Step::NftApply(script) = &plan(&c, &settings, false)[0] else {
+    // The dry run prints exactly what the plan applies: both transactions, in order.
+    let Step::NftApply(scripts) = &plan(&c, &settings, false)[0] else {
         panic!()
     };
-    assert_eq!(*script, dry_run_text(&c, &settings, false));
+    assert_eq!(
+        dry_run_text(&c, &settings, false),
+        format!(
+            "{}\n{}{}\n{}",
+            nftables::DRY_RUN_SETS,
+            scripts.sets,
+            nftables::DRY_RUN_RULES,
+            scripts.rules
+        )
+    );
     settings.datapath = Datapath::Iptables;
     assert_eq!(
         dry_run_text(&c, &settings, true),
@@ -613,3 +572,6 @@ impl std::io::Write for Sink {
         Ok(())
     }
 }
+
+#[path = "daemon_nft_tests.rs"]
+mod nft;

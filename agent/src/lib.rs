@@ -1,9 +1,10 @@
 //! ip-masq-agent: keeps the nat-table rules that decide which pod traffic is masqueraded.
 //!
 //! A pure core ([`config`]: bytes → [`config::Config`]; [`rules`]: config → the exact
-//! `iptables-restore` payload; [`nftables`]: config → the `nft -f -` script of the nftables
-//! datapath) and a thin shell ([`backend`]: runs iptables and nft;
-//! [`daemon`]: the resync loop; [`watch`]: immediate reload; [`health`]: `/healthz`). The
+//! `iptables-restore` payload; [`nftables`]: config → the `nft -f -` transactions of the
+//! nftables datapath; [`nftstate`]: is a listing our table; [`iptables_text`]: iptables'
+//! output read back) and a thin shell ([`backend`]: runs iptables and nft;
+//! [`daemon`]: the resync loop; [`nft_sync`]: the nftables datapath's round; [`watch`]: immediate reload; [`health`]: `/healthz`). The
 //! binary in `main.rs` only parses flags and wires these together.
 
 pub mod backend;
@@ -11,7 +12,10 @@ pub mod config;
 pub mod daemon;
 mod gostd;
 pub mod health;
+pub mod iptables_text;
+pub mod nft_sync;
 pub mod nftables;
+pub mod nftstate;
 pub mod rules;
 mod survey;
 mod tree;

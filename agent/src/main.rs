@@ -34,8 +34,8 @@ fn go_bool(s: &str) -> Result<bool, String> {
 )]
 struct Flags {
     /// Where the rules live: `iptables` (a chain in the nat table and a POSTROUTING jump,
-    /// as the reference) or `nftables` (a table of its own, `inet <masq-chain>`, replaced
-    /// in one transaction per sync). Either removes the other's rules after each sync.
+    /// as the reference) or `nftables` (a table of its own, `inet <masq-chain>`, updated
+    /// in place at each sync). Either removes the other's rules after each sync.
     #[arg(long = "datapath", default_value = "iptables", value_parser = parse_datapath)]
     datapath: Datapath,
     /// Name of the nat chain the agent manages (with --datapath nftables: of the table
@@ -75,8 +75,8 @@ struct Flags {
     /// Deadline of each iptables child process (Go duration); it is killed when it passes.
     #[arg(long = "command-timeout", allow_hyphen_values = true)]
     command_timeout: Option<String>,
-    /// Print the iptables-restore payload(s), or the nft script with --datapath
-    /// nftables, and exit; touches nothing.
+    /// Print the iptables-restore payload(s), or the two nft transactions with
+    /// --datapath nftables, and exit; touches nothing.
     #[arg(long = "dry-run", num_args = 0..=1, require_equals = true,
           default_value = "false", default_missing_value = "true", value_parser = go_bool)]
     dry_run: bool,
@@ -294,7 +294,7 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `--dry-run`: the payloads, or the nft script, on stdout (random-fully assumed
+/// `--dry-run`: the payloads, or the two nft transactions, on stdout (random-fully assumed
 /// supported), nothing touched.
 fn dry_run(settings: &Settings) -> ExitCode {
     match daemon::load_config(&settings.config_path, &settings.parse) {

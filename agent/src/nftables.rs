@@ -1,8 +1,9 @@
-//! [`Config`] + flags → the exact `nft -f -` script of the nftables datapath. Pure: no I/O.
+//! [`Config`] + flags → the exact `nft -f -` transactions of the nftables datapath (and
+//! the whole-table script it falls back to). Pure: no I/O.
 //!
 //! # Shape (docs/nftables-datapath.md)
 //!
-//! **One `inet` table**, not one `ip` and one `ip6` table. A single table means a single
+//! **One `inet` table**, not one `ip` and one `ip6` table. A single table means each
 //! `nft -f -` transaction covers IPv4 and IPv6 together (they can never disagree, not even
 //! for a moment), one `delete table` removes everything the agent owns, and one chain
 //! holds the locality check and the masquerade once instead of twice. The price: a `nat`
@@ -19,12 +20,18 @@
 //! `inet <masq-chain>`). nft 1.0.x reads a table or chain name only as a bare word, never
 //! quoted, so the nftables datapath takes the names [`validate_nft_name`] accepts.
 //!
-//! **Every sync replaces the whole table in one transaction**: `add table` (so the next
-//! line cannot fail on a fresh node), `delete table`, then the table's full definition,
-//! in one script. nft sends a script as one netlink batch, which the kernel commits
-//! atomically: there is never a moment without rules, never a duplicated rule, and any
-//! drift (a flushed chain, a deleted table, an element gone from a set, a rule appended by
-//! hand) is gone after the next sync.
+//! **Every sync is two in-place transactions** ([`scripts`], [`Scripts`] says why two):
+//! (1) the table and sets, created if missing, each set flushed and refilled; (2) the
+//! chain, created if missing, flushed and refilled. Never a `delete table`: on Linux 6.18
+//! a rule looking up a set created or filled in its own transaction can miss it right
+//! after the commit, and a new flow to a non-masquerade destination is then masqueraded.
+//! Each transaction is one netlink batch, committed atomically: the rules are never
+//! missing or duplicated, and drift (a flushed chain, a deleted table, an element gone
+//! from or added to a set, a rule appended by hand) is gone after the next sync. What
+//! they cannot remove (a chain or set added inside the table, an object of another
+//! shape) the daemon catches by listing the table afterwards, and then replaces the
+//! whole table with [`script`], the former one-transaction sync. When the table is still
+//! as the last sync left it, the daemon sends nothing at all (`crate::nftstate`).
 //!
 //! **The chain** (`type nat hook postrouting priority srcnat`, i.e. 100, the usual source
 //! NAT priority; policy accept), rule by rule:
@@ -165,46 +172,21 @@ fn set(out: &mut String, name: &str, kind: &str, elements: &[String]) {
     out.push_str("\t}\n");
 }
 
-/// The whole `nft -f -` script of one sync: one transaction that replaces the table.
-pub fn script(config: &Config, opts: &NftOptions) -> String {
-    let table = table_name(&opts.chain);
-    let chain = &opts.chain;
-    let mut out =
-        format!("add table inet {table}\ndelete table inet {table}\ntable inet {table} {{\n");
-    out.push_str(&format!("\tcomment \"{OWNER_COMMENT}\"\n"));
-    let v4: Vec<String> = v4_elements(config).iter().map(|n| n.to_string()).collect();
-    set(&mut out, SET_V4, "ipv4_addr", &v4);
-    if opts.ipv6 {
-        let v6: Vec<String> = v6_elements(config).iter().map(|n| n.to_string()).collect();
-        set(&mut out, SET_V6, "ipv6_addr", &v6);
-    }
-    out.push_str(&format!(
-        "\tchain {chain} {{\n\t\tcomment \"{OWNER_COMMENT}\"\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-    ));
-    let rule = |out: &mut String, text: &str, comment: &str| {
-        out.push_str(&format!("\t\t{text} comment \"{comment}\"\n"));
-    };
-    rule(&mut out, "fib daddr type local return", FIB_COMMENT);
+/// The rules of the chain, in order, each with its comment.
+fn rules(config: &Config, opts: &NftOptions) -> Vec<(String, &'static str)> {
+    let mut out = vec![("fib daddr type local return".to_string(), FIB_COMMENT)];
     if !opts.ipv6 {
-        rule(&mut out, "meta nfproto ipv6 return", NO_IPV6_COMMENT);
+        out.push(("meta nfproto ipv6 return".into(), NO_IPV6_COMMENT));
     }
     if !config.masq_link_local {
-        rule(&mut out, "ip daddr 169.254.0.0/16 return", LOCAL_COMMENT);
+        out.push(("ip daddr 169.254.0.0/16 return".into(), LOCAL_COMMENT));
     }
-    rule(
-        &mut out,
-        &format!("ip daddr @{SET_V4} return"),
-        LOCAL_COMMENT,
-    );
+    out.push((format!("ip daddr @{SET_V4} return"), LOCAL_COMMENT));
     if opts.ipv6 {
         if !config.masq_link_local_ipv6 {
-            rule(&mut out, "ip6 daddr fe80::/10 return", LOCAL_COMMENT);
+            out.push(("ip6 daddr fe80::/10 return".into(), LOCAL_COMMENT));
         }
-        rule(
-            &mut out,
-            &format!("ip6 daddr @{SET_V6} return"),
-            LOCAL_COMMENT,
-        );
+        out.push((format!("ip6 daddr @{SET_V6} return"), LOCAL_COMMENT));
     }
     let fully = if opts.random_fully {
         " fully-random"
@@ -223,11 +205,142 @@ pub fn script(config: &Config, opts: &NftOptions) -> String {
             text.push_str(&format!("numgen random mod {rest} < {} ", sizes[i]));
         }
         text.push_str(&format!("masquerade to :{range}{fully}"));
-        rule(&mut out, &text, MASQ_COMMENT);
+        out.push((text, MASQ_COMMENT));
     }
-    rule(&mut out, &format!("masquerade{fully}"), MASQ_COMMENT);
+    out.push((format!("masquerade{fully}"), MASQ_COMMENT));
+    out
+}
+
+/// The sets of a config: (name, nft type, elements), IPv4 first.
+fn sets(config: &Config, opts: &NftOptions) -> Vec<(&'static str, &'static str, Vec<String>)> {
+    let mut out = vec![(
+        SET_V4,
+        "ipv4_addr",
+        v4_elements(config).iter().map(|n| n.to_string()).collect(),
+    )];
+    if opts.ipv6 {
+        let v6 = v6_elements(config).iter().map(|n| n.to_string()).collect();
+        out.push((SET_V6, "ipv6_addr", v6));
+    }
+    out
+}
+
+/// The whole table in one transaction (`add table; delete table; table {...}`): what the
+/// agent applies only when the in-place update ([`Scripts`]) fails, i.e. when the table
+/// holds something of another shape (a set of another type, a chain on another hook).
+/// It heals anything, but a set it creates is looked up by its new rules at the commit
+/// before its contents are published: a new flow meeting that commit can miss the set
+/// (docs/nftables-datapath.md, "Transactions and new flows").
+pub fn script(config: &Config, opts: &NftOptions) -> String {
+    let table = table_name(&opts.chain);
+    let chain = &opts.chain;
+    let mut out =
+        format!("add table inet {table}\ndelete table inet {table}\ntable inet {table} {{\n");
+    out.push_str(&format!("\tcomment \"{OWNER_COMMENT}\"\n"));
+    for (name, kind, elements) in sets(config, opts) {
+        set(&mut out, name, kind, &elements);
+    }
+    out.push_str(&format!(
+        "\tchain {chain} {{\n\t\tcomment \"{OWNER_COMMENT}\"\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+    ));
+    for (text, comment) in rules(config, opts) {
+        out.push_str(&format!("\t\t{text} comment \"{comment}\"\n"));
+    }
     out.push_str("\t}\n}\n");
     out
+}
+
+/// What one sync of the nftables datapath applies: two transactions, in order, each
+/// valid whatever the kernel holds (a fresh node, our table as we left it, or our table
+/// with drift in it), and the whole-table script as a fallback.
+///
+/// Why two and never a `delete table`: a rule whose set was created or filled in the same
+/// transaction can miss that set for an instant after the commit (measured on Linux 6.18:
+/// about 1 new flow in 2,400 meeting a commit was masqueraded; docs/nftables-datapath.md).
+/// A set that already existed never misses, even when the transaction flushes and refills
+/// it, and a rule replaced in a chain that stays never leaves a gap. So transaction 1
+/// creates the table and sets if missing and swaps each set's contents in place (the old
+/// rules see the old or the new contents, never none), and transaction 2 swaps the chain's
+/// rules in place, against sets whose contents are already committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scripts {
+    /// Transaction 1: table and sets, created if missing, each set flushed and refilled.
+    pub sets: String,
+    /// Transaction 2: the chain, created if missing, flushed and refilled.
+    pub rules: String,
+    /// The whole-table replacement, applied only if transaction 1 or 2 fails.
+    pub replace: String,
+    /// The expected state, to recognize our table in a listing ([`crate::nftstate`]).
+    pub expect: Expected,
+}
+
+/// What the table holds once the two transactions are in, for [`crate::nftstate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    pub table: String,
+    pub chain: String,
+    /// (set name, elements as rendered), IPv4 first.
+    pub sets: Vec<(String, Vec<String>)>,
+    /// How many rules the chain holds.
+    pub rules: usize,
+}
+
+/// The two in-place transactions of a sync and the fallback (see [`Scripts`]).
+pub fn scripts(config: &Config, opts: &NftOptions) -> Scripts {
+    let table = table_name(&opts.chain);
+    let chain = &opts.chain;
+    let head = format!("add table inet {table} {{ comment \"{OWNER_COMMENT}\"; }}\n");
+    let mut sets_tx = head.clone();
+    let all_sets = sets(config, opts);
+    for (name, kind, elements) in &all_sets {
+        sets_tx.push_str(&format!(
+            "add set inet {table} {name} {{ type {kind}; flags interval; }}\nflush set inet {table} {name}\n"
+        ));
+        if !elements.is_empty() {
+            sets_tx.push_str(&format!(
+                "add element inet {table} {name} {{ {} }}\n",
+                elements.join(", ")
+            ));
+        }
+    }
+    let mut rules_tx = head;
+    rules_tx.push_str(&format!(
+        "add chain inet {table} {chain} {{ comment \"{OWNER_COMMENT}\"; type nat hook postrouting priority srcnat; policy accept; }}\nflush chain inet {table} {chain}\n"
+    ));
+    let all_rules = rules(config, opts);
+    for (text, comment) in &all_rules {
+        rules_tx.push_str(&format!(
+            "add rule inet {table} {chain} {text} comment \"{comment}\"\n"
+        ));
+    }
+    Scripts {
+        sets: sets_tx,
+        rules: rules_tx,
+        replace: script(config, opts),
+        expect: Expected {
+            table: table.to_string(),
+            chain: chain.to_string(),
+            sets: all_sets
+                .into_iter()
+                .map(|(name, _, e)| (name.to_string(), e))
+                .collect(),
+            rules: all_rules.len(),
+        },
+    }
+}
+
+/// The first line of each transaction in `--dry-run`'s output (an nft comment).
+pub const DRY_RUN_SETS: &str = "# transaction 1 of 2: the table and its sets";
+/// The first line of the second transaction in `--dry-run`'s output.
+pub const DRY_RUN_RULES: &str = "# transaction 2 of 2: the chain and its rules";
+
+/// What `--dry-run` prints: both transactions, each after its comment line. Applied as one
+/// script (`nft -f`), the text is also valid and gives the same table.
+pub fn dry_run(scripts: &Scripts) -> String {
+    format!(
+        "{DRY_RUN_SETS}\n{}{DRY_RUN_RULES}\n{}",
+        scripts.sets, scripts.rules
+    )
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Script text: one exact case, then one insta snapshot per case, then the pieces.
+//! Script text: one exact case, then one insta snapshot per case, then the pieces; last,
+//! the two in-place transactions (`--dry-run`) as reviewed snapshots.
 
 use super::*;
 use crate::config::{parse, ParseOptions};
@@ -263,4 +264,101 @@ fn ten_thousand_cidrs_render_one_element_each() {
         s.lines().filter(|l| l.starts_with("\t\t\t10.")).count(),
         10_000
     );
+}
+
+/// The two in-place transactions as `--dry-run` prints them (the text the daemon applies,
+/// one `nft -f -` per transaction), reviewed: transaction 1 never touches the chain,
+/// transaction 2 never touches a set's contents, neither deletes anything.
+fn transactions(c: &Config, o: &NftOptions) -> String {
+    let s = scripts(c, o);
+    assert!(
+        !s.sets.contains(" chain ") && !s.sets.contains(" rule "),
+        "{}",
+        s.sets
+    );
+    assert!(
+        !s.rules.contains(" element ") && !s.rules.contains(" set "),
+        "{}",
+        s.rules
+    );
+    assert!(!dry_run(&s).contains("delete"));
+    assert_eq!(
+        s.replace,
+        script(c, o),
+        "the fallback is the whole-table script"
+    );
+    dry_run(&s)
+}
+
+#[test]
+fn nft_transactions_default_config() {
+    let c = Config::defaults(&ParseOptions::default());
+    insta::assert_snapshot!(transactions(&c, &opts()));
+}
+
+#[test]
+fn nft_transactions_ipv6_mixed_list() {
+    let c = cfg(
+        "nonMasqueradeCIDRs: [10.0.0.0/8, fd00::/8, 2001:db8::/32, 192.168.0.0/16]",
+        &v6(),
+    );
+    let o = NftOptions {
+        ipv6: true,
+        ..opts()
+    };
+    insta::assert_snapshot!(transactions(&c, &o));
+}
+
+#[test]
+fn nft_transactions_empty_list_and_link_local() {
+    // Empty sets are still created and flushed (no `add element`: nft refuses `{ }`).
+    let c = cfg(
+        "nonMasqueradeCIDRs: []\nmasqLinkLocal: true\nmasqLinkLocalIPv6: true",
+        &v6(),
+    );
+    let o = NftOptions {
+        ipv6: true,
+        ..opts()
+    };
+    let t = transactions(&c, &o);
+    assert!(!t.contains("add element"), "{t}");
+    insta::assert_snapshot!(t);
+}
+
+#[test]
+fn nft_transactions_to_ports_masq_chain() {
+    let c = cfg(
+        "nonMasqueradeCIDRs: [100.64.0.0/10]",
+        &ParseOptions::default(),
+    );
+    let o = NftOptions {
+        chain: "MY-MASQ".into(),
+        to_ports: parse_to_ports("1024-29999,32768-65535").unwrap(),
+        random_fully: false,
+        ..opts()
+    };
+    insta::assert_snapshot!(transactions(&c, &o));
+}
+
+#[test]
+fn scripts_expect_what_the_transactions_leave() {
+    let c = cfg(
+        "nonMasqueradeCIDRs: [10.0.0.0/8, 10.1.0.0/16, fd00::/8]",
+        &v6(),
+    );
+    let o = NftOptions {
+        ipv6: true,
+        ..opts()
+    };
+    let s = scripts(&c, &o);
+    assert_eq!(s.expect.table, "IP-MASQ-AGENT");
+    assert_eq!(s.expect.chain, "IP-MASQ-AGENT");
+    assert_eq!(
+        s.expect.sets,
+        [
+            ("nomasq-v4".to_string(), vec!["10.0.0.0/8".to_string()]),
+            ("nomasq-v6".to_string(), vec!["fd00::/8".to_string()]),
+        ]
+    );
+    assert_eq!(s.expect.rules, s.rules.matches("\nadd rule ").count());
 }

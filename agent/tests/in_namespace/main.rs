@@ -9,6 +9,7 @@
 
 mod cases;
 mod hardening;
+mod nft_resync;
 mod nftables;
 mod reload;
 mod support;
@@ -32,6 +33,10 @@ const NFT_CASES: &[(&str, fn())] = &[
     (
         "nft_daemon_heals_drift_and_keeps_last_good",
         nftables::daemon_heals_drift_and_keeps_last_good,
+    ),
+    (
+        "nft_an_unchanged_resync_sends_no_transaction",
+        nft_resync::an_unchanged_resync_sends_no_transaction,
     ),
     (
         "nft_overlapping_and_duplicate_cidrs_apply",

@@ -14,6 +14,23 @@ fn s(p: &std::path::Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// The two transactions of a `--dry-run` text, split at their `# transaction N of 2`
+/// lines (each without its comment line); panics if the text is not of that form.
+fn split_transactions(text: &str) -> (&str, &str) {
+    let rest = text
+        .strip_prefix("# transaction 1 of 2")
+        .unwrap_or_else(|| panic!("no first transaction line: {text}"));
+    let sets = &rest[rest.find('\n').expect("a line") + 1..];
+    let second = sets
+        .find("# transaction 2 of 2")
+        .unwrap_or_else(|| panic!("no second transaction line: {text}"));
+    let rules = &sets[second..];
+    (
+        &sets[..second],
+        &rules[rules.find('\n').expect("a line") + 1..],
+    )
+}
+
 /// `--once --datapath nftables` with `args`; asserts success.
 fn once(ns: &Ns, cfg: &std::path::Path, args: &[&str]) -> String {
     let mut v = vec!["--once", "--datapath", "nftables", "--config", s(cfg)];
@@ -66,8 +83,9 @@ pub fn once_applies_lists_as_expected_and_is_idempotent() {
     });
 }
 
-/// `--dry-run --datapath nftables` prints the script and touches nothing; the printed
-/// script, applied by hand, gives exactly what `--once` gives.
+/// `--dry-run --datapath nftables` prints the two transactions a sync sends, each after
+/// its `# transaction N of 2` line, and touches nothing; the printed text, applied by hand
+/// (whole, or as the two transactions in order), gives exactly what `--once` gives.
 pub fn dry_run_prints_the_script_and_touches_nothing() {
     each_backend(|ns| {
         let missing = ns.dir.path().join("absent");
@@ -80,23 +98,47 @@ pub fn dry_run_prints_the_script_and_touches_nothing() {
         ]);
         assert!(out.status.success(), "{out:?}");
         let script = String::from_utf8(out.stdout).unwrap();
+        let (sets, rules) = split_transactions(&script);
         assert!(
-            script.starts_with(&format!(
-                "add table inet {TABLE}\ndelete table inet {TABLE}\ntable inet {TABLE} {{\n"
+            sets.starts_with(&format!("add table inet {TABLE} {{")),
+            "{script}"
+        );
+        assert!(
+            sets.contains(&format!(
+                "add element inet {TABLE} nomasq-v4 {{ 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 }}\n"
             )),
             "{script}"
         );
-        assert!(script.contains("\t\t\t10.0.0.0/8,\n\t\t\t172.16.0.0/12,\n\t\t\t192.168.0.0/16,\n"));
-        assert!(script.contains("\t\tmasquerade fully-random comment"));
+        assert!(!sets.contains("chain"), "{sets}");
+        assert!(
+            rules.contains(&format!("flush chain inet {TABLE} {TABLE}\n")),
+            "{rules}"
+        );
+        assert!(
+            rules.contains(" masquerade fully-random comment"),
+            "{rules}"
+        );
+        // Never a delete: that is what made new flows miss a set at the commit.
+        assert!(!script.contains("delete"), "{script}");
         assert_eq!(ns.nft_tables(), "", "{}: dry run wrote nft", ns.backend);
         assert!(untouched(ns, false) && untouched(ns, true));
 
-        ns.nft_script(&script);
-        let by_hand = ns.nft_table(TABLE).unwrap();
-        ns.nft(&["delete", "table", "inet", TABLE]);
         let cfg = ns.dir.path().join("absent");
         once(ns, &cfg, &[]);
-        assert_eq!(ns.nft_table(TABLE).unwrap(), by_hand);
+        let by_agent = ns.nft_table(TABLE).unwrap();
+        ns.nft(&["delete", "table", "inet", TABLE]);
+        // The whole text as one script (the `#` lines are nft comments)...
+        ns.nft_script(&script);
+        assert_eq!(ns.nft_table(TABLE).unwrap(), by_agent);
+        ns.nft(&["delete", "table", "inet", TABLE]);
+        // ...and the two transactions one after the other, as the agent sends them.
+        ns.nft_script(sets);
+        ns.nft_script(rules);
+        assert_eq!(ns.nft_table(TABLE).unwrap(), by_agent);
+        // Re-applied over the table they made: still the same table (idempotent).
+        ns.nft_script(sets);
+        ns.nft_script(rules);
+        assert_eq!(ns.nft_table(TABLE).unwrap(), by_agent);
 
         // IPv6, and the iptables datapath's dry run is unchanged by the flag's existence.
         let out = ns.agent(&[
@@ -108,7 +150,12 @@ pub fn dry_run_prints_the_script_and_touches_nothing() {
             "--random-fully=false",
         ]);
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("\tset nomasq-v6 {") && text.contains("ip6 daddr fe80::/10 return"));
+        assert!(
+            text.contains(&format!(
+                "add set inet {TABLE} nomasq-v6 {{ type ipv6_addr;"
+            )) && text.contains("ip6 daddr fe80::/10 return"),
+            "{text}"
+        );
         assert!(!text.contains("fully-random"));
         let out = ns.agent(&[
             "--dry-run",
@@ -164,12 +211,16 @@ pub fn daemon_heals_drift_and_keeps_last_good() {
                 format!("add chain inet {TABLE} extra {{ type nat hook postrouting priority srcnat - 1; }}"),
             ),
         ] {
-            ns.nft_script(&script);
-            assert_ne!(
-                ns.nft_table(TABLE).as_ref(),
-                Some(&good),
-                "{what} changed nothing"
-            );
+            {
+                // The agent stopped meanwhile, so that no round heals it before we look.
+                let _paused = pause(&agent);
+                ns.nft_script(&script);
+                assert_ne!(
+                    ns.nft_table(TABLE).as_ref(),
+                    Some(&good),
+                    "{what} changed nothing"
+                );
+            }
             healed(&format!("heal after {what}"));
         }
 
@@ -365,7 +416,15 @@ pub fn a_reappearing_leftover_is_removed_again() {
         let mut agent = ns.spawn_agent(&["--config", s(&cfg)]);
         wait_for("iptables rules", long, || ns.save(false) == default_v4());
         for _ in 0..2 {
-            once(ns, &cfg, &[]);
+            // Its table goes in first; removing the iptables rules may then fail (the
+            // daemon can re-add its jump between our `-D` and `-X`: EBUSY), which fails
+            // that run but keeps the table, as documented.
+            let out = ns.agent(&["--once", "--datapath", "nftables", "--config", s(&cfg)]);
+            assert!(
+                out.status.success()
+                    || stderr(&out).contains("removing the other datapath's rules failed"),
+                "{out:?}"
+            );
             wait_for("the nft table gone again", long, || {
                 ns.nft_table(TABLE).is_none() && ns.save(false) == default_v4()
             });

@@ -140,13 +140,20 @@ impl Ns {
         assert!(out.status.success(), "nft -f - <<{script}: {out:?}");
     }
 
-    /// `nft list table inet <table>`, or None when there is no such table.
+    /// `nft list table inet <table>`, or None when there is no such table. One nft run,
+    /// so that a table deleted meanwhile (by a daemon under test) is `None`, not a failure.
     pub fn nft_table(&self, table: &str) -> Option<String> {
-        let tables = self.nft(&["list", "tables", "inet"]);
-        let present = tables
-            .lines()
-            .any(|l| l.split_whitespace().eq(["table", "inet", table]));
-        present.then(|| self.nft(&["list", "table", "inet", table]))
+        let nft = nft_binary().expect("nft");
+        let out = self.run(nft.to_str().unwrap(), &["list", "table", "inet", table]);
+        if out.status.success() {
+            return Some(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("No such file or directory"),
+            "nft list table inet {table}: {out:?}"
+        );
+        None
     }
 
     /// Every table nft shows (iptables-nft's included), one `family name` per line.
@@ -236,6 +243,47 @@ pub fn terminate(
         std::io::Read::read_to_string(e, &mut err).unwrap();
     }
     (status, err, took)
+}
+
+/// Stops a running agent (SIGSTOP) once no child of its (an nft or iptables run, which
+/// would finish its work even with the agent stopped) is left, and resumes it (SIGCONT)
+/// when dropped: a change made to the kernel meanwhile cannot be undone by a round before
+/// the test has looked at it.
+pub struct Paused(nix::unistd::Pid);
+
+pub fn pause(agent: &Reaped) -> Paused {
+    use nix::sys::signal::{kill, Signal};
+    let pid = nix::unistd::Pid::from_raw(agent.0.id() as i32);
+    let children = || {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+        tasks
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("children")).ok())
+            .any(|c| !c.trim().is_empty())
+    };
+    let start = Instant::now();
+    loop {
+        kill(pid, Signal::SIGSTOP).unwrap();
+        // The stop is asynchronous: wait until the process shows it (state T).
+        wait_for("the agent stopped", Duration::from_secs(5), || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('T')))
+        });
+        if !children() {
+            return Paused(pid);
+        }
+        kill(pid, Signal::SIGCONT).unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the agent always had a child running"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(self.0, nix::sys::signal::Signal::SIGCONT);
+    }
 }
 
 /// A child that is killed and reaped however the test ends.
@@ -328,5 +376,34 @@ pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     while !cond() {
         assert!(start.elapsed() < timeout, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The lines a child writes to a pipe, gathered by a thread as they come (the thread ends
+/// at the pipe's end, when the child is gone).
+#[derive(Clone)]
+pub struct Lines(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Lines {
+    pub fn gather(pipe: impl std::io::Read + Send + 'static) -> Lines {
+        let lines = Lines(Default::default());
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                sink.0.lock().unwrap().push(line);
+            }
+        });
+        lines
+    }
+
+    /// Every line so far.
+    pub fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn count(&self, pred: impl Fn(&str) -> bool) -> usize {
+        self.0.lock().unwrap().iter().filter(|l| pred(l)).count()
     }
 }

@@ -28,10 +28,10 @@
 //!   script and applies it with `nft -f -` (from PATH). FAULT is one of
 //!   `no-verdict` (the non-masquerade set is looked up without `return`: every
 //!   destination is masqueraded), `saddr-local` (the source, not the destination, is
-//!   tested for locality), `append` (the table is never deleted first: every sync adds
+//!   tested for locality), `append` (nothing is ever deleted or flushed: every sync adds
 //!   another copy of its rules and the set keeps every element it ever had), or
 //!   `apply-on-change` (the right script, applied only when the config's text changed:
-//!   damage is never healed) (conformance/tests/wrong_nftables.rs).
+//!   damage is never healed) (conformance/tests/nftables_verdicts.rs).
 //!
 //! - `masq-wrong-agent gap MILLIS AGENT ARGS...`: a careless datapath switch: deletes
 //!   the nftables table `inet IP-MASQ-AGENT` and flushes the iptables chain
@@ -141,7 +141,7 @@ impl NftFault {
             .filter(|l| {
                 let t = l.trim_start();
                 !(self == NftFault::Append
-                    && (t.starts_with("add table ") || t.starts_with("delete table ")))
+                    && (t.starts_with("delete table ") || t.starts_with("flush ")))
             })
             .map(|l| match self {
                 NftFault::NoVerdict if l.contains("daddr @") => l.replacen(" return", "", 1) + "\n",

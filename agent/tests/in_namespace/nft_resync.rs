@@ -1,0 +1,167 @@
+//! The nftables datapath's quiet resync, against the real kernel in namespaces: a round
+//! that finds the table as the agent left it commits nothing, observed with `nft monitor`
+//! (the kernel's own record of every commit), and drift in between is still healed.
+
+use crate::support::*;
+
+const TABLE: &str = "IP-MASQ-AGENT";
+
+fn s(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// `nft monitor` in the namespace: every committed change, as nft prints it, in commit
+/// order (each transaction's events, then its `# new generation N` line).
+struct Monitor {
+    _child: Reaped,
+    events: Lines,
+    markers: std::cell::Cell<usize>,
+}
+
+impl Monitor {
+    /// Started and listening: a marker table added by hand has been seen.
+    fn start(ns: &Ns) -> Monitor {
+        let nft = nft_binary().expect("nft");
+        let mut child = Reaped(
+            ns.command(nft.to_str().unwrap())
+                .arg("monitor")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn nft monitor"),
+        );
+        let events = Lines::gather(child.0.stdout.take().unwrap());
+        let m = Monitor {
+            _child: child,
+            events,
+            markers: 0.into(),
+        };
+        // Until it has subscribed, the monitor misses events: add markers until one shows.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while m.events.count(|l| l.starts_with("add table inet marker")) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nft monitor never listened"
+            );
+            m.mark(ns, false);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        m
+    }
+
+    /// Adds a new marker table; when `wait`, waits until the monitor shows it and returns
+    /// the index of the line after its transaction (its `# new generation` line included).
+    /// Netlink delivers events in commit order, so every commit before the marker's shows
+    /// before it.
+    fn mark(&self, ns: &Ns, wait: bool) -> usize {
+        let n = self.markers.get() + 1;
+        self.markers.set(n);
+        let name = format!("marker{n}");
+        ns.nft(&["add", "table", "inet", &name]);
+        if !wait {
+            return 0;
+        }
+        let line = format!("add table inet {name}");
+        let mut at = None;
+        wait_for(&line, std::time::Duration::from_secs(10), || {
+            let all = self.events.all();
+            at = all.iter().position(|l| *l == line).filter(|i| {
+                all.get(i + 1)
+                    .is_some_and(|g| g.starts_with("# new generation"))
+            });
+            at.is_some()
+        });
+        at.unwrap() + 2
+    }
+
+    /// The events between two marks (`from` as returned by one, `to` by a later one).
+    fn between(&self, from: usize, to: usize) -> Vec<String> {
+        self.events.all()[from..to - 2].to_vec()
+    }
+}
+
+/// The table's handle (`nft -a list table`): the same handle means the table was never
+/// deleted and re-created in between.
+fn table_handle(ns: &Ns) -> String {
+    let listing = ns.nft(&["-a", "list", "table", "inet", TABLE]);
+    let first = listing.lines().next().unwrap_or_default();
+    first
+        .split_once("# handle ")
+        .unwrap_or_else(|| panic!("no handle: {listing}"))
+        .1
+        .trim()
+        .to_string()
+}
+
+/// A resync that finds the table as the agent left it sends no transaction at all (`nft
+/// monitor` sees no commit across several rounds); a change made by hand in between is
+/// still healed at the next round, in place (the table is never re-created), after which
+/// the rounds are quiet again.
+pub fn an_unchanged_resync_sends_no_transaction() {
+    each_backend(|ns| {
+        let long = std::time::Duration::from_secs(10);
+        let monitor = Monitor::start(ns);
+        let cfg =
+            ns.config(b"resyncInterval: 100ms\nnonMasqueradeCIDRs: [10.0.0.0/8, 172.16.0.0/12]\n");
+        let mut agent = ns.spawn_agent(&["--config", s(&cfg), "--datapath", "nftables"]);
+        let log = Lines::gather(agent.0.stderr.take().unwrap());
+        // Each round, applied or not, ends with one `synced:` line.
+        let rounds = || log.count(|l| l.contains("synced: "));
+        let quiet_rounds = |what: &str| {
+            let from = monitor.mark(ns, true);
+            let after = rounds();
+            wait_for(what, long, || rounds() >= after + 3);
+            let to = monitor.mark(ns, true);
+            let events = monitor.between(from, to);
+            assert!(
+                events.is_empty(),
+                "{}: {what}: commits while nothing changed: {events:#?}\n{:#?}",
+                ns.backend,
+                log.all()
+            );
+            to
+        };
+        wait_for("first sync", long, || rounds() >= 1);
+        let good = ns.nft_table(TABLE).expect("the table");
+        let handle = table_handle(ns);
+        let mut last = quiet_rounds("three unchanged rounds");
+
+        for (what, script, healing) in [
+            (
+                "deleted set element",
+                format!("delete element inet {TABLE} nomasq-v4 {{ 10.0.0.0/8 }}"),
+                format!("add element inet {TABLE} nomasq-v4 "),
+            ),
+            (
+                "flushed chain",
+                format!("flush chain inet {TABLE} {TABLE}"),
+                format!("add rule inet {TABLE} {TABLE} "),
+            ),
+        ] {
+            ns.nft_script(&script);
+            wait_for(&format!("heal after {what}"), long, || {
+                ns.nft_table(TABLE).as_ref() == Some(&good)
+            });
+            let to = monitor.mark(ns, true);
+            let events = monitor.between(last, to);
+            assert!(
+                events.iter().any(|e| e.starts_with(&healing)),
+                "{}: {what} healed without {healing:?}: {events:#?}",
+                ns.backend
+            );
+            assert_eq!(table_handle(ns), handle, "{what}: the table was re-created");
+            last = quiet_rounds(&format!("three rounds after healing {what}"));
+        }
+        assert!(
+            !monitor
+                .events
+                .all()
+                .iter()
+                .any(|e| e.starts_with("delete table")),
+            "{:#?}",
+            monitor.events.all()
+        );
+        let (status, err, _) = terminate(&mut agent, nix::sys::signal::Signal::SIGTERM);
+        assert!(status.success(), "{err}");
+    });
+}
