@@ -286,6 +286,11 @@ fn a_question_mark_value_in_a_flow_pair_is_refused() {
     rejected(b"b: [?#x\n]\n");
     rejected(b"b: [?:x]\n");
     assert_eq!(limit("a: &a x\nb: [?*a]\ncidrLimit: 9\n"), 9);
+    // Nor a character that cannot start a token, or a tag that eats the `]` (ninth).
+    rejected(b".: [?%\t.:  ]");
+    rejected(b"a: [?|x]\n");
+    rejected(b"a: [?!x]\n");
+    assert_eq!(limit("a: [?!x y]\ncidrLimit: 9\n"), 9);
 }
 
 /// A block scalar whose last line ends the file without a line break has no final line

@@ -152,7 +152,19 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
                     let after_key = &value[1..];
                     // After that indicator go-yaml scans a new token: a comment or a value
                     // indicator leaves no key node; an alias must name an earlier anchor.
-                    if after_key.starts_with(['#', ':']) || unknown_alias(after_key, before) {
+                    // Characters that cannot start a token, block scalar indicators in a
+                    // flow, and a tag that (YAML 1.1) swallows the flow indicator after it.
+                    let cannot_start = after_key.starts_with(['%', '@', '`', '|', '>']);
+                    let tag_eats_indicator = after_key.starts_with('!')
+                        && from(text, &span.start)[1..]
+                            .split([' ', '\t', '\n', '\r'])
+                            .next()
+                            .is_some_and(|t| t.contains([',', ']', '}']));
+                    if after_key.starts_with(['#', ':'])
+                        || cannot_start
+                        || tag_eats_indicator
+                        || unknown_alias(after_key, before)
+                    {
                         return Err(YamlSyntax {
                             line,
                             column: span.start.col() + 1,
