@@ -8,7 +8,8 @@
 # `--once` twice (the first sync creates everything, the second rewrites it: what a new
 # process does over an existing table), then as a daemon until its third round (a daemon
 # whose config and rules did not change: the iptables datapath rewrites its rules, the
-# nftables datapath lists its table and sends nothing). Reported, median of RUNS runs:
+# nftables datapath reads the ruleset generation and sends nothing). Reported, median of
+# RUNS runs:
 #   first / resync  the agent's own figure for the apply itself, from its "synced:" line
 #                   ("applied in X ms"): iptables-restore + the POSTROUTING jump check, or
 #                   the nftables datapath's two `nft -f -` transactions (and its `nft list

@@ -82,6 +82,10 @@ pub trait Backend {
     /// table, or nft cannot list it). Only ever used to skip a sync with nothing to do, so
     /// any doubt means "apply".
     fn nft_list_table(&mut self, table: &str) -> Option<String>;
+    /// The nftables ruleset generation of this network namespace (bumped by every commit,
+    /// anyone's), `None` when it cannot be read (no netlink permission, no nf_tables). Like
+    /// the listing, only ever used to skip work: `None` means "look at the listing".
+    fn nft_generation(&mut self) -> Option<u32>;
     /// Removes the iptables datapath's rules of `family`: every `POSTROUTING` rule jumping
     /// to `chain`, then `chain` itself (flushed, deleted). Nothing to do, or no iptables
     /// binary on `PATH`, is no error.
@@ -141,7 +145,10 @@ impl Runner {
 /// already has, and no netlink message building of our own has to be kept in step with
 /// the kernel (nft is released with nf_tables; rustables calls itself rough and is
 /// GPL-3.0, the nftnl bindings need libnftnl and libmnl). The cost is a process start
-/// and nft's parsing per sync (docs/performance.md, docs/nftables-datapath.md).
+/// and nft's parsing per sync (docs/performance.md, docs/nftables-datapath.md). The one
+/// exception is the ruleset generation ([`crate::nft_generation`]): a fixed 20-byte
+/// request that nft 1.0.6 has no command for (as far as we found), read every
+/// steady-state round.
 #[derive(Debug, Clone)]
 pub struct Cli {
     runner: Runner,
@@ -435,6 +442,12 @@ impl Backend for Cli {
             .run("nft", &args(&["list", "table", "inet", table]), None)
             .ok()?;
         (out.code == Some(0)).then_some(out.stdout)
+    }
+
+    fn nft_generation(&mut self) -> Option<u32> {
+        crate::nft_generation::read(self.runner.timeout)
+            .inspect_err(|e| tracing::debug!("nft generation unreadable: {e}"))
+            .ok()
     }
 
     /// `-S POSTROUTING` for the jumps (any rule whose target is `chain`, whatever its

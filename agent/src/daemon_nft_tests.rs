@@ -158,3 +158,92 @@ fn a_failed_nft_transaction_skips_the_cleanup_and_the_next_round_recovers() {
     s.agent.sync().unwrap();
     assert_eq!(s.fake.take_calls(), ROUND_NFT);
 }
+
+fn set_generation(s: &Setup, generation: Option<u32>) {
+    s.fake.0.lock().unwrap().generation = generation;
+}
+
+fn listings(s: &Setup) -> usize {
+    std::mem::take(&mut s.fake.0.lock().unwrap().listings)
+}
+
+/// A first round with generation 7 and the table as meant: trusted, the generation kept.
+fn trusted_at_generation_7() -> Setup {
+    let s = setup_with(false, Datapath::Nftables);
+    set_listing(&s, Some(listing(DEFAULT_ELEMENTS, "")));
+    set_generation(&s, Some(7));
+    let mut s = s;
+    s.agent.sync().unwrap();
+    assert_eq!(s.fake.take_calls(), ROUND_NFT);
+    assert_eq!(listings(&s), 1);
+    s
+}
+
+#[test]
+fn the_same_generation_skips_even_the_listing() {
+    let mut s = trusted_at_generation_7();
+    for _ in 0..3 {
+        s.agent.sync().unwrap();
+        assert_eq!(s.fake.take_calls(), ROUND_NFT_UNCHANGED);
+        assert_eq!(listings(&s), 0);
+    }
+    // A new config applies whatever the generation says.
+    s.write("nonMasqueradeCIDRs: [100.64.0.0/10]\n");
+    s.agent.sync().unwrap();
+    assert_eq!(s.fake.take_calls()[..2], ["nft", "nft"]);
+}
+
+#[test]
+fn another_generation_with_the_same_listing_sends_nothing_and_keeps_the_new_generation() {
+    let mut s = trusted_at_generation_7();
+    // Someone committed something else (another table): the listing is compared once.
+    set_generation(&s, Some(8));
+    s.agent.sync().unwrap();
+    assert_eq!(s.fake.take_calls(), ROUND_NFT_UNCHANGED);
+    assert_eq!(listings(&s), 1);
+    // Generation 8 is now the one vouched for: no listing any more.
+    s.agent.sync().unwrap();
+    assert_eq!(s.fake.take_calls(), ROUND_NFT_UNCHANGED);
+    assert_eq!(listings(&s), 0);
+}
+
+#[test]
+fn another_generation_with_another_listing_heals() {
+    let mut s = trusted_at_generation_7();
+    set_generation(&s, Some(8));
+    set_listing(&s, Some(listing("10.0.0.0/8", "")));
+    s.agent.sync().unwrap();
+    // Elements missing: the in-place transactions; the fake still lists the drift, so
+    // the table is replaced whole (listed before and after the replacement).
+    assert_eq!(
+        s.fake.take_calls(),
+        ["nft", "nft", "nft", ROUND_NFT[2], ROUND_NFT[3]]
+    );
+    assert_eq!(listings(&s), 3);
+    // Healed: trusted again at the generation read before the healthy listing.
+    set_listing(&s, Some(listing(DEFAULT_ELEMENTS, "")));
+    set_generation(&s, Some(9));
+    s.agent.sync().unwrap();
+    assert_eq!(s.fake.take_calls(), ROUND_NFT);
+    s.agent.sync().unwrap();
+    assert_eq!(s.fake.take_calls(), ROUND_NFT_UNCHANGED);
+    assert_eq!(listings(&s), 1);
+}
+
+#[test]
+fn an_unreadable_generation_lists_every_round_as_before() {
+    let mut s = setup_with(false, Datapath::Nftables);
+    set_listing(&s, Some(listing(DEFAULT_ELEMENTS, "")));
+    s.agent.sync().unwrap();
+    assert_eq!(s.fake.take_calls(), ROUND_NFT);
+    listings(&s);
+    for _ in 0..2 {
+        s.agent.sync().unwrap();
+        assert_eq!(s.fake.take_calls(), ROUND_NFT_UNCHANGED);
+        assert_eq!(listings(&s), 1);
+    }
+    // Drift is still seen through the listing alone.
+    set_listing(&s, None);
+    s.agent.sync().unwrap();
+    assert_eq!(s.fake.take_calls(), ROUND_NFT);
+}

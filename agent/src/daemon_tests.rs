@@ -24,6 +24,10 @@ struct Record {
     scripts: Vec<String>,
     /// What `nft list table` answers (`None`: no such table); read, not recorded as a call.
     listing: Option<String>,
+    /// How many times `nft list table` was read.
+    listings: usize,
+    /// What the nftables generation read answers (`None`: unreadable).
+    generation: Option<u32>,
     /// Call name → what a cleanup call answers (default: nothing found).
     cleanups: HashMap<String, Cleanup>,
 }
@@ -87,7 +91,12 @@ impl Backend for Fake {
         Ok(())
     }
     fn nft_list_table(&mut self, _table: &str) -> Option<String> {
-        self.0.lock().unwrap().listing.clone()
+        let mut r = self.0.lock().unwrap();
+        r.listings += 1;
+        r.listing.clone()
+    }
+    fn nft_generation(&mut self) -> Option<u32> {
+        self.0.lock().unwrap().generation
     }
     fn remove_iptables(&mut self, family: Family, chain: &str) -> Result<Cleanup, BackendError> {
         self.cleanup(format!("rm-iptables {family:?} {chain}"))

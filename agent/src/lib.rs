@@ -13,6 +13,7 @@ pub mod daemon;
 mod gostd;
 pub mod health;
 pub mod iptables_text;
+pub mod nft_generation;
 pub mod nft_sync;
 pub mod nftables;
 pub mod nftstate;

@@ -8,8 +8,25 @@
 //! table), or if either transaction was refused (an object of another shape), the whole
 //! table is replaced in one transaction, which heals anything. The listing is kept when
 //! it holds exactly our elements and rules ([`crate::nftstate`]); a later round with the
-//! same transactions against the same listing sends nothing, so a steady-state round
-//! costs one `nft list table`.
+//! same transactions against the same listing sends nothing.
+//!
+//! Even that listing is skipped while the nftables ruleset generation
+//! ([`crate::nft_generation`], bumped by every commit in the namespace, anyone's) is the
+//! one read just before the kept listing was taken: a steady-state round then costs one
+//! netlink round trip. Ordering: the generation is read BEFORE the listing it vouches
+//! for. The kernel bumps the generation at the start of a commit, before the commit's
+//! objects become visible (nf_tables_commit: `base_seq` bumped, then the generation
+//! cursor flipped), so a commit either bumped it before our read, and then the listing
+//! taken after the read already shows it, or bumps it after our read, and then the next
+//! round sees another generation and looks at the listing. Read after the listing, a
+//! commit landing between the two would be vouched for without ever being listed. The
+//! one case the counter cannot order is a commit that had bumped it but not finished
+//! applying when the listing was taken (a commit stalled inside the kernel's commit for
+//! the whole `nft list` run): its change goes unnoticed until the next commit anyone
+//! makes, or a config change. Another generation (kube-proxy commits its own tables all
+//! the time) only means "look": if our table lists as kept, the new generation (read
+//! before that listing, for the same reason) is kept too and nothing is sent. No
+//! generation (no netlink permission, no nf_tables) means always listing, as before.
 
 use crate::backend::{Backend, BackendError};
 use crate::config::Config;
@@ -32,10 +49,19 @@ pub fn nft_scripts(config: &Config, settings: &Settings, random_fully: bool) -> 
 /// What the last round left in the kernel, as far as it could tell.
 #[derive(Debug, Default)]
 pub struct NftSync {
-    /// The transactions last applied and the table's listing right after them (only when
-    /// that listing was exactly what they meant): a round that would apply the same to
-    /// the same listing sends nothing.
-    applied: Option<(nftables::Scripts, String)>,
+    /// Only when the listing right after the last apply was exactly what it meant.
+    applied: Option<Applied>,
+}
+
+/// The transactions last applied and what vouches that the table still holds them: a
+/// round that would apply the same sends nothing while the generation is `generation`
+/// or the table still lists as `listing`.
+#[derive(Debug)]
+struct Applied {
+    scripts: nftables::Scripts,
+    listing: String,
+    /// Read just before `listing` was taken (see the module's ordering argument).
+    generation: Option<u32>,
 }
 
 impl NftSync {
@@ -48,13 +74,20 @@ impl NftSync {
         scripts: &nftables::Scripts,
     ) -> Result<(), BackendError> {
         let table = &scripts.expect.table;
-        if let Some((applied, listing)) = self.applied.take() {
-            if applied == *scripts
-                && backend.nft_list_table(table).as_deref() == Some(listing.as_str())
-            {
-                tracing::debug!("nft table unchanged: no transaction");
-                self.applied = Some((applied, listing));
-                return Ok(());
+        if let Some(mut applied) = self.applied.take() {
+            if applied.scripts == *scripts {
+                let generation = backend.nft_generation();
+                if generation.is_some() && generation == applied.generation {
+                    tracing::debug!("nft generation unchanged: no listing, no transaction");
+                    self.applied = Some(applied);
+                    return Ok(());
+                }
+                if backend.nft_list_table(table).as_deref() == Some(applied.listing.as_str()) {
+                    tracing::debug!("nft table unchanged: no transaction");
+                    applied.generation = generation;
+                    self.applied = Some(applied);
+                    return Ok(());
+                }
             }
         }
         let in_place = backend
@@ -73,6 +106,7 @@ impl NftSync {
             }
         }
         let ours = |l: &str| crate::nftstate::is_expected(l, &scripts.expect);
+        let mut generation = backend.nft_generation();
         let mut listing = backend.nft_list_table(table);
         // No listing (nft could not list) is no evidence of drift: leave it to the next
         // round, which will apply again (nothing was kept).
@@ -81,9 +115,14 @@ impl NftSync {
             // inside our table): the whole-table replacement heals it.
             tracing::warn!("nft table still differs after the in-place update: replacing it");
             backend.nft_apply(&scripts.replace)?;
+            generation = backend.nft_generation();
             listing = backend.nft_list_table(table);
         }
-        self.applied = listing.filter(|l| ours(l)).map(|l| (scripts.clone(), l));
+        self.applied = listing.filter(|l| ours(l)).map(|listing| Applied {
+            scripts: scripts.clone(),
+            listing,
+            generation,
+        });
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! The nftables datapath's quiet resync, against the real kernel in namespaces: a round
 //! that finds the table as the agent left it commits nothing, observed with `nft monitor`
-//! (the kernel's own record of every commit), and drift in between is still healed.
+//! (the kernel's own record of every commit), even after another table was committed in
+//! between (a new ruleset generation), and drift in between is still healed.
 
 use crate::support::*;
 
@@ -124,7 +125,27 @@ pub fn an_unchanged_resync_sends_no_transaction() {
         wait_for("first sync", long, || rounds() >= 1);
         let good = ns.nft_table(TABLE).expect("the table");
         let handle = table_handle(ns);
-        let mut last = quiet_rounds("three unchanged rounds");
+        quiet_rounds("three unchanged rounds");
+
+        // An unrelated table added by hand (what kube-proxy's own commits look like) moves
+        // the ruleset generation: the agent looks at its table once, finds it as it left
+        // it, and commits nothing (the only commit seen is that table's).
+        let from = monitor.mark(ns, true);
+        ns.nft(&["add", "table", "inet", "unrelated"]);
+        let after = rounds();
+        wait_for("rounds after an unrelated table", long, || {
+            rounds() >= after + 3
+        });
+        let to = monitor.mark(ns, true);
+        let events = monitor.between(from, to);
+        assert!(
+            events.len() == 2
+                && events[0] == "add table inet unrelated"
+                && events[1].starts_with("# new generation"),
+            "{}: commits beyond the unrelated table: {events:#?}",
+            ns.backend
+        );
+        let mut last = quiet_rounds("three rounds after the unrelated table");
 
         for (what, script, healing) in [
             (
