@@ -290,6 +290,8 @@ fn a_question_mark_value_in_a_flow_pair_is_refused() {
     rejected(b".: [?%\t.:  ]");
     rejected(b"a: [?|x]\n");
     rejected(b"a: [?!x]\n");
+    rejected(b".: [?-  ]"); // tenth
+    assert_eq!(limit("a: [?-x, ?-]\ncidrLimit: 9\n"), 9);
     assert_eq!(limit("a: [?!x y]\ncidrLimit: 9\n"), 9);
 }
 

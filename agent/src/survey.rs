@@ -152,9 +152,14 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
                     let after_key = &value[1..];
                     // After that indicator go-yaml scans a new token: a comment or a value
                     // indicator leaves no key node; an alias must name an earlier anchor.
-                    // Characters that cannot start a token, block scalar indicators in a
-                    // flow, and a tag that (YAML 1.1) swallows the flow indicator after it.
-                    let cannot_start = after_key.starts_with(['%', '@', '`', '|', '>']);
+                    // Characters that cannot start a token, block scalar and block entry
+                    // indicators in a flow, and a tag that (YAML 1.1) swallows the flow
+                    // indicator after it.
+                    let raw_after = &from(text, &span.start)[1..];
+                    let cannot_start = after_key.starts_with(['%', '@', '`', '|', '>'])
+                        || ["- ", "-\t", "-\n", "-\r"]
+                            .iter()
+                            .any(|entry| raw_after.starts_with(entry));
                     let tag_eats_indicator = after_key.starts_with('!')
                         && from(text, &span.start)[1..]
                             .split([' ', '\t', '\n', '\r'])
