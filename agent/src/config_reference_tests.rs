@@ -268,6 +268,9 @@ fn a_top_level_block_scalar_needs_indented_content() {
     assert!(rejected(b"!!null >\n _").contains("!!null"));
     // Those lines are after the document, and scanned as such (second fuzz finding).
     assert!(rejected(b"!!null >\n& \n{{ [").contains("alphabetic or numeric"));
+    // Quoted scalars back to back there, the last unclosed (eleventh finding).
+    let eleventh = b"!!null \n>\n\n[[\": \"\"\"[z[:Y[\"\"\t0/[[\"::f\"\"\"\"[\"\"ff1240";
+    assert!(rejected(eleventh).contains("end of stream"));
     assert!(rejected(b">\n_").contains("mapping"));
 }
 

@@ -494,7 +494,9 @@ fn next_token_is_scannable(rest: &str) -> Result<(), String> {
                             .into(),
                     );
                 }
-                prev = c;
+                // A token ends with the closing quote: a quote right after it opens the
+                // next quoted scalar.
+                prev = ' ';
                 continue;
             }
             // A tag: go-yaml's tag scanner takes URI characters up to a blank.
