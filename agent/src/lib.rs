@@ -19,6 +19,8 @@ pub mod nftables;
 pub mod nftstate;
 pub mod rules;
 mod survey;
+#[cfg(test)]
+mod test_configs;
 mod tree;
 pub mod watch;
 mod yaml11;

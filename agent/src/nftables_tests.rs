@@ -2,19 +2,9 @@
 //! the two in-place transactions (`--dry-run`) as reviewed snapshots.
 
 use super::*;
-use crate::config::{parse, ParseOptions};
+use crate::config::ParseOptions;
 use crate::rules::parse_to_ports;
-
-fn cfg(text: &str, opts: &ParseOptions) -> Config {
-    parse(text.as_bytes(), opts).unwrap().config
-}
-
-fn v6() -> ParseOptions {
-    ParseOptions {
-        enable_ipv6: true,
-        ..ParseOptions::default()
-    }
-}
+use crate::test_configs::{cfg, v6};
 
 fn opts() -> NftOptions {
     NftOptions {

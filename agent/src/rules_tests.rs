@@ -1,18 +1,8 @@
 //! Payload text: the docs/spec.md §4 example literally, then one insta file snapshot per case.
 
 use super::*;
-use crate::config::{parse, ParseOptions};
-
-fn cfg(text: &str, opts: &ParseOptions) -> Config {
-    parse(text.as_bytes(), opts).unwrap().config
-}
-
-fn v6() -> ParseOptions {
-    ParseOptions {
-        enable_ipv6: true,
-        ..ParseOptions::default()
-    }
-}
+use crate::config::ParseOptions;
+use crate::test_configs::{cfg, v6};
 
 /// Both payloads of a case, labelled, for one snapshot.
 fn both(config: &Config, opts: &RuleOptions) -> String {
