@@ -216,27 +216,8 @@ pub fn daemon_heals_keeps_last_good_and_stops_on_sigterm() {
         wait_for("new config", long, || ns.save(false) == want);
 
         // SIGTERM: prompt exit 0, rules left in place.
-        let child = &mut agent.0;
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        )
-        .unwrap();
-        let start = Instant::now();
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            if start.elapsed() > Duration::from_secs(5) {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("agent did not exit on SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let (status, err, _) = terminate(&mut agent, nix::sys::signal::Signal::SIGTERM);
         assert!(status.success(), "{status:?}");
-        let mut err = String::new();
-        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
         assert!(
             err.contains("nonMasqueradeCIDRs[0]: \"10.0.0.1/8\" is not a network address"),
             "{err}"
