@@ -18,6 +18,48 @@ pub(crate) fn from<'t>(text: &'t str, m: &Marker) -> &'t str {
     }
 }
 
+/// go-yaml reads `?` followed by a non-blank inside a flow collection as the explicit key
+/// indicator and starts a new token after it (`[?1]` is `[{1: null}]`); YAML 1.2 reads a
+/// plain scalar `?1`. Returns the text with a space after each such `?`, so that the
+/// parser reads what go-yaml reads (columns after it on that line shift by one). Bounded:
+/// each round inserts at least one space after one of the text's `?`s.
+pub fn flow_keys_as_go_yaml_reads_them(
+    text: &str,
+) -> Result<std::borrow::Cow<'_, str>, YamlSyntax> {
+    use serde_saphyr::granit_parser::StructureStyle;
+    let mut text = std::borrow::Cow::Borrowed(text);
+    for _ in 0..=text.matches('?').count() {
+        let mut parser = Parser::new_from_str(&text);
+        let mut flow_depth = 0usize;
+        let mut at = None;
+        while let Some(ev) = parser.next_event() {
+            // Syntax errors are for the survey to report, on the text as it stands.
+            let Ok((ev, span)) = ev else { break };
+            match ev {
+                Event::SequenceStart(StructureStyle::Flow, ..)
+                | Event::MappingStart(StructureStyle::Flow, ..) => flow_depth += 1,
+                Event::SequenceEnd | Event::MappingEnd => flow_depth = flow_depth.saturating_sub(1),
+                Event::Scalar(ref value, ScalarStyle::Plain, ..)
+                    if flow_depth > 0 && value.starts_with('?') =>
+                {
+                    let offset = text.len() - from(&text, &span.start).len();
+                    if text[offset..].starts_with('?') {
+                        at = Some(offset + 1);
+                        break;
+                    }
+                }
+                Event::DocumentEnd | Event::StreamEnd => break,
+                _ => {}
+            }
+        }
+        match at {
+            Some(i) => text = std::borrow::Cow::Owned(format!("{} {}", &text[..i], &text[i..])),
+            None => return Ok(text),
+        }
+    }
+    Ok(text)
+}
+
 /// The first pass: which anchors are ever aliased, and whether the document is within
 /// [`MAX_NODES`]. Nothing is built, so it costs no memory; syntax errors surface here, and
 /// so do the points where go-yaml 2.4 is stricter than this YAML 1.2 parser.
@@ -143,49 +185,6 @@ pub fn survey(text: &str) -> Result<std::collections::HashSet<usize>, YamlSyntax
                             crate::config::clip(value)
                         ),
                     });
-                }
-                // In a flow collection go-yaml reads a leading '?' as the explicit key
-                // indicator even before a non-blank (`?1`): as the value of a pair
-                // (`['':?1]`) that is a key where a node must be.
-                if style == ScalarStyle::Plain && in_flow && value.starts_with('?') {
-                    let before = &text[..text.len() - from(text, &span.start).len()];
-                    let after_key = &value[1..];
-                    // After that indicator go-yaml scans a new token: a comment or a value
-                    // indicator leaves no key node; an alias must name an earlier anchor.
-                    // Characters that cannot start a token, block scalar and block entry
-                    // indicators in a flow, and a tag that (YAML 1.1) swallows the flow
-                    // indicator after it.
-                    let raw_after = &from(text, &span.start)[1..];
-                    let cannot_start = after_key.starts_with(['%', '@', '`', '|', '>'])
-                        || ["- ", "-\t", "-\n", "-\r"]
-                            .iter()
-                            .any(|entry| raw_after.starts_with(entry));
-                    let tag_eats_indicator = after_key.starts_with('!')
-                        && from(text, &span.start)[1..]
-                            .split([' ', '\t', '\n', '\r'])
-                            .next()
-                            .is_some_and(|t| t.contains([',', ']', '}']));
-                    if after_key.starts_with(['#', ':'])
-                        || cannot_start
-                        || tag_eats_indicator
-                        || unknown_alias(after_key, before)
-                    {
-                        return Err(YamlSyntax {
-                            line,
-                            column: span.start.col() + 1,
-                            message: "did not find expected node content ('?' starts a key in a flow collection)".into(),
-                        });
-                    }
-                    if before
-                        .trim_end_matches([' ', '\t', '\n', '\r'])
-                        .ends_with(':')
-                    {
-                        return Err(YamlSyntax {
-                            line,
-                            column: span.start.col() + 1,
-                            message: "did not find expected node content ('?' starts a key in a flow collection)".into(),
-                        });
-                    }
                 }
             }
             // YAML 1.1 anchor names are letters, digits, '-' and '_', ended by a blank or
@@ -434,23 +433,6 @@ pub(crate) fn root_block_at_column_zero(
             .split(['\n', '\r'])
             .find(|l| !l.trim_start_matches(' ').is_empty())
             .is_some_and(|l| !l.starts_with([' ', '\t']))
-}
-
-/// Whether `token` is an alias (`*name`) to no anchor defined in `before`: go-yaml's
-/// "unknown anchor" (anchor names are letters, digits, `-` and `_`).
-fn unknown_alias(token: &str, before: &str) -> bool {
-    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    let Some(rest) = token.strip_prefix('*') else {
-        return false;
-    };
-    let name: String = rest.chars().take_while(|c| is_name(*c)).collect();
-    let anchor = format!("&{name}");
-    !before.match_indices(&anchor).any(|(i, _)| {
-        before[i + anchor.len()..]
-            .chars()
-            .next()
-            .is_none_or(|c| !is_name(c))
-    })
 }
 
 /// go-yaml scans past the first document: the next token, and, while that token may
