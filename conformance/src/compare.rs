@@ -89,22 +89,6 @@ fn step_of(heading: &str) -> Option<usize> {
         .and_then(|(_, n)| n.trim().parse().ok())
 }
 
-/// One row of a rendered outcome table: name, address, and one cell per protocol.
-fn parse_row(line: &str) -> Option<(String, Vec<String>)> {
-    let mut tokens = line.split_whitespace();
-    let name = tokens.next()?.to_string();
-    let _address = tokens.next()?;
-    let mut cells = Vec::new();
-    while let Some(t) = tokens.next() {
-        if t == "unexpected" {
-            cells.push(format!("unexpected {}", tokens.next().unwrap_or("?")));
-        } else {
-            cells.push(t.to_string());
-        }
-    }
-    Some((name, cells))
-}
-
 /// A parsed table row: name, address, cells.
 type Row = (String, String, Vec<String>);
 
@@ -118,11 +102,7 @@ fn parse_table(body: &str) -> (Vec<String>, Vec<Row>) {
         .map(str::to_string)
         .collect();
     let rows = lines
-        .filter_map(|l| {
-            let address = l.split_whitespace().nth(1)?.to_string();
-            let (name, cells) = parse_row(l)?;
-            Some((name, address, cells))
-        })
+        .filter_map(crate::document::parse_outcome_row)
         .collect();
     (header, rows)
 }

@@ -135,6 +135,29 @@ pub fn stored_body(path: &Path) -> Option<String> {
     Some(rest[end + 5..].to_string())
 }
 
+/// A row of a rendered outcome table: name (`flow NAME` for a flow row), address, and
+/// the cells by protocol (`unexpected ADDRESS` is one cell).
+pub fn parse_outcome_row(line: &str) -> Option<(String, String, Vec<String>)> {
+    let mut tokens = line.split_whitespace();
+    let name = tokens.next()?.to_string();
+    // A flow row is named `flow NAME`.
+    let (name, address) = if name == "flow" {
+        let flow = tokens.next()?;
+        (format!("flow {flow}"), tokens.next()?.to_string())
+    } else {
+        (name, tokens.next()?.to_string())
+    };
+    let mut cells = Vec::new();
+    while let Some(t) = tokens.next() {
+        if t == "unexpected" {
+            cells.push(format!("unexpected {}", tokens.next().unwrap_or("?")));
+        } else {
+            cells.push(t.to_string());
+        }
+    }
+    Some((name, address, cells))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ mod common;
 
 use std::process::ExitCode;
 
-use common::{agent, profile_with, success_and_text, suite_command, workspace};
+use common::{agent, profile_with, workspace};
 
 /// A profile of kind nftables running `masq-wrong-agent nft FAULT` on the in-tree agent.
 fn wrong_nft_profile(fault: &str) -> std::path::PathBuf {
@@ -30,12 +30,7 @@ fn wrong_nft_profile(fault: &str) -> std::path::PathBuf {
 
 /// Runs `profile` on the nft backend with `args`.
 fn run_nft(profile: &std::path::Path, args: &[&str]) -> (bool, String) {
-    let out = suite_command(profile)
-        .args(["--backend", "nft"])
-        .args(args)
-        .output()
-        .unwrap();
-    success_and_text(&out)
+    common::run_suite_on(profile, "nft", args)
 }
 
 /// The profile of the in-tree agent's nftables datapath passes every case it claims with

@@ -24,28 +24,6 @@ pub struct Checked {
     pub check: SectionCheck,
 }
 
-/// A row of a stored outcome table: name, address, and the cells by protocol.
-fn parse_row(line: &str) -> Option<(String, String, Vec<String>)> {
-    let mut tokens = line.split_whitespace();
-    let name = tokens.next()?.to_string();
-    // A flow row is named `flow NAME`.
-    let (name, address) = if name == "flow" {
-        let flow = tokens.next()?;
-        (format!("flow {flow}"), tokens.next()?.to_string())
-    } else {
-        (name, tokens.next()?.to_string())
-    };
-    let mut cells = Vec::new();
-    while let Some(t) = tokens.next() {
-        if t == "unexpected" {
-            cells.push(format!("unexpected {}", tokens.next().unwrap_or("?")));
-        } else {
-            cells.push(t.to_string());
-        }
-    }
-    Some((name, address, cells))
-}
-
 /// Compares every outcome section of `document` (a snapshot's body) with the model.
 /// `Err`: the whole fixture is not modelled.
 pub fn check_document(fixture: &Fixture, document: &str) -> Result<Vec<Checked>, String> {
@@ -87,7 +65,11 @@ fn compare(predicted: &Predicted, body: &str) -> SectionCheck {
         Ok(r) => r,
         Err(why) => return SectionCheck::NotModelled(why.clone()),
     };
-    let stored: Vec<_> = body.lines().skip(1).filter_map(parse_row).collect();
+    let stored: Vec<_> = body
+        .lines()
+        .skip(1)
+        .filter_map(crate::document::parse_outcome_row)
+        .collect();
     let mut diffs = Vec::new();
     let mut skipped = Vec::new();
     let mut cells = 0;

@@ -154,8 +154,13 @@ pub fn success_and_text(out: &std::process::Output) -> (bool, String) {
 
 /// Runs the suite on the legacy backend with `args`; returns success and all output.
 pub fn run_suite(profile: &Path, args: &[&str]) -> (bool, String) {
+    run_suite_on(profile, "legacy", args)
+}
+
+/// Runs the suite on `backend` with `args`; returns success and all output.
+pub fn run_suite_on(profile: &Path, backend: &str, args: &[&str]) -> (bool, String) {
     let out = suite_command(profile)
-        .args(["--backend", "legacy"])
+        .args(["--backend", backend])
         .args(args)
         .output()
         .unwrap();
