@@ -23,12 +23,11 @@ pub(crate) fn from<'t>(text: &'t str, m: &Marker) -> &'t str {
 /// plain scalar `?1`. Returns the text with a space after each such `?`, so that the
 /// parser reads what go-yaml reads (columns after it on that line shift by one). Bounded:
 /// each round inserts at least one space after one of the text's `?`s.
-pub fn flow_keys_as_go_yaml_reads_them(
-    text: &str,
-) -> Result<std::borrow::Cow<'_, str>, YamlSyntax> {
+pub fn flow_keys_as_go_yaml_reads_them(text: &str) -> std::borrow::Cow<'_, str> {
     use serde_saphyr::granit_parser::StructureStyle;
     let mut text = std::borrow::Cow::Borrowed(text);
-    for _ in 0..=text.matches('?').count() {
+    // Most configs hold no `?`: no extra pass over them.
+    for _ in 0..text.matches('?').count() {
         let mut parser = Parser::new_from_str(&text);
         let mut flow_depth = 0usize;
         let mut at = None;
@@ -54,10 +53,10 @@ pub fn flow_keys_as_go_yaml_reads_them(
         }
         match at {
             Some(i) => text = std::borrow::Cow::Owned(format!("{} {}", &text[..i], &text[i..])),
-            None => return Ok(text),
+            None => return text,
         }
     }
-    Ok(text)
+    text
 }
 
 /// The first pass: which anchors are ever aliased, and whether the document is within

@@ -121,7 +121,7 @@ fn ends_the_text_without_a_break(text: &str, span: &serde_saphyr::granit_parser:
 /// anchor, counted against [`MAX_ALIAS_EXPANSION`]), so anchors nested in anchors no
 /// longer cost memory quadratic in the document's size.
 pub fn parse_yaml(text: &str) -> Result<Node, YamlSyntax> {
-    let text = crate::survey::flow_keys_as_go_yaml_reads_them(text)?;
+    let text = crate::survey::flow_keys_as_go_yaml_reads_them(text);
     parse_yaml_text(&text)
 }
 
