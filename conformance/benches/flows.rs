@@ -18,8 +18,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use masq_conformance::iptables::Backend;
 use masq_conformance::topology::Sandbox;
-use masq_conformance::{guard, names, netns};
+use masq_conformance::{guard, names, netns, nftables, toolpath};
 
 const INTERNET: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
 /// The node's address toward the world: what a masqueraded flow arrives from.
@@ -45,30 +46,16 @@ impl Datapath {
         }
     }
 
-    /// A directory holding only the tools this datapath may use, for the agent's PATH.
-    fn tools(self, dir: &Path) -> PathBuf {
+    /// A directory holding only the tools this datapath may use, for the agent's PATH:
+    /// the runner's own iptables shims for a backend, or its `nft` link.
+    fn tools(self, dir: &Path) -> std::io::Result<PathBuf> {
         let bin = dir.join(format!("bin-{}", self.label()));
-        std::fs::create_dir_all(&bin).expect("tools directory");
-        let link = |target: &str, name: &str| {
-            std::os::unix::fs::symlink(target, bin.join(name)).expect("tool link");
-        };
-        let multi = match self {
-            Self::IptablesLegacy => Some("/usr/sbin/xtables-legacy-multi"),
-            Self::IptablesNft => Some("/usr/sbin/xtables-nft-multi"),
-            Self::Nftables => None,
-        };
-        match multi {
-            Some(m) => {
-                for t in ["iptables", "iptables-save", "iptables-restore"] {
-                    link(m, t);
-                }
-                for t in ["ip6tables", "ip6tables-save", "ip6tables-restore"] {
-                    link(m, t);
-                }
-            }
-            None => link("/usr/sbin/nft", "nft"),
+        match self {
+            Self::IptablesLegacy => Backend::Legacy.make_shim_dir(&bin)?,
+            Self::IptablesNft => Backend::Nft.make_shim_dir(&bin)?,
+            Self::Nftables => toolpath::link_nft(&bin)?,
         }
-        bin
+        Ok(bin)
     }
 
     fn flags(self) -> &'static [&'static str] {
@@ -125,7 +112,9 @@ fn agent() -> PathBuf {
 fn sync(sandbox: &Sandbox, datapath: Datapath, n: usize) -> Result<Duration, String> {
     let path = sandbox.scratch.join("config.yaml");
     std::fs::write(&path, config(n)).map_err(|e| format!("writing the config: {e}"))?;
-    let tools = datapath.tools(&sandbox.scratch);
+    let tools = datapath
+        .tools(&sandbox.scratch)
+        .map_err(|e| format!("the agent's tools: {e}"))?;
     let mut cmd = netns::command_in(sandbox.node.file(), &agent().to_string_lossy())
         .map_err(|e| e.to_string())?;
     cmd.env_clear()
@@ -250,15 +239,15 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Whether this datapath can run here: its tools exist, and the agent knows the flag.
+/// Whether this datapath can run here: its tools exist and the agent is built.
 fn available(datapath: Datapath) -> Result<(), String> {
-    let tool = match datapath {
-        Datapath::IptablesLegacy => "/usr/sbin/xtables-legacy-multi",
-        Datapath::IptablesNft => "/usr/sbin/xtables-nft-multi",
-        Datapath::Nftables => "/usr/sbin/nft",
+    let installed = match datapath {
+        Datapath::IptablesLegacy => Backend::Legacy.binary().is_some(),
+        Datapath::IptablesNft => Backend::Nft.binary().is_some(),
+        Datapath::Nftables => nftables::binary().is_some(),
     };
-    if !Path::new(tool).exists() {
-        return Err(format!("{tool} is missing (scripts/setup.sh installs it)"));
+    if !installed {
+        return Err("its tools are not installed (scripts/setup.sh installs them)".into());
     }
     if !agent().exists() {
         return Err(format!(
