@@ -108,21 +108,27 @@ impl NftSync {
         let ours = |l: &str| crate::nftstate::is_expected(l, &scripts.expect);
         let mut generation = backend.nft_generation();
         let mut listing = backend.nft_list_table(table);
-        // No listing (nft could not list) is no evidence of drift: leave it to the next
-        // round, which will apply again (nothing was kept).
-        if in_place.is_ok() && listing.as_deref().is_some_and(|l| !ours(l)) {
+        // Whether the listing is exactly ours; `None`: nft could not list, which is no
+        // evidence of drift: leave it to the next round, which will apply again (nothing
+        // is kept).
+        let mut fits = listing.as_deref().map(ours);
+        if in_place.is_ok() && fits == Some(false) {
             // Something the in-place update cannot remove (a chain or set added by hand
             // inside our table): the whole-table replacement heals it.
             tracing::warn!("nft table still differs after the in-place update: replacing it");
             backend.nft_apply(&scripts.replace)?;
             generation = backend.nft_generation();
             listing = backend.nft_list_table(table);
+            fits = listing.as_deref().map(ours);
         }
-        self.applied = listing.filter(|l| ours(l)).map(|listing| Applied {
-            scripts: scripts.clone(),
-            listing,
-            generation,
-        });
+        self.applied = match (listing, fits) {
+            (Some(listing), Some(true)) => Some(Applied {
+                scripts: scripts.clone(),
+                listing,
+                generation,
+            }),
+            _ => None,
+        };
         Ok(())
     }
 }
