@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use ip_masq_agent::config::{self, ParseOptions};
-use ip_masq_agent::rules::{restore_payload, Family, RuleOptions};
+use ip_masq_agent::datapath::iptables::restore_payload;
+use ip_masq_agent::datapath::{Family, RuleOptions};
 
 fn config_text(n: usize) -> String {
     let mut s = format!("cidrLimit: {n}\nnonMasqueradeCIDRs:\n");
@@ -25,6 +26,7 @@ fn main() {
         chain: "IP-MASQ-AGENT".into(),
         random_fully: true,
         to_ports: Vec::new(),
+        ipv6: false,
     };
     for n in [64usize, 10_000] {
         let text = config_text(n);

@@ -2,12 +2,14 @@
 //! included) and nothing else; the work is in the library.
 
 use clap::Parser;
-use ip_masq_agent::backend::{Cli, StopFlag, DEFAULT_COMMAND_TIMEOUT};
-use ip_masq_agent::config::{parse_go_duration, ParseOptions};
-use ip_masq_agent::daemon::{self, Agent, Datapath, Settings, Wake, DEFAULT_CONFIG_PATH};
-use ip_masq_agent::nftables::validate_nft_name;
-use ip_masq_agent::rules::{parse_to_ports, validate_chain_name};
-use ip_masq_agent::{health, watch};
+use ip_masq_agent::config::parse_go_duration;
+use ip_masq_agent::daemon::{self, health, watch, Agent, Settings, Wake, DEFAULT_CONFIG_PATH};
+use ip_masq_agent::datapath::backend::StopFlag;
+use ip_masq_agent::datapath::iptables::validate_chain_name;
+use ip_masq_agent::datapath::nftables::validate_nft_name;
+use ip_masq_agent::datapath::{
+    parse_to_ports, Cli, Datapath, RuleOptions, DEFAULT_COMMAND_TIMEOUT,
+};
 use nix::sys::signal::{SigSet, Signal};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -225,13 +227,13 @@ fn main() -> ExitCode {
     let settings = Settings {
         datapath: flags.datapath,
         config_path: flags.config.clone(),
-        parse: ParseOptions {
-            nomasq_all_reserved_ranges: flags.nomasq_all_reserved_ranges,
-            enable_ipv6: flags.enable_ipv6,
+        nomasq_all_reserved_ranges: flags.nomasq_all_reserved_ranges,
+        rules: RuleOptions {
+            chain: flags.masq_chain.clone(),
+            random_fully: flags.random_fully,
+            to_ports,
+            ipv6: flags.enable_ipv6,
         },
-        chain: flags.masq_chain.clone(),
-        random_fully: flags.random_fully,
-        to_ports,
     };
 
     if flags.dry_run {
@@ -297,12 +299,12 @@ fn main() -> ExitCode {
 /// `--dry-run`: the payloads, or the two nft transactions, on stdout (random-fully assumed
 /// supported), nothing touched.
 fn dry_run(settings: &Settings) -> ExitCode {
-    match daemon::load_config(&settings.config_path, &settings.parse) {
+    match daemon::load_config(&settings.config_path, &settings.parse_options()) {
         Ok((parsed, _)) => {
             for w in &parsed.warnings {
                 eprintln!("warning: config: {w}");
             }
-            let text = daemon::dry_run_text(&parsed.config, settings, settings.random_fully);
+            let text = daemon::dry_run_text(&parsed.config, settings, settings.rules.random_fully);
             let mut stdout = std::io::stdout().lock();
             if stdout.write_all(text.as_bytes()).is_err() || stdout.flush().is_err() {
                 return ExitCode::FAILURE;

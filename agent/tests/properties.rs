@@ -6,7 +6,8 @@
 mod invariants;
 
 use ip_masq_agent::config::{self, Cidr, Config, ParseOptions};
-use ip_masq_agent::rules::{self, Family, PortRange, RuleOptions};
+use ip_masq_agent::datapath::iptables::restore_payload;
+use ip_masq_agent::datapath::{parse_to_ports, Family, PortRange, RuleOptions};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use proptest::prelude::*;
 
@@ -58,6 +59,7 @@ fn rule_options() -> impl Strategy<Value = RuleOptions> {
             chain,
             random_fully,
             to_ports,
+            ipv6: false,
         })
 }
 
@@ -178,7 +180,7 @@ proptest! {
     #[test]
     fn payload_invariants(config in config(), opts in rule_options()) {
         for family in [Family::V4, Family::V6] {
-            let payload = rules::restore_payload(&config, family, &opts);
+            let payload = restore_payload(&config, family, &opts);
             invariants::check_payload(&payload, &config, family, &opts);
         }
     }
@@ -204,12 +206,12 @@ proptest! {
 
     #[test]
     fn to_ports_invariants(text in "[0-9,-]{0,24}|\\PC{0,16}") {
-        invariants::check_to_ports(&text, &rules::parse_to_ports(&text));
+        invariants::check_to_ports(&text, &parse_to_ports(&text));
     }
 
     #[test]
     fn to_ports_roundtrip(ranges in prop::collection::vec(port_range(), 1..6)) {
         let text: Vec<String> = ranges.iter().map(ToString::to_string).collect();
-        prop_assert_eq!(rules::parse_to_ports(&text.join(",")), Ok(ranges));
+        prop_assert_eq!(parse_to_ports(&text.join(",")), Ok(ranges));
     }
 }

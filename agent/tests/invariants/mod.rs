@@ -5,7 +5,8 @@
 #![allow(dead_code)]
 
 use ip_masq_agent::config::{self, Config, ConfigError, ParseOptions, Parsed};
-use ip_masq_agent::rules::{self, Family, PortRange, RuleOptions, ToPortsError};
+use ip_masq_agent::datapath::iptables::{self as rules, restore_payload};
+use ip_masq_agent::datapath::{parse_to_ports, Family, PortRange, RuleOptions, ToPortsError};
 use ipnet::IpNet;
 
 /// All four combinations of the flags that change parsing.
@@ -73,7 +74,7 @@ pub fn check_parse_result(bytes: &[u8], opts: &ParseOptions, result: &Result<Par
             }
             for family in [Family::V4, Family::V6] {
                 let ropts = RuleOptions::default();
-                let payload = rules::restore_payload(&parsed.config, family, &ropts);
+                let payload = restore_payload(&parsed.config, family, &ropts);
                 check_payload(&payload, &parsed.config, family, &ropts);
             }
         }
@@ -139,10 +140,7 @@ pub fn check_to_ports(input: &str, result: &Result<Vec<PortRange>, ToPortsError>
                     "bad range {r:?} from {input:?}"
                 );
                 // The printed form parses back to the same range.
-                assert_eq!(
-                    rules::parse_to_ports(&r.to_string()).as_deref(),
-                    Ok(&[*r][..])
-                );
+                assert_eq!(parse_to_ports(&r.to_string()).as_deref(), Ok(&[*r][..]));
             }
         }
         Err(e) => assert!(e.to_string().contains("--to-ports")),

@@ -1,0 +1,120 @@
+//! The nftables datapath's sync: what one round sends to the kernel, and when it sends
+//! nothing (docs/nftables-datapath.md).
+//!
+//! A round applies the two in-place transactions of [`nftables::Scripts`] (sets, then
+//! rules: a rule must never look up a set filled in its own transaction, or new flows can
+//! miss the set at the commit), then lists the table. If the listing still holds
+//! something the in-place update cannot remove (a chain or set added by hand inside our
+//! table), or if either transaction was refused (an object of another shape), the whole
+//! table is replaced in one transaction, which heals anything. The listing is kept when
+//! it holds exactly our elements and rules ([`super::state`]); a later round with the
+//! same transactions against the same listing sends nothing.
+//!
+//! Even that listing is skipped while the nftables ruleset generation
+//! ([`super::generation`], bumped by every commit in the namespace, anyone's) is the
+//! one read just before the kept listing was taken: a steady-state round then costs one
+//! netlink round trip. Ordering: the generation is read BEFORE the listing it vouches
+//! for. The kernel bumps the generation at the start of a commit, before the commit's
+//! objects become visible (nf_tables_commit: `base_seq` bumped, then the generation
+//! cursor flipped), so a commit either bumped it before our read, and then the listing
+//! taken after the read already shows it, or bumps it after our read, and then the next
+//! round sees another generation and looks at the listing. Read after the listing, a
+//! commit landing between the two would be vouched for without ever being listed. The
+//! one case the counter cannot order is a commit that had bumped it but not finished
+//! applying when the listing was taken (a commit stalled inside the kernel's commit for
+//! the whole `nft list` run): its change goes unnoticed until the next commit anyone
+//! makes, or a config change. Another generation (kube-proxy commits its own tables all
+//! the time) only means "look": if our table lists as kept, the new generation (read
+//! before that listing, for the same reason) is kept too and nothing is sent. No
+//! generation (no netlink permission, no nf_tables) means always listing, as before.
+
+use super::state::is_expected;
+use crate::datapath::backend::{Backend, BackendError};
+use crate::datapath::nftables;
+
+/// What the last round left in the kernel, as far as it could tell.
+#[derive(Debug, Default)]
+pub struct NftSync {
+    /// Only when the listing right after the last apply was exactly what it meant.
+    applied: Option<Applied>,
+}
+
+/// The transactions last applied and what vouches that the table still holds them: a
+/// round that would apply the same sends nothing while the generation is `generation`
+/// or the table still lists as `listing`.
+#[derive(Debug)]
+struct Applied {
+    scripts: nftables::Scripts,
+    listing: String,
+    /// Read just before `listing` was taken (see the module's ordering argument).
+    generation: Option<u32>,
+}
+
+impl NftSync {
+    /// One round of the nftables datapath: nothing if the table is as the last round left
+    /// it, else the two in-place transactions (the whole-table replacement if they fail or
+    /// leave something foreign).
+    pub fn sync<B: Backend>(
+        &mut self,
+        backend: &mut B,
+        scripts: &nftables::Scripts,
+    ) -> Result<(), BackendError> {
+        let table = &scripts.expect.table;
+        if let Some(mut applied) = self.applied.take() {
+            if applied.scripts == *scripts {
+                let generation = backend.nft_generation();
+                if generation.is_some() && generation == applied.generation {
+                    tracing::debug!("nft generation unchanged: no listing, no transaction");
+                    self.applied = Some(applied);
+                    return Ok(());
+                }
+                if backend.nft_list_table(table).as_deref() == Some(applied.listing.as_str()) {
+                    tracing::debug!("nft table unchanged: no transaction");
+                    applied.generation = generation;
+                    self.applied = Some(applied);
+                    return Ok(());
+                }
+            }
+        }
+        let in_place = backend
+            .nft_apply(&scripts.sets)
+            .and_then(|()| backend.nft_apply(&scripts.rules));
+        match &in_place {
+            Ok(()) => tracing::debug!(
+                "nft transactions applied:\n{}{}",
+                scripts.sets,
+                scripts.rules
+            ),
+            Err(e) => {
+                tracing::warn!("nft in-place update failed, replacing the whole table: {e}");
+                backend.nft_apply(&scripts.replace)?;
+                tracing::debug!("nft transaction applied:\n{}", scripts.replace);
+            }
+        }
+        let ours = |l: &str| is_expected(l, &scripts.expect);
+        let mut generation = backend.nft_generation();
+        let mut listing = backend.nft_list_table(table);
+        // Whether the listing is exactly ours; `None`: nft could not list, which is no
+        // evidence of drift: leave it to the next round, which will apply again (nothing
+        // is kept).
+        let mut fits = listing.as_deref().map(ours);
+        if in_place.is_ok() && fits == Some(false) {
+            // Something the in-place update cannot remove (a chain or set added by hand
+            // inside our table): the whole-table replacement heals it.
+            tracing::warn!("nft table still differs after the in-place update: replacing it");
+            backend.nft_apply(&scripts.replace)?;
+            generation = backend.nft_generation();
+            listing = backend.nft_list_table(table);
+            fits = listing.as_deref().map(ours);
+        }
+        self.applied = match (listing, fits) {
+            (Some(listing), Some(true)) => Some(Applied {
+                scripts: scripts.clone(),
+                listing,
+                generation,
+            }),
+            _ => None,
+        };
+        Ok(())
+    }
+}
