@@ -56,26 +56,21 @@ fn file_kind(t: std::fs::FileType) -> &'static str {
     }
 }
 
-/// Reads and parses the config file; an absent file means defaults.
+/// What the config path holds: its bytes, or `None` when there is no file (defaults).
+pub type ConfigBytes = Option<Vec<u8>>;
+
+/// Reads the config file's bytes; an absent file is `None`.
 ///
 /// Opened with `O_NONBLOCK` and checked to be a regular file (after symlinks) before any
 /// read: a FIFO or a device at the config path must not wedge the daemon.
-pub fn load_config(path: &Path, opts: &ParseOptions) -> Result<(Parsed, Source), LoadError> {
+pub fn read_config(path: &Path) -> Result<ConfigBytes, LoadError> {
     let opened = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
         .open(path);
     let file = match opened {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok((
-                Parsed {
-                    config: Config::defaults(opts),
-                    warnings: Vec::new(),
-                },
-                Source::Absent,
-            ))
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
             return Err(LoadError::Read {
                 path: path.into(),
@@ -103,9 +98,30 @@ pub fn load_config(path: &Path, opts: &ParseOptions) -> Result<(Parsed, Source),
     if bytes.len() as u64 > MAX_CONFIG_BYTES {
         return Err(LoadError::TooLarge { path: path.into() });
     }
-    let parsed = config::parse(&bytes, opts).map_err(|source| LoadError::Invalid {
+    Ok(Some(bytes))
+}
+
+/// Parses what [`read_config`] read (`path` names it in errors); no file means defaults.
+pub fn parse_config(
+    path: &Path,
+    bytes: Option<&[u8]>,
+    opts: &ParseOptions,
+) -> Result<(Parsed, Source), LoadError> {
+    let Some(bytes) = bytes else {
+        let parsed = Parsed {
+            config: Config::defaults(opts),
+            warnings: Vec::new(),
+        };
+        return Ok((parsed, Source::Absent));
+    };
+    let parsed = config::parse(bytes, opts).map_err(|source| LoadError::Invalid {
         path: path.into(),
         source,
     })?;
     Ok((parsed, Source::File))
+}
+
+/// Reads and parses the config file; an absent file means defaults.
+pub fn load_config(path: &Path, opts: &ParseOptions) -> Result<(Parsed, Source), LoadError> {
+    parse_config(path, read_config(path)?.as_deref(), opts)
 }

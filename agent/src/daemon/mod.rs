@@ -28,7 +28,9 @@ mod plan;
 mod settings;
 pub mod watch;
 
-pub use load::{load_config, LoadError, Source, MAX_CONFIG_BYTES};
+pub use load::{
+    load_config, parse_config, read_config, ConfigBytes, LoadError, Source, MAX_CONFIG_BYTES,
+};
 pub use plan::{dry_run_text, nft_scripts, payloads, plan, Step};
 pub use settings::{Settings, DEFAULT_CONFIG_PATH};
 
@@ -93,6 +95,9 @@ pub struct Agent<B: Backend> {
     /// What the nftables datapath last left in the kernel (to skip a sync with nothing
     /// to do).
     nft: NftSync,
+    /// What the last round read at the config path (`None`: it could not read it), so
+    /// that a change event over the same bytes costs no round.
+    last_read: Option<ConfigBytes>,
 }
 
 impl<B: Backend> Agent<B> {
@@ -109,6 +114,7 @@ impl<B: Backend> Agent<B> {
             warned_interval: false,
             missing_tools: HashSet::new(),
             nft: NftSync::default(),
+            last_read: None,
         }
     }
 
@@ -127,8 +133,12 @@ impl<B: Backend> Agent<B> {
         if self.stop.is_set() {
             return Err(SyncError::Stopped);
         }
-        let (parsed, source) =
-            load_config(&self.settings.config_path, &self.settings.parse_options())?;
+        let path = &self.settings.config_path;
+        self.last_read = None;
+        let bytes = read_config(path)?;
+        let parsed = parse_config(path, bytes.as_deref(), &self.settings.parse_options());
+        self.last_read = Some(bytes);
+        let (parsed, source) = parsed?;
         if parsed.warnings != self.last_warnings {
             for w in &parsed.warnings {
                 tracing::warn!(path = %self.settings.config_path.display(), "config: {w}");
@@ -297,23 +307,49 @@ impl<B: Backend> Agent<B> {
         }
     }
 
-    /// Waits for the next round: the interval, or a config change (debounced). False
-    /// when the loop must end.
+    /// Waits for the next round: the interval, or a config change (debounced) that
+    /// changed what the config path holds. Change events over the same bytes (a loop
+    /// touching the file's times, a ConfigMap republished unchanged) cost one read each
+    /// and no round, and do not move the next resync. False when the loop must end.
     fn wait(&mut self, wake: &Receiver<Wake>) -> bool {
-        match wake.recv_timeout(self.interval()) {
-            Err(RecvTimeoutError::Timeout) => true,
-            Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => false,
-            Ok(Wake::ConfigChanged) => {
-                let burst = Instant::now();
-                loop {
-                    let quiet = DEBOUNCE.min(MAX_DEBOUNCE.saturating_sub(burst.elapsed()));
-                    match wake.recv_timeout(quiet) {
-                        Ok(Wake::ConfigChanged) => continue,
-                        Err(RecvTimeoutError::Timeout) => return !self.stop.is_set(),
-                        Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return false,
+        let resync = Instant::now() + self.interval();
+        loop {
+            match wake.recv_timeout(resync.saturating_duration_since(Instant::now())) {
+                Err(RecvTimeoutError::Timeout) => return true,
+                Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return false,
+                Ok(Wake::ConfigChanged) => {
+                    if !self.debounce(wake) {
+                        return false;
                     }
+                    if !self.config_unchanged() {
+                        return true;
+                    }
+                    tracing::debug!("config change event, same bytes: no round");
                 }
             }
+        }
+    }
+
+    /// After a change event, waits until the events stop (at most [`MAX_DEBOUNCE`]).
+    /// False when the loop must end.
+    fn debounce(&self, wake: &Receiver<Wake>) -> bool {
+        let burst = Instant::now();
+        loop {
+            let quiet = DEBOUNCE.min(MAX_DEBOUNCE.saturating_sub(burst.elapsed()));
+            match wake.recv_timeout(quiet) {
+                Ok(Wake::ConfigChanged) => continue,
+                Err(RecvTimeoutError::Timeout) => return !self.stop.is_set(),
+                Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return false,
+            }
+        }
+    }
+
+    /// Whether the config path holds what the last round read (a failed read never counts
+    /// as unchanged).
+    fn config_unchanged(&self) -> bool {
+        match (&self.last_read, read_config(&self.settings.config_path)) {
+            (Some(last), Ok(now)) => *last == now,
+            _ => false,
         }
     }
 }

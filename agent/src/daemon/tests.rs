@@ -584,4 +584,5 @@ impl std::io::Write for Sink {
     }
 }
 
+mod coalescing;
 mod nft;
