@@ -70,8 +70,10 @@ struct Flags {
     #[arg(long = "once", num_args = 0..=1, require_equals = true,
           default_value = "false", default_missing_value = "true", value_parser = go_bool)]
     once: bool,
-    /// Serve /healthz on HOST:PORT (off by default): 200 while a sync succeeded within
-    /// two resync periods, 503 with the reason otherwise.
+    /// Serve /healthz and /readyz on HOST:PORT (off by default). /healthz (liveness): 200
+    /// while the loop runs its rounds. /readyz (readiness): 200 while the rules were
+    /// applied within two resync periods and the config is valid, 503 with the reason
+    /// otherwise.
     #[arg(long = "health-address", allow_hyphen_values = true)]
     health_address: Option<String>,
     /// Deadline of each iptables child process (Go duration); it is killed when it passes.
@@ -234,6 +236,7 @@ fn main() -> ExitCode {
             to_ports,
             ipv6: flags.enable_ipv6,
         },
+        command_timeout,
     };
 
     if flags.dry_run {
@@ -274,7 +277,7 @@ fn main() -> ExitCode {
 
     if let Some(address) = &flags.health_address {
         match health::serve(address, agent.health()) {
-            Ok(local) => tracing::info!("serving /healthz on {local}"),
+            Ok(local) => tracing::info!("serving /healthz and /readyz on {local}"),
             Err(e) => {
                 tracing::error!("{e}");
                 return ExitCode::from(2);

@@ -1,6 +1,8 @@
 //! The DaemonSet manifest in deploy/ stays what the reference's is (ConfigMap at
-//! /etc/config, hostNetwork, only NET_ADMIN and NET_RAW) and its liveness probe matches
-//! the agent's --health-address; the example ConfigMap is a config the agent accepts.
+//! /etc/config, hostNetwork, only NET_ADMIN and NET_RAW), its liveness probe asks
+//! /healthz and its readiness probe /readyz, both on the agent's --health-address (so a
+//! bad config makes the pod unready and never restarts it); the example ConfigMap is a
+//! config the agent accepts.
 
 use serde_json::Value;
 use std::path::Path;
@@ -14,7 +16,7 @@ fn load(name: &str) -> Value {
 }
 
 #[test]
-fn daemonset_matches_the_reference_and_probes_healthz() {
+fn daemonset_matches_the_reference_and_probes_healthz_and_readyz() {
     let ds = load("ip-masq-agent.yaml");
     assert_eq!(ds["kind"], "DaemonSet");
     let pod = &ds["spec"]["template"]["spec"];
@@ -34,14 +36,19 @@ fn daemonset_matches_the_reference_and_probes_healthz() {
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect();
-    let probe = &c["livenessProbe"]["httpGet"];
-    assert_eq!(probe["path"], "/healthz");
-    let address = format!(
-        "--health-address={}:{}",
-        probe["host"].as_str().unwrap(),
-        probe["port"]
-    );
-    assert!(args.contains(&address.as_str()), "{args:?} lacks {address}");
+    for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
+        let get = &c[probe]["httpGet"];
+        assert_eq!(get["path"], path, "{probe}");
+        let address = format!(
+            "--health-address={}:{}",
+            get["host"].as_str().unwrap(),
+            get["port"]
+        );
+        assert!(
+            args.contains(&address.as_str()),
+            "{probe}: {args:?} lacks {address}"
+        );
+    }
 }
 
 #[test]

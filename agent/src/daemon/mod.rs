@@ -16,7 +16,7 @@
 //! left it: [`crate::datapath::nftables::sync`]), then removes the iptables datapath's chain
 //! and jump for both families. Removing the other datapath's rules comes after the new rules are in, so the node is never without rules; it runs every round (a
 //! leftover that reappears is removed again), and a failure there fails the round (and
-//! `/healthz`) while the new rules stay.
+//! `/readyz`) while the new rules stay.
 //!
 //! Rounds happen every resync interval and, besides, as soon as the config's directory
 //! changes ([`Wake::ConfigChanged`], from [`watch`]); a stop request ([`Wake::Stop`] plus the
@@ -103,10 +103,10 @@ pub struct Agent<B: Backend> {
 impl<B: Backend> Agent<B> {
     pub fn new(settings: Settings, backend: B, stop: StopFlag) -> Self {
         Agent {
+            health: Health::new(settings.command_timeout),
             settings,
             backend,
             stop,
-            health: Health::default(),
             current: None,
             random_fully: None,
             last_warnings: Vec::new(),
@@ -118,7 +118,7 @@ impl<B: Backend> Agent<B> {
         }
     }
 
-    /// The health record this agent updates after every round (for `/healthz`).
+    /// The health record this agent updates at every round (for `/healthz` and `/readyz`).
     pub fn health(&self) -> Health {
         self.health.clone()
     }
@@ -269,7 +269,7 @@ impl<B: Backend> Agent<B> {
         d.max(MIN_INTERVAL)
     }
 
-    /// Logs a round's outcome and records it for `/healthz`. An error identical to the
+    /// Logs a round's outcome and records it for `/healthz` and `/readyz`. An error identical to the
     /// previous round's is logged once (then at debug level): the reference likewise
     /// stays quiet while its file does not change, and a bad value must not flood logs.
     fn report(&mut self, result: Result<(), SyncError>) {
@@ -289,7 +289,9 @@ impl<B: Backend> Agent<B> {
                 } else {
                     tracing::error!("{msg}");
                 }
-                self.health.failed(&msg, interval);
+                let config_invalid = matches!(e, SyncError::Load(_));
+                self.health
+                    .failed(Instant::now(), &msg, config_invalid, interval);
                 self.last_error = Some(msg);
             }
         }
@@ -299,6 +301,7 @@ impl<B: Backend> Agent<B> {
     /// of `wake` is gone.
     pub fn run(&mut self, wake: &Receiver<Wake>) {
         loop {
+            self.health.round_started(Instant::now());
             let result = self.sync();
             self.report(result);
             if self.stop.is_set() || !self.wait(wake) {

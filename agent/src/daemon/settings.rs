@@ -2,8 +2,9 @@
 //! rules' options (one [`RuleOptions`] for both datapaths).
 
 use crate::config::ParseOptions;
-use crate::datapath::{Datapath, RuleOptions};
+use crate::datapath::{Datapath, RuleOptions, DEFAULT_COMMAND_TIMEOUT};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Default config path (a ConfigMap key mounted as a file).
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/config/ip-masq-agent";
@@ -19,6 +20,9 @@ pub struct Settings {
     /// `--masq-chain`, `--random-fully` (as requested; the iptables datapath uses it only
     /// if iptables supports it), `--to-ports`, `--enable-ipv6`.
     pub rules: RuleOptions,
+    /// `--command-timeout`: the deadline of each iptables or nft child, and so the
+    /// longest a round may take before `/healthz` counts the loop as wedged.
+    pub command_timeout: Duration,
 }
 
 impl Settings {
@@ -38,6 +42,7 @@ impl Default for Settings {
             config_path: DEFAULT_CONFIG_PATH.into(),
             nomasq_all_reserved_ranges: false,
             rules: RuleOptions::default(),
+            command_timeout: DEFAULT_COMMAND_TIMEOUT,
         }
     }
 }

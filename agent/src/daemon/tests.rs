@@ -399,7 +399,7 @@ fn run_ends_when_every_sender_is_gone_and_resyncs_on_its_interval() {
 fn health_follows_the_rounds_and_an_unchanged_error_is_logged_once() {
     let mut s = setup(false);
     let health = s.agent.health();
-    assert!(health.verdict(Instant::now()).is_err());
+    assert!(health.readiness(Instant::now()).is_err());
     let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
     let sink = logs.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -411,18 +411,16 @@ fn health_follows_the_rounds_and_an_unchanged_error_is_logged_once() {
         s.write("resyncInterval: 1s\n");
         let r = s.agent.sync();
         s.agent.report(r);
-        assert!(health.verdict(Instant::now()).is_ok());
+        assert!(health.readiness(Instant::now()).is_ok());
         s.write("resyncInterval: 1s\nnonMasqueradeCIDRs: [10.0.0.1/8]\n");
         for _ in 0..3 {
             let r = s.agent.sync();
             s.agent.report(r);
         }
-        // Still healthy: the last success is within two periods.
-        assert!(health.verdict(Instant::now()).is_ok());
-        let later = health
-            .verdict(Instant::now() + Duration::from_secs(3))
-            .unwrap_err();
-        assert!(later.contains("is not a network address"), "{later}");
+        // Not ready at once, with the config's error; alive all the same.
+        let unready = health.readiness(Instant::now()).unwrap_err();
+        assert!(unready.contains("is not a network address"), "{unready}");
+        assert!(health.liveness(Instant::now()).is_ok());
         s.write("resyncInterval: 1s\n");
         let r = s.agent.sync();
         s.agent.report(r);
@@ -459,7 +457,7 @@ fn a_failed_cleanup_fails_the_round_but_keeps_the_new_rules() {
         s.agent.report(r);
         // Reported like any failed round: /healthz turns 503 once the grace is over.
         let later = Instant::now() + Duration::from_secs(200);
-        assert!(health.verdict(later).unwrap_err().contains(failing));
+        assert!(health.readiness(later).unwrap_err().contains(failing));
         let calls = s.fake.take_calls();
         // The new rules went in first and are not undone.
         match datapath {

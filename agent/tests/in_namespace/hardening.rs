@@ -1,10 +1,9 @@
 //! Issue 14's hardening, against the real binary in namespaces: stop and deadlines
 //! interrupt any wait, a FIFO at the config path, a chain name iptables-restore cannot
-//! take, `/healthz`, immediate reload, and running with only NET_ADMIN and NET_RAW.
+//! take, immediate reload, and running with only NET_ADMIN and NET_RAW.
 
 use crate::support::*;
 use nix::sys::signal::Signal;
-use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -115,52 +114,6 @@ pub fn a_bad_masq_chain_is_refused_at_start() {
             &format!("--masq-chain={ok}"),
         ]);
         assert!(out.status.success(), "{out:?}");
-    });
-}
-
-fn http_get(addr: &str, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect to /healthz");
-    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: agent\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
-/// `/healthz`: 200 after a good sync; 503 with the reason once no sync has succeeded for
-/// two resync periods (here: the config turned invalid); 200 again once fixed.
-pub fn healthz_answers_200_then_503_with_the_reason() {
-    each_backend(|ns| {
-        ns.loopback_up();
-        let addr = "127.0.0.1:18080";
-        let cfg = ns.config(b"resyncInterval: 200ms\n");
-        let mut agent = ns.spawn_agent(&[
-            "--config",
-            cfg.to_str().unwrap(),
-            &format!("--health-address={addr}"),
-        ]);
-        let long = Duration::from_secs(10);
-        wait_for("200", long, || {
-            std::net::TcpStream::connect(addr).is_ok()
-                && http_get(addr, "/healthz").starts_with("HTTP/1.1 200 OK")
-        });
-        assert!(http_get(addr, "/nope").starts_with("HTTP/1.1 404"));
-        ns.config(b"resyncInterval: 200ms\nnonMasqueradeCIDRs: [10.0.0.1/8]\n");
-        wait_for("503", long, || {
-            http_get(addr, "/healthz").starts_with("HTTP/1.1 503")
-        });
-        let body = http_get(addr, "/healthz");
-        assert!(
-            body.contains("more than two resync periods")
-                && body.contains("\"10.0.0.1/8\" is not a network address"),
-            "{body}"
-        );
-        ns.config(b"resyncInterval: 200ms\n");
-        wait_for("200 again", long, || {
-            http_get(addr, "/healthz").starts_with("HTTP/1.1 200 OK")
-        });
-        let (status, _, _) = terminate(&mut agent, Signal::SIGTERM);
-        assert!(status.success());
     });
 }
 

@@ -9,6 +9,7 @@
 
 mod cases;
 mod hardening;
+mod health;
 mod nft_resync;
 mod nftables;
 mod reload;
@@ -127,8 +128,13 @@ const CASES: &[Case] = &[
         true,
     ),
     (
-        "healthz_answers_200_then_503_with_the_reason",
-        hardening::healthz_answers_200_then_503_with_the_reason,
+        "healthz_is_liveness_and_readyz_is_readiness",
+        health::healthz_is_liveness_and_readyz_is_readiness,
+        true,
+    ),
+    (
+        "health_answers_probes_while_clients_hold_connections",
+        health::health_answers_probes_while_clients_hold_connections,
         true,
     ),
     (
