@@ -5,6 +5,8 @@
 use super::*;
 use crate::config::ParseOptions;
 use crate::datapath::backend::{Backend, BackendError, Cleanup, StopFlag};
+use crate::datapath::nftables::elements::ElementEdit;
+use crate::datapath::nftables::netlink::BatchError;
 use crate::datapath::{nftables, Family, RuleOptions};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -30,6 +32,8 @@ struct Record {
     listings: usize,
     /// What the nftables generation read answers (`None`: unreadable).
     generation: Option<u32>,
+    /// The element edits applied, last one last.
+    edits: Vec<ElementEdit>,
     /// Call name → what a cleanup call answers (default: nothing found).
     cleanups: HashMap<String, Cleanup>,
 }
@@ -99,6 +103,17 @@ impl Backend for Fake {
     }
     fn nft_generation(&mut self) -> Option<u32> {
         self.0.lock().unwrap().generation
+    }
+    /// Refused unless the generation is the edit's (as the kernel does); a commit bumps it.
+    fn nft_edit_elements(&mut self, edit: &ElementEdit) -> Result<(), BackendError> {
+        self.call("nft-elements".into())?;
+        let mut r = self.0.lock().unwrap();
+        if r.generation != Some(edit.generation) {
+            return Err(BatchError::GenerationMoved(edit.generation).into());
+        }
+        r.generation = Some(edit.generation + 1);
+        r.edits.push(edit.clone());
+        Ok(())
     }
     fn remove_iptables(&mut self, family: Family, chain: &str) -> Result<Cleanup, BackendError> {
         self.cleanup(format!("rm-iptables {family:?} {chain}"))

@@ -1,6 +1,8 @@
 //! What the daemon needs from a firewall: the [`Backend`] trait, its errors, and the stop
 //! flag that interrupts it. The command-line implementation is [`super::Cli`].
 
+use super::nftables::elements::ElementEdit;
+use super::nftables::netlink::BatchError;
 use super::Family;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -41,6 +43,8 @@ pub enum BackendError {
     Timeout { command: String, after: Duration },
     #[error("{command} interrupted: the agent is stopping")]
     Interrupted { command: String },
+    #[error("nftables set elements over netlink: {0}")]
+    Elements(#[from] BatchError),
 }
 
 /// What the daemon needs from a firewall backend.
@@ -59,6 +63,10 @@ pub trait Backend {
     /// table, or nft cannot list it). Only ever used to skip a sync with nothing to do, so
     /// any doubt means "apply".
     fn nft_list_table(&mut self, table: &str) -> Option<String>;
+    /// Deletes and adds elements of existing sets of the nftables datapath's table in one
+    /// transaction, which the kernel commits only while the ruleset generation is still
+    /// `edit.generation` (`crate::datapath::nftables::netlink`).
+    fn nft_edit_elements(&mut self, edit: &ElementEdit) -> Result<(), BackendError>;
     /// The nftables ruleset generation of this network namespace (bumped by every commit,
     /// anyone's), `None` when it cannot be read (no netlink permission, no nf_tables). Like
     /// the listing, only ever used to skip work: `None` means "look at the listing".

@@ -10,6 +10,7 @@
 use super::backend::{on_path, Backend, BackendError, Cleanup, StopFlag};
 use super::iptables::postrouting_jump_args;
 use super::iptables::text::{parse_version, split_rule};
+use super::nftables::elements::ElementEdit;
 use super::runner::{Output, Runner};
 use super::Family;
 use std::time::Duration;
@@ -175,6 +176,18 @@ impl Backend for Cli {
             .run("nft", &args(&["list", "table", "inet", table]), None)
             .ok()?;
         (out.code == Some(0)).then_some(out.stdout)
+    }
+
+    fn nft_edit_elements(&mut self, edit: &ElementEdit) -> Result<(), BackendError> {
+        if self.runner.stopped() {
+            return Err(BackendError::Interrupted {
+                command: "nft element batch".into(),
+            });
+        }
+        Ok(super::nftables::netlink::apply(
+            edit,
+            self.runner.timeout(),
+        )?)
     }
 
     fn nft_generation(&mut self) -> Option<u32> {

@@ -40,6 +40,10 @@ const NFT_CASES: &[(&str, fn())] = &[
         nft_resync::an_unchanged_resync_sends_no_transaction,
     ),
     (
+        "nft_a_change_of_cidrs_commits_only_those_elements",
+        nft_resync::a_change_of_cidrs_commits_only_those_elements,
+    ),
+    (
         "nft_overlapping_and_duplicate_cidrs_apply",
         nftables::overlapping_and_duplicate_cidrs_apply,
     ),

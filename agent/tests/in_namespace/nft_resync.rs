@@ -186,3 +186,51 @@ pub fn an_unchanged_resync_sends_no_transaction() {
         assert!(status.success(), "{err}");
     });
 }
+
+/// A config change that only adds and removes CIDRs commits exactly those elements, in
+/// one transaction (one `# new generation`), rules untouched; nft lists the result as
+/// the config says (an open-ended prefix, 240.0.0.0/4, included).
+pub fn a_change_of_cidrs_commits_only_those_elements() {
+    each_backend(|ns| {
+        if ns.backend != "nft" {
+            return; // The iptables backend plays no part in the nftables datapath's sync.
+        }
+        let long = std::time::Duration::from_secs(10);
+        let monitor = Monitor::start(ns);
+        let cfg =
+            ns.config(b"resyncInterval: 1h\nnonMasqueradeCIDRs: [10.0.0.0/8, 172.16.0.0/12]\n");
+        let mut agent = ns.spawn_agent(&["--config", s(&cfg), "--datapath", "nftables"]);
+        let log = Lines::gather(agent.0.stderr.take().unwrap());
+        let rounds = || log.count(|l| l.contains("synced: "));
+        wait_for("first sync", long, || rounds() >= 1);
+        let from = monitor.mark(ns, true);
+        let changed =
+            b"resyncInterval: 1h\nnonMasqueradeCIDRs: [10.0.0.0/8, 100.64.0.0/10, 240.0.0.0/4]\n";
+        let tmp = cfg.with_extension("new");
+        std::fs::write(&tmp, changed).unwrap();
+        std::fs::rename(&tmp, &cfg).unwrap();
+        wait_for("the change applied", long, || rounds() >= 2);
+        let to = monitor.mark(ns, true);
+        let events = monitor.between(from, to);
+        let generations = events
+            .iter()
+            .filter(|e| e.starts_with("# new generation"))
+            .count();
+        assert!(
+            generations == 1
+                && events.len() > 1
+                && events[..events.len() - 1]
+                    .iter()
+                    .all(|e| e.starts_with("add element") || e.starts_with("delete element")),
+            "not one transaction of elements: {events:#?}\n{:#?}",
+            log.all()
+        );
+        let listing = ns.nft_table(TABLE).expect("the table");
+        assert!(
+            listing.contains("elements = { 10.0.0.0/8, 100.64.0.0/10,\n\t\t\t     240.0.0.0/4 }"),
+            "{listing}"
+        );
+        let (status, err, _) = terminate(&mut agent, nix::sys::signal::Signal::SIGTERM);
+        assert!(status.success(), "{err}");
+    });
+}

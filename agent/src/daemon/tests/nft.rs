@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::datapath::iptables::{LOCAL_COMMENT, MASQ_COMMENT};
+use crate::datapath::nftables::elements::SetEdit;
 
 /// A round that applies: transaction 1 (sets), transaction 2 (rules), then the iptables
 /// datapath's leftovers removed.
@@ -189,9 +190,86 @@ fn the_same_generation_skips_even_the_listing() {
         assert_eq!(listings(&s), 0);
     }
     // A new config applies whatever the generation says.
-    s.write("nonMasqueradeCIDRs: [100.64.0.0/10]\n");
+    s.write("masqLinkLocal: true\n");
     s.agent.sync().unwrap();
     assert_eq!(s.fake.take_calls()[..2], ["nft", "nft"]);
+}
+
+fn edits(s: &Setup) -> Vec<ElementEdit> {
+    std::mem::take(&mut s.fake.0.lock().unwrap().edits)
+}
+
+#[test]
+fn a_change_of_elements_alone_sends_only_those_in_one_transaction() {
+    let mut s = trusted_at_generation_7();
+    s.write("nonMasqueradeCIDRs: [10.0.0.0/8, 100.64.0.0/10]\n");
+    s.agent.sync().unwrap();
+    assert_eq!(
+        s.fake.take_calls(),
+        ["nft-elements", ROUND_NFT[2], ROUND_NFT[3]]
+    );
+    let net = |s: &str| s.parse().unwrap();
+    assert_eq!(
+        edits(&s),
+        [ElementEdit {
+            table: "IP-MASQ-AGENT".into(),
+            generation: 7,
+            sets: vec![SetEdit {
+                set: "nomasq-v4".into(),
+                delete: vec![net("172.16.0.0/12"), net("192.168.0.0/16")],
+                add: vec![net("100.64.0.0/10")],
+            }],
+        }]
+    );
+    // Our commit moved the generation to 8, and nobody else's: 8 vouches for the new
+    // table, nothing is listed or sent.
+    s.agent.sync().unwrap();
+    assert_eq!(s.fake.take_calls(), ROUND_NFT_UNCHANGED);
+    assert_eq!(listings(&s), 0);
+}
+
+#[test]
+fn an_element_change_after_another_commit_is_vouched_for_by_a_listing() {
+    let mut s = trusted_at_generation_7();
+    s.write("nonMasqueradeCIDRs: [10.0.0.0/8, 172.16.0.0/12]\n");
+    // Someone else committed: the listing (still ours) vouches, and generation 9 guards
+    // the edit.
+    set_generation(&s, Some(9));
+    s.agent.sync().unwrap();
+    assert_eq!(listings(&s), 1);
+    assert_eq!(edits(&s)[0].generation, 9);
+    // Another commit lands right after ours (11, not 10): the next round lists, and a
+    // listing holding exactly the new elements and our rules is trusted.
+    set_generation(&s, Some(11));
+    set_listing(&s, Some(listing("10.0.0.0/8, 172.16.0.0/12", "")));
+    s.agent.sync().unwrap();
+    assert_eq!(
+        s.fake.take_calls(),
+        [
+            "nft-elements",
+            ROUND_NFT[2],
+            ROUND_NFT[3],
+            ROUND_NFT[2],
+            ROUND_NFT[3]
+        ]
+    );
+    assert_eq!(listings(&s), 1);
+    s.agent.sync().unwrap();
+    assert_eq!(listings(&s), 0);
+}
+
+#[test]
+fn a_refused_element_change_falls_back_to_the_two_transactions() {
+    let mut s = trusted_at_generation_7();
+    s.write("nonMasqueradeCIDRs: [10.0.0.0/8]\n");
+    set_listing(&s, Some(listing("10.0.0.0/8", "")));
+    s.fake.fail("nft-elements", 1);
+    s.agent.sync().unwrap();
+    assert_eq!(
+        s.fake.take_calls(),
+        ["nft-elements", "nft", "nft", ROUND_NFT[2], ROUND_NFT[3]]
+    );
+    assert!(edits(&s).is_empty());
 }
 
 #[test]

@@ -66,7 +66,9 @@ use super::RuleOptions;
 use crate::config::Config;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
+pub mod elements;
 pub mod generation;
+pub mod netlink;
 pub mod state;
 pub mod sync;
 

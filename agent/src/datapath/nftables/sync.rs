@@ -28,6 +28,7 @@
 //! before that listing, for the same reason) is kept too and nothing is sent. No
 //! generation (no netlink permission, no nf_tables) means always listing, as before.
 
+use super::elements;
 use super::state::is_expected;
 use crate::datapath::backend::{Backend, BackendError};
 use crate::datapath::nftables;
@@ -35,47 +36,120 @@ use crate::datapath::nftables;
 /// What the last round left in the kernel, as far as it could tell.
 #[derive(Debug, Default)]
 pub struct NftSync {
-    /// Only when the listing right after the last apply was exactly what it meant.
+    /// Only when the last round could tell the table holds exactly what it meant.
     applied: Option<Applied>,
 }
 
-/// The transactions last applied and what vouches that the table still holds them: a
-/// round that would apply the same sends nothing while the generation is `generation`
-/// or the table still lists as `listing`.
+/// The transactions last applied and what vouches that the table still holds them: the
+/// generation, while it is `generation`, or else a listing: equal to `listing`, or when no
+/// listing was kept (the last round sent only element changes), one that holds exactly
+/// our elements and rules.
 #[derive(Debug)]
 struct Applied {
     scripts: nftables::Scripts,
-    listing: String,
-    /// Read just before `listing` was taken (see the module's ordering argument).
+    listing: Option<String>,
+    /// Read just before `listing` was taken (see the module's ordering argument), or
+    /// right after our own element commit, when it was the only commit since the last.
     generation: Option<u32>,
+}
+
+impl Applied {
+    /// Whether the table still holds what was applied; on a listing that shows it does,
+    /// the generation read before that listing (and the listing) are kept.
+    fn still_held<B: Backend>(&mut self, backend: &mut B) -> bool {
+        let generation = backend.nft_generation();
+        if generation.is_some() && generation == self.generation {
+            return true;
+        }
+        let Some(listing) = backend.nft_list_table(&self.scripts.expect.table) else {
+            return false;
+        };
+        let held = match &self.listing {
+            Some(kept) => *kept == listing,
+            None => is_expected(&listing, &self.scripts.expect),
+        };
+        if held {
+            self.generation = generation;
+            self.listing = Some(listing);
+        }
+        held
+    }
 }
 
 impl NftSync {
     /// One round of the nftables datapath: nothing if the table is as the last round left
-    /// it, else the two in-place transactions (the whole-table replacement if they fail or
-    /// leave something foreign).
+    /// it; only the element changes (one transaction) when the sets' elements are all that
+    /// changed; else the two in-place transactions (the whole-table replacement if they
+    /// fail or leave something foreign).
     pub fn sync<B: Backend>(
         &mut self,
         backend: &mut B,
         scripts: &nftables::Scripts,
     ) -> Result<(), BackendError> {
-        let table = &scripts.expect.table;
         if let Some(mut applied) = self.applied.take() {
-            if applied.scripts == *scripts {
-                let generation = backend.nft_generation();
-                if generation.is_some() && generation == applied.generation {
-                    tracing::debug!("nft generation unchanged: no listing, no transaction");
+            if applied.still_held(backend) {
+                if applied.scripts == *scripts {
+                    tracing::debug!("nft table unchanged: no transaction");
                     self.applied = Some(applied);
                     return Ok(());
                 }
-                if backend.nft_list_table(table).as_deref() == Some(applied.listing.as_str()) {
-                    tracing::debug!("nft table unchanged: no transaction");
-                    applied.generation = generation;
-                    self.applied = Some(applied);
+                if self.edit_elements(backend, &applied, scripts) {
                     return Ok(());
                 }
             }
         }
+        self.apply(backend, scripts)
+    }
+
+    /// Sends only the element changes from `applied` to `scripts`, when those are all
+    /// that differ and the generation vouching for `applied` is known (the kernel commits
+    /// the change only at that generation). False when the full sync is needed.
+    fn edit_elements<B: Backend>(
+        &mut self,
+        backend: &mut B,
+        applied: &Applied,
+        scripts: &nftables::Scripts,
+    ) -> bool {
+        let Some(generation) = applied.generation else {
+            return false;
+        };
+        if applied.scripts.rules != scripts.rules {
+            return false;
+        }
+        let Some(edit) = elements::edit(&applied.scripts.expect, &scripts.expect, generation)
+        else {
+            return false;
+        };
+        let start = std::time::Instant::now();
+        if let Err(e) = backend.nft_edit_elements(&edit) {
+            tracing::warn!("nft element update failed, applying the two transactions: {e}");
+            return false;
+        }
+        let (deleted, added) = edit.counts();
+        tracing::debug!(
+            "nft elements: {deleted} deleted, {added} added in one transaction, {:.2} ms",
+            start.elapsed().as_secs_f64() * 1e3
+        );
+        // Our commit is the only one since `generation` when the generation moved by
+        // exactly one: it then vouches for the new contents; otherwise the next round
+        // lists the table.
+        let after = backend.nft_generation();
+        self.applied = Some(Applied {
+            scripts: scripts.clone(),
+            listing: None,
+            generation: after.filter(|g| *g == generation.wrapping_add(1)),
+        });
+        true
+    }
+
+    /// The two in-place transactions (the whole-table replacement if they fail or leave
+    /// something foreign), then the listing that vouches for them.
+    fn apply<B: Backend>(
+        &mut self,
+        backend: &mut B,
+        scripts: &nftables::Scripts,
+    ) -> Result<(), BackendError> {
+        let table = &scripts.expect.table;
         let in_place = backend
             .nft_apply(&scripts.sets)
             .and_then(|()| backend.nft_apply(&scripts.rules));
@@ -110,7 +184,7 @@ impl NftSync {
         self.applied = match (listing, fits) {
             (Some(listing), Some(true)) => Some(Applied {
                 scripts: scripts.clone(),
-                listing,
+                listing: Some(listing),
                 generation,
             }),
             _ => None,
