@@ -8,7 +8,9 @@
 # `--once` twice (the first sync creates everything, the second rewrites it: what a new
 # process does over an existing table), then as a daemon until its third round (a daemon
 # whose config and rules did not change: the iptables datapath rewrites its rules, the
-# nftables datapath reads the ruleset generation and sends nothing). Reported, median of
+# nftables datapath reads the ruleset generation and sends nothing), then one CIDR is
+# added to the config and the daemon's round for it is timed (the nftables datapath
+# sends that one element; the iptables datapath rewrites its chain). Reported, median of
 # RUNS runs:
 #   first / resync  the agent's own figure for the apply itself, from its "synced:" line
 #                   ("applied in X ms"): iptables-restore + the POSTROUTING jump check, or
@@ -17,6 +19,7 @@
 #                   parse, the --random-fully probe and the removal of the other
 #                   datapath's leftovers excluded;
 #   unchanged       the same figure for the daemon's third round;
+#   one added       the same figure for the daemon's round after one CIDR was added;
 #   wall            the whole `--once` process of the resync, start to exit;
 #   cpu             user+sys CPU of that process and its children (iptables/nft), which
 #                   a loaded machine inflates far less than wall time.
@@ -34,7 +37,7 @@ trap 'rm -rf "$work"' EXIT
 
 cidrs() { # N -> config with N /24s, no two adjacent
   local n=$1
-  echo "cidrLimit: $n"
+  echo "cidrLimit: $((n + 1))" # room for the one CIDR added
   echo "resyncInterval: 200ms"
   echo "nonMasqueradeCIDRs:"
   for ((i = 0; i < n; i++)); do echo "  - 10.$((i / 128)).$(((i % 128) * 2)).0/24"; done
@@ -42,7 +45,8 @@ cidrs() { # N -> config with N /24s, no two adjacent
 # shellcheck source=scripts/lib/bench-common.sh
 . scripts/lib/bench-common.sh
 
-# One run in a fresh namespace: prints "first_ms resync_ms wall_ms cpu_ms unchanged_ms".
+# One run in a fresh namespace: prints "first_ms resync_ms wall_ms cpu_ms unchanged_ms
+# added_ms".
 one_run() {
   local bin=$1 datapath=$2 cfg=$3
   unshare --net env "PATH=$bin:$PATH" AGENT="$AGENT" DATAPATH="$datapath" CFG="$cfg" OUT="$work/out" bash -c '
@@ -63,15 +67,27 @@ one_run() {
       [ "$(grep -c "synced: " "$OUT.3")" -ge 3 ] && break
       sleep 0.1
     done
+    # One CIDR more (a /24 no other entry touches), written as a new file renamed over
+    # the old one; then the round that applies it.
+    more="synced: $(($(grep -c "^  - " "$CFG") + 1)) nonMasqueradeCIDRs"
+    { cat "$CFG"; echo "  - 192.168.255.0/24"; } >"$CFG.new"
+    cp "$CFG" "$CFG.orig"
+    mv "$CFG.new" "$CFG"
+    for _ in $(seq 300); do
+      grep -q "$more" "$OUT.3" && break
+      sleep 0.1
+    done
+    mv "$CFG.orig" "$CFG"
     kill "$daemon"; wait "$daemon" || true
     a3=$(sed -n "s/.*applied in \([0-9.]*\) ms.*/\1/p" "$OUT.3" | sed -n 3p)
-    [ -n "$a3" ] || { cat "$OUT.3" >&2; exit 1; }
-    echo "$a1 $a2 $wall $cpu $a3"'
+    a4=$(grep "$more" "$OUT.3" | sed -n "s/.*applied in \([0-9.]*\) ms.*/\1/p" | sed -n 1p)
+    [ -n "$a3" ] && [ -n "$a4" ] || { cat "$OUT.3" >&2; exit 1; }
+    echo "$a1 $a2 $wall $cpu $a3 $a4"'
 }
 
 echo "nftables $(nft --version | awk '{print $2}'), iptables $(/usr/sbin/xtables-legacy-multi iptables --version | awk '{print $2}'), kernel $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '\n| CIDRs | datapath | first sync, apply (ms) | resync, apply (ms) | resync, --once wall (ms) | resync, --once CPU (ms) | daemon, unchanged round, apply (ms) |\n'
-printf '|---:|---|---:|---:|---:|---:|---:|\n'
+printf '\n| CIDRs | datapath | first sync, apply (ms) | resync, apply (ms) | resync, --once wall (ms) | resync, --once CPU (ms) | daemon, unchanged round, apply (ms) | daemon, one CIDR added, apply (ms) |\n'
+printf '|---:|---|---:|---:|---:|---:|---:|---:|\n'
 for n in $SIZES; do
   cidrs "$n" >"$work/c$n.yaml"
   for dp in iptables-legacy iptables-nft nftables; do
@@ -83,7 +99,7 @@ for n in $SIZES; do
     : >"$work/runs"
     for ((r = 0; r < RUNS; r++)); do one_run "$bin" "$datapath" "$work/c$n.yaml" >>"$work/runs"; done
     col() { awk -v c="$1" '{print $c}' "$work/runs" | median; }
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$dp" "$(col 1)" "$(col 2)" "$(col 3)" "$(col 4)" "$(col 5)"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$dp" "$(col 1)" "$(col 2)" "$(col 3)" "$(col 4)" "$(col 5)" "$(col 6)"
   done
 done
 echo
