@@ -178,11 +178,14 @@ impl Backend for Cli {
         (out.code == Some(0)).then_some(out.stdout)
     }
 
+    /// `nft --version` first: the batch stands in for nft's own transaction only while
+    /// nft runs, so a broken or missing nft fails this round (the last good rules stay,
+    /// `/readyz` says why) as it fails every other change, instead of going unnoticed
+    /// until a change that needs nft.
     fn nft_edit_elements(&mut self, edit: &ElementEdit) -> Result<(), BackendError> {
-        if self.runner.stopped() {
-            return Err(BackendError::Interrupted {
-                command: "nft element batch".into(),
-            });
+        let out = self.run("nft", &args(&["--version"]), None)?;
+        if out.code != Some(0) {
+            return Err(out.into_error());
         }
         Ok(super::nftables::netlink::apply(
             edit,

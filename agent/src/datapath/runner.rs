@@ -29,11 +29,6 @@ impl Runner {
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
-
-    /// Whether the agent is stopping (nothing more should start).
-    pub fn stopped(&self) -> bool {
-        self.stop.is_set()
-    }
 }
 
 /// What a child printed and how it ended.

@@ -14,7 +14,9 @@
 //!
 //! The batch's begin message carries `NFNL_BATCH_GENID`: the kernel refuses the whole
 //! batch (`ERESTART`) unless the ruleset generation is still that one, so the change is
-//! only ever applied on top of the table the agent verified. Only element changes of
+//! only ever applied on top of the table the agent verified. The command-line backend sends it only
+//! after `nft --version` ran (`crate::datapath::Cli`): nft remains the agent's tool, and
+//! while it is broken or missing no change is written, as before. Only element changes of
 //! existing sets go this way; rules never change in the same transaction (the two
 //! transactions' rule, docs/nftables-datapath.md).
 //!

@@ -33,8 +33,9 @@ use super::state::is_expected;
 use crate::datapath::backend::{Backend, BackendError};
 use crate::datapath::nftables;
 
-/// This thread's CPU time (user and system: the kernel's commit runs in our send), for
-/// the log: on a loaded machine it says more than the wall time.
+/// This thread's CPU time (user and system: the kernel's commit runs in our send; a
+/// child's, such as `nft --version`, is not in it), for the log: on a loaded machine it
+/// says more than the wall time.
 fn thread_cpu() -> std::time::Duration {
     use nix::libc::{clock_gettime, timespec, CLOCK_THREAD_CPUTIME_ID};
     let mut ts = timespec {
@@ -142,7 +143,7 @@ impl NftSync {
         }
         let (deleted, added) = edit.counts();
         tracing::debug!(
-            "nft elements: {deleted} deleted, {added} added in one transaction, {:.2} ms ({:.2} ms of CPU)",
+            "nft elements: {deleted} deleted, {added} added in one transaction, {:.2} ms ({:.2} ms of this thread's CPU, the commit included)",
             start.elapsed().as_secs_f64() * 1e3,
             (thread_cpu() - cpu).as_secs_f64() * 1e3
         );
