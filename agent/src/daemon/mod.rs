@@ -98,6 +98,9 @@ pub struct Agent<B: Backend> {
     /// What the last round read at the config path (`None`: it could not read it), so
     /// that a change event over the same bytes costs no round.
     last_read: Option<ConfigBytes>,
+    /// What a change event's check read and found different: the next round uses it
+    /// instead of reading again (one read per round, as before the check existed).
+    pending_read: Option<ConfigBytes>,
 }
 
 impl<B: Backend> Agent<B> {
@@ -115,6 +118,7 @@ impl<B: Backend> Agent<B> {
             missing_tools: HashSet::new(),
             nft: NftSync::default(),
             last_read: None,
+            pending_read: None,
         }
     }
 
@@ -135,7 +139,10 @@ impl<B: Backend> Agent<B> {
         }
         let path = &self.settings.config_path;
         self.last_read = None;
-        let bytes = read_config(path)?;
+        let bytes = match self.pending_read.take() {
+            Some(bytes) => bytes,
+            None => read_config(path)?,
+        };
         let parsed = parse_config(path, bytes.as_deref(), &self.settings.parse_options());
         self.last_read = Some(bytes);
         let (parsed, source) = parsed?;
@@ -348,12 +355,16 @@ impl<B: Backend> Agent<B> {
     }
 
     /// Whether the config path holds what the last round read (a failed read never counts
-    /// as unchanged).
-    fn config_unchanged(&self) -> bool {
-        match (&self.last_read, read_config(&self.settings.config_path)) {
-            (Some(last), Ok(now)) => *last == now,
-            _ => false,
+    /// as unchanged). What it read otherwise is kept for the round that follows.
+    fn config_unchanged(&mut self) -> bool {
+        let Ok(now) = read_config(&self.settings.config_path) else {
+            return false;
+        };
+        if self.last_read.as_ref() == Some(&now) {
+            return true;
         }
+        self.pending_read = Some(now);
+        false
     }
 }
 

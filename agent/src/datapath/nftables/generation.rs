@@ -12,12 +12,8 @@
 //! Constants: include/uapi/linux/netlink.h, include/uapi/linux/netfilter/nfnetlink.h and
 //! include/uapi/linux/netfilter/nf_tables.h.
 
-use nix::sys::socket::{
-    recv, sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags, NetlinkAddr, SockFlag,
-    SockProtocol, SockType,
-};
-use nix::sys::time::TimeVal;
-use std::os::fd::AsRawFd;
+use super::netlink::Message;
+use super::socket::{exchange, SocketError};
 use std::time::Duration;
 
 /// `NFNL_SUBSYS_NFTABLES` (nfnetlink.h).
@@ -32,8 +28,6 @@ const NFTA_GEN_ID: u16 = 1;
 const NLMSG_ERROR: u16 = 2;
 /// `NLM_F_REQUEST`.
 const NLM_F_REQUEST: u16 = 1;
-/// `NFNETLINK_V0`.
-const NFNETLINK_V0: u8 = 0;
 /// `AF_UNSPEC`: the generation is not per family.
 const AF_UNSPEC: u8 = 0;
 /// `struct nlmsghdr`: len u32, type u16, flags u16, seq u32, pid u32.
@@ -46,14 +40,8 @@ const NLA_TYPE_MASK: u16 = 0x3fff;
 /// Why the generation could not be read: the caller then does without it.
 #[derive(Debug, thiserror::Error)]
 pub enum GenerationError {
-    #[error("netlink socket: {0}")]
-    Socket(#[source] nix::Error),
-    #[error("netlink send: {0}")]
-    Send(#[source] nix::Error),
-    #[error("netlink receive: {0}")]
-    Receive(#[source] nix::Error),
-    #[error("no answer to NFT_MSG_GETGEN within {0:?}")]
-    Timeout(Duration),
+    #[error(transparent)]
+    Socket(#[from] SocketError),
     #[error("the kernel refused NFT_MSG_GETGEN: errno {0}")]
     Refused(i32),
     #[error("malformed netlink answer: {0}")]
@@ -62,14 +50,15 @@ pub enum GenerationError {
 
 /// The request: `nlmsghdr` + `nfgenmsg`, no attributes.
 pub fn encode_request(seq: u32) -> Vec<u8> {
-    let len = (NLMSG_HDRLEN + NFGENMSG_LEN) as u32;
-    let mut m = Vec::with_capacity(len as usize);
-    m.extend_from_slice(&len.to_ne_bytes());
-    m.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN).to_ne_bytes());
-    m.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
-    m.extend_from_slice(&seq.to_ne_bytes());
-    m.extend_from_slice(&0u32.to_ne_bytes()); // pid: the kernel's
-    m.extend_from_slice(&[AF_UNSPEC, NFNETLINK_V0, 0, 0]);
+    let mut m = Vec::new();
+    Message::new(
+        (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN,
+        NLM_F_REQUEST,
+        seq,
+        AF_UNSPEC,
+        0,
+    )
+    .finish(&mut m);
     m
 }
 
@@ -131,47 +120,14 @@ fn gen_id(mut attrs: &[u8]) -> Result<u32, GenerationError> {
     Err(GenerationError::Malformed("no NFTA_GEN_ID"))
 }
 
-/// The current generation of this network namespace's nftables ruleset. Every receive
-/// is bounded by `timeout` (`SO_RCVTIMEO`): a kernel that never answers costs at most
-/// that, never a stuck round.
+/// The current generation of this network namespace's nftables ruleset, within
+/// `timeout`.
 pub fn read(timeout: Duration) -> Result<u32, GenerationError> {
-    let fd = socket(
-        AddressFamily::Netlink,
-        SockType::Raw,
-        SockFlag::SOCK_CLOEXEC,
-        SockProtocol::NetlinkNetFilter,
-    )
-    .map_err(GenerationError::Socket)?;
-    let tv = TimeVal::new(
-        timeout.as_secs().try_into().unwrap_or(i64::MAX),
-        timeout.subsec_micros().into(),
-    );
-    setsockopt(&fd, sockopt::ReceiveTimeout, &tv).map_err(GenerationError::Socket)?;
     // Any sequence number will do on a socket of our own; a fixed one keeps it simple.
     let seq = 1;
-    sendto(
-        fd.as_raw_fd(),
-        &encode_request(seq),
-        &NetlinkAddr::new(0, 0),
-        MsgFlags::empty(),
-    )
-    .map_err(GenerationError::Send)?;
-    let mut buf = [0u8; 8192];
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        let n = match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-            Ok(n) => n,
-            Err(nix::Error::EAGAIN) => return Err(GenerationError::Timeout(timeout)),
-            Err(nix::Error::EINTR) => 0,
-            Err(e) => return Err(GenerationError::Receive(e)),
-        };
-        if let Some(id) = decode_answer(&buf[..n], seq)? {
-            return Ok(id);
-        }
-        if std::time::Instant::now() >= deadline {
-            return Err(GenerationError::Timeout(timeout));
-        }
-    }
+    exchange(&encode_request(seq), timeout, |answer| {
+        decode_answer(answer, seq)
+    })
 }
 
 #[cfg(test)]

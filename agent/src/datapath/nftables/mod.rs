@@ -69,6 +69,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 pub mod elements;
 pub mod generation;
 pub mod netlink;
+mod socket;
 pub mod state;
 pub mod sync;
 

@@ -23,15 +23,10 @@
 //! Constants: include/uapi/linux/netlink.h, netfilter/nfnetlink.h, netfilter/nf_tables.h.
 
 use super::elements::ElementEdit;
+use super::socket::{exchange, SocketError};
 use ipnet::IpNet;
-use nix::sys::socket::{
-    recv, sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags, NetlinkAddr, SockFlag,
-    SockProtocol, SockType,
-};
-use nix::sys::time::TimeVal;
 use std::collections::HashSet;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
@@ -62,9 +57,6 @@ const NFPROTO_INET: u8 = 1;
 const AF_UNSPEC: u8 = 0;
 /// `ERESTART`: the generation moved (or another batch raced this one).
 const ERESTART: i32 = 85;
-/// `SOL_NETLINK` / `NETLINK_CAP_ACK`: acks without a copy of the request.
-const SOL_NETLINK: i32 = 270;
-const NETLINK_CAP_ACK: i32 = 10;
 /// Prefixes per element message: a nested attribute's length is 16 bits, and an IPv6
 /// prefix takes 64 bytes.
 const PREFIXES_PER_MESSAGE: usize = 500;
@@ -72,14 +64,8 @@ const PREFIXES_PER_MESSAGE: usize = 500;
 /// Why a batch was not applied. Nothing was: the kernel commits a batch whole or not.
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
-    #[error("netlink socket: {0}")]
-    Socket(#[source] nix::Error),
-    #[error("netlink send: {0}")]
-    Send(#[source] nix::Error),
-    #[error("netlink receive: {0}")]
-    Receive(#[source] nix::Error),
-    #[error("no answer to the element batch within {0:?}")]
-    Timeout(Duration),
+    #[error(transparent)]
+    Socket(#[from] SocketError),
     #[error("the ruleset generation is no longer {0}: batch refused")]
     GenerationMoved(u32),
     #[error("the kernel refused the element batch: errno {0}")]
@@ -89,10 +75,10 @@ pub enum BatchError {
 }
 
 /// A message being built: header, `nfgenmsg`, attributes.
-struct Message(Vec<u8>);
+pub(super) struct Message(Vec<u8>);
 
 impl Message {
-    fn new(kind: u16, flags: u16, seq: u32, family: u8, res_id: u16) -> Self {
+    pub(super) fn new(kind: u16, flags: u16, seq: u32, family: u8, res_id: u16) -> Self {
         let mut b = Vec::with_capacity(64);
         b.extend_from_slice(&0u32.to_ne_bytes()); // length, set by `finish`
         b.extend_from_slice(&kind.to_ne_bytes());
@@ -132,7 +118,7 @@ impl Message {
         self.0[at..at + 2].copy_from_slice(&len.to_ne_bytes());
     }
 
-    fn finish(mut self, out: &mut Vec<u8>) {
+    pub(super) fn finish(mut self, out: &mut Vec<u8>) {
         let len = self.0.len() as u32;
         self.0[0..4].copy_from_slice(&len.to_ne_bytes());
         out.extend_from_slice(&self.0);
@@ -281,68 +267,16 @@ pub fn decode_acks(buf: &[u8]) -> Result<Vec<(u32, i32)>, BatchError> {
     Ok(out)
 }
 
-fn open_socket(timeout: Duration, batch_len: usize) -> Result<OwnedFd, BatchError> {
-    let fd = socket(
-        AddressFamily::Netlink,
-        SockType::Raw,
-        SockFlag::SOCK_CLOEXEC,
-        SockProtocol::NetlinkNetFilter,
-    )
-    .map_err(BatchError::Socket)?;
-    let tv = TimeVal::new(
-        timeout.as_secs().try_into().unwrap_or(i64::MAX),
-        timeout.subsec_micros().into(),
-    );
-    setsockopt(&fd, sockopt::ReceiveTimeout, &tv).map_err(BatchError::Socket)?;
-    // A whole batch goes in one datagram; past the default buffer, raise it (the agent
-    // has CAP_NET_ADMIN, which the forced variant needs).
-    if batch_len > 128 << 10 {
-        setsockopt(&fd, sockopt::SndBufForce, &(batch_len + (64 << 10)))
-            .map_err(BatchError::Socket)?;
-    }
-    let one: nix::libc::c_int = 1;
-    // SAFETY: a valid socket, an int option and its size.
-    let r = unsafe {
-        nix::libc::setsockopt(
-            fd.as_raw_fd(),
-            SOL_NETLINK,
-            NETLINK_CAP_ACK,
-            (&one as *const nix::libc::c_int).cast(),
-            std::mem::size_of::<nix::libc::c_int>() as nix::libc::socklen_t,
-        )
-    };
-    if r != 0 {
-        return Err(BatchError::Socket(nix::Error::last()));
-    }
-    Ok(fd)
-}
-
-/// Sends `edit` as one batch and waits for the kernel's answer (at most `timeout` per
-/// receive). `Ok` only when every message was acknowledged: the transaction committed.
+/// Sends `edit` as one batch and waits for the kernel's answer (within `timeout`). `Ok`
+/// only when every message was acknowledged: the transaction committed.
 pub fn apply(edit: &ElementEdit, timeout: Duration) -> Result<(), BatchError> {
     let (batch, acked) = encode(edit, 1);
     if acked.is_empty() {
         return Ok(());
     }
-    let fd = open_socket(timeout, batch.len())?;
-    sendto(
-        fd.as_raw_fd(),
-        &batch,
-        &NetlinkAddr::new(0, 0),
-        MsgFlags::empty(),
-    )
-    .map_err(BatchError::Send)?;
     let mut pending: HashSet<u32> = acked.into_iter().collect();
-    let mut buf = vec![0u8; 64 << 10];
-    let deadline = Instant::now() + timeout;
-    while !pending.is_empty() {
-        let n = match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-            Ok(n) => n,
-            Err(nix::Error::EAGAIN) => return Err(BatchError::Timeout(timeout)),
-            Err(nix::Error::EINTR) => 0,
-            Err(e) => return Err(BatchError::Receive(e)),
-        };
-        for (seq, errno) in decode_acks(&buf[..n])? {
+    exchange(&batch, timeout, |answer| {
+        for (seq, errno) in decode_acks(answer)? {
             match errno {
                 0 => {
                     pending.remove(&seq);
@@ -351,11 +285,8 @@ pub fn apply(edit: &ElementEdit, timeout: Duration) -> Result<(), BatchError> {
                 e => return Err(BatchError::Refused(e)),
             }
         }
-        if Instant::now() >= deadline && !pending.is_empty() {
-            return Err(BatchError::Timeout(timeout));
-        }
-    }
-    Ok(())
+        Ok(pending.is_empty().then_some(()))
+    })
 }
 
 #[cfg(test)]
