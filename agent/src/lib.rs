@@ -10,7 +10,6 @@
 pub mod backend;
 pub mod config;
 pub mod daemon;
-mod gostd;
 pub mod health;
 pub mod iptables_text;
 pub mod nft_generation;
@@ -18,9 +17,6 @@ pub mod nft_sync;
 pub mod nftables;
 pub mod nftstate;
 pub mod rules;
-mod survey;
 #[cfg(test)]
 mod test_configs;
-mod tree;
 pub mod watch;
-mod yaml11;
