@@ -7,6 +7,9 @@
 //! are ignored, the last duplicate wins, YAML 1.1 booleans, a quoted `"true"` is a string,
 //! `null` leaves a scalar at its default but empties a list. Both front ends therefore
 //! produce the same untyped [`Node`] tree and one mapping step applies those rules.
+//!
+//! Modules: `yaml` (the YAML front end on libyaml's events), `json`, `node` (the tree),
+//! `gostd` (Go's standard library where the reference leans on it: CIDRs, durations).
 
 pub use gostd::{clip, format_go_duration, parse_go_cidr, parse_go_duration, MAX_ECHO_CHARS};
 use gostd::{lone_surrogates_replaced, looks_like_json};

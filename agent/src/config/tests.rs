@@ -377,11 +377,6 @@ fn binary_junk_and_big_input() {
     let e = parse(&[0x00, 0xff, 0xfe, 0x80, 0x01], &v4()).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "YAML syntax error at line 1, column 1: control character '\\0' is not allowed"
-    );
-    let e = parse(&[b'a', 0xff, 0xfe, 0x80, 0x01], &v4()).unwrap_err();
-    assert_eq!(
-        e.to_string(),
         "config is not valid UTF-8 (first bad byte at offset 1)"
     );
     // 10 MB of junk: a clear error, quickly.

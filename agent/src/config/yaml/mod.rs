@@ -81,8 +81,17 @@ fn at(mark: Mark, message: String) -> YamlError {
     }
 }
 
-/// libyaml's reader error: a control character (with its position) or bad encoding.
+/// libyaml's reader error: a control character (with its position) or bad encoding. A
+/// file that is not UTF-8 at all (a binary) is named so even where libyaml first met a
+/// control character, as go-yaml's reader would name the bytes it had not yet read.
 fn reader_error(bytes: &[u8], problem: String, offset: usize, value: i32) -> YamlError {
+    let utf16 = bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]);
+    if let (false, Err(e)) = (utf16, std::str::from_utf8(bytes)) {
+        return YamlError::Encoding {
+            offset: e.valid_up_to(),
+            problem: "invalid UTF-8".into(),
+        };
+    }
     let control = u32::try_from(value).ok().and_then(char::from_u32);
     match control {
         Some(ch) if problem.contains("control characters") => {
