@@ -9,17 +9,5 @@
 pub mod config;
 pub mod daemon;
 pub mod datapath;
-mod gostd;
-mod survey;
 #[cfg(test)]
 mod test_configs;
-mod tree;
-mod yaml11;
-
-/// The iptables renderer under its former path, for `config_tests.rs` alone: that file
-/// belongs to the config side's move (agent/src/config/), which updates the path.
-#[cfg(test)]
-mod rules {
-    pub use crate::datapath::iptables::restore_payload;
-    pub use crate::datapath::{Family, RuleOptions};
-}

@@ -1,10 +1,11 @@
-//! A structured arbitrary Config + RuleOptions → `rules::restore_payload` for V4 and V6,
+//! A structured arbitrary Config + RuleOptions → `datapath::iptables::restore_payload` for V4 and V6,
 //! checked line by line (`agent/tests/invariants/mod.rs`).
 #![no_main]
 
 use arbitrary::Arbitrary;
 use ip_masq_agent::config::{Cidr, Config};
-use ip_masq_agent::rules::{self, Family, PortRange, RuleOptions};
+use ip_masq_agent::datapath::iptables::restore_payload;
+use ip_masq_agent::datapath::{parse_to_ports, Family, PortRange, RuleOptions};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use libfuzzer_sys::fuzz_target;
 
@@ -95,7 +96,7 @@ fuzz_target!(|input: Input| {
                 }
             })
             .collect(),
-        ToPorts::Text(s) => match rules::parse_to_ports(&s) {
+        ToPorts::Text(s) => match parse_to_ports(&s) {
             Ok(r) => r,
             Err(_) => return,
         },
@@ -104,9 +105,10 @@ fuzz_target!(|input: Input| {
         chain,
         random_fully: input.random_fully,
         to_ports,
+        ipv6: false,
     };
     for family in [Family::V4, Family::V6] {
-        let payload = rules::restore_payload(&config, family, &opts);
+        let payload = restore_payload(&config, family, &opts);
         invariants::check_payload(&payload, &config, family, &opts);
     }
 });

@@ -1,4 +1,4 @@
-//! Arbitrary string → `rules::parse_to_ports`. Never panics; accepted ranges are
+//! Arbitrary string → `datapath::parse_to_ports`. Never panics; accepted ranges are
 //! 1..=65535 with first <= last and print back to themselves.
 #![no_main]
 
@@ -8,5 +8,5 @@ use libfuzzer_sys::fuzz_target;
 mod invariants;
 
 fuzz_target!(|data: &str| {
-    invariants::check_to_ports(data, &ip_masq_agent::rules::parse_to_ports(data));
+    invariants::check_to_ports(data, &ip_masq_agent::datapath::parse_to_ports(data));
 });

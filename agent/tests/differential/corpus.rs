@@ -127,6 +127,19 @@ pub fn edge_cases() -> Vec<Vec<u8>> {
         "123",
         "null",
         "~",
+        // go-yaml's rules on top of libyaml (agent/src/config/yaml/go_rules.rs).
+        "nonMasqueradeCIDRs: &a [10.0.0.0/8, *a]\n",
+        "x: &a {b: *a}\n",
+        "x: &a [&a 1, *a]\ncidrLimit: 9\n",
+        "2001-12-14: x\ncidrLimit: 9\n",
+        "%YAML 1.1\n---\ncidrLimit: 3\n",
+        "a: [b?c]\ncidrLimit: 3\n",
+        "a: \"\\/\"\ncidrLimit: 3\n",
+        "a: \"\\'\"\ncidrLimit: 3\n",
+        "a: [!!str, b]\ncidrLimit: 3\n",
+        "a: 1\n\u{feff}cidrLimit: 3\n",
+        "\u{feff}\u{feff}cidrLimit: 3\n",
+        "{}cidrLimit: 3\n",
     ] {
         out.push(doc.as_bytes().to_vec());
     }

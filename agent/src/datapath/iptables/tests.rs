@@ -187,3 +187,20 @@ fn jump_args() {
         "-m comment --comment ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom X chain -m addrtype ! --dst-type LOCAL -j X"
     );
 }
+
+/// A prefix written with leading zeros (`/08`, accepted as the reference accepts it) is
+/// rendered in its canonical form.
+#[test]
+fn zero_padded_prefix_is_rendered_canonically() {
+    let c = crate::config::parse(
+        b"nonMasqueradeCIDRs: [10.0.0.0/08]",
+        &ParseOptions::default(),
+    )
+    .expect("a zero-padded prefix is a valid CIDR")
+    .config;
+    let payload = restore_payload(&c, Family::V4, &RuleOptions::default());
+    assert!(
+        payload.contains("-d 10.0.0.0/8 -j RETURN") && !payload.contains("/08"),
+        "{payload}"
+    );
+}

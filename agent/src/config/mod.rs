@@ -7,14 +7,22 @@
 //! are ignored, the last duplicate wins, YAML 1.1 booleans, a quoted `"true"` is a string,
 //! `null` leaves a scalar at its default but empties a list. Both front ends therefore
 //! produce the same untyped [`Node`] tree and one mapping step applies those rules.
+//!
+//! Modules: `yaml` (the YAML front end on libyaml's events), `json`, `node` (the tree),
+//! `gostd` (Go's standard library where the reference leans on it: CIDRs, durations).
 
-pub use crate::gostd::{
-    clip, format_go_duration, parse_go_cidr, parse_go_duration, MAX_ECHO_CHARS,
-};
-use crate::gostd::{lone_surrogates_replaced, looks_like_json};
-use crate::tree::{parse_json, parse_yaml, Node};
+pub use gostd::{clip, format_go_duration, parse_go_cidr, parse_go_duration, MAX_ECHO_CHARS};
+use gostd::{lone_surrogates_replaced, looks_like_json};
 use ipnet::IpNet;
+use json::parse_json;
+use node::{Node, MAX_NODES};
 use std::fmt;
+use yaml::{parse_yaml, YamlError};
+
+mod gostd;
+mod json;
+mod node;
+mod yaml;
 
 /// The ranges not masqueraded by default.
 pub const DEFAULT_NON_MASQ_CIDRS: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
@@ -179,11 +187,11 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Parsed, ConfigError> {
             .iter()
             .filter(|b| matches!(b, b',' | b'[' | b'{'))
             .count();
-        if bound > crate::tree::MAX_NODES {
+        if bound > MAX_NODES {
             return Err(ConfigError::Json {
                 line: 1,
                 column: 1,
-                message: format!("document has more than {} values", crate::tree::MAX_NODES),
+                message: format!("document has more than {} values", MAX_NODES),
             });
         }
         // Go's decoder reads invalid UTF-8 inside strings as U+FFFD (outside strings it is
@@ -196,18 +204,22 @@ pub fn parse(bytes: &[u8], opts: &ParseOptions) -> Result<Parsed, ConfigError> {
             message: strip_position(&e.to_string()),
         })?
     } else {
-        let text = crate::yaml11::reader(bytes).map_err(|e| match e {
-            crate::yaml11::ReadError::Encoding { offset } => ConfigError::NotUtf8 { offset },
-            crate::yaml11::ReadError::Control { line, column, ch } => ConfigError::Yaml {
+        parse_yaml(bytes).map_err(|e| match e {
+            YamlError::Encoding { offset, .. } => ConfigError::NotUtf8 { offset },
+            YamlError::Control { line, column, ch } => ConfigError::Yaml {
                 line,
                 column,
                 message: format!("control character {ch:?} is not allowed"),
             },
-        })?;
-        parse_yaml(&text).map_err(|e| ConfigError::Yaml {
-            line: e.line,
-            column: e.column,
-            message: e.message,
+            YamlError::Syntax {
+                line,
+                column,
+                message,
+            } => ConfigError::Yaml {
+                line,
+                column,
+                message,
+            },
         })?
     };
     from_tree(root, opts)
@@ -433,9 +445,7 @@ impl fmt::Display for Config {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;
 
 #[cfg(test)]
-#[path = "config_reference_tests.rs"]
 mod reference_tests;

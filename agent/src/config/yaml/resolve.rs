@@ -5,7 +5,7 @@
 //! change a verdict: integers in every `strconv.ParseInt` base-0 form (`0x`, `0o`, `0b`,
 //! leading `0`, any case, `_` removed first); floats that are whole numbers reach the JSON
 //! decoder as integers; `.inf`/`.nan` cannot be written as JSON (the whole config fails);
-//! a timestamp, a null or a number beyond int64 is not a usable map key; explicit tags
+//! a null or a number beyond int64 is not a usable map key (a timestamp key is its text); explicit tags
 //! (`!!int '5'`) resolve the text whatever its quoting, and a tag that does not match the
 //! text is an error; a tag go-yaml does not resolve (`!x`, `!`) leaves the text a string;
 //! an unquoted `<<` key merges a mapping.
@@ -351,77 +351,4 @@ mod tests {
         assert!(matches!(resolve("1e3", true, None), Ok(Scalar::Float(f, _)) if f == 1000.0));
         assert!(matches!(resolve(".5", true, None), Ok(Scalar::Float(f, _)) if f == 0.5));
     }
-}
-
-/// Why go-yaml's reader refuses the input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReadError {
-    /// Not UTF-8 (nor UTF-16 with a byte-order mark); the offset of the first bad byte.
-    Encoding { offset: usize },
-    /// A character outside YAML 1.1's printable set, at a 1-based line and column.
-    Control {
-        line: usize,
-        column: usize,
-        ch: char,
-    },
-}
-
-/// The input as go-yaml's reader hands it on, for a YAML 1.2 parser to read the same
-/// document: UTF-16 with a byte-order mark decoded; control characters refused (YAML
-/// 1.1's printable set); CR LF, CR, NEL, LS and PS turned into the `\n` line breaks YAML
-/// 1.1 takes them for; a byte-order mark at the start dropped, and one anywhere else
-/// (content for go-yaml, an error for a YAML 1.2 parser) replaced by U+FFFC, which is
-/// content for both and makes no key or value the config knows.
-pub fn reader(bytes: &[u8]) -> Result<String, ReadError> {
-    let text = match bytes {
-        [0xFF, 0xFE, rest @ ..] | [0xFE, 0xFF, rest @ ..] => {
-            let le = bytes[0] == 0xFF;
-            if rest.len() % 2 != 0 {
-                return Err(ReadError::Encoding {
-                    offset: bytes.len() - 1,
-                });
-            }
-            let units = rest.chunks(2).map(|c| {
-                if le {
-                    u16::from_le_bytes([c[0], c[1]])
-                } else {
-                    u16::from_be_bytes([c[0], c[1]])
-                }
-            });
-            char::decode_utf16(units)
-                .collect::<Result<String, _>>()
-                .map_err(|_| ReadError::Encoding { offset: 2 })?
-        }
-        _ => std::str::from_utf8(bytes)
-            .map_err(|e| ReadError::Encoding {
-                offset: e.valid_up_to(),
-            })?
-            .to_string(),
-    };
-    let (mut line, mut column) = (1, 1);
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    if chars.peek() == Some(&'\u{feff}') {
-        chars.next();
-    }
-    while let Some(ch) = chars.next() {
-        let allowed = matches!(ch, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{85}'
-            | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..);
-        if !allowed {
-            return Err(ReadError::Control { line, column, ch });
-        }
-        match ch {
-            '\u{feff}' => out.push('\u{fffc}'),
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\r' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\n' => {
-                out.push('\n');
-                line += 1;
-                column = 1;
-                continue;
-            }
-            _ => out.push(ch),
-        }
-        column += 1;
-    }
-    Ok(out)
 }
