@@ -9,9 +9,9 @@
 
 use std::path::Path;
 
-use crate::case::outcome::OutcomeTable;
-use crate::direction::Direction;
-use crate::family::Family;
+use crate::vocabulary::Direction;
+use crate::vocabulary::Family;
+use crate::vocabulary::OutcomeTable;
 
 /// Section headings that carry rule listings (waivable per profile).
 pub const RULES_MARK: &str = "## rules";

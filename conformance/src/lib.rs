@@ -15,10 +15,7 @@
 pub mod case;
 pub mod compare;
 pub mod configmap;
-pub mod direction;
 pub mod document;
-pub mod family;
-pub mod features;
 pub mod fixture;
 pub mod forks;
 pub mod generate;
@@ -43,4 +40,5 @@ pub mod suite;
 pub mod toolpath;
 pub mod topology;
 pub mod verdict;
+pub mod vocabulary;
 pub mod waivers;

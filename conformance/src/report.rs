@@ -4,9 +4,9 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::case::OutcomeTable;
-use crate::iptables::Backend;
-use crate::probe::Outcome;
+use crate::vocabulary::IptablesBackend;
+use crate::vocabulary::Outcome;
+use crate::vocabulary::OutcomeTable;
 
 /// How a trial ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub enum Status {
 pub struct Record {
     pub trial: String,
     pub fixture: String,
-    pub backend: Backend,
+    pub backend: IptablesBackend,
     pub status: Status,
     /// The first line of what went wrong (empty for a pass).
     pub headline: String,
@@ -39,7 +39,7 @@ pub struct Record {
     /// Why a known failure is known (the profile's reason).
     pub reason: Option<String>,
     /// The features the fixture exercises.
-    pub features: Vec<crate::features::Feature>,
+    pub features: Vec<crate::vocabulary::Feature>,
     /// The step that failed, when one did.
     pub failing_step: Option<usize>,
     /// Reload latencies measured by the case (`reload-latency` steps).
@@ -362,7 +362,7 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
 mod tests {
     use super::*;
 
-    fn record(fixture: &str, backend: Backend, status: Status, headline: &str) -> Record {
+    fn record(fixture: &str, backend: IptablesBackend, status: Status, headline: &str) -> Record {
         Record {
             trial: format!("{fixture}::{}", backend.name()),
             fixture: fixture.into(),
@@ -384,9 +384,14 @@ mod tests {
     #[test]
     fn junit_escapes_and_counts() {
         let recs = vec![
-            record("a", Backend::Legacy, Status::Passed, ""),
-            record("b", Backend::Nft, Status::Failed, "x < y & \"z\""),
-            record("c", Backend::Nft, Status::KnownFailure, "step 3 (probe): k"),
+            record("a", IptablesBackend::Legacy, Status::Passed, ""),
+            record("b", IptablesBackend::Nft, Status::Failed, "x < y & \"z\""),
+            record(
+                "c",
+                IptablesBackend::Nft,
+                Status::KnownFailure,
+                "step 3 (probe): k",
+            ),
         ];
         let x = junit("s", &recs);
         assert!(x.contains("tests=\"3\" failures=\"1\""), "{x}");
@@ -404,10 +409,10 @@ mod tests {
     #[test]
     fn identical_failures_of_both_backends_are_grouped() {
         let recs = vec![
-            record("a", Backend::Nft, Status::Failed, "h"),
-            record("a", Backend::Legacy, Status::Failed, "h"),
-            record("b", Backend::Legacy, Status::Failed, "h1"),
-            record("b", Backend::Nft, Status::Failed, "h2"),
+            record("a", IptablesBackend::Nft, Status::Failed, "h"),
+            record("a", IptablesBackend::Legacy, Status::Failed, "h"),
+            record("b", IptablesBackend::Legacy, Status::Failed, "h1"),
+            record("b", IptablesBackend::Nft, Status::Failed, "h2"),
         ];
         let g = grouped_failures(&recs, Status::Failed);
         assert_eq!(

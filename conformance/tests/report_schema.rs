@@ -5,15 +5,15 @@
 use std::path::Path;
 use std::time::Duration;
 
-use masq_conformance::features::Feature;
-use masq_conformance::iptables::Backend;
 use masq_conformance::profile::Profile;
 use masq_conformance::report::{Record, Status};
 use masq_conformance::verdict::build::{build, Planned, RunFacts};
 use masq_conformance::verdict::environment::Environment;
 use masq_conformance::verdict::{self, verify::verify, Verdict};
+use masq_conformance::vocabulary::Feature;
+use masq_conformance::vocabulary::IptablesBackend;
 
-fn record(fixture: &str, backend: Backend, status: Status, features: &[Feature]) -> Record {
+fn record(fixture: &str, backend: IptablesBackend, status: Status, features: &[Feature]) -> Record {
     Record {
         trial: format!("{fixture}::{}", backend.name()),
         fixture: fixture.into(),
@@ -54,7 +54,7 @@ fn report_text(records: &[Record]) -> String {
         fixtures_dir: &root.join("fixtures"),
         planned: &planned,
         records,
-        backends: &Backend::ALL,
+        backends: &IptablesBackend::ALL,
         argv: &[
             "masq-conformance".into(),
             "--report".into(),
@@ -73,11 +73,21 @@ fn report_text(records: &[Record]) -> String {
 
 fn all_features_pass() -> Vec<Record> {
     vec![
-        record("a", Backend::Legacy, Status::Passed, &Feature::ALL[..17]),
-        record("b", Backend::Nft, Status::Passed, &Feature::ALL[18..]),
+        record(
+            "a",
+            IptablesBackend::Legacy,
+            Status::Passed,
+            &Feature::ALL[..17],
+        ),
+        record(
+            "b",
+            IptablesBackend::Nft,
+            Status::Passed,
+            &Feature::ALL[18..],
+        ),
         record(
             "m",
-            Backend::Nft,
+            IptablesBackend::Nft,
             Status::Unsupported,
             &[Feature::MultiFile],
         ),
@@ -114,8 +124,18 @@ fn a_built_report_verifies_and_edits_do_not() {
     );
 
     let failing = report_text(&[
-        record("a", Backend::Legacy, Status::Failed, &Feature::ALL[..17]),
-        record("b", Backend::Nft, Status::Passed, &Feature::ALL[18..]),
+        record(
+            "a",
+            IptablesBackend::Legacy,
+            Status::Failed,
+            &Feature::ALL[..17],
+        ),
+        record(
+            "b",
+            IptablesBackend::Nft,
+            Status::Passed,
+            &Feature::ALL[18..],
+        ),
     ]);
     assert_eq!(verify(&failing).unwrap().verdict, Verdict::NonConformant);
     // A failure turned into a pass, counts and all: the failure it carries gives it away.
@@ -143,12 +163,22 @@ fn a_known_failure_in_a_core_feature_is_partial_and_filtered_runs_do_not_verify(
     let partial = report_text(&[
         record(
             "a",
-            Backend::Legacy,
+            IptablesBackend::Legacy,
             Status::KnownFailure,
             &[Feature::Healing],
         ),
-        record("b", Backend::Nft, Status::Passed, &Feature::ALL[..17]),
-        record("c", Backend::Nft, Status::Passed, &Feature::ALL[18..]),
+        record(
+            "b",
+            IptablesBackend::Nft,
+            Status::Passed,
+            &Feature::ALL[..17],
+        ),
+        record(
+            "c",
+            IptablesBackend::Nft,
+            Status::Passed,
+            &Feature::ALL[18..],
+        ),
     ]);
     assert_eq!(
         verify(&partial).unwrap().verdict,

@@ -130,11 +130,11 @@ fn guard_refuses_the_initial_namespace_everywhere() {
     assert!(netns::in_ns(&initial, || ()).is_err());
     let tables = iptables::NodeTables {
         ns: &initial,
-        backend: iptables::Backend::Legacy,
+        backend: masq_conformance::vocabulary::IptablesBackend::Legacy,
         lock_file: Path::new("/nonexistent"),
     };
     let err = tables
-        .save_nat(masq_conformance::family::Family::V4)
+        .save_nat(masq_conformance::vocabulary::Family::V4)
         .unwrap_err();
     assert!(
         err.to_string().contains("initial network namespace"),
@@ -146,7 +146,7 @@ fn guard_refuses_the_initial_namespace_everywhere() {
     let err = implementation::Running::start(implementation::StartOptions {
         profile: &profile,
         node: &initial,
-        backend: iptables::Backend::Legacy,
+        backend: masq_conformance::vocabulary::IptablesBackend::Legacy,
         flags: &[],
         volume: &tmp,
         scratch: &tmp,

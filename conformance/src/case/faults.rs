@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use super::error::StepError;
 use super::Runner;
-use crate::family::Family;
 use crate::fixture::{Fault, Flap, Tamper};
 use crate::profile::ListingKind;
+use crate::vocabulary::Family;
 
 /// The restore tools a fault replaces.
 const RESTORE_TOOLS: [&str; 2] = [Family::V4.iptables_restore(), Family::V6.iptables_restore()];
@@ -131,8 +131,10 @@ impl Runner<'_> {
     fn flap_sample(&mut self) -> Result<String, StepError> {
         match self.spec.profile.listings {
             ListingKind::None => {
-                let targets = super::outcome::standard_targets();
-                Ok(self.probe(&targets, &[crate::probe::Proto::Udp])?.render())
+                let targets = crate::vocabulary::standard_targets();
+                Ok(self
+                    .probe(&targets, &[crate::vocabulary::Proto::Udp])?
+                    .render())
             }
             _ => self.node.current_rules(),
         }

@@ -12,17 +12,17 @@ use std::time::{Duration, Instant};
 use crate::document;
 use crate::fixture::{Fixture, SnapshotPart, Step};
 use crate::implementation::Profile;
-use crate::iptables::{Backend, IptablesError};
+use crate::iptables::IptablesError;
 use crate::probe::Receivers;
 use crate::profile::ListingKind;
 use crate::snapshot::{normalize_listing, normalize_save};
 use crate::topology::Sandbox;
+use crate::vocabulary::{IptablesBackend, OutcomeTable};
 
 pub mod error;
 pub mod faults;
 pub mod lifecycle;
 pub mod node;
-pub mod outcome;
 pub mod reload;
 pub mod switch;
 pub mod traffic;
@@ -30,7 +30,6 @@ pub mod waiting;
 
 pub use error::{CaseError, SetupError, StepError};
 pub use faults::split_rule;
-pub use outcome::{standard_targets, OutcomeRow, OutcomeTable, Target};
 
 /// Where the time of a case went (for benchmarks and slow-case reports).
 #[derive(Debug, Clone, Default)]
@@ -74,7 +73,7 @@ pub struct CaseSpec<'a> {
     pub name: &'a str,
     pub fixture: &'a Fixture,
     pub profile: &'a Profile,
-    pub backend: Backend,
+    pub backend: IptablesBackend,
     /// The reviewed snapshot's document, when there is one: what an implementation
     /// without iptables rules is waited for (`readiness: outcomes`).
     pub expected: Option<&'a str>,
@@ -104,7 +103,7 @@ pub fn run_case(spec: &CaseSpec<'_>) -> CaseRun {
     };
     let mut timings = Timings::default();
     let started = Instant::now();
-    let sandbox = match Sandbox::create(&outcome::world_addresses(spec.fixture)) {
+    let sandbox = match Sandbox::create(&crate::fixture::targets::world_addresses(spec.fixture)) {
         Ok(s) => s,
         Err(e) => return fail(e.into()),
     };

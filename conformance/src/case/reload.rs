@@ -6,11 +6,13 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use super::error::StepError;
-use super::outcome::all_targets;
 use super::Runner;
+use crate::fixture::targets::all_targets;
 use crate::fixture::{ConfigSource, ReloadLatency};
 use crate::poll::MAX_WAIT;
-use crate::probe::{self, Outcome, ProbeSpec, Proto};
+use crate::probe;
+use crate::probe::ProbeSpec;
+use crate::vocabulary::{Outcome, Proto};
 
 /// How long one flow may take to arrive before it counts as not (yet) arrived.
 const FLOW_WAIT: Duration = Duration::from_millis(100);
@@ -45,7 +47,7 @@ impl Runner<'_> {
             .wait_for(&tokens, Instant::now() + FLOW_WAIT);
         Ok(seen
             .get(&tokens[0])
-            .map(|a| probe::classify(*a))
+            .map(|a| crate::vocabulary::direction::classify(*a))
             .unwrap_or(Outcome::Dropped))
     }
 

@@ -84,8 +84,8 @@ impl Runner<'_> {
 
 /// The lines of `after`'s rendering that are not in `before`'s.
 fn differing_lines(
-    before: &crate::case::OutcomeTable,
-    after: &crate::case::OutcomeTable,
+    before: &crate::vocabulary::OutcomeTable,
+    after: &crate::vocabulary::OutcomeTable,
 ) -> String {
     let old = before.render();
     after

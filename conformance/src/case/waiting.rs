@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use super::error::StepError;
-use super::outcome::standard_targets;
 use super::Runner;
 use crate::document::split_sections;
 use crate::fixture::{ProbeSelection, SnapshotPart, Step, Wait};
 use crate::poll::{self, MAX_WAIT};
-use crate::probe::Proto;
 use crate::profile::ListingKind;
+use crate::vocabulary::standard_targets;
+use crate::vocabulary::Proto;
 
 /// How long a readiness wait may take before the case fails.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(15);

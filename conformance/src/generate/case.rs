@@ -5,8 +5,10 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::model::{self, parse_cidr, Flags, Net};
-use crate::topology;
+use crate::model;
+use crate::model::{parse_cidr, Net};
+use crate::vocabulary::addresses;
+use crate::vocabulary::Flags;
 
 /// Whether the rules two histories write differ (docs/spec.md §4: the RETURN list, the
 /// link-local lines; the IPv6 one only with --enable-ipv6).
@@ -300,7 +302,7 @@ fn random_config(rng: &mut Rng, ipv6: bool, json: bool) -> GenConfig {
 
 /// Addresses the sandbox cannot or should not carry as a destination.
 fn unusable(a: IpAddr) -> bool {
-    if topology::reserved(a) {
+    if addresses::reserved(a) {
         return true;
     }
     match a {
@@ -446,7 +448,7 @@ fn destinations(
     candidates.push(("any".into(), "2001:db8:ffff::77".parse().expect("valid")));
     candidates.push(("any".into(), "fd00:10:96::77".parse().expect("valid")));
     // The standard destinations are probed anyway (and already live in the world).
-    let mut seen: std::collections::BTreeSet<IpAddr> = crate::case::outcome::standard_targets()
+    let mut seen: std::collections::BTreeSet<IpAddr> = crate::vocabulary::standard_targets()
         .into_iter()
         .map(|t| t.address)
         .collect();

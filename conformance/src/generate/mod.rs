@@ -12,16 +12,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::case::outcome::{OutcomeRow, OutcomeTable};
 use crate::case::{run_case, CaseSpec};
 use crate::document;
 use crate::fixture::Fixture;
-use crate::iptables::Backend;
 use crate::model::check::{check_document, SectionCheck};
 use crate::model::replay::predict;
 use crate::model::Verdict;
-use crate::probe::Outcome;
 use crate::profile::Profile;
+use crate::vocabulary::IptablesBackend;
+use crate::vocabulary::Outcome;
+use crate::vocabulary::{OutcomeRow, OutcomeTable};
 
 pub mod case;
 
@@ -35,7 +35,7 @@ pub struct Options {
     /// The most configs one case publishes.
     pub configs: usize,
     pub profile: PathBuf,
-    pub backends: Vec<Backend>,
+    pub backends: Vec<IptablesBackend>,
     pub out: Option<PathBuf>,
     /// Cases in flight.
     pub threads: usize,
@@ -58,7 +58,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
         count: 0,
         configs: 6,
         profile: in_tree("conformance/implementations/ip-masq-agent-rs.yaml"),
-        backends: Backend::ALL.to_vec(),
+        backends: IptablesBackend::ALL.to_vec(),
         out: None,
         threads: 16,
         shrink_budget: 60,
@@ -92,9 +92,10 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
             "--backend" => {
                 let v = value()?;
                 o.backends = if v == "all" {
-                    Backend::ALL.to_vec()
+                    IptablesBackend::ALL.to_vec()
                 } else {
-                    vec![Backend::parse(&v).ok_or_else(|| format!("--backend: unknown {v:?}"))?]
+                    vec![IptablesBackend::parse(&v)
+                        .ok_or_else(|| format!("--backend: unknown {v:?}"))?]
                 };
             }
             "-h" | "--help" => return Err(USAGE.into()),
@@ -129,7 +130,7 @@ pub fn judge(
     case: &GenCase,
     name: &str,
     profile: &Profile,
-    backend: Backend,
+    backend: IptablesBackend,
     scratch: &Path,
 ) -> Result<Judged, String> {
     let path = scratch.join(format!("{name}.yaml"));
@@ -337,7 +338,7 @@ pub fn write_fixture(
     }
     let fixture = Fixture::load(&path).map_err(|e| e.to_string())?;
     let doc = model_document(&fixture).ok_or("the model does not judge every cell of it")?;
-    for b in Backend::ALL {
+    for b in IptablesBackend::ALL {
         let snap = dir.join(format!("snapshots/{name}@{}.snap", b.name()));
         let text = format!(
             "---\nsource: conformance/src/snapshot.rs\ndescription: {}\n---\n{doc}",

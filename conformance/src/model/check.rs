@@ -4,7 +4,7 @@
 use super::replay::{predict, Predicted};
 use crate::document::{parse_outcome_heading, split_sections};
 use crate::fixture::Fixture;
-use crate::probe::Proto;
+use crate::vocabulary::Proto;
 
 /// The verdict on one outcome section.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,82 +22,11 @@ pub use cidr::{parse_cidr, Net};
 pub use config::{parse, Config, Parsed};
 
 use crate::configmap::Content;
-use crate::probe::Proto;
-use crate::topology;
-
-/// The flags of docs/spec.md §3 that decide outcomes.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Flags {
-    /// `--nomasq-all-reserved-ranges`.
-    pub nomasq_all_reserved_ranges: bool,
-    /// `--enable-ipv6`.
-    pub enable_ipv6: bool,
-    /// `--random-fully` (default true); decides no address, only how ports are picked.
-    pub random_fully: bool,
-    /// `--to-ports`, parsed: the ranges translated tcp/udp/sctp source ports come from.
-    pub to_ports: Vec<RangeInclusive<u16>>,
-}
-
-/// Go's `strconv.ParseBool`, which the `flag` package uses for boolean flags.
-fn go_bool(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
+use crate::vocabulary::addresses;
+use crate::vocabulary::Flags;
+use crate::vocabulary::Proto;
 
 impl Flags {
-    /// Reads the flags of a command line (both `--flag=value` and `--flag value`, §3).
-    /// Flags that decide no outcome (`--masq-chain`, klog's) are skipped.
-    pub fn from_args(args: &[String]) -> Result<Flags, String> {
-        let mut f = Flags {
-            random_fully: true, // §3: default true
-            ..Flags::default()
-        };
-        let mut i = 0;
-        while i < args.len() {
-            let arg = args[i].trim_start_matches('-');
-            let (name, inline) = match arg.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (arg, None),
-            };
-            let boolean = |slot: &mut bool| -> Result<(), String> {
-                // A Go boolean flag takes its value only in the `=` form.
-                *slot = match &inline {
-                    None => true,
-                    Some(v) => go_bool(v).ok_or_else(|| format!("--{name}={v}: not a boolean"))?,
-                };
-                Ok(())
-            };
-            match name {
-                "nomasq-all-reserved-ranges" => boolean(&mut f.nomasq_all_reserved_ranges)?,
-                "enable-ipv6" => boolean(&mut f.enable_ipv6)?,
-                "random-fully" => boolean(&mut f.random_fully)?,
-                "to-ports" => {
-                    let v = match inline {
-                        Some(v) => v,
-                        None => {
-                            i += 1;
-                            args.get(i).cloned().ok_or("--to-ports needs a value")?
-                        }
-                    };
-                    f.to_ports = parse_port_ranges(&v)?;
-                }
-                _ => {
-                    // Value-taking flags in the space form skip their value.
-                    if inline.is_none()
-                        && matches!(name, "masq-chain" | "stderrthreshold" | "v" | "vmodule")
-                    {
-                        i += 1;
-                    }
-                }
-            }
-            i += 1;
-        }
-        Ok(f)
-    }
-
     /// The default list (§2 Keys, §3 `--nomasq-all-reserved-ranges`).
     pub fn default_cidrs(&self) -> Vec<Net> {
         let list: &[&str] = if self.nomasq_all_reserved_ranges {
@@ -109,24 +38,6 @@ impl Flags {
             .map(|t| parse_cidr(t).expect("the spec's ranges are valid"))
             .collect()
     }
-}
-
-/// `--to-ports`: `A-B` or `N`, comma-separated (§3, §4.3).
-pub fn parse_port_ranges(text: &str) -> Result<Vec<RangeInclusive<u16>>, String> {
-    if text.is_empty() {
-        return Ok(Vec::new());
-    }
-    text.split(',')
-        .map(|part| {
-            let (a, b) = part.split_once('-').unwrap_or((part, part));
-            let a: u16 = a.parse().map_err(|_| format!("--to-ports: {part:?}"))?;
-            let b: u16 = b.parse().map_err(|_| format!("--to-ports: {part:?}"))?;
-            if a > b || a == 0 {
-                return Err(format!("--to-ports: {part:?} is not a range"));
-            }
-            Ok(a..=b)
-        })
-        .collect()
 }
 
 /// §2 Keys: the default `nonMasqueradeCIDRs`.
@@ -192,7 +103,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The outcome-table word (`crate::probe::Outcome`'s spelling), or `None` when not
+    /// The outcome-table word (`crate::vocabulary::Outcome`'s spelling), or `None` when not
     /// modelled.
     pub fn cell(&self) -> Option<&'static str> {
         match self {
@@ -207,12 +118,12 @@ impl Verdict {
 /// The node's own addresses in the sandbox (`crate::topology`): LOCAL destinations.
 pub fn node_addresses() -> [IpAddr; 6] {
     [
-        IpAddr::V4(topology::NODE_V4),
-        IpAddr::V4(topology::NODE_POD_SIDE_V4),
-        IpAddr::V4(topology::NODE_MAIN_V4),
-        IpAddr::V6(topology::NODE_V6),
-        IpAddr::V6(topology::NODE_POD_SIDE_V6),
-        IpAddr::V6(topology::NODE_MAIN_V6),
+        IpAddr::V4(addresses::NODE_V4),
+        IpAddr::V4(addresses::NODE_POD_SIDE_V4),
+        IpAddr::V4(addresses::NODE_MAIN_V4),
+        IpAddr::V6(addresses::NODE_V6),
+        IpAddr::V6(addresses::NODE_POD_SIDE_V6),
+        IpAddr::V6(addresses::NODE_MAIN_V6),
     ]
 }
 
@@ -344,8 +255,8 @@ impl History {
 /// The pod's address of the destination's family: the source of every probe.
 pub fn pod_source(destination: IpAddr) -> IpAddr {
     match destination {
-        IpAddr::V4(_) => IpAddr::V4(topology::POD_V4),
-        IpAddr::V6(_) => IpAddr::V6(topology::POD_V6),
+        IpAddr::V4(_) => IpAddr::V4(addresses::POD_V4),
+        IpAddr::V6(_) => IpAddr::V6(addresses::POD_V6),
     }
 }
 

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use libtest_mimic::{Arguments, Trial};
 
 use crate::fixture::Fixture;
-use crate::iptables::Backend;
 use crate::profile::Profile;
 use crate::report;
 use crate::store::SnapshotMode;
+use crate::vocabulary::IptablesBackend;
 
 mod args;
 mod expectations;
@@ -56,13 +56,17 @@ pub fn load_fixtures(dir: &Path) -> Result<Vec<(String, Fixture)>, String> {
 }
 
 /// Why the suite cannot run here, if it cannot.
-pub fn unavailable(backends: &[Backend]) -> Option<String> {
+pub fn unavailable(backends: &[IptablesBackend]) -> Option<String> {
     unavailable_for(backends, false, false)
 }
 
 /// [`unavailable`] for a profile that may need `nft`, in a run that may leave iptables
 /// out (then the backends' binaries are not needed).
-pub fn unavailable_for(backends: &[Backend], nft: bool, without_iptables: bool) -> Option<String> {
+pub fn unavailable_for(
+    backends: &[IptablesBackend],
+    nft: bool,
+    without_iptables: bool,
+) -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
         return Some("not running as root (network namespaces and iptables need it)".into());
     }
@@ -256,7 +260,7 @@ pub fn run(opts: SuiteOptions, mut args: Arguments) -> ExitCode {
     if let Some(path) = &opts.write_expectations {
         // A fixture is one entry only when it failed on every backend there is: a run of
         // one backend says nothing of the other.
-        let cases = expectations::failing_cases(&records, &Backend::ALL);
+        let cases = expectations::failing_cases(&records, &IptablesBackend::ALL);
         let written = std::fs::read_to_string(path).and_then(|text| {
             std::fs::write(path, expectations::add_expected_failures(&text, &cases))
         });

@@ -10,17 +10,17 @@ use libtest_mimic::{Completion, Failed};
 use crate::case::{self, CaseOutput, CaseSpec};
 use crate::document::{sections_marked, LISTING_MARK, NFT_MARK, RULES_MARK};
 use crate::fixture::Fixture;
-use crate::iptables::Backend;
 use crate::profile::{ListingKind, Profile};
 use crate::report::{self, Record, Status};
 use crate::store::{self, SnapshotMode, Stored};
+use crate::vocabulary::IptablesBackend;
 
 /// Everything a trial needs; shared read-only between trials.
 pub struct TrialSpec {
     pub name: String,
     pub fixture: Fixture,
     pub profile: Arc<Profile>,
-    pub backend: Backend,
+    pub backend: IptablesBackend,
     pub snapshot_dir: PathBuf,
     pub mode: SnapshotMode,
     /// `--without-iptables`.

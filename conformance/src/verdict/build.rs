@@ -8,15 +8,15 @@ use super::{
     environment, feature_results, verdict, CaseRecord, CaseState, ImplementationInfo, ProfileInfo,
     Report, SuiteInfo, Summary, API_VERSION,
 };
-use crate::features::Feature;
-use crate::iptables::Backend;
 use crate::profile::Profile;
 use crate::report::{Record, Status};
+use crate::vocabulary::Feature;
+use crate::vocabulary::IptablesBackend;
 
 /// One trial the run knew of, run or not.
 pub struct Planned {
     pub fixture: String,
-    pub backend: Backend,
+    pub backend: IptablesBackend,
     pub features: Vec<Feature>,
 }
 
@@ -27,7 +27,7 @@ pub struct RunFacts<'a> {
     pub fixtures_dir: &'a Path,
     pub planned: &'a [Planned],
     pub records: &'a [Record],
-    pub backends: &'a [Backend],
+    pub backends: &'a [IptablesBackend],
     pub argv: &'a [String],
     /// Why nothing ran, when nothing could.
     pub blocker: Option<&'a str>,

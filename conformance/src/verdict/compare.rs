@@ -180,7 +180,7 @@ pub fn html(reports: &[Report]) -> String {
         .map(|r| r.features.clone())
         .unwrap_or_default();
     for (i, f) in features.iter().enumerate() {
-        let class = if f.level == crate::features::Level::Core {
+        let class = if f.level == crate::vocabulary::Level::Core {
             "core"
         } else {
             ""

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::features::{Feature, Level};
+use crate::vocabulary::{Feature, Level};
 
 pub mod build;
 pub mod compare;

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use libtest_mimic::{Arguments, Trial};
-use masq_conformance::iptables;
 use masq_conformance::prereq::{self, Verdict};
 
 /// A test of a self-test harness: a name and a body that panics on failure.
@@ -100,7 +99,9 @@ pub fn missing_prerequisite() -> Option<String> {
     if let Ok(why) = std::env::var("MASQ_SELFTEST_MISSING") {
         return Some(why);
     }
-    if let Some(why) = masq_conformance::suite::unavailable(&iptables::Backend::ALL) {
+    if let Some(why) =
+        masq_conformance::suite::unavailable(&masq_conformance::vocabulary::IptablesBackend::ALL)
+    {
         return Some(why);
     }
     let agent = agent();
