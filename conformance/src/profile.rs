@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::document::waivers::Waiver;
 use crate::go_duration::GoDuration;
 use crate::vocabulary::IptablesBackend;
 use crate::vocabulary::{Feature, Level};
-use crate::waivers::Waiver;
 
 pub use crate::listing_kind::{ListingKind, NftablesSettings};
 

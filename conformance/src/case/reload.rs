@@ -2,11 +2,11 @@
 //! decide new flows. Measured from the publication to the first new flow that shows the
 //! new config's outcome, over many publications; reported, never snapshotted.
 
-use std::fmt::Write as _;
+use crate::document::Section;
 use std::time::{Duration, Instant};
 
 use super::error::StepError;
-use super::Runner;
+use super::CaseExecution;
 use crate::fixture::targets::all_targets;
 use crate::fixture::{ConfigSource, ReloadLatency};
 use crate::poll::MAX_WAIT;
@@ -32,7 +32,7 @@ pub fn percentiles(latencies: &[Duration]) -> Option<(Duration, Duration)> {
     (!sorted.is_empty()).then(|| (rank(0.50), rank(0.99)))
 }
 
-impl Runner<'_> {
+impl CaseExecution<'_> {
     /// One new UDP flow to `address`: its outcome.
     fn flow_outcome(&mut self, address: std::net::IpAddr) -> Result<Outcome, StepError> {
         let spec = [ProbeSpec {
@@ -97,12 +97,14 @@ impl Runner<'_> {
             }
         }
         self.out.reload_latencies.extend(latencies);
-        writeln!(
-            self.out.document,
-            "## reload-latency after step {}\n{} publications, each applied: new flows to {} changed outcome",
-            self.step_no, r.swaps, r.destination
-        )
-        .ok();
+        self.out.document.push(Section::note(
+            "reload-latency",
+            self.step_no,
+            format!(
+                "{} publications, each applied: new flows to {} changed outcome\n",
+                r.swaps, r.destination
+            ),
+        ));
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::error::StepError;
-use super::Runner;
+use super::CaseExecution;
 use crate::fixture::targets::{all_targets, selected_protocols, selected_targets};
 use crate::fixture::{FlowRef, ProbeSelection};
 use crate::probe;
@@ -41,7 +41,7 @@ impl Traffic {
     }
 }
 
-impl Runner<'_> {
+impl CaseExecution<'_> {
     pub(super) fn probe_step(&mut self, sel: &ProbeSelection) -> Result<(), StepError> {
         let t = Instant::now();
         let table = self.probe_selection(sel)?;

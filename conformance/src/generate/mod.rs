@@ -13,19 +13,21 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::case::{run_case, CaseSpec};
-use crate::document;
+use crate::document::{Document, Section};
 use crate::fixture::Fixture;
 use crate::model::check::{check_document, SectionCheck};
 use crate::model::replay::predict;
-use crate::model::Verdict;
+use crate::model::ModelVerdict;
 use crate::profile::Profile;
 use crate::vocabulary::IptablesBackend;
 use crate::vocabulary::Outcome;
 use crate::vocabulary::{OutcomeRow, OutcomeTable};
 
 pub mod case;
+pub mod config;
 
-pub use case::{generate, GenCase, GenConfig};
+pub use case::{generate, GenCase};
+pub use config::GenConfig;
 
 /// The command line.
 #[derive(Debug, Clone)]
@@ -290,8 +292,8 @@ pub fn shrink(
 
 /// The model's snapshot document for `fixture` (outcome sections only), if it judges
 /// every cell.
-pub fn model_document(fixture: &Fixture) -> Option<String> {
-    let mut doc = String::new();
+pub fn model_document(fixture: &Fixture) -> Option<Document> {
+    let mut doc = Document::default();
     for p in predict(fixture).ok()? {
         let rows = p.rows.ok()?;
         let mut table = OutcomeTable {
@@ -302,10 +304,10 @@ pub fn model_document(fixture: &Fixture) -> Option<String> {
             let mut outcomes = std::collections::BTreeMap::new();
             for (proto, v) in r.cells {
                 let o = match v {
-                    Verdict::Masqueraded { .. } => Outcome::Masqueraded,
-                    Verdict::NotMasqueraded => Outcome::NotMasqueraded,
-                    Verdict::Dropped => Outcome::Dropped,
-                    Verdict::NotModelled(_) => return None,
+                    ModelVerdict::Masqueraded { .. } => Outcome::Masqueraded,
+                    ModelVerdict::NotMasqueraded => Outcome::NotMasqueraded,
+                    ModelVerdict::Dropped => Outcome::Dropped,
+                    ModelVerdict::NotModelled(_) => return None,
                 };
                 outcomes.insert(proto, o);
             }
@@ -316,7 +318,7 @@ pub fn model_document(fixture: &Fixture) -> Option<String> {
                 notes: Default::default(),
             });
         }
-        doc.push_str(&document::outcome_section(p.step, &table));
+        doc.push(Section::outcome(p.step, &table));
     }
     Some(doc)
 }
@@ -337,7 +339,9 @@ pub fn write_fixture(
         std::fs::write(&schema, crate::fixture::schema()).map_err(io)?;
     }
     let fixture = Fixture::load(&path).map_err(|e| e.to_string())?;
-    let doc = model_document(&fixture).ok_or("the model does not judge every cell of it")?;
+    let doc = model_document(&fixture)
+        .ok_or("the model does not judge every cell of it")?
+        .render();
     for b in IptablesBackend::ALL {
         let snap = dir.join(format!("snapshots/{name}@{}.snap", b.name()));
         let text = format!(

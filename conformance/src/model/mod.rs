@@ -86,7 +86,7 @@ impl Effective {
 
 /// What a conforming implementation does to one new flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum ModelVerdict {
     /// The receiver sees the address of the interface the node sent the flow out of (the
     /// egress address; towards the pod, the pod-facing one). `ports`: with `--to-ports`, for
     /// tcp, udp and sctp, the ranges the translated source port lies in.
@@ -102,15 +102,15 @@ pub enum Verdict {
     NotModelled(String),
 }
 
-impl Verdict {
+impl ModelVerdict {
     /// The outcome-table word (`crate::vocabulary::Outcome`'s spelling), or `None` when not
     /// modelled.
     pub fn cell(&self) -> Option<&'static str> {
         match self {
-            Verdict::Masqueraded { .. } => Some("masqueraded"),
-            Verdict::NotMasqueraded => Some("not-masqueraded"),
-            Verdict::Dropped => Some("dropped"),
-            Verdict::NotModelled(_) => None,
+            ModelVerdict::Masqueraded { .. } => Some("masqueraded"),
+            ModelVerdict::NotMasqueraded => Some("not-masqueraded"),
+            ModelVerdict::Dropped => Some("dropped"),
+            ModelVerdict::NotModelled(_) => None,
         }
     }
 }
@@ -136,7 +136,7 @@ pub fn decide(
     source: IpAddr,
     destination: IpAddr,
     proto: Proto,
-) -> Verdict {
+) -> ModelVerdict {
     // §6: every direction — from a pod, from the node's own addresses, inbound towards a
     // pod — is decided by the destination alone; the source only has to be of the
     // destination's family for a flow to exist. (Testing the source for locality is the
@@ -144,16 +144,16 @@ pub fn decide(
     let _ = source;
     // §6 / §4.2: the POSTROUTING jump excludes `--dst-type LOCAL`: never masqueraded.
     if node_addresses().contains(&destination) {
-        return Verdict::NotMasqueraded;
+        return ModelVerdict::NotMasqueraded;
     }
     // §5: no good config yet, no rules.
     let Some(rules) = rules else {
-        return Verdict::NotMasqueraded;
+        return ModelVerdict::NotMasqueraded;
     };
     let link_local = match destination {
         // §4.4 and the standard destinations' note: without --enable-ipv6 there are no
         // ip6tables rules, so IPv6 is never masqueraded.
-        IpAddr::V6(_) if !flags.enable_ipv6 => return Verdict::NotMasqueraded,
+        IpAddr::V6(_) if !flags.enable_ipv6 => return ModelVerdict::NotMasqueraded,
         // §4.4: fe80::/10 under masqLinkLocalIPv6, then the IPv6 entries of the list.
         IpAddr::V6(_) => (!rules.masq_link_local_ipv6).then_some(LINK_LOCAL_V6),
         // §4.3: the link-local RETURN comes first while masqLinkLocal is false.
@@ -161,12 +161,12 @@ pub fn decide(
     };
     if let Some(ll) = link_local {
         if parse_cidr(ll).expect("valid").contains(destination) {
-            return Verdict::NotMasqueraded;
+            return ModelVerdict::NotMasqueraded;
         }
     }
     // §4.3: one RETURN per entry of the list (each family's entries in its table).
     if rules.cidrs.iter().any(|n| n.contains(destination)) {
-        return Verdict::NotMasqueraded;
+        return ModelVerdict::NotMasqueraded;
     }
     // §4.3: the final MASQUERADE; with --to-ports, tcp/udp/sctp take their ports from the
     // ranges (one rule each, spread by statistic), other protocols the catch-all.
@@ -174,7 +174,7 @@ pub fn decide(
         Proto::Udp | Proto::Tcp if !flags.to_ports.is_empty() => Some(flags.to_ports.clone()),
         _ => None,
     };
-    Verdict::Masqueraded { ports }
+    ModelVerdict::Masqueraded { ports }
 }
 
 /// What one `config` publication holds, as far as the model is concerned.
@@ -268,7 +268,7 @@ mod tests {
         Flags::from_args(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
     }
 
-    fn verdict(h: &History, f: &Flags, dst: &str, proto: Proto) -> Verdict {
+    fn verdict(h: &History, f: &Flags, dst: &str, proto: Proto) -> ModelVerdict {
         let d: IpAddr = dst.parse().unwrap();
         decide(h.rules().unwrap(), f, pod_source(d), d, proto)
     }
@@ -279,7 +279,7 @@ mod tests {
         let mut h = History::default();
         assert_eq!(
             verdict(&h, &f, "203.0.113.10", Proto::Udp),
-            Verdict::NotMasqueraded
+            ModelVerdict::NotMasqueraded
         );
         h.publish(
             &Published::Bytes(b"nonMasqueradeCIDRs: [010.0.0.0/8]\n".to_vec()),
@@ -287,19 +287,19 @@ mod tests {
         );
         assert_eq!(h, History::NothingYet, "invalid at start: nothing written");
         h.publish(&Published::Absent, &f);
-        let m = Verdict::Masqueraded { ports: None };
+        let m = ModelVerdict::Masqueraded { ports: None };
         assert_eq!(verdict(&h, &f, "203.0.113.10", Proto::Udp), m);
         assert_eq!(
             verdict(&h, &f, "169.254.169.254", Proto::Tcp),
-            Verdict::NotMasqueraded
+            ModelVerdict::NotMasqueraded
         );
         assert_eq!(
             verdict(&h, &f, "198.51.100.1", Proto::Icmp),
-            Verdict::NotMasqueraded
+            ModelVerdict::NotMasqueraded
         );
         assert_eq!(
             verdict(&h, &f, "2001:db8:ffff::10", Proto::Icmp),
-            Verdict::NotMasqueraded
+            ModelVerdict::NotMasqueraded
         );
         h.publish(
             &Published::Bytes(b"nonMasqueradeCIDRs: []\nmasqLinkLocal: true\n".to_vec()),
@@ -329,28 +329,28 @@ mod tests {
         let h = History::Current(Effective::new(&Config::default(), &f));
         assert_eq!(
             verdict(&h, &f, "2001:db8:ffff::10", Proto::Udp),
-            Verdict::Masqueraded {
+            ModelVerdict::Masqueraded {
                 ports: Some(f.to_ports.clone())
             }
         );
         assert_eq!(
             verdict(&h, &f, "2001:db8:ffff::10", Proto::Icmp),
-            Verdict::Masqueraded { ports: None }
+            ModelVerdict::Masqueraded { ports: None }
         );
         assert_eq!(
             verdict(&h, &f, "2001:db8:1::1", Proto::Udp),
-            Verdict::NotMasqueraded
+            ModelVerdict::NotMasqueraded
         );
         let r = flags(&["--nomasq-all-reserved-ranges=true", "--random-fully=false"]);
         assert!(!r.random_fully);
         let h = History::Current(Effective::new(&Config::default(), &r));
         assert_eq!(
             verdict(&h, &r, "203.0.113.10", Proto::Udp),
-            Verdict::NotMasqueraded
+            ModelVerdict::NotMasqueraded
         );
         assert_eq!(
             verdict(&h, &r, "8.8.8.8", Proto::Udp),
-            Verdict::Masqueraded { ports: None }
+            ModelVerdict::Masqueraded { ports: None }
         );
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{decide, pod_source, Effective, Flags, History, Published, Verdict};
+use super::{decide, pod_source, Effective, Flags, History, ModelVerdict, Published};
 use crate::fixture::targets::{selected_protocols, selected_targets};
 use crate::fixture::{Fixture, SnapshotPart, Step};
 use crate::vocabulary::Direction;
@@ -30,7 +30,7 @@ enum Kernel {
 pub struct PredictedRow {
     pub name: String,
     pub address: std::net::IpAddr,
-    pub cells: BTreeMap<Proto, Verdict>,
+    pub cells: BTreeMap<Proto, ModelVerdict>,
 }
 
 /// The predicted table of one `## outcome after step N` section.

@@ -2,7 +2,8 @@
 //! of a run are added to `expected_failures` with `reason: "TODO"`, keeping the file's
 //! comments and the order of what is there (a text edit, not a re-serialisation).
 
-use crate::report::{Record, Status};
+use crate::records::Record;
+use crate::vocabulary::CaseState;
 use crate::vocabulary::IptablesBackend;
 
 /// The entries to add: a fixture that failed on every backend run is one entry, else
@@ -10,7 +11,7 @@ use crate::vocabulary::IptablesBackend;
 pub fn failing_cases(records: &[Record], backends: &[IptablesBackend]) -> Vec<String> {
     let mut fixtures: Vec<&str> = records
         .iter()
-        .filter(|r| r.status == Status::Failed)
+        .filter(|r| r.state == CaseState::Failed)
         .map(|r| r.fixture.as_str())
         .collect();
     fixtures.sort();
@@ -19,7 +20,7 @@ pub fn failing_cases(records: &[Record], backends: &[IptablesBackend]) -> Vec<St
     for f in fixtures {
         let failed: Vec<IptablesBackend> = records
             .iter()
-            .filter(|r| r.fixture == f && r.status == Status::Failed)
+            .filter(|r| r.fixture == f && r.state == CaseState::Failed)
             .map(|r| r.backend)
             .collect();
         if backends.iter().all(|b| failed.contains(b)) {
@@ -124,7 +125,7 @@ mod tests {
             trial: format!("f::{}", backend.name()),
             fixture: "f".into(),
             backend,
-            status: Status::Failed,
+            state: CaseState::Failed,
             headline: String::new(),
             detail: String::new(),
             reason: None,

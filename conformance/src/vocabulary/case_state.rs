@@ -1,4 +1,7 @@
-//! How a case ended: the one end-state enum of the records, the report and its summary.
+//! How a case ended: the one end-state enum of a trial's record, the report and the
+//! summaries (a case not run because it reads several config files is `NotRun`; one
+//! whose rules are of another kind, or need iptables in a run without it, is
+//! `NotApplicable`).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -13,12 +16,10 @@ pub enum CaseState {
     KnownFailure,
     /// Not run: it needs a feature the profile does not claim.
     Unsupported,
-    /// Not run: the run was filtered, or could not run it here (several config files
-    /// for an implementation that reads one).
+    /// Not run: the run was filtered, or could not run it here.
     NotRun,
     /// Not run: its steps act on rules of a kind the implementation does not keep
-    /// (docs/validating-an-implementation.md §6, the profile's `listings`), or on
-    /// iptables in a run without it; the reason says which.
+    /// (docs/validating-an-implementation.md §6); the reason says which.
     NotApplicable,
 }
 
