@@ -18,6 +18,8 @@ export INSTA_UPDATE=no
 # workflow fails here too. Installs actionlint into target/tools on first use.
 scripts/actionlint.sh
 cargo fmt --all -- --check
+# Imports point one way (conformance/layers.txt; agent/layers.txt once it exists).
+scripts/check-layers.sh
 mkdir -p target
 scripts/check-rust-version.sh
 scripts/check-standalone.sh

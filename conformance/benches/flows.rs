@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use masq_conformance::iptables::Backend;
 use masq_conformance::topology::Sandbox;
+use masq_conformance::vocabulary::IptablesBackend;
 use masq_conformance::{guard, names, netns, nftables, toolpath};
 
 const INTERNET: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
@@ -51,8 +51,8 @@ impl Datapath {
     fn tools(self, dir: &Path) -> std::io::Result<PathBuf> {
         let bin = dir.join(format!("bin-{}", self.label()));
         match self {
-            Self::IptablesLegacy => Backend::Legacy.make_shim_dir(&bin)?,
-            Self::IptablesNft => Backend::Nft.make_shim_dir(&bin)?,
+            Self::IptablesLegacy => IptablesBackend::Legacy.make_shim_dir(&bin)?,
+            Self::IptablesNft => IptablesBackend::Nft.make_shim_dir(&bin)?,
             Self::Nftables => toolpath::link_nft(&bin)?,
         }
         Ok(bin)
@@ -242,8 +242,8 @@ fn env_usize(name: &str, default: usize) -> usize {
 /// Whether this datapath can run here: its tools exist and the agent is built.
 fn available(datapath: Datapath) -> Result<(), String> {
     let installed = match datapath {
-        Datapath::IptablesLegacy => Backend::Legacy.binary().is_some(),
-        Datapath::IptablesNft => Backend::Nft.binary().is_some(),
+        Datapath::IptablesLegacy => IptablesBackend::Legacy.binary().is_some(),
+        Datapath::IptablesNft => IptablesBackend::Nft.binary().is_some(),
         Datapath::Nftables => nftables::binary().is_some(),
     };
     if !installed {

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use masq_conformance::topology::Sandbox;
-use masq_conformance::{case, guard, names};
+use masq_conformance::{guard, names};
 
 const ROUNDS: usize = 30;
 
@@ -129,7 +129,7 @@ fn main() {
     }
     guard::init();
     names::sweep_stale();
-    let addrs: Vec<std::net::IpAddr> = case::standard_targets()
+    let addrs: Vec<std::net::IpAddr> = masq_conformance::vocabulary::standard_targets()
         .into_iter()
         .filter(|t| !t.name.starts_with("node"))
         .map(|t| t.address)

@@ -30,18 +30,13 @@ use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::stat::Mode;
 
 use crate::guard::{self, GuardError};
-use crate::iptables::Backend;
 use crate::pid_namespace::{self, InitPlan, StatusPipe};
 pub use crate::profile::{Profile, Readiness, RuleListings};
+use crate::vocabulary::IptablesBackend;
 
-/// Errors loading a profile or starting an implementation.
+/// Errors starting an implementation.
 #[derive(Debug, thiserror::Error)]
 pub enum ImplementationError {
-    #[error("reading profile {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("profile {path}: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error(transparent)]
@@ -229,7 +224,7 @@ pub struct Running {
 pub struct StartOptions<'a> {
     pub profile: &'a Profile,
     pub node: &'a File,
-    pub backend: Backend,
+    pub backend: IptablesBackend,
     /// Fixture flags, appended to the profile's command.
     pub flags: &'a [String],
     /// The ConfigMap volume directory to mount at the config file's parent.

@@ -13,15 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::OnceLock;
 
-use crate::family::Family;
 use crate::guard::GuardError;
-
-/// The iptables flavours a trial runs against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Backend {
-    Legacy,
-    Nft,
-}
+use crate::vocabulary::Family;
+use crate::vocabulary::IptablesBackend;
 
 /// The tool names an implementation may call; each becomes a symlink in the shim dir.
 pub const TOOL_NAMES: [&str; 6] = [
@@ -36,28 +30,11 @@ pub const TOOL_NAMES: [&str; 6] = [
 /// Directories searched for the xtables multi-call binaries.
 const SBIN_DIRS: [&str; 4] = ["/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/bin"];
 
-impl Backend {
-    pub const ALL: [Backend; 2] = [Backend::Legacy, Backend::Nft];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Legacy => "legacy",
-            Backend::Nft => "nft",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "legacy" => Some(Backend::Legacy),
-            "nft" => Some(Backend::Nft),
-            _ => None,
-        }
-    }
-
+impl IptablesBackend {
     fn multi_binary(self) -> &'static str {
         match self {
-            Backend::Legacy => "xtables-legacy-multi",
-            Backend::Nft => "xtables-nft-multi",
+            IptablesBackend::Legacy => "xtables-legacy-multi",
+            IptablesBackend::Nft => "xtables-nft-multi",
         }
     }
 
@@ -74,7 +51,7 @@ impl Backend {
             .find(|p| p.exists())
     }
 
-    /// What `iptables --version` prints through [`Backend::binary`] (`iptables v1.8.7
+    /// What `iptables --version` prints through [`IptablesBackend::binary`] (`iptables v1.8.7
     /// (legacy)`), run in a network namespace of its own.
     pub fn version(self) -> Result<String, String> {
         let binary = self
@@ -154,7 +131,7 @@ pub enum IptablesError {
 /// implementation, so they serialise with it but never with other cases.
 pub struct NodeTables<'a> {
     pub ns: &'a File,
-    pub backend: Backend,
+    pub backend: IptablesBackend,
     pub lock_file: &'a Path,
 }
 
@@ -228,7 +205,7 @@ static TREE: OnceLock<Tree> = OnceLock::new();
 /// Each backend gets a small wrapper script, `DIR/.masq-conformance/BACKEND/MULTI`, which
 /// sets `XTABLES_LIBDIR` and the library path (through the tree's own loader when it has
 /// one, else `LD_LIBRARY_PATH`) and runs the tree's binary with the tool name it was run
-/// by. [`Backend::binary`] then returns the wrapper, so the shim symlinks, the
+/// by. [`IptablesBackend::binary`] then returns the wrapper, so the shim symlinks, the
 /// `/etc/alternatives` of the implementation's private `/etc`, the fault step `cleared`
 /// and the runner's own listings ([`NodeTables`]) all use the tree.
 #[derive(Debug, Clone)]
@@ -251,7 +228,7 @@ struct TreeLayout {
 }
 
 impl Tree {
-    fn wrapper(&self, backend: Backend) -> PathBuf {
+    fn wrapper(&self, backend: IptablesBackend) -> PathBuf {
         self.wrappers
             .join(backend.name())
             .join(backend.multi_binary())
@@ -265,7 +242,7 @@ pub fn use_tree(dir: &Path) -> Result<&'static Tree, String> {
         std::fs::canonicalize(dir).map_err(|e| format!("--iptables {}: {e}", dir.display()))?;
     let layout = TreeLayout::find(&dir)?;
     let wrappers = dir.join(".masq-conformance");
-    for (i, backend) in Backend::ALL.into_iter().enumerate() {
+    for (i, backend) in IptablesBackend::ALL.into_iter().enumerate() {
         let path = wrappers.join(backend.name()).join(backend.multi_binary());
         write_executable(&path, &layout.wrapper_script(&layout.multi[i]))
             .map_err(|e| format!("--iptables: writing {}: {e}", path.display()))?;
@@ -282,7 +259,7 @@ pub fn use_tree(dir: &Path) -> Result<&'static Tree, String> {
     // machine) is refused here, not as 154 failing cases. Without root, the suite says
     // so itself before any case.
     if nix::unistd::geteuid().is_root() {
-        for backend in Backend::ALL {
+        for backend in IptablesBackend::ALL {
             backend
                 .version()
                 .map_err(|e| format!("--iptables: {} does not run: {e}", backend.name()))?;
@@ -298,7 +275,7 @@ pub fn tree() -> Option<&'static Tree> {
 
 /// `iptables --version` of each backend, for reports: `iptables v1.8.7 (legacy), iptables
 /// v1.8.7 (nf_tables)`, with ` from DIR` for a `--iptables` tree.
-pub fn describe(backends: &[Backend]) -> String {
+pub fn describe(backends: &[IptablesBackend]) -> String {
     let versions: Vec<String> = backends
         .iter()
         .map(|b| b.version().unwrap_or_else(|e| format!("{}: {e}", b.name())))
@@ -354,7 +331,7 @@ fn sh_quote(text: &Path) -> String {
 
 impl TreeLayout {
     fn find(dir: &Path) -> Result<Self, String> {
-        let multi = |backend: Backend| {
+        let multi = |backend: IptablesBackend| {
             ["usr/sbin", "sbin", "usr/bin", "bin"]
                 .iter()
                 .map(|d| dir.join(d).join(backend.multi_binary()))
@@ -367,7 +344,10 @@ impl TreeLayout {
                     )
                 })
         };
-        let multi = [multi(Backend::Legacy)?, multi(Backend::Nft)?];
+        let multi = [
+            multi(IptablesBackend::Legacy)?,
+            multi(IptablesBackend::Nft)?,
+        ];
         let mut files = Vec::new();
         walk(dir, &mut files);
         let name = |p: &Path| {

@@ -9,7 +9,7 @@ pub fn required() -> bool {
 
 /// What a harness does about a missing prerequisite.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum PrereqAction {
     /// Everything is there: run.
     Run,
     /// Report the tests as ignored, with this reason.
@@ -18,13 +18,13 @@ pub enum Verdict {
     Fail(String),
 }
 
-/// The verdict for a missing prerequisite (`None`: nothing missing).
-pub fn verdict(missing: Option<String>) -> Verdict {
+/// What to do about a missing prerequisite (`None`: nothing missing).
+pub fn action(missing: Option<String>) -> PrereqAction {
     match missing {
-        None => Verdict::Run,
-        Some(why) if required() => Verdict::Fail(format!(
+        None => PrereqAction::Run,
+        Some(why) if required() => PrereqAction::Fail(format!(
             "{why}; CI=true, so a test that cannot run fails instead of being ignored"
         )),
-        Some(why) => Verdict::Ignore(why),
+        Some(why) => PrereqAction::Ignore(why),
     }
 }

@@ -7,13 +7,24 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::features::{Feature, Level};
+use crate::document::waivers::Waiver;
 use crate::go_duration::GoDuration;
-use crate::implementation::ImplementationError;
-use crate::iptables::Backend;
-use crate::waivers::Waiver;
+use crate::vocabulary::IptablesBackend;
+use crate::vocabulary::{Feature, Level};
 
 pub use crate::listing_kind::{ListingKind, NftablesSettings};
+
+/// Errors loading a profile.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("reading profile {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("profile {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
 
 /// How the runner knows an implementation is ready after start and after a change.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -216,12 +227,12 @@ impl Profile {
     }
 
     /// Loads and checks a profile file.
-    pub fn load(path: &Path) -> Result<Self, ImplementationError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ImplementationError::Read {
+    pub fn load(path: &Path) -> Result<Self, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
             path: path.into(),
             source,
         })?;
-        let invalid = |message: String| ImplementationError::Invalid {
+        let invalid = |message: String| ProfileError::Invalid {
             path: path.into(),
             message,
         };
@@ -405,7 +416,7 @@ impl Profile {
     pub fn expects_failure(
         &self,
         fixture: &str,
-        backend: Backend,
+        backend: IptablesBackend,
     ) -> Option<&ExpectedFailureEntry> {
         let trial = format!("{fixture}::{}", backend.name());
         self.expected_failures
@@ -424,7 +435,7 @@ impl Profile {
             .filter(|f| {
                 !fixtures.iter().any(|name| {
                     f.case() == *name
-                        || Backend::ALL
+                        || IptablesBackend::ALL
                             .iter()
                             .any(|b| f.case() == format!("{name}::{}", b.name()))
                 })
@@ -492,9 +503,14 @@ mod tests {
                 link: None,
             }),
         ];
-        assert!(p.expects_failure("a", Backend::Legacy).is_some());
-        assert_eq!(p.expects_failure("b", Backend::Nft).unwrap().reason(), "r");
-        assert!(p.expects_failure("b", Backend::Legacy).is_none());
+        assert!(p.expects_failure("a", IptablesBackend::Legacy).is_some());
+        assert_eq!(
+            p.expects_failure("b", IptablesBackend::Nft)
+                .unwrap()
+                .reason(),
+            "r"
+        );
+        assert!(p.expects_failure("b", IptablesBackend::Legacy).is_none());
         assert!(p.unmatched_expected_failures(&["a", "b"]).is_empty());
         assert_eq!(p.unmatched_expected_failures(&["a"]).len(), 1);
     }

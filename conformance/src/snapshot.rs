@@ -1,4 +1,4 @@
-//! Snapshot documents: normalisation, and comparison through insta.
+//! Listings normalised for snapshot documents.
 //!
 //! Normalisation removes what differs between machines but not between behaviours: the
 //! `iptables-save` banner and dates, chain counters in `iptables-save`, the byte column of
@@ -7,8 +7,6 @@
 //! snapshots hold 1.8.9's numbers, with `0` as `all`), the blank `opt` column of
 //! `ip6tables -L` on 1.8.7 (`--` from 1.8.9 on), column padding, and "legacy tables
 //! present" warnings. docs/iptables-versions.md lists every difference between versions.
-
-use std::path::Path;
 
 /// Normalises `iptables-save` output.
 pub fn normalize_save(text: &str) -> String {
@@ -100,53 +98,6 @@ fn opt_column_missing(cols: &[&str]) -> bool {
         addr.parse::<std::net::Ipv6Addr>().is_ok()
     };
     cols.len() >= 7 && !is_opt(cols[3]) && is_ipv6(cols[5]) && is_ipv6(cols[6])
-}
-
-/// A unified diff of expected vs actual, for failure messages.
-pub fn diff(expected: &str, actual: &str) -> String {
-    similar::TextDiff::from_lines(expected, actual)
-        .unified_diff()
-        .context_radius(3)
-        .header("snapshot", "actual")
-        .to_string()
-}
-
-/// Compares `doc` with `<dir>/<name>.snap` through insta (which writes `.snap.new` or
-/// accepts per `INSTA_UPDATE`). Returns a message with the diff on mismatch.
-pub fn assert_document(dir: &Path, name: &str, description: &str, doc: &str) -> Result<(), String> {
-    let path = dir.join(format!("{name}.snap"));
-    let stored = crate::document::stored_body(&path);
-    let expected = stored.as_deref().unwrap_or("");
-    if stored.is_some() && expected.trim_end() == doc.trim_end() {
-        return Ok(());
-    }
-    let message = match &stored {
-        Some(expected) => format!(
-            "snapshot {} differs:\n{}",
-            path.display(),
-            diff(expected, doc)
-        ),
-        None => format!(
-            "snapshot {} does not exist yet; actual:\n{doc}",
-            path.display()
-        ),
-    };
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(dir);
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_description(description);
-    settings.set_omit_expression(true);
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        settings.bind(|| insta::assert_snapshot!(name.to_string(), doc));
-    }));
-    match result {
-        // insta accepted it (INSTA_UPDATE=always or force-pass): report what happened.
-        Ok(()) => {
-            eprintln!("note: {name}: snapshot written by insta (INSTA_UPDATE)");
-            Ok(())
-        }
-        Err(_) => Err(message),
-    }
 }
 
 #[cfg(test)]

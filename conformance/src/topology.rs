@@ -35,23 +35,10 @@ use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBu
 
 use crate::guard::{self, NsId};
 use crate::names;
-
-/// The pod's address: the source a non-masqueraded packet arrives with.
-pub const POD_V4: Ipv4Addr = Ipv4Addr::new(10, 244, 0, 2);
-pub const POD_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x10, 0x244, 0, 0, 0, 0, 2);
-/// The node's pod-facing gateway address.
-pub const NODE_POD_SIDE_V4: Ipv4Addr = Ipv4Addr::new(10, 244, 0, 1);
-pub const NODE_POD_SIDE_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x10, 0x244, 0, 0, 0, 0, 1);
-/// The node's egress address: the source a masqueraded packet arrives with.
-pub const NODE_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
-pub const NODE_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
-/// The node's main address: on its loopback, the `src` of its default routes; never the
-/// egress interface's primary address (see the module comment).
-pub const NODE_MAIN_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-pub const NODE_MAIN_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 1);
-/// The world's end of the node's uplink.
-pub const WORLD_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
-pub const WORLD_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
+use crate::vocabulary::addresses::{
+    reserved, NODE_MAIN_V4, NODE_MAIN_V6, NODE_POD_SIDE_V4, NODE_POD_SIDE_V6, NODE_V4, NODE_V6,
+    POD_V4, POD_V6, WORLD_V4, WORLD_V6,
+};
 
 /// Fixed link-layer addresses, so that neighbour entries can be written up front.
 const MAC_POD: [u8; 6] = [0x02, 0x6d, 0x63, 0x00, 0x00, 0x01];
@@ -164,33 +151,6 @@ pub struct Sandbox {
     pub scratch: PathBuf,
     /// Extra destinations added to the world.
     pub destinations: Vec<IpAddr>,
-}
-
-/// Addresses the sandbox itself uses; a fixture's destination may not be one of them.
-pub fn reserved(addr: IpAddr) -> bool {
-    let v4_nets: [(Ipv4Addr, u8); 2] = [(POD_V4, 24), (NODE_V4, 24)];
-    match addr {
-        IpAddr::V4(a) => {
-            a == NODE_MAIN_V4
-                || a.is_unspecified()
-                || a.is_broadcast()
-                || a.is_multicast()
-                || a.is_loopback()
-                || v4_nets.iter().any(|(net, len)| {
-                    let mask = u32::MAX << (32 - len);
-                    u32::from(a) & mask == u32::from(*net) & mask
-                })
-        }
-        IpAddr::V6(a) => {
-            let seg = a.segments();
-            a == NODE_MAIN_V6
-                || a.is_unspecified()
-                || a.is_loopback()
-                || a.is_multicast()
-                || (seg[0..3] == [0xfd00, 0x10, 0x244] && seg[3] == 0)
-                || (seg[0..3] == [0x2001, 0xdb8, 1] && seg[3] == 0)
-        }
-    }
 }
 
 impl Sandbox {

@@ -10,7 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use masq_conformance::document::stored_body;
+use masq_conformance::document::store::stored_body;
+use masq_conformance::document::Document;
 use masq_conformance::fixture::Fixture;
 use masq_conformance::model::check::{check_document, SectionCheck};
 
@@ -37,7 +38,7 @@ fn trials() -> Vec<Trial> {
             };
             snapshots += 1;
             let case = format!("{name}@{backend}");
-            match check_document(&fixture, &body) {
+            match check_document(&fixture, &Document::parse(&body)) {
                 Err(why) => out.push(
                     Trial::test(format!("{case} (not modelled: {why})"), || Ok(()))
                         .with_ignored_flag(true),
@@ -90,7 +91,7 @@ fn a_changed_cell_is_named() -> Result<(), Failed> {
         1,
     );
     assert_ne!(changed, body, "the row to change is there");
-    let sections = check_document(&fixture, &changed)?;
+    let sections = check_document(&fixture, &Document::parse(&changed))?;
     match &sections[0].check {
         SectionCheck::Disagrees(d)
             if d == &["first-10 (10.0.0.1)/udp: snapshot masqueraded, model not-masqueraded"] =>
@@ -113,7 +114,7 @@ fn a_table_under_the_wrong_direction_is_named() -> Result<(), Failed> {
         1,
     );
     assert_ne!(changed, body, "the heading to change is there");
-    let sections = check_document(&fixture, &changed)?;
+    let sections = check_document(&fixture, &Document::parse(&changed))?;
     match &sections[1].check {
         SectionCheck::Disagrees(d)
             if d[0].contains("headed as flows from pod, the model's are from world") =>

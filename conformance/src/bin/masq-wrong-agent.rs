@@ -10,14 +10,14 @@
 //! - `masq-wrong-agent drop-last-cidr CONFIG AGENT ARGS...`: every resync period reads
 //!   CONFIG, drops the last entry of a `nonMasqueradeCIDRs` list of two or more, and runs
 //!   `AGENT --once --config REWRITTEN ARGS...`: a subtle bug for `masq-generate`'s
-//!   self-test to find on its own (conformance/tests/generate_finds_bugs.rs);
+//!   self-test to find on its own (conformance/tests/runner/generate_finds_bugs.rs);
 //! - `masq-wrong-agent without-flag NAME AGENT ARGS...`: runs the agent without the flag
 //!   `--NAME` (either form) and with `--random-fully=false`: its translated ports ignore
-//!   `--to-ports` and `--random-fully` (conformance/tests/ports_observed.rs);
+//!   `--to-ports` and `--random-fully` (conformance/tests/runner/ports_observed.rs);
 //! - `masq-wrong-agent src-local AGENT ARGS...`: the agent's own rules, but the
 //!   POSTROUTING jump tests the SOURCE for locality (`! --src-type LOCAL`) instead of the
 //!   destination, a bug public nftables-based agents have shipped: pod flows are decided
-//!   right, the node's own flows are never masqueraded (conformance/tests/directions.rs).
+//!   right, the node's own flows are never masqueraded (conformance/tests/runner/directions.rs).
 //!   It runs `AGENT --once ARGS...` in a scratch network namespace (`unshare -n`),
 //!   restores its nat tables here with the jump rewritten, and idles without re-reading
 //!   the config.
@@ -31,12 +31,12 @@
 //!   tested for locality), `append` (nothing is ever deleted or flushed: every sync adds
 //!   another copy of its rules and the set keeps every element it ever had), or
 //!   `apply-on-change` (the right script, applied only when the config's text changed:
-//!   damage is never healed) (conformance/tests/nftables_verdicts.rs).
+//!   damage is never healed) (conformance/tests/runner/nftables_verdicts.rs).
 //!
 //! - `masq-wrong-agent gap MILLIS AGENT ARGS...`: a careless datapath switch: deletes
 //!   the nftables table `inet IP-MASQ-AGENT` and flushes the iptables chain
 //!   `IP-MASQ-AGENT` (whichever exist), waits MILLIS milliseconds with no rules at all,
-//!   then runs the agent (conformance/tests/nftables_verdicts.rs).
+//!   then runs the agent (conformance/tests/runner/nftables_verdicts.rs).
 //!
 //! It only ever runs as the implementation under test, inside the runner's sandbox.
 

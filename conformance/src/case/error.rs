@@ -44,7 +44,7 @@ pub enum SetupError {
     #[error("creating the config volume: {0}")]
     Volume(#[source] std::io::Error),
     #[error("backend {backend}: {source}")]
-    Backend {
+    IptablesBackend {
         backend: &'static str,
         #[source]
         source: std::io::Error,

@@ -1,15 +1,15 @@
 //! Faults and tampering: what the runner does to the node behind the implementation's
 //! back — broken tools, a held lock, a flapping config, damaged rules, stale rules.
 
-use std::fmt::Write as _;
+use crate::document::Section;
 use std::path::Path;
 use std::time::Instant;
 
 use super::error::StepError;
-use super::Runner;
-use crate::family::Family;
+use super::CaseExecution;
 use crate::fixture::{Fault, Flap, Tamper};
 use crate::profile::ListingKind;
+use crate::vocabulary::Family;
 
 /// The restore tools a fault replaces.
 const RESTORE_TOOLS: [&str; 2] = [Family::V4.iptables_restore(), Family::V6.iptables_restore()];
@@ -24,7 +24,7 @@ pub struct Faults {
     lock_holder: Option<nix::fcntl::Flock<std::fs::File>>,
 }
 
-impl Runner<'_> {
+impl CaseExecution<'_> {
     pub(super) fn fault(&mut self, fault: &Fault) -> Result<(), StepError> {
         // Captured before acting: the implementation may react before the runner looks.
         let before = self.node.current_rules().unwrap_or_default();
@@ -115,14 +115,12 @@ impl Runner<'_> {
         }
         self.node.publish_source(&flap.good)?;
         // Swap counts vary with machine speed; whether the table moved does not.
-        writeln!(
-            self.out.document,
-            "## flap after step {}\nconfig flapped between good and bad every {}; nat table changed during flapping: {}",
+        self.out.document.push(Section::note(
+            "flap",
             self.step_no,
-            flap.every,
-            if changed == 0 { "never" } else { "yes" }
-        )
-        .ok();
+            format!("config flapped between good and bad every {}; nat table changed during flapping: {}\n", flap.every,
+            if changed == 0 { "never" } else { "yes" }),
+        ));
         self.waits.baseline = Some(rules_before);
         Ok(())
     }
@@ -131,8 +129,9 @@ impl Runner<'_> {
     fn flap_sample(&mut self) -> Result<String, StepError> {
         match self.spec.profile.listings {
             ListingKind::None => {
-                let targets = super::outcome::standard_targets();
-                Ok(self.probe(&targets, &[crate::probe::Proto::Udp])?.render())
+                let targets = crate::vocabulary::standard_targets();
+                let table = self.probe(&targets, &[crate::vocabulary::Proto::Udp])?;
+                Ok(crate::document::render_table(&table))
             }
             _ => self.node.current_rules(),
         }

@@ -1,11 +1,11 @@
 //! The implementation's life in a case: started once, checked for liveness at every
 //! wait and after every step, terminated only when a fixture says so.
 
-use std::fmt::Write as _;
+use crate::document::Section;
 use std::time::{Duration, Instant};
 
 use super::error::StepError;
-use super::Runner;
+use super::CaseExecution;
 use crate::implementation::{Running, StartOptions};
 
 /// How long a `terminate` step gives the implementation to exit after SIGTERM.
@@ -38,7 +38,7 @@ impl Lifecycle {
     }
 }
 
-impl Runner<'_> {
+impl CaseExecution<'_> {
     pub(super) fn start(&mut self) -> Result<(), StepError> {
         if self.implementation.running.is_some() {
             return Err(StepError::AlreadyRunning);
@@ -74,12 +74,11 @@ impl Runner<'_> {
             Some(_) => "exited within 5s after SIGTERM",
             None => "still running 5s after SIGTERM",
         };
-        writeln!(
-            self.out.document,
-            "## terminate after step {}\n{line}",
-            self.step_no
-        )
-        .ok();
+        self.out.document.push(Section::note(
+            "terminate",
+            self.step_no,
+            format!("{line}\n"),
+        ));
         Ok(())
     }
 }

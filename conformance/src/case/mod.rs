@@ -9,20 +9,20 @@
 
 use std::time::{Duration, Instant};
 
-use crate::document;
+use crate::document::{Document, Section};
 use crate::fixture::{Fixture, SnapshotPart, Step};
 use crate::implementation::Profile;
-use crate::iptables::{Backend, IptablesError};
+use crate::iptables::IptablesError;
 use crate::probe::Receivers;
 use crate::profile::ListingKind;
 use crate::snapshot::{normalize_listing, normalize_save};
 use crate::topology::Sandbox;
+use crate::vocabulary::{IptablesBackend, OutcomeTable};
 
 pub mod error;
 pub mod faults;
 pub mod lifecycle;
 pub mod node;
-pub mod outcome;
 pub mod reload;
 pub mod switch;
 pub mod traffic;
@@ -30,7 +30,6 @@ pub mod waiting;
 
 pub use error::{CaseError, SetupError, StepError};
 pub use faults::split_rule;
-pub use outcome::{standard_targets, OutcomeRow, OutcomeTable, Target};
 
 /// Where the time of a case went (for benchmarks and slow-case reports).
 #[derive(Debug, Clone, Default)]
@@ -52,7 +51,7 @@ impl Timings {
 #[derive(Debug, Clone, Default)]
 pub struct CaseOutput {
     /// The snapshot document.
-    pub document: String,
+    pub document: Document,
     /// Every probe step's table, in order.
     pub tables: Vec<OutcomeTable>,
     /// The implementation's output.
@@ -74,17 +73,17 @@ pub struct CaseSpec<'a> {
     pub name: &'a str,
     pub fixture: &'a Fixture,
     pub profile: &'a Profile,
-    pub backend: Backend,
+    pub backend: IptablesBackend,
     /// The reviewed snapshot's document, when there is one: what an implementation
     /// without iptables rules is waited for (`readiness: outcomes`).
-    pub expected: Option<&'a str>,
+    pub expected: Option<&'a Document>,
     /// `--without-iptables`: iptables is not on the implementation's PATH, and the
     /// runner never runs it.
     pub without_iptables: bool,
 }
 
 /// One case in progress.
-struct Runner<'a> {
+struct CaseExecution<'a> {
     spec: &'a CaseSpec<'a>,
     node: node::Node,
     traffic: traffic::Traffic,
@@ -104,23 +103,23 @@ pub fn run_case(spec: &CaseSpec<'_>) -> CaseRun {
     };
     let mut timings = Timings::default();
     let started = Instant::now();
-    let sandbox = match Sandbox::create(&outcome::world_addresses(spec.fixture)) {
+    let sandbox = match Sandbox::create(&crate::fixture::targets::world_addresses(spec.fixture)) {
         Ok(s) => s,
         Err(e) => return fail(e.into()),
     };
     timings.add("sandbox", started.elapsed());
-    let mut runner = match Runner::new(spec, sandbox, timings) {
+    let mut execution = match CaseExecution::new(spec, sandbox, timings) {
         Ok(r) => r,
         Err(e) => return fail(CaseError::Setup(e)),
     };
-    let result = runner.run_steps();
+    let result = execution.run_steps();
     let teardown = Instant::now();
-    if let Some(mut r) = runner.implementation.running.take() {
-        runner.out.log = r.log();
+    if let Some(mut r) = execution.implementation.running.take() {
+        execution.out.log = r.log();
         r.stop();
     }
-    let mut output = std::mem::take(&mut runner.out);
-    drop(runner); // receivers, flows, namespaces, scratch
+    let mut output = std::mem::take(&mut execution.out);
+    drop(execution); // receivers, flows, namespaces, scratch
     output.timings.add("teardown", teardown.elapsed());
     CaseRun {
         output,
@@ -128,7 +127,7 @@ pub fn run_case(spec: &CaseSpec<'_>) -> CaseRun {
     }
 }
 
-impl<'a> Runner<'a> {
+impl<'a> CaseExecution<'a> {
     fn new(spec: &'a CaseSpec<'a>, sandbox: Sandbox, timings: Timings) -> Result<Self, SetupError> {
         let receivers = Receivers::start(&[
             sandbox.world.file(),
@@ -292,23 +291,20 @@ impl<'a> Runner<'a> {
                     true => listing,
                     false => crate::nftables::without_counters(&listing),
                 };
-                let section = document::nft_section(n, counters, &text);
-                self.out.document.push_str(&section);
+                self.out.document.push(Section::nft(n, counters, &text));
             }
             SnapshotPart::Rules | SnapshotPart::Listing if kind == ListingKind::None => {}
             SnapshotPart::Outcome => {
                 let table = self.out.tables.last().ok_or_else(|| {
                     StepError::Misuse("snapshot: outcome needs an earlier probe step".into())
                 })?;
-                self.out
-                    .document
-                    .push_str(&document::outcome_section(n, table));
+                self.out.document.push(Section::outcome(n, table));
             }
             SnapshotPart::Rules => {
                 for &family in self.node.families {
                     let save = self.node.tables().save_nat(family)?;
-                    let section = document::rules_section(n, family, &normalize_save(&save));
-                    self.out.document.push_str(&section);
+                    let section = Section::rules(n, family, &normalize_save(&save));
+                    self.out.document.push(section);
                 }
             }
             SnapshotPart::Listing => {
@@ -321,8 +317,8 @@ impl<'a> Runner<'a> {
                         }
                         Err(e) => return Err(e.into()),
                     };
-                    let section = document::listing_section(n, family, &chain, &text);
-                    self.out.document.push_str(&section);
+                    let section = Section::listing(n, family, &chain, &text);
+                    self.out.document.push(section);
                 }
             }
             SnapshotPart::Iptables | SnapshotPart::All => unreachable!("expanded by parts()"),

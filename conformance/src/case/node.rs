@@ -5,14 +5,15 @@ use std::path::PathBuf;
 
 use super::error::{SetupError, StepError};
 use crate::configmap::ConfigMapVolume;
-use crate::family::Family;
 use crate::fixture::ConfigSource;
 use crate::implementation::Profile;
-use crate::iptables::{Backend, IptablesError, NodeTables};
+use crate::iptables::{IptablesError, NodeTables};
 use crate::nftables::{self, NodeNft, Table};
 use crate::profile::ListingKind;
 use crate::snapshot::normalize_save;
 use crate::topology::Sandbox;
+use crate::vocabulary::Family;
+use crate::vocabulary::IptablesBackend;
 
 /// Everything a case keeps of the node besides the implementation itself.
 pub struct Node {
@@ -22,7 +23,7 @@ pub struct Node {
     pub shim_dir: PathBuf,
     /// The case's own xtables lock (`XTABLES_LOCKFILE`), shared with the implementation.
     pub lock_file: PathBuf,
-    pub backend: Backend,
+    pub backend: IptablesBackend,
     /// The families whose nat tables matter: IPv4, and IPv6 when the fixture enables it.
     pub families: &'static [Family],
     /// Names of the current config's files whose reading can be observed.
@@ -42,7 +43,7 @@ impl Node {
     pub fn prepare(
         sandbox: Sandbox,
         profile: &Profile,
-        backend: Backend,
+        backend: IptablesBackend,
         ipv6: bool,
         without_iptables: bool,
     ) -> Result<Self, SetupError> {
@@ -74,7 +75,7 @@ impl Node {
                 true => crate::toolpath::link_nft(&shim_dir),
                 false => Ok(()),
             })
-            .map_err(|source| SetupError::Backend {
+            .map_err(|source| SetupError::IptablesBackend {
                 backend: backend.name(),
                 source,
             })?;

@@ -2,15 +2,17 @@
 //! decide new flows. Measured from the publication to the first new flow that shows the
 //! new config's outcome, over many publications; reported, never snapshotted.
 
-use std::fmt::Write as _;
+use crate::document::Section;
 use std::time::{Duration, Instant};
 
 use super::error::StepError;
-use super::outcome::all_targets;
-use super::Runner;
+use super::CaseExecution;
+use crate::fixture::targets::all_targets;
 use crate::fixture::{ConfigSource, ReloadLatency};
 use crate::poll::MAX_WAIT;
-use crate::probe::{self, Outcome, ProbeSpec, Proto};
+use crate::probe;
+use crate::probe::ProbeSpec;
+use crate::vocabulary::{Outcome, Proto};
 
 /// How long one flow may take to arrive before it counts as not (yet) arrived.
 const FLOW_WAIT: Duration = Duration::from_millis(100);
@@ -30,7 +32,7 @@ pub fn percentiles(latencies: &[Duration]) -> Option<(Duration, Duration)> {
     (!sorted.is_empty()).then(|| (rank(0.50), rank(0.99)))
 }
 
-impl Runner<'_> {
+impl CaseExecution<'_> {
     /// One new UDP flow to `address`: its outcome.
     fn flow_outcome(&mut self, address: std::net::IpAddr) -> Result<Outcome, StepError> {
         let spec = [ProbeSpec {
@@ -45,7 +47,7 @@ impl Runner<'_> {
             .wait_for(&tokens, Instant::now() + FLOW_WAIT);
         Ok(seen
             .get(&tokens[0])
-            .map(|a| probe::classify(*a))
+            .map(|a| crate::vocabulary::direction::classify(*a))
             .unwrap_or(Outcome::Dropped))
     }
 
@@ -95,12 +97,14 @@ impl Runner<'_> {
             }
         }
         self.out.reload_latencies.extend(latencies);
-        writeln!(
-            self.out.document,
-            "## reload-latency after step {}\n{} publications, each applied: new flows to {} changed outcome",
-            self.step_no, r.swaps, r.destination
-        )
-        .ok();
+        self.out.document.push(Section::note(
+            "reload-latency",
+            self.step_no,
+            format!(
+                "{} publications, each applied: new flows to {} changed outcome\n",
+                r.swaps, r.destination
+            ),
+        ));
         Ok(())
     }
 }

@@ -2,18 +2,19 @@
 //! iptables ones are `preload`), and probing while the implementation starts over them
 //! (`start-and-probe`), to show that outcomes are never wrong in between.
 
-use std::fmt::Write as _;
+use crate::document::Section;
 use std::time::{Duration, Instant};
 
 use super::error::StepError;
-use super::Runner;
+use super::CaseExecution;
+use crate::document::render_table;
 use crate::fixture::{ProbeSelection, Step};
 use crate::nftables::NodeNft;
 
 /// Fewer rounds than this show nothing about the switch: the case's error.
 const MIN_ROUNDS: usize = 2;
 
-impl Runner<'_> {
+impl CaseExecution<'_> {
     /// Runs the script with `nft -f -` in the node (the runner's own nft).
     pub(super) fn preload_nftables(&mut self, script: &str) -> Result<(), StepError> {
         let nft = NodeNft {
@@ -61,12 +62,11 @@ impl Runner<'_> {
             None => "yes".to_string(),
             Some((round, lines)) => format!("no: round {round} showed\n{lines}"),
         };
-        writeln!(
-            self.out.document,
-            "## start-and-probe after step {}\nevery probe round for {duration:?} after the start showed the outcomes of the probe before it: {verdict}",
-            self.step_no
-        )
-        .ok();
+        self.out.document.push(Section::note(
+            "start-and-probe",
+            self.step_no,
+            format!("every probe round for {duration:?} after the start showed the outcomes of the probe before it: {verdict}\n"),
+        ));
         Ok(())
     }
 
@@ -84,12 +84,11 @@ impl Runner<'_> {
 
 /// The lines of `after`'s rendering that are not in `before`'s.
 fn differing_lines(
-    before: &crate::case::OutcomeTable,
-    after: &crate::case::OutcomeTable,
+    before: &crate::vocabulary::OutcomeTable,
+    after: &crate::vocabulary::OutcomeTable,
 ) -> String {
-    let old = before.render();
-    after
-        .render()
+    let old = render_table(before);
+    render_table(after)
         .lines()
         .filter(|l| !old.lines().any(|o| o == *l))
         .map(|l| format!("{l}\n"))

@@ -1,4 +1,4 @@
-//! Traffic: probe steps (from the pod, the node or the world: [`crate::direction`]),
+//! Traffic: probe steps (from the pod, the node or the world: [`crate::vocabulary::direction`]),
 //! long-lived flows and conntrack.
 
 use std::collections::{BTreeMap, HashMap};
@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::error::StepError;
-use super::outcome::{
-    all_targets, selected_protocols, selected_targets, OutcomeRow, OutcomeTable, Target,
-};
-use super::Runner;
-use crate::direction::Direction;
+use super::CaseExecution;
+use crate::fixture::targets::{all_targets, selected_protocols, selected_targets};
 use crate::fixture::{FlowRef, ProbeSelection};
-use crate::probe::{self, Outcome, ProbeSpec, Proto, Receivers};
+use crate::probe;
+use crate::probe::{ProbeSpec, Receivers};
+use crate::vocabulary::Direction;
+use crate::vocabulary::{Outcome, Proto};
+use crate::vocabulary::{OutcomeRow, OutcomeTable, Target};
 
 /// How long a probe may take to arrive before it counts as dropped.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -40,7 +41,7 @@ impl Traffic {
     }
 }
 
-impl Runner<'_> {
+impl CaseExecution<'_> {
     pub(super) fn probe_step(&mut self, sel: &ProbeSelection) -> Result<(), StepError> {
         let t = Instant::now();
         let table = self.probe_selection(sel)?;
@@ -100,7 +101,7 @@ impl Runner<'_> {
         );
         // docs/spec.md §3/§4.3: with --to-ports, translated tcp and udp source ports come
         // from the ranges; with --random-fully they are random.
-        let flags = crate::model::Flags::from_args(&self.spec.fixture.flags).unwrap_or_default();
+        let flags = self.spec.fixture.typed_flags.clone().unwrap_or_default();
         let in_range = |port: u16| flags.to_ports.iter().any(|r| r.contains(&port));
         let mut tokens = tokens.iter();
         let mut rows: Vec<OutcomeRow> = targets
@@ -245,7 +246,7 @@ impl Runner<'_> {
             .wait_for(&[token], Instant::now() + PROBE_TIMEOUT);
         let outcome = seen
             .get(&token)
-            .map(|a| probe::classify(*a))
+            .map(|a| crate::vocabulary::direction::classify(*a))
             .unwrap_or(Outcome::Dropped);
         let row = OutcomeRow {
             name: format!("flow {}", f.name),

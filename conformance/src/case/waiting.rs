@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use super::error::StepError;
-use super::outcome::standard_targets;
-use super::Runner;
-use crate::document::split_sections;
+use super::CaseExecution;
+use crate::document::render_table;
 use crate::fixture::{ProbeSelection, SnapshotPart, Step, Wait};
 use crate::poll::{self, MAX_WAIT};
-use crate::probe::Proto;
 use crate::profile::ListingKind;
+use crate::vocabulary::standard_targets;
+use crate::vocabulary::Proto;
 
 /// How long a readiness wait may take before the case fails.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -42,7 +42,7 @@ const DEFAULT_PERIOD: Duration = Duration::from_secs(60);
 /// seconds). It lengthens only waits that are about to fail.
 const SLACK: Duration = Duration::from_secs(10);
 
-impl Runner<'_> {
+impl CaseExecution<'_> {
     pub(super) fn wait(&mut self, w: &Wait) -> Result<(), StepError> {
         let outcomes_only = self.spec.profile.outcome_readiness();
         match w {
@@ -214,11 +214,11 @@ impl Runner<'_> {
                 }
                 _ => None,
             })?;
-        let heading = crate::document::outcome_heading(snapshot_step, selection.direction());
-        let body = split_sections(self.spec.expected?)
-            .into_iter()
-            .find(|(h, _)| *h == heading)?
-            .1;
+        let body = self
+            .spec
+            .expected?
+            .outcome(snapshot_step, selection.direction())?
+            .render();
         Some((selection, body))
     }
 
@@ -240,7 +240,7 @@ impl Runner<'_> {
             || {
                 self.implementation.check_alive()?;
                 let table = self.probe_selection(selection)?;
-                last = table.render();
+                last = render_table(&table);
                 Ok::<_, StepError>((last == expected).then_some(()))
             },
         )?;

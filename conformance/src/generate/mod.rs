@@ -12,20 +12,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::case::outcome::{OutcomeRow, OutcomeTable};
 use crate::case::{run_case, CaseSpec};
-use crate::document;
+use crate::document::{Document, Section};
 use crate::fixture::Fixture;
-use crate::iptables::Backend;
 use crate::model::check::{check_document, SectionCheck};
 use crate::model::replay::predict;
-use crate::model::Verdict;
-use crate::probe::Outcome;
+use crate::model::ModelVerdict;
 use crate::profile::Profile;
+use crate::vocabulary::IptablesBackend;
+use crate::vocabulary::Outcome;
+use crate::vocabulary::{OutcomeRow, OutcomeTable};
 
 pub mod case;
+pub mod config;
 
-pub use case::{generate, GenCase, GenConfig};
+pub use case::{generate, GenCase};
+pub use config::GenConfig;
 
 /// The command line.
 #[derive(Debug, Clone)]
@@ -35,7 +37,7 @@ pub struct Options {
     /// The most configs one case publishes.
     pub configs: usize,
     pub profile: PathBuf,
-    pub backends: Vec<Backend>,
+    pub backends: Vec<IptablesBackend>,
     pub out: Option<PathBuf>,
     /// Cases in flight.
     pub threads: usize,
@@ -58,7 +60,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
         count: 0,
         configs: 6,
         profile: in_tree("conformance/implementations/ip-masq-agent-rs.yaml"),
-        backends: Backend::ALL.to_vec(),
+        backends: IptablesBackend::ALL.to_vec(),
         out: None,
         threads: 16,
         shrink_budget: 60,
@@ -92,9 +94,10 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
             "--backend" => {
                 let v = value()?;
                 o.backends = if v == "all" {
-                    Backend::ALL.to_vec()
+                    IptablesBackend::ALL.to_vec()
                 } else {
-                    vec![Backend::parse(&v).ok_or_else(|| format!("--backend: unknown {v:?}"))?]
+                    vec![IptablesBackend::parse(&v)
+                        .ok_or_else(|| format!("--backend: unknown {v:?}"))?]
                 };
             }
             "-h" | "--help" => return Err(USAGE.into()),
@@ -129,7 +132,7 @@ pub fn judge(
     case: &GenCase,
     name: &str,
     profile: &Profile,
-    backend: Backend,
+    backend: IptablesBackend,
     scratch: &Path,
 ) -> Result<Judged, String> {
     let path = scratch.join(format!("{name}.yaml"));
@@ -289,8 +292,8 @@ pub fn shrink(
 
 /// The model's snapshot document for `fixture` (outcome sections only), if it judges
 /// every cell.
-pub fn model_document(fixture: &Fixture) -> Option<String> {
-    let mut doc = String::new();
+pub fn model_document(fixture: &Fixture) -> Option<Document> {
+    let mut doc = Document::default();
     for p in predict(fixture).ok()? {
         let rows = p.rows.ok()?;
         let mut table = OutcomeTable {
@@ -301,10 +304,10 @@ pub fn model_document(fixture: &Fixture) -> Option<String> {
             let mut outcomes = std::collections::BTreeMap::new();
             for (proto, v) in r.cells {
                 let o = match v {
-                    Verdict::Masqueraded { .. } => Outcome::Masqueraded,
-                    Verdict::NotMasqueraded => Outcome::NotMasqueraded,
-                    Verdict::Dropped => Outcome::Dropped,
-                    Verdict::NotModelled(_) => return None,
+                    ModelVerdict::Masqueraded { .. } => Outcome::Masqueraded,
+                    ModelVerdict::NotMasqueraded => Outcome::NotMasqueraded,
+                    ModelVerdict::Dropped => Outcome::Dropped,
+                    ModelVerdict::NotModelled(_) => return None,
                 };
                 outcomes.insert(proto, o);
             }
@@ -315,7 +318,7 @@ pub fn model_document(fixture: &Fixture) -> Option<String> {
                 notes: Default::default(),
             });
         }
-        doc.push_str(&document::outcome_section(p.step, &table));
+        doc.push(Section::outcome(p.step, &table));
     }
     Some(doc)
 }
@@ -336,8 +339,10 @@ pub fn write_fixture(
         std::fs::write(&schema, crate::fixture::schema()).map_err(io)?;
     }
     let fixture = Fixture::load(&path).map_err(|e| e.to_string())?;
-    let doc = model_document(&fixture).ok_or("the model does not judge every cell of it")?;
-    for b in Backend::ALL {
+    let doc = model_document(&fixture)
+        .ok_or("the model does not judge every cell of it")?
+        .render();
+    for b in IptablesBackend::ALL {
         let snap = dir.join(format!("snapshots/{name}@{}.snap", b.name()));
         let text = format!(
             "---\nsource: conformance/src/snapshot.rs\ndescription: {}\n---\n{doc}",

@@ -2,9 +2,9 @@
 //! a snapshot document compared, cell by cell, with what [`super::replay`] predicts.
 
 use super::replay::{predict, Predicted};
-use crate::document::{parse_outcome_heading, split_sections};
+use crate::document::{cell_text, Body, Document, Heading};
 use crate::fixture::Fixture;
-use crate::probe::Proto;
+use crate::vocabulary::{OutcomeTable, Proto};
 
 /// The verdict on one outcome section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,11 +26,11 @@ pub struct Checked {
 
 /// Compares every outcome section of `document` (a snapshot's body) with the model.
 /// `Err`: the whole fixture is not modelled.
-pub fn check_document(fixture: &Fixture, document: &str) -> Result<Vec<Checked>, String> {
+pub fn check_document(fixture: &Fixture, document: &Document) -> Result<Vec<Checked>, String> {
     let predicted = predict(fixture)?;
     let mut out = Vec::new();
-    for (head, body) in split_sections(document) {
-        let Some((direction, step)) = parse_outcome_heading(&head) else {
+    for section in &document.sections {
+        let Heading::Outcome { direction, step } = section.heading else {
             continue;
         };
         let check = match predicted.iter().find(|p| p.step == step) {
@@ -42,7 +42,12 @@ pub fn check_document(fixture: &Fixture, document: &str) -> Result<Vec<Checked>,
                 direction.name(),
                 p.direction.name()
             )]),
-            Some(p) => compare(p, &body),
+            Some(p) => match &section.body {
+                Body::Table(table) => compare(p, table),
+                Body::Text(_) => SectionCheck::Disagrees(vec![format!(
+                    "the outcome section after step {step} is not a table as the runner writes them"
+                )]),
+            },
         };
         out.push(Checked { step, check });
     }
@@ -60,16 +65,12 @@ pub fn check_document(fixture: &Fixture, document: &str) -> Result<Vec<Checked>,
     Ok(out)
 }
 
-fn compare(predicted: &Predicted, body: &str) -> SectionCheck {
+fn compare(predicted: &Predicted, table: &OutcomeTable) -> SectionCheck {
     let rows = match &predicted.rows {
         Ok(r) => r,
         Err(why) => return SectionCheck::NotModelled(why.clone()),
     };
-    let stored: Vec<_> = body
-        .lines()
-        .skip(1)
-        .filter_map(crate::document::parse_outcome_row)
-        .collect();
+    let stored = &table.rows;
     let mut diffs = Vec::new();
     let mut skipped = Vec::new();
     let mut cells = 0;
@@ -80,16 +81,18 @@ fn compare(predicted: &Predicted, body: &str) -> SectionCheck {
             rows.len()
         ));
     }
-    for (row, (name, address, stored_cells)) in rows.iter().zip(&stored) {
-        if &row.name != name || row.address.to_string() != *address {
+    for (row, stored_row) in rows.iter().zip(stored) {
+        let (name, address) = (&stored_row.name, stored_row.address);
+        if &row.name != name || row.address != address {
             diffs.push(format!(
                 "row {name} {address}: the model expects {} {}",
                 row.name, row.address
             ));
             continue;
         }
-        for (i, proto) in Proto::ALL.iter().enumerate() {
-            let stored = stored_cells.get(i).map(String::as_str).unwrap_or("-");
+        for proto in Proto::ALL.iter() {
+            let stored = cell_text(stored_row, *proto);
+            let stored = stored.as_str();
             let Some(verdict) = row.cells.get(proto) else {
                 if stored != "-" {
                     diffs.push(format!(

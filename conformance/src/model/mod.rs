@@ -22,82 +22,11 @@ pub use cidr::{parse_cidr, Net};
 pub use config::{parse, Config, Parsed};
 
 use crate::configmap::Content;
-use crate::probe::Proto;
-use crate::topology;
-
-/// The flags of docs/spec.md §3 that decide outcomes.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Flags {
-    /// `--nomasq-all-reserved-ranges`.
-    pub nomasq_all_reserved_ranges: bool,
-    /// `--enable-ipv6`.
-    pub enable_ipv6: bool,
-    /// `--random-fully` (default true); decides no address, only how ports are picked.
-    pub random_fully: bool,
-    /// `--to-ports`, parsed: the ranges translated tcp/udp/sctp source ports come from.
-    pub to_ports: Vec<RangeInclusive<u16>>,
-}
-
-/// Go's `strconv.ParseBool`, which the `flag` package uses for boolean flags.
-fn go_bool(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
+use crate::vocabulary::addresses;
+use crate::vocabulary::Flags;
+use crate::vocabulary::Proto;
 
 impl Flags {
-    /// Reads the flags of a command line (both `--flag=value` and `--flag value`, §3).
-    /// Flags that decide no outcome (`--masq-chain`, klog's) are skipped.
-    pub fn from_args(args: &[String]) -> Result<Flags, String> {
-        let mut f = Flags {
-            random_fully: true, // §3: default true
-            ..Flags::default()
-        };
-        let mut i = 0;
-        while i < args.len() {
-            let arg = args[i].trim_start_matches('-');
-            let (name, inline) = match arg.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (arg, None),
-            };
-            let boolean = |slot: &mut bool| -> Result<(), String> {
-                // A Go boolean flag takes its value only in the `=` form.
-                *slot = match &inline {
-                    None => true,
-                    Some(v) => go_bool(v).ok_or_else(|| format!("--{name}={v}: not a boolean"))?,
-                };
-                Ok(())
-            };
-            match name {
-                "nomasq-all-reserved-ranges" => boolean(&mut f.nomasq_all_reserved_ranges)?,
-                "enable-ipv6" => boolean(&mut f.enable_ipv6)?,
-                "random-fully" => boolean(&mut f.random_fully)?,
-                "to-ports" => {
-                    let v = match inline {
-                        Some(v) => v,
-                        None => {
-                            i += 1;
-                            args.get(i).cloned().ok_or("--to-ports needs a value")?
-                        }
-                    };
-                    f.to_ports = parse_port_ranges(&v)?;
-                }
-                _ => {
-                    // Value-taking flags in the space form skip their value.
-                    if inline.is_none()
-                        && matches!(name, "masq-chain" | "stderrthreshold" | "v" | "vmodule")
-                    {
-                        i += 1;
-                    }
-                }
-            }
-            i += 1;
-        }
-        Ok(f)
-    }
-
     /// The default list (§2 Keys, §3 `--nomasq-all-reserved-ranges`).
     pub fn default_cidrs(&self) -> Vec<Net> {
         let list: &[&str] = if self.nomasq_all_reserved_ranges {
@@ -109,24 +38,6 @@ impl Flags {
             .map(|t| parse_cidr(t).expect("the spec's ranges are valid"))
             .collect()
     }
-}
-
-/// `--to-ports`: `A-B` or `N`, comma-separated (§3, §4.3).
-pub fn parse_port_ranges(text: &str) -> Result<Vec<RangeInclusive<u16>>, String> {
-    if text.is_empty() {
-        return Ok(Vec::new());
-    }
-    text.split(',')
-        .map(|part| {
-            let (a, b) = part.split_once('-').unwrap_or((part, part));
-            let a: u16 = a.parse().map_err(|_| format!("--to-ports: {part:?}"))?;
-            let b: u16 = b.parse().map_err(|_| format!("--to-ports: {part:?}"))?;
-            if a > b || a == 0 {
-                return Err(format!("--to-ports: {part:?} is not a range"));
-            }
-            Ok(a..=b)
-        })
-        .collect()
 }
 
 /// §2 Keys: the default `nonMasqueradeCIDRs`.
@@ -175,7 +86,7 @@ impl Effective {
 
 /// What a conforming implementation does to one new flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum ModelVerdict {
     /// The receiver sees the address of the interface the node sent the flow out of (the
     /// egress address; towards the pod, the pod-facing one). `ports`: with `--to-ports`, for
     /// tcp, udp and sctp, the ranges the translated source port lies in.
@@ -191,15 +102,15 @@ pub enum Verdict {
     NotModelled(String),
 }
 
-impl Verdict {
-    /// The outcome-table word (`crate::probe::Outcome`'s spelling), or `None` when not
+impl ModelVerdict {
+    /// The outcome-table word (`crate::vocabulary::Outcome`'s spelling), or `None` when not
     /// modelled.
     pub fn cell(&self) -> Option<&'static str> {
         match self {
-            Verdict::Masqueraded { .. } => Some("masqueraded"),
-            Verdict::NotMasqueraded => Some("not-masqueraded"),
-            Verdict::Dropped => Some("dropped"),
-            Verdict::NotModelled(_) => None,
+            ModelVerdict::Masqueraded { .. } => Some("masqueraded"),
+            ModelVerdict::NotMasqueraded => Some("not-masqueraded"),
+            ModelVerdict::Dropped => Some("dropped"),
+            ModelVerdict::NotModelled(_) => None,
         }
     }
 }
@@ -207,12 +118,12 @@ impl Verdict {
 /// The node's own addresses in the sandbox (`crate::topology`): LOCAL destinations.
 pub fn node_addresses() -> [IpAddr; 6] {
     [
-        IpAddr::V4(topology::NODE_V4),
-        IpAddr::V4(topology::NODE_POD_SIDE_V4),
-        IpAddr::V4(topology::NODE_MAIN_V4),
-        IpAddr::V6(topology::NODE_V6),
-        IpAddr::V6(topology::NODE_POD_SIDE_V6),
-        IpAddr::V6(topology::NODE_MAIN_V6),
+        IpAddr::V4(addresses::NODE_V4),
+        IpAddr::V4(addresses::NODE_POD_SIDE_V4),
+        IpAddr::V4(addresses::NODE_MAIN_V4),
+        IpAddr::V6(addresses::NODE_V6),
+        IpAddr::V6(addresses::NODE_POD_SIDE_V6),
+        IpAddr::V6(addresses::NODE_MAIN_V6),
     ]
 }
 
@@ -225,7 +136,7 @@ pub fn decide(
     source: IpAddr,
     destination: IpAddr,
     proto: Proto,
-) -> Verdict {
+) -> ModelVerdict {
     // §6: every direction — from a pod, from the node's own addresses, inbound towards a
     // pod — is decided by the destination alone; the source only has to be of the
     // destination's family for a flow to exist. (Testing the source for locality is the
@@ -233,16 +144,16 @@ pub fn decide(
     let _ = source;
     // §6 / §4.2: the POSTROUTING jump excludes `--dst-type LOCAL`: never masqueraded.
     if node_addresses().contains(&destination) {
-        return Verdict::NotMasqueraded;
+        return ModelVerdict::NotMasqueraded;
     }
     // §5: no good config yet, no rules.
     let Some(rules) = rules else {
-        return Verdict::NotMasqueraded;
+        return ModelVerdict::NotMasqueraded;
     };
     let link_local = match destination {
         // §4.4 and the standard destinations' note: without --enable-ipv6 there are no
         // ip6tables rules, so IPv6 is never masqueraded.
-        IpAddr::V6(_) if !flags.enable_ipv6 => return Verdict::NotMasqueraded,
+        IpAddr::V6(_) if !flags.enable_ipv6 => return ModelVerdict::NotMasqueraded,
         // §4.4: fe80::/10 under masqLinkLocalIPv6, then the IPv6 entries of the list.
         IpAddr::V6(_) => (!rules.masq_link_local_ipv6).then_some(LINK_LOCAL_V6),
         // §4.3: the link-local RETURN comes first while masqLinkLocal is false.
@@ -250,12 +161,12 @@ pub fn decide(
     };
     if let Some(ll) = link_local {
         if parse_cidr(ll).expect("valid").contains(destination) {
-            return Verdict::NotMasqueraded;
+            return ModelVerdict::NotMasqueraded;
         }
     }
     // §4.3: one RETURN per entry of the list (each family's entries in its table).
     if rules.cidrs.iter().any(|n| n.contains(destination)) {
-        return Verdict::NotMasqueraded;
+        return ModelVerdict::NotMasqueraded;
     }
     // §4.3: the final MASQUERADE; with --to-ports, tcp/udp/sctp take their ports from the
     // ranges (one rule each, spread by statistic), other protocols the catch-all.
@@ -263,7 +174,7 @@ pub fn decide(
         Proto::Udp | Proto::Tcp if !flags.to_ports.is_empty() => Some(flags.to_ports.clone()),
         _ => None,
     };
-    Verdict::Masqueraded { ports }
+    ModelVerdict::Masqueraded { ports }
 }
 
 /// What one `config` publication holds, as far as the model is concerned.
@@ -344,8 +255,8 @@ impl History {
 /// The pod's address of the destination's family: the source of every probe.
 pub fn pod_source(destination: IpAddr) -> IpAddr {
     match destination {
-        IpAddr::V4(_) => IpAddr::V4(topology::POD_V4),
-        IpAddr::V6(_) => IpAddr::V6(topology::POD_V6),
+        IpAddr::V4(_) => IpAddr::V4(addresses::POD_V4),
+        IpAddr::V6(_) => IpAddr::V6(addresses::POD_V6),
     }
 }
 
@@ -357,7 +268,7 @@ mod tests {
         Flags::from_args(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
     }
 
-    fn verdict(h: &History, f: &Flags, dst: &str, proto: Proto) -> Verdict {
+    fn verdict(h: &History, f: &Flags, dst: &str, proto: Proto) -> ModelVerdict {
         let d: IpAddr = dst.parse().unwrap();
         decide(h.rules().unwrap(), f, pod_source(d), d, proto)
     }
@@ -368,7 +279,7 @@ mod tests {
         let mut h = History::default();
         assert_eq!(
             verdict(&h, &f, "203.0.113.10", Proto::Udp),
-            Verdict::NotMasqueraded
+            ModelVerdict::NotMasqueraded
         );
         h.publish(
             &Published::Bytes(b"nonMasqueradeCIDRs: [010.0.0.0/8]\n".to_vec()),
@@ -376,19 +287,19 @@ mod tests {
         );
         assert_eq!(h, History::NothingYet, "invalid at start: nothing written");
         h.publish(&Published::Absent, &f);
-        let m = Verdict::Masqueraded { ports: None };
+        let m = ModelVerdict::Masqueraded { ports: None };
         assert_eq!(verdict(&h, &f, "203.0.113.10", Proto::Udp), m);
         assert_eq!(
             verdict(&h, &f, "169.254.169.254", Proto::Tcp),
-            Verdict::NotMasqueraded
+            ModelVerdict::NotMasqueraded
         );
         assert_eq!(
             verdict(&h, &f, "198.51.100.1", Proto::Icmp),
-            Verdict::NotMasqueraded
+            ModelVerdict::NotMasqueraded
         );
         assert_eq!(
             verdict(&h, &f, "2001:db8:ffff::10", Proto::Icmp),
-            Verdict::NotMasqueraded
+            ModelVerdict::NotMasqueraded
         );
         h.publish(
             &Published::Bytes(b"nonMasqueradeCIDRs: []\nmasqLinkLocal: true\n".to_vec()),
@@ -418,28 +329,28 @@ mod tests {
         let h = History::Current(Effective::new(&Config::default(), &f));
         assert_eq!(
             verdict(&h, &f, "2001:db8:ffff::10", Proto::Udp),
-            Verdict::Masqueraded {
+            ModelVerdict::Masqueraded {
                 ports: Some(f.to_ports.clone())
             }
         );
         assert_eq!(
             verdict(&h, &f, "2001:db8:ffff::10", Proto::Icmp),
-            Verdict::Masqueraded { ports: None }
+            ModelVerdict::Masqueraded { ports: None }
         );
         assert_eq!(
             verdict(&h, &f, "2001:db8:1::1", Proto::Udp),
-            Verdict::NotMasqueraded
+            ModelVerdict::NotMasqueraded
         );
         let r = flags(&["--nomasq-all-reserved-ranges=true", "--random-fully=false"]);
         assert!(!r.random_fully);
         let h = History::Current(Effective::new(&Config::default(), &r));
         assert_eq!(
             verdict(&h, &r, "203.0.113.10", Proto::Udp),
-            Verdict::NotMasqueraded
+            ModelVerdict::NotMasqueraded
         );
         assert_eq!(
             verdict(&h, &r, "8.8.8.8", Proto::Udp),
-            Verdict::Masqueraded { ports: None }
+            ModelVerdict::Masqueraded { ports: None }
         );
     }
 }

@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use super::{decide, pod_source, Effective, Flags, History, Published, Verdict};
-use crate::case::outcome::{selected_protocols, selected_targets, Target};
-use crate::direction::Direction;
+use super::{decide, pod_source, Effective, Flags, History, ModelVerdict, Published};
+use crate::fixture::targets::{selected_protocols, selected_targets};
 use crate::fixture::{Fixture, SnapshotPart, Step};
-use crate::probe::Proto;
+use crate::vocabulary::Direction;
+use crate::vocabulary::Proto;
+use crate::vocabulary::Target;
 
 /// What the nat table holds, as the model knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +30,7 @@ enum Kernel {
 pub struct PredictedRow {
     pub name: String,
     pub address: std::net::IpAddr,
-    pub cells: BTreeMap<Proto, Verdict>,
+    pub cells: BTreeMap<Proto, ModelVerdict>,
 }
 
 /// The predicted table of one `## outcome after step N` section.
@@ -58,7 +59,7 @@ pub fn predict(fixture: &Fixture) -> Result<Vec<Predicted>, String> {
     if let Some(why) = unmodelled_fixture(fixture) {
         return Err(why);
     }
-    let flags = Flags::from_args(&fixture.flags)?;
+    let flags = fixture.typed_flags.clone()?;
     let mut history = History::default();
     let mut published = Published::Absent;
     // Before start nothing is written; after start, nothing is known until a wait.

@@ -1,4 +1,4 @@
-//! Probes: real flows from `pod` (or `node`, or `world`: [`crate::direction`]) to
+//! Probes: real flows from `pod` (or `node`, or `world`: [`crate::vocabulary::direction`]) to
 //! destinations, and receivers that report the source address each flow arrived with.
 //!
 //! Every probe is a new flow (a new socket, so a new source port or ICMP id) carrying a
@@ -21,7 +21,6 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::guard::GuardError;
-use crate::topology;
 
 mod send;
 
@@ -35,71 +34,6 @@ pub const PROBE_PORT: u16 = 7777;
 /// to one address differ only in their destination port (the `--random-fully` check).
 pub const SPREAD_PORTS: u16 = 8;
 const TOKEN_PREFIX: &[u8] = b"mcnf-probe:";
-
-/// A transport protocol a probe uses.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Proto {
-    Udp,
-    Tcp,
-    Icmp,
-}
-
-impl Proto {
-    pub const ALL: [Proto; 3] = [Proto::Udp, Proto::Tcp, Proto::Icmp];
-    pub fn name(self) -> &'static str {
-        match self {
-            Proto::Udp => "udp",
-            Proto::Tcp => "tcp",
-            Proto::Icmp => "icmp",
-        }
-    }
-}
-
-/// What the destination saw ([`crate::direction::Direction::classify`] decides it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Source was the address of the interface the node sent the flow out of.
-    Masqueraded,
-    /// Source was the flow's own (the pod's, for flows from the pod).
-    NotMasqueraded,
-    /// Nothing arrived before the deadline.
-    Dropped,
-    /// Something arrived from another address.
-    Unexpected(IpAddr),
-}
-
-impl std::fmt::Display for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Outcome::Masqueraded => f.write_str("masqueraded"),
-            Outcome::NotMasqueraded => f.write_str("not-masqueraded"),
-            Outcome::Dropped => f.write_str("dropped"),
-            Outcome::Unexpected(a) => write!(f, "unexpected {a}"),
-        }
-    }
-}
-
-/// Classifies a source address seen by a receiver of a flow from the pod.
-pub fn classify(source: IpAddr) -> Outcome {
-    let family = if source.is_ipv6() && !source.to_canonical().is_ipv4() {
-        IpAddr::V6(topology::POD_V6)
-    } else {
-        IpAddr::V4(topology::POD_V4)
-    };
-    crate::direction::Direction::Pod.classify(family, source)
-}
 
 /// Errors setting up probes.
 #[derive(Debug, thiserror::Error)]
@@ -406,13 +340,5 @@ mod tests {
     fn icmp_checksum_verifies_to_zero() {
         let pkt = echo_request(false, 12345);
         assert_eq!(icmp_checksum(&pkt), 0);
-    }
-
-    #[test]
-    fn classifies_sources() {
-        assert_eq!(classify(topology::POD_V4.into()), Outcome::NotMasqueraded);
-        assert_eq!(classify(topology::NODE_V6.into()), Outcome::Masqueraded);
-        let other: IpAddr = "192.0.2.9".parse().unwrap();
-        assert_eq!(classify(other), Outcome::Unexpected(other));
     }
 }

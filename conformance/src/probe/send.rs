@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::{io, ProbeError, Proto, PROBE_PORT, SPREAD_PORTS};
+use super::{io, ProbeError, PROBE_PORT, SPREAD_PORTS};
+use crate::vocabulary::Proto;
 
 /// One probe to send.
 #[derive(Debug, Clone)]

@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 
 use libtest_mimic::Arguments;
 
-use crate::iptables::Backend;
+use crate::vocabulary::IptablesBackend;
 
 /// Options of the suite beyond libtest's own.
 #[derive(Debug, Clone)]
 pub struct SuiteOptions {
     pub fixtures_dir: PathBuf,
     pub profile_path: PathBuf,
-    pub backends: Vec<Backend>,
+    pub backends: Vec<IptablesBackend>,
     pub junit: Option<PathBuf>,
     /// Per-trial phase timings as JSON lines (for benchmarks).
     pub timings: Option<PathBuf>,
@@ -141,7 +141,7 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, String> {
     let mut opts = SuiteOptions {
         fixtures_dir: in_tree("fixtures"),
         profile_path: in_tree("conformance/implementations/ip-masq-agent-rs.yaml"),
-        backends: Backend::ALL.to_vec(),
+        backends: IptablesBackend::ALL.to_vec(),
         junit: None,
         timings: None,
         skip_if_unavailable: false,
@@ -193,8 +193,8 @@ pub fn parse_args(args: Vec<String>) -> Result<Command, String> {
             "--backend" => {
                 let v = value("--backend")?;
                 opts.backends = match v.as_str() {
-                    "all" => Backend::ALL.to_vec(),
-                    other => vec![Backend::parse(other).ok_or_else(|| {
+                    "all" => IptablesBackend::ALL.to_vec(),
+                    other => vec![IptablesBackend::parse(other).ok_or_else(|| {
                         format!("--backend: {other:?} is not one of legacy, nft, all")
                     })?],
                 };

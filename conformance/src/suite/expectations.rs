@@ -2,24 +2,25 @@
 //! of a run are added to `expected_failures` with `reason: "TODO"`, keeping the file's
 //! comments and the order of what is there (a text edit, not a re-serialisation).
 
-use crate::iptables::Backend;
-use crate::report::{Record, Status};
+use crate::records::Record;
+use crate::vocabulary::CaseState;
+use crate::vocabulary::IptablesBackend;
 
 /// The entries to add: a fixture that failed on every backend run is one entry, else
 /// `fixture::backend`.
-pub fn failing_cases(records: &[Record], backends: &[Backend]) -> Vec<String> {
+pub fn failing_cases(records: &[Record], backends: &[IptablesBackend]) -> Vec<String> {
     let mut fixtures: Vec<&str> = records
         .iter()
-        .filter(|r| r.status == Status::Failed)
+        .filter(|r| r.state == CaseState::Failed)
         .map(|r| r.fixture.as_str())
         .collect();
     fixtures.sort();
     fixtures.dedup();
     let mut out = Vec::new();
     for f in fixtures {
-        let failed: Vec<Backend> = records
+        let failed: Vec<IptablesBackend> = records
             .iter()
-            .filter(|r| r.fixture == f && r.status == Status::Failed)
+            .filter(|r| r.fixture == f && r.state == CaseState::Failed)
             .map(|r| r.backend)
             .collect();
         if backends.iter().all(|b| failed.contains(b)) {
@@ -120,11 +121,11 @@ mod tests {
 
     #[test]
     fn a_fixture_is_one_entry_only_when_every_backend_failed() {
-        let record = |backend: Backend| Record {
+        let record = |backend: IptablesBackend| Record {
             trial: format!("f::{}", backend.name()),
             fixture: "f".into(),
             backend,
-            status: Status::Failed,
+            state: CaseState::Failed,
             headline: String::new(),
             detail: String::new(),
             reason: None,
@@ -137,13 +138,16 @@ mod tests {
             phases: vec![],
         };
         assert_eq!(
-            failing_cases(&[record(Backend::Legacy)], &Backend::ALL),
+            failing_cases(&[record(IptablesBackend::Legacy)], &IptablesBackend::ALL),
             vec!["f::legacy"]
         );
         assert_eq!(
             failing_cases(
-                &[record(Backend::Legacy), record(Backend::Nft)],
-                &Backend::ALL
+                &[
+                    record(IptablesBackend::Legacy),
+                    record(IptablesBackend::Nft)
+                ],
+                &IptablesBackend::ALL
             ),
             vec!["f"]
         );

@@ -1,4 +1,6 @@
-//! The harness: fixtures × backends as libtest-mimic trials.
+//! The harness: fixtures × backends as libtest-mimic trials, in three steps: [`plan`]
+//! (profile, fixtures, prerequisites), [`execute`] (the trials, each writing to a
+//! [`Recorder`]) and [`publish`] (report, JUnit, timings, summary).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,16 +9,17 @@ use std::sync::Arc;
 use libtest_mimic::{Arguments, Trial};
 
 use crate::fixture::Fixture;
-use crate::iptables::Backend;
-use crate::profile::Profile;
-use crate::report;
-use crate::store::SnapshotMode;
+use crate::records::{self, Recorder};
+use crate::vocabulary::IptablesBackend;
 
 mod args;
 mod expectations;
+mod plan;
+mod publish;
 mod trial;
 
 pub use args::{parse_args, Command, SuiteOptions, USAGE};
+use plan::Plan;
 use trial::{run_trial, TrialSpec};
 
 /// How many cases run at once unless `--test-threads` (or `RUST_TEST_THREADS`) says
@@ -56,13 +59,17 @@ pub fn load_fixtures(dir: &Path) -> Result<Vec<(String, Fixture)>, String> {
 }
 
 /// Why the suite cannot run here, if it cannot.
-pub fn unavailable(backends: &[Backend]) -> Option<String> {
+pub fn unavailable(backends: &[IptablesBackend]) -> Option<String> {
     unavailable_for(backends, false, false)
 }
 
 /// [`unavailable`] for a profile that may need `nft`, in a run that may leave iptables
 /// out (then the backends' binaries are not needed).
-pub fn unavailable_for(backends: &[Backend], nft: bool, without_iptables: bool) -> Option<String> {
+pub fn unavailable_for(
+    backends: &[IptablesBackend],
+    nft: bool,
+    without_iptables: bool,
+) -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
         return Some("not running as root (network namespaces and iptables need it)".into());
     }
@@ -83,99 +90,39 @@ pub fn unavailable_for(backends: &[Backend], nft: bool, without_iptables: bool) 
     None
 }
 
-/// Builds the trials and runs them. `skip_if_unavailable` turns a missing prerequisite
-/// into ignored trials with a visible "SKIPPED" line, except under `CI=true`, where it
-/// fails the run.
+/// Builds the trials and runs them: [`plan::plan`], [`execute`], [`publish::publish`].
+/// `skip_if_unavailable` turns a missing prerequisite into ignored trials with a visible
+/// "SKIPPED" line, except under `CI=true`, where it fails the run.
 pub fn run(opts: SuiteOptions, mut args: Arguments) -> ExitCode {
-    crate::guard::init();
-    let profile = match Profile::load(&opts.profile_path) {
-        Ok(p) => Arc::new(p),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+    let plan = match plan::plan(&opts, &mut args) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
-    let fixtures = match load_fixtures(&opts.fixtures_dir) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let names: Vec<&str> = fixtures.iter().map(|(n, _)| n.as_str()).collect();
-    let unmatched = profile.unmatched_expected_failures(&names);
-    if !unmatched.is_empty() {
-        let list: Vec<&str> = unmatched.iter().map(|e| e.case()).collect();
-        eprintln!(
-            "error: {}: expected_failures names no case of {}: {list:?} (the ratchet must be exact: fix or remove them)",
-            opts.profile_path.display(),
-            opts.fixtures_dir.display()
-        );
-        return ExitCode::from(2);
-    }
-    if args.test_threads.is_none() && std::env::var_os("RUST_TEST_THREADS").is_none() {
-        args.test_threads = Some(DEFAULT_CASES_IN_FLIGHT);
-    }
-    if opts.without_iptables && profile.listings == crate::profile::ListingKind::Iptables {
-        eprintln!(
-            "error: --without-iptables: {} keeps iptables rules (listings: iptables); it cannot run without iptables",
-            opts.profile_path.display()
-        );
-        return ExitCode::from(2);
-    }
-    let blocker = opts.missing.clone().or_else(|| {
-        unavailable_for(
-            &opts.backends,
-            profile.listings == crate::profile::ListingKind::Nftables,
-            opts.without_iptables,
-        )
-    });
-    if let Some(why) = &blocker {
-        if crate::prereq::required() && !args.list {
-            eprintln!("error: cannot run the conformance suite: {why} (CI=true: a test that cannot run fails)");
-            return ExitCode::from(2);
-        }
-        if !opts.skip_if_unavailable && !args.list {
-            eprintln!("error: cannot run the conformance suite: {why}");
-            return ExitCode::from(2);
-        }
-        eprintln!("SKIPPED: conformance suite not run: {why}");
-    } else if !args.list {
-        let swept = crate::names::sweep_stale();
-        if !swept.is_empty() {
-            eprintln!(
-                "swept leftovers of killed runs: namespaces {:?}, processes {:?}, directories {:?}",
-                swept.namespaces, swept.processes, swept.directories
-            );
-        }
-    }
-    let snapshot_dir = std::fs::canonicalize(&opts.fixtures_dir)
-        .unwrap_or(opts.fixtures_dir.clone())
-        .join("snapshots");
-    let mode = SnapshotMode::choose(opts.bless, opts.artifacts.clone());
-    let planned: Vec<crate::verdict::build::Planned> = fixtures
-        .iter()
-        .flat_map(|(name, fixture)| {
-            opts.backends
-                .iter()
-                .map(|&backend| crate::verdict::build::Planned {
-                    fixture: name.clone(),
-                    backend,
-                    features: fixture.features.clone(),
-                })
-        })
-        .collect();
-    let mut specs = Vec::new();
-    for (name, fixture) in &fixtures {
+    let (records, conclusion) = execute(&opts, &plan, &args);
+    publish::publish(&opts, &plan, &records, &conclusion, args.list);
+    conclusion.exit_code()
+}
+
+/// Runs the planned trials under libtest-mimic, each writing its record to a
+/// [`Recorder`] of this run; returns the records and libtest's conclusion.
+fn execute(
+    opts: &SuiteOptions,
+    plan: &Plan,
+    args: &Arguments,
+) -> (Vec<records::Record>, libtest_mimic::Conclusion) {
+    let recorder = Recorder::default();
+    let mut specs: Vec<Arc<TrialSpec>> = Vec::new();
+    for (name, fixture) in &plan.fixtures {
         for &backend in &opts.backends {
             specs.push(Arc::new(TrialSpec {
                 name: name.clone(),
                 fixture: fixture.clone(),
-                profile: profile.clone(),
+                profile: plan.profile.clone(),
                 backend,
-                snapshot_dir: snapshot_dir.clone(),
-                mode: mode.clone(),
+                snapshot_dir: plan.snapshot_dir.clone(),
+                mode: plan.mode.clone(),
                 without_iptables: opts.without_iptables,
+                recorder: recorder.clone(),
             }));
         }
     }
@@ -190,6 +137,7 @@ pub fn run(opts: SuiteOptions, mut args: Arguments) -> ExitCode {
     // Filters are ours (libtest takes one); what they leave out is passed on as exact
     // skips, so that libtest still counts it as filtered out.
     let mut skipped = Vec::new();
+    let blocked = plan.blocker.is_some();
     let trials: Vec<Trial> = specs
         .into_iter()
         .map(|spec| {
@@ -200,100 +148,23 @@ pub fn run(opts: SuiteOptions, mut args: Arguments) -> ExitCode {
             let kind = spec.backend.name();
             Trial::ignorable_test(trial_name, move || run_trial(spec))
                 .with_kind(kind)
-                .with_ignored_flag(blocker.is_some())
+                .with_ignored_flag(blocked)
         })
         .collect();
+    let mut args = args.clone();
     args.filter = None;
     args.skip = skipped;
     args.exact = true;
     println!(
         "masq-conformance: {} fixtures x {} backend(s) against {} ({})",
-        fixtures.len(),
+        plan.fixtures.len(),
         opts.backends.len(),
-        profile.name,
+        plan.profile.name,
         opts.profile_path.display()
     );
-    // Reports name the iptables version the cases ran on (`--iptables`, or the machine's).
-    let suite_name = match blocker.is_none() && !args.list {
-        true if opts.without_iptables => format!("{} without iptables", profile.name),
-        true => format!(
-            "{} on {}",
-            profile.name,
-            crate::iptables::describe(&opts.backends)
-        ),
-        false => profile.name.clone(),
-    };
-    println!("masq-conformance: {suite_name}");
+    println!("masq-conformance: {}", plan.suite_name);
     let conclusion = libtest_mimic::run(&args, trials);
-    let records = report::RECORDS.lock().expect("records poisoned").clone();
-    if !args.list {
-        print!("{}", report::closing(&profile.name, &records, &conclusion));
-    }
-    if let Some(path) = &opts.report {
-        let report = crate::verdict::build::build(&crate::verdict::build::RunFacts {
-            profile: &profile,
-            profile_path: &opts.profile_path,
-            fixtures_dir: &opts.fixtures_dir,
-            planned: &planned,
-            records: &records,
-            backends: &opts.backends,
-            argv: &opts.argv,
-            blocker: blocker.as_deref(),
-            environment: crate::verdict::environment::current(
-                if blocker.is_some() || opts.without_iptables {
-                    &[]
-                } else {
-                    &opts.backends
-                },
-            ),
-        });
-        let text = serde_json::to_string_pretty(&report).expect("a report serialises");
-        match std::fs::write(path, text + "\n") {
-            Ok(()) => println!("report: {} ({:?})", path.display(), report.verdict),
-            Err(e) => eprintln!("error: writing {}: {e}", path.display()),
-        }
-    }
-    if let Some(path) = &opts.write_expectations {
-        // A fixture is one entry only when it failed on every backend there is: a run of
-        // one backend says nothing of the other.
-        let cases = expectations::failing_cases(&records, &Backend::ALL);
-        let written = std::fs::read_to_string(path).and_then(|text| {
-            std::fs::write(path, expectations::add_expected_failures(&text, &cases))
-        });
-        match written {
-            Ok(()) => println!(
-                "{}: {} case(s) added to expected_failures with reason TODO: {cases:?}",
-                path.display(),
-                cases.len()
-            ),
-            Err(e) => eprintln!("error: updating {}: {e}", path.display()),
-        }
-    }
-    if let Some(path) = &opts.junit {
-        if let Err(e) = std::fs::write(path, report::junit(&suite_name, &records)) {
-            eprintln!("error: writing {}: {e}", path.display());
-        }
-    }
-    if let Some(path) = &opts.timings {
-        if let Err(e) = std::fs::write(path, report::timings_jsonl(&records)) {
-            eprintln!("error: writing {}: {e}", path.display());
-        }
-    }
-    if let Ok(summary) = std::env::var("GITHUB_STEP_SUMMARY") {
-        if !summary.is_empty() && !records.is_empty() {
-            use std::io::Write;
-            let text = report::markdown_summary(&suite_name, &records);
-            let written = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&summary)
-                .and_then(|mut f| f.write_all(text.as_bytes()));
-            if let Err(e) = written {
-                eprintln!("error: writing the job summary {summary}: {e}");
-            }
-        }
-    }
-    conclusion.exit_code()
+    (recorder.records(), conclusion)
 }
 
 fn verify_report(path: &Path) -> ExitCode {
@@ -344,9 +215,9 @@ fn compare_reports(paths: &[PathBuf], html: Option<&Path>, baseline: Option<&Pat
             return ExitCode::from(2);
         }
     };
-    print!("{}", crate::verdict::compare::markdown(&reports));
+    print!("{}", crate::verdict::comparison::markdown(&reports));
     if let Some(out) = html {
-        if let Err(e) = std::fs::write(out, crate::verdict::compare::html(&reports)) {
+        if let Err(e) = std::fs::write(out, crate::verdict::comparison::html(&reports)) {
             eprintln!("error: writing {}: {e}", out.display());
             return ExitCode::from(2);
         }
@@ -361,7 +232,7 @@ fn compare_reports(paths: &[PathBuf], html: Option<&Path>, baseline: Option<&Pat
         };
         let mut regressed = false;
         for r in &reports {
-            for line in crate::verdict::compare::regressions(&base, r) {
+            for line in crate::verdict::comparison::regressions(&base, r) {
                 eprintln!("regression: {}: {line}", r.implementation.name);
                 regressed = true;
             }
@@ -393,7 +264,7 @@ pub fn main_with(
         }) => compare_reports(&reports, html.as_deref(), baseline.as_deref()),
         Ok(Command::Badge(path)) => match read_report(&path) {
             Ok(r) => {
-                println!("{}", crate::verdict::compare::badge(&r));
+                println!("{}", crate::verdict::comparison::badge(&r));
                 ExitCode::SUCCESS
             }
             Err(e) => {

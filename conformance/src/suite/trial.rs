@@ -8,23 +8,25 @@ use std::time::Instant;
 use libtest_mimic::{Completion, Failed};
 
 use crate::case::{self, CaseOutput, CaseSpec};
-use crate::document::{sections_marked, LISTING_MARK, NFT_MARK, RULES_MARK};
+use crate::document::judge::{Judge, Rejection};
+use crate::document::store::SnapshotMode;
 use crate::fixture::Fixture;
-use crate::iptables::Backend;
 use crate::profile::{ListingKind, Profile};
-use crate::report::{self, Record, Status};
-use crate::store::{self, SnapshotMode, Stored};
+use crate::records::{Record, Recorder};
+use crate::vocabulary::{CaseState, IptablesBackend};
 
 /// Everything a trial needs; shared read-only between trials.
 pub struct TrialSpec {
     pub name: String,
     pub fixture: Fixture,
     pub profile: Arc<Profile>,
-    pub backend: Backend,
+    pub backend: IptablesBackend,
     pub snapshot_dir: PathBuf,
     pub mode: SnapshotMode,
     /// `--without-iptables`.
     pub without_iptables: bool,
+    /// Where the trial's record goes.
+    pub recorder: Recorder,
 }
 
 /// Why a trial's run did not match.
@@ -48,7 +50,7 @@ fn tail(s: &str, max: usize) -> &str {
     &s[start..]
 }
 
-/// Runs the case and compares its document; never panics (a panic is a failure).
+/// Runs the case and judges its document; never panics (a panic is a failure).
 fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
     let snap_name = format!("{}@{}", spec.name, spec.backend.name());
     let waived: Vec<_> = spec
@@ -57,14 +59,23 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
         .iter()
         .map(|w| w.aspect)
         .collect();
-    let stored = store::stored(&spec.snapshot_dir, &snap_name);
-    let expected = stored.as_deref().map(|s| crate::waivers::apply(s, &waived));
+    let judge = Judge {
+        snapshot_dir: &spec.snapshot_dir,
+        snapshot_name: &snap_name,
+        description: &spec.fixture.description,
+        implementation: &spec.profile.name,
+        waived: &waived,
+        own_listings: spec.profile.listings != ListingKind::Iptables,
+        iptables_listings_bind: spec.profile.iptables_listings_bind(),
+        mode: &spec.mode,
+    };
+    let expected = judge.expected();
     let case_spec = CaseSpec {
         name: &spec.name,
         fixture: &spec.fixture,
         profile: &spec.profile,
         backend: spec.backend,
-        expected: expected.as_deref(),
+        expected: expected.as_ref(),
         without_iptables: spec.without_iptables,
     };
     let run = case::run_case(&case_spec);
@@ -76,105 +87,29 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
         };
         return (Err(failure), run.output);
     }
-    let mut doc = crate::waivers::apply(&run.output.document, &waived);
-    let mut expected = expected;
-    let mut mode = spec.mode.clone();
-    let mut own_verdict = Ok(());
-    if spec.profile.listings != ListingKind::Iptables {
-        // Its own listing is its own regression snapshot; the normative one binds only
-        // its outcomes, and is never rewritten by its run. (A wrong outcome is reported
-        // before a changed listing.)
-        let own = sections_marked(&doc, &[NFT_MARK], true);
-        own_verdict = check_own(spec, &snap_name, &own);
-        let listings = [RULES_MARK, LISTING_MARK, NFT_MARK];
-        doc = sections_marked(&doc, &listings, false);
-        expected = expected.map(|e| sections_marked(&e, &listings, false));
-        if !matches!(mode, SnapshotMode::ReadOnly { .. }) {
-            mode = SnapshotMode::ReadOnly { artifacts: None };
-        }
-    } else if !spec.profile.iptables_listings_bind() {
-        if let Some(stored) = &expected {
-            doc = crate::document::with_stored_rules(&doc, stored);
-        }
-    }
-    let verdict = match store::check(
-        &spec.snapshot_dir,
-        &snap_name,
-        &spec.fixture.description,
-        expected.as_deref(),
-        &doc,
-        &mode,
-    ) {
-        Ok(Stored::Matched) => Ok(()),
-        Ok(Stored::Written(path)) => {
-            eprintln!(
-                "note: {snap_name}: snapshot written to {} (review it before committing)",
-                path.display()
-            );
-            Ok(())
-        }
-        Err(m) => {
-            let step = m
-                .step
-                .and_then(|n| spec.fixture.steps.get(n.wrapping_sub(1)).map(|s| (n, s)))
-                .map(|(n, s)| format!("step {n} ({}): ", s.name()))
-                .unwrap_or_default();
-            Err(Failure {
-                step: m.step,
-                headline: format!("{step}{}", m.headline),
-                detail: m.detail,
-            })
-        }
-    };
-    (verdict.and(own_verdict), run.output)
-}
-
-/// Compares the implementation's own listing with its regression snapshot
-/// (`snapshots/<name>/<case>@<backend>.snap`) when there is one; writes it only when
-/// asked (`--bless`, `INSTA_UPDATE`).
-fn check_own(spec: &TrialSpec, snap_name: &str, own: &str) -> Result<(), Failure> {
-    let dir = spec.snapshot_dir.join(&spec.profile.name);
-    let stored = store::stored(&dir, snap_name);
-    if stored.is_none() && (own.is_empty() || matches!(spec.mode, SnapshotMode::ReadOnly { .. })) {
-        return Ok(()); // nothing recorded for this implementation: nothing to compare
-    }
-    if !matches!(spec.mode, SnapshotMode::ReadOnly { .. }) {
-        if let Err(e) = std::fs::create_dir_all(&dir) {
-            return Err(Failure {
-                step: None,
-                headline: format!("creating {}: {e}", dir.display()),
-                detail: String::new(),
+    let verdict =
+        judge
+            .judge(expected, &run.output.document)
+            .map_err(|rejection| match rejection {
+                Rejection::Snapshot(m) => {
+                    let step = m
+                        .step
+                        .and_then(|n| spec.fixture.steps.get(n.wrapping_sub(1)).map(|s| (n, s)))
+                        .map(|(n, s)| format!("step {n} ({}): ", s.name()))
+                        .unwrap_or_default();
+                    Failure {
+                        step: m.step,
+                        headline: format!("{step}{}", m.headline),
+                        detail: m.detail,
+                    }
+                }
+                Rejection::OwnListing(m) => Failure {
+                    step: m.step,
+                    headline: m.headline,
+                    detail: m.detail,
+                },
             });
-        }
-    }
-    let mode = match &spec.mode {
-        SnapshotMode::ReadOnly { artifacts } => SnapshotMode::ReadOnly {
-            artifacts: artifacts.as_ref().map(|a| a.join(&spec.profile.name)),
-        },
-        other => other.clone(),
-    };
-    let description = format!(
-        "{}'s own listing (a regression snapshot of this implementation, not normative): {}",
-        spec.profile.name, spec.fixture.description
-    );
-    match store::check(&dir, snap_name, &description, stored.as_deref(), own, &mode) {
-        Ok(Stored::Matched) => Ok(()),
-        Ok(Stored::Written(path)) => {
-            eprintln!(
-                "note: {snap_name}: implementation snapshot written to {} (review it before committing)",
-                path.display()
-            );
-            Ok(())
-        }
-        Err(m) => Err(Failure {
-            step: m.step,
-            headline: format!(
-                "{}'s own listing differs from its regression snapshot: {}",
-                spec.profile.name, m.headline
-            ),
-            detail: m.detail,
-        }),
-    }
+    (verdict, run.output)
 }
 
 /// Runs one trial on a fresh thread (namespaces entered by setns never leak into the
@@ -185,7 +120,7 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
     let started = Instant::now();
     let not_run = match spec.profile.first_unsupported(&spec.fixture.features) {
         Some(f) => Some((
-            Status::Unsupported,
+            CaseState::Unsupported,
             format!(
                 "unsupported: needs {f}, which {} does not claim",
                 spec.profile.name
@@ -195,20 +130,20 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
             .fixture
             .inapplicable(spec.profile.listings, spec.without_iptables)
         {
-            Some(why) => Some((Status::Inapplicable, format!("not applicable: {why}"))),
+            Some(why) => Some((CaseState::NotApplicable, format!("not applicable: {why}"))),
             None => spec
                 .profile
                 .file_names(spec.fixture.config_files_needed())
                 .err()
-                .map(|why| (Status::Skipped, format!("not applicable: {why}"))),
+                .map(|why| (CaseState::NotRun, format!("not applicable: {why}"))),
         },
     };
     if let Some((status, reason)) = not_run {
-        report::record(Record {
+        spec.recorder.record(Record {
             trial,
             fixture: spec.name.clone(),
             backend: spec.backend,
-            status,
+            state: status,
             headline: reason.clone(),
             detail: String::new(),
             reason: None,
@@ -262,9 +197,9 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
         .expects_failure(&spec.name, spec.backend)
         .filter(|_| !panicked);
     let (status, headline, detail, reason, step) = match (verdict, expected) {
-        (Ok(()), None) => (Status::Passed, String::new(), String::new(), None, None),
+        (Ok(()), None) => (CaseState::Passed, String::new(), String::new(), None, None),
         (Ok(()), Some(_)) => (
-            Status::Failed,
+            CaseState::Failed,
             format!(
                 "passed, but is listed in expected_failures of {}: remove it from the list",
                 spec.profile.name
@@ -274,16 +209,16 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
             None,
         ),
         (Err(f), Some(entry)) => (
-            Status::KnownFailure,
+            CaseState::KnownFailure,
             f.headline,
             f.detail,
             Some(entry.reason()),
             f.step,
         ),
-        (Err(f), None) => (Status::Failed, f.headline, f.detail, None, f.step),
+        (Err(f), None) => (CaseState::Failed, f.headline, f.detail, None, f.step),
     };
     let message = match status {
-        Status::Failed => {
+        CaseState::Failed => {
             let mut m = format!("{headline}\n  fixture: {}", spec.fixture.description);
             if !detail.is_empty() {
                 m.push_str(&format!("\n{}", detail.trim_end()));
@@ -300,11 +235,11 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
         }
         _ => String::new(),
     };
-    report::record(Record {
+    spec.recorder.record(Record {
         trial,
         fixture: spec.name.clone(),
         backend: spec.backend,
-        status,
+        state: status,
         headline: headline.clone(),
         detail,
         reason: reason.clone(),
@@ -317,8 +252,8 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
         phases: output.timings.phases,
     });
     match status {
-        Status::Passed => Ok(Completion::Completed),
-        Status::KnownFailure => Ok(Completion::ignored_with(format!(
+        CaseState::Passed => Ok(Completion::Completed),
+        CaseState::KnownFailure => Ok(Completion::ignored_with(format!(
             "known failure: {} — {}",
             reason.unwrap_or_default(),
             headline

@@ -5,18 +5,17 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::{
-    environment, feature_results, verdict, CaseRecord, CaseState, ImplementationInfo, ProfileInfo,
-    Report, SuiteInfo, Summary, API_VERSION,
+    environment, feature_results, verdict, CaseRecord, ImplementationInfo, ProfileInfo, Report,
+    SuiteInfo, Summary, API_VERSION,
 };
-use crate::features::Feature;
-use crate::iptables::Backend;
 use crate::profile::Profile;
-use crate::report::{Record, Status};
+use crate::records::Record;
+use crate::vocabulary::{CaseState, Feature, IptablesBackend};
 
 /// One trial the run knew of, run or not.
 pub struct Planned {
     pub fixture: String,
-    pub backend: Backend,
+    pub backend: IptablesBackend,
     pub features: Vec<Feature>,
 }
 
@@ -27,7 +26,7 @@ pub struct RunFacts<'a> {
     pub fixtures_dir: &'a Path,
     pub planned: &'a [Planned],
     pub records: &'a [Record],
-    pub backends: &'a [Backend],
+    pub backends: &'a [IptablesBackend],
     pub argv: &'a [String],
     /// Why nothing ran, when nothing could.
     pub blocker: Option<&'a str>,
@@ -106,10 +105,9 @@ pub fn build(facts: &RunFacts<'_>) -> Report {
                             .to_string(),
                     ),
                 ),
-                Some(r) => match r.status {
-                    Status::Passed => (CaseState::Passed, None),
-                    Status::Failed => (CaseState::Failed, Some(r.headline.clone())),
-                    Status::KnownFailure => (
+                Some(r) => match r.state {
+                    CaseState::Passed => (CaseState::Passed, None),
+                    CaseState::KnownFailure => (
                         CaseState::KnownFailure,
                         Some(format!(
                             "{} — {}",
@@ -117,9 +115,7 @@ pub fn build(facts: &RunFacts<'_>) -> Report {
                             r.headline
                         )),
                     ),
-                    Status::Unsupported => (CaseState::Unsupported, Some(r.headline.clone())),
-                    Status::Skipped => (CaseState::NotRun, Some(r.headline.clone())),
-                    Status::Inapplicable => (CaseState::NotApplicable, Some(r.headline.clone())),
+                    other => (other, Some(r.headline.clone())),
                 },
             };
             CaseRecord {

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::iptables::{Backend, NodeTables};
+use crate::iptables::NodeTables;
+use crate::vocabulary::IptablesBackend;
 
 /// The machine of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -22,7 +23,7 @@ pub struct Environment {
 
 /// Reads the environment; `backends` are asked for their version when the runner can
 /// make a namespace (root).
-pub fn current(backends: &[Backend]) -> Environment {
+pub fn current(backends: &[IptablesBackend]) -> Environment {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown".into());
@@ -42,7 +43,7 @@ pub fn current(backends: &[Backend]) -> Environment {
     }
 }
 
-fn iptables_versions(backends: &[Backend]) -> BTreeMap<String, String> {
+fn iptables_versions(backends: &[IptablesBackend]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let ns = match crate::topology::Namespace::create(format!(
         "{}-env",

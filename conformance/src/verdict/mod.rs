@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::features::{Feature, Level};
+use crate::vocabulary::{CaseState, Feature, Level};
 
 pub mod build;
-pub mod compare;
+pub mod comparison;
 pub mod environment;
 pub mod verify;
 
@@ -34,7 +34,7 @@ pub struct Report {
     pub features: Vec<FeatureResult>,
     pub cases: Vec<CaseRecord>,
     pub summary: Summary,
-    pub verdict: Verdict,
+    pub verdict: RunVerdict,
 }
 
 /// Who was tested (from the profile).
@@ -66,23 +66,6 @@ pub struct ProfileInfo {
     pub path: String,
     /// SHA-256 of the profile file.
     pub digest: String,
-}
-
-/// How a case ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum CaseState {
-    Passed,
-    Failed,
-    /// Failed, as the profile's `expected_failures` says it does.
-    KnownFailure,
-    /// Not run: it needs a feature the profile does not claim.
-    Unsupported,
-    /// Not run: the run was filtered, or could not run it here.
-    NotRun,
-    /// Not run: its steps act on rules of a kind the implementation does not keep
-    /// (docs/validating-an-implementation.md §6); the reason says which.
-    NotApplicable,
 }
 
 /// One trial.
@@ -155,7 +138,9 @@ pub struct Summary {
 /// The verdict levels (docs/validating-an-implementation.md, "Verdicts").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
-pub enum Verdict {
+// Named `Verdict` in the report schema, as before the rename.
+#[schemars(rename = "Verdict")]
+pub enum RunVerdict {
     /// Every case of every claimed feature ran and passed, known failures only outside
     /// the core features.
     Conformant,
@@ -224,23 +209,23 @@ pub fn feature_results(
 }
 
 /// The verdict, from the cases and the feature results.
-pub fn verdict(cases: &[CaseRecord], features: &[FeatureResult]) -> Verdict {
+pub fn verdict(cases: &[CaseRecord], features: &[FeatureResult]) -> RunVerdict {
     if cases.iter().any(|c| c.state == CaseState::Failed) {
-        return Verdict::NonConformant;
+        return RunVerdict::NonConformant;
     }
     if features
         .iter()
         .any(|f| f.supported && f.state == FeatureState::NotRun)
     {
-        return Verdict::Incomplete;
+        return RunVerdict::Incomplete;
     }
     let core_known = cases.iter().any(|c| {
         c.state == CaseState::KnownFailure && c.features.iter().any(|f| f.level() == Level::Core)
     });
     if core_known {
-        Verdict::PartiallyConformant
+        RunVerdict::PartiallyConformant
     } else {
-        Verdict::Conformant
+        RunVerdict::Conformant
     }
 }
 
@@ -283,12 +268,12 @@ mod tests {
             case("b", CaseState::Passed, &Feature::ALL),
         ];
         let f = feature_results(&pass, &all);
-        assert_eq!(verdict(&pass, &f), Verdict::Conformant);
+        assert_eq!(verdict(&pass, &f), RunVerdict::Conformant);
 
         let mut extended_known = pass.clone();
         extended_known.push(case("c", CaseState::KnownFailure, &[Feature::ToPorts]));
         let f = feature_results(&extended_known, &all);
-        assert_eq!(verdict(&extended_known, &f), Verdict::Conformant);
+        assert_eq!(verdict(&extended_known, &f), RunVerdict::Conformant);
         assert_eq!(
             f.iter()
                 .find(|r| r.feature == Feature::ToPorts)
@@ -300,23 +285,23 @@ mod tests {
         let mut core_known = pass.clone();
         core_known.push(case("d", CaseState::KnownFailure, &[Feature::Healing]));
         let f = feature_results(&core_known, &all);
-        assert_eq!(verdict(&core_known, &f), Verdict::PartiallyConformant);
+        assert_eq!(verdict(&core_known, &f), RunVerdict::PartiallyConformant);
 
         let mut failed = core_known.clone();
         failed.push(case("e", CaseState::Failed, &[Feature::Ipv6]));
         let f = feature_results(&failed, &all);
-        assert_eq!(verdict(&failed, &f), Verdict::NonConformant);
+        assert_eq!(verdict(&failed, &f), RunVerdict::NonConformant);
 
         let mut filtered = pass.clone();
         filtered.push(case("f", CaseState::NotRun, &[Feature::Ipv6]));
         let f = feature_results(&filtered, &all);
-        assert_eq!(verdict(&filtered, &f), Verdict::Incomplete);
+        assert_eq!(verdict(&filtered, &f), RunVerdict::Incomplete);
 
         let no_ipv6 = |f: Feature| f != Feature::Ipv6;
         let mut unsupported = pass.clone();
         unsupported.push(case("g", CaseState::Unsupported, &[Feature::Ipv6]));
         unsupported[1].features.retain(|f| *f != Feature::Ipv6);
         let f = feature_results(&unsupported, &no_ipv6);
-        assert_eq!(verdict(&unsupported, &f), Verdict::Conformant);
+        assert_eq!(verdict(&unsupported, &f), RunVerdict::Conformant);
     }
 }

@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::document::{split_sections, LISTING_MARK, RULES_MARK};
+use super::{Body, Document, Section, SectionKind};
 
 /// An aspect of the listings that a profile can waive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -34,21 +34,22 @@ pub struct Waiver {
 
 /// Rewrites the rules and listing sections of `doc` so that the waived aspects no
 /// longer show.
-pub fn apply(doc: &str, aspects: &[ListingAspect]) -> String {
+pub fn apply(doc: &Document, aspects: &[ListingAspect]) -> Document {
     if aspects.is_empty() {
-        return doc.to_string();
+        return doc.clone();
     }
-    split_sections(doc)
-        .into_iter()
-        .map(|(head, body)| {
-            let body = if head.starts_with(RULES_MARK) || head.starts_with(LISTING_MARK) {
-                rewrite(&body, aspects)
-            } else {
-                body
-            };
-            format!("{head}{body}")
+    let sections = doc
+        .sections
+        .iter()
+        .map(|s| match s.kind() {
+            SectionKind::Rules | SectionKind::Listing => Section {
+                heading: s.heading.clone(),
+                body: Body::Text(rewrite(&s.body.render(), aspects)),
+            },
+            _ => s.clone(),
         })
-        .collect()
+        .collect();
+    Document { sections }
 }
 
 fn rewrite(body: &str, aspects: &[ListingAspect]) -> String {
@@ -139,6 +140,10 @@ mod tests {
     use super::*;
 
     const DOC: &str = "## outcome after step 2\nkeep \"this\"\n## rules (iptables-save -t nat) after step 2\n-A POSTROUTING -m comment --comment \"\\\"ip-masq-agent: x\\\"\" -j IP-MASQ-AGENT\n-A IP-MASQ-AGENT -d 10.0.0.0/8 -m comment --comment \"local\" -j RETURN\n-A IP-MASQ-AGENT -d 1.0.0.0/8 -m comment --comment \"local\" -j RETURN\n-A IP-MASQ-AGENT -j MASQUERADE --random-fully\n";
+
+    fn apply(doc: &str, aspects: &[ListingAspect]) -> String {
+        super::apply(&Document::parse(doc), aspects).render()
+    }
 
     #[test]
     fn waived_aspects_vanish_from_listings_only() {

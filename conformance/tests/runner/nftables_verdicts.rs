@@ -6,11 +6,7 @@
 //! A libtest-mimic harness: without root, iptables, nft or the agent the tests are
 //! reported as ignored with the reason; under `CI=true` that fails the run.
 
-mod common;
-
-use std::process::ExitCode;
-
-use common::{agent, profile_with, workspace};
+use crate::common::{agent, profile_with, workspace, Group};
 
 /// A profile of kind nftables running `masq-wrong-agent nft FAULT` on the in-tree agent.
 fn wrong_nft_profile(fault: &str) -> std::path::PathBuf {
@@ -30,7 +26,7 @@ fn wrong_nft_profile(fault: &str) -> std::path::PathBuf {
 
 /// Runs `profile` on the nft backend with `args`.
 fn run_nft(profile: &std::path::Path, args: &[&str]) -> (bool, String) {
-    common::run_suite_on(profile, "nft", args)
+    crate::common::run_suite_on(profile, "nft", args)
 }
 
 /// The profile of the in-tree agent's nftables datapath passes every case it claims with
@@ -330,26 +326,17 @@ fn locality_tested_on_the_source_fails_the_node_originated_cases() {
     std::fs::remove_file(profile).unwrap();
 }
 
-fn main() -> ExitCode {
-    if masq_conformance::nftables::binary().is_none() {
-        // Reported like every missing prerequisite: ignored, or a failure under CI=true.
-        std::env::set_var(
-            "MASQ_SELFTEST_MISSING",
-            "nft is not installed (scripts/setup.sh)",
-        );
-    }
-    let directions = workspace().join("fixtures/directions-default-config.yaml");
-    let waiting: Vec<common::Waiting> = vec![(
-        "locality_tested_on_the_source_fails_the_node_originated_cases",
-        locality_tested_on_the_source_fails_the_node_originated_cases,
-        (!directions.exists()).then(|| {
-            "waits for the node-originated cases (fixtures/directions-*.yaml, branch directions): no pod flow meets the locality check".to_string()
-        }),
-    )];
-    common::run_harness_waiting(
-        "the nftables self-tests",
-        vec![],
-        vec![
+/// This module's tests and what they need.
+pub fn group() -> Group {
+    Group {
+        name: "nftables_verdicts",
+        what: "the nftables self-tests",
+        pure: vec![],
+        root: vec![
+            (
+                "locality_tested_on_the_source_fails_the_node_originated_cases",
+                locality_tested_on_the_source_fails_the_node_originated_cases,
+            ),
             (
                 "the_nftables_profile_passes_without_iptables",
                 the_nftables_profile_passes_without_iptables,
@@ -391,7 +378,9 @@ fn main() -> ExitCode {
                 an_implementation_that_never_heals_fails_the_healing_cases,
             ),
         ],
-        false,
-        waiting,
-    )
+        missing: masq_conformance::nftables::binary()
+            .is_none()
+            .then(|| "nft is not installed (scripts/setup.sh)".to_string()),
+        alone: false,
+    }
 }

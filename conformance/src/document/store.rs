@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::compare::{self, Mismatch};
+use super::mismatch::{self, Mismatch};
+use super::Document;
 
 /// What to do with a snapshot that differs (or does not exist).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,9 +46,17 @@ pub fn snapshot_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.snap"))
 }
 
-/// The stored body of a trial's snapshot, if there is one.
-pub fn stored(dir: &Path, name: &str) -> Option<String> {
-    crate::document::stored_body(&snapshot_path(dir, name))
+/// The stored document of a trial's snapshot, if there is one.
+pub fn stored(dir: &Path, name: &str) -> Option<Document> {
+    stored_body(&snapshot_path(dir, name)).map(|body| Document::parse(&body))
+}
+
+/// The body of a stored insta snapshot (after its `---` header), if the file exists.
+pub fn stored_body(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let rest = text.strip_prefix("---\n")?;
+    let end = rest.find("\n---\n")?;
+    Some(rest[end + 5..].to_string())
 }
 
 /// Compares `doc` (already rewritten for the profile's waivers, as `expected` is) with
@@ -56,12 +65,12 @@ pub fn check(
     dir: &Path,
     name: &str,
     description: &str,
-    expected: Option<&str>,
-    doc: &str,
+    expected: Option<&Document>,
+    doc: &Document,
     mode: &SnapshotMode,
 ) -> Result<Stored, Mismatch> {
     let mismatch = match expected {
-        Some(e) => match compare::compare(e, doc) {
+        Some(e) => match mismatch::compare(e, doc) {
             None => return Ok(Stored::Matched),
             Some(m) => m,
         },
@@ -71,9 +80,10 @@ pub fn check(
                 "no snapshot {} yet (a new fixture? run with --bless, review, commit)",
                 snapshot_path(dir, name).display()
             ),
-            detail: doc.to_string(),
+            detail: doc.render(),
         },
     };
+    let doc = &doc.render();
     match mode {
         SnapshotMode::ReadOnly { artifacts } => {
             if let Some(out) = artifacts {
@@ -91,7 +101,7 @@ pub fn check(
                 }),
             }
         }
-        SnapshotMode::Insta => crate::snapshot::assert_document(dir, name, description, doc)
+        SnapshotMode::Insta => assert_document(dir, name, description, doc)
             .map(|()| Stored::Written(snapshot_path(dir, name)))
             .map_err(|_| mismatch),
     }
@@ -126,6 +136,53 @@ fn write_artifacts(dir: &Path, name: &str, description: &str, doc: &str, m: &Mis
     }
 }
 
+/// A unified diff of expected vs actual, for failure messages.
+pub fn diff(expected: &str, actual: &str) -> String {
+    similar::TextDiff::from_lines(expected, actual)
+        .unified_diff()
+        .context_radius(3)
+        .header("snapshot", "actual")
+        .to_string()
+}
+
+/// Compares `doc` with `<dir>/<name>.snap` through insta (which writes `.snap.new` or
+/// accepts per `INSTA_UPDATE`). Returns a message with the diff on mismatch.
+pub fn assert_document(dir: &Path, name: &str, description: &str, doc: &str) -> Result<(), String> {
+    let path = dir.join(format!("{name}.snap"));
+    let stored = stored_body(&path);
+    let expected = stored.as_deref().unwrap_or("");
+    if stored.is_some() && expected.trim_end() == doc.trim_end() {
+        return Ok(());
+    }
+    let message = match &stored {
+        Some(expected) => format!(
+            "snapshot {} differs:\n{}",
+            path.display(),
+            diff(expected, doc)
+        ),
+        None => format!(
+            "snapshot {} does not exist yet; actual:\n{doc}",
+            path.display()
+        ),
+    };
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(dir);
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_description(description);
+    settings.set_omit_expression(true);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        settings.bind(|| insta::assert_snapshot!(name.to_string(), doc));
+    }));
+    match result {
+        // insta accepted it (INSTA_UPDATE=always or force-pass): report what happened.
+        Ok(()) => {
+            eprintln!("note: {name}: snapshot written by insta (INSTA_UPDATE)");
+            Ok(())
+        }
+        Err(_) => Err(message),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,8 +198,8 @@ mod tests {
             snaps.path(),
             "x@nft",
             "d",
-            Some("## a\n1\n"),
-            "## a\n2\n",
+            Some(&Document::parse("## a\n1\n")),
+            &Document::parse("## a\n2\n"),
             &mode,
         )
         .unwrap_err();
@@ -150,7 +207,15 @@ mod tests {
         assert_eq!(std::fs::read_dir(snaps.path()).unwrap().count(), 0);
         assert!(out.path().join("x@nft.snap.new").exists());
         assert!(out.path().join("x@nft.diff").exists());
-        let missing = check(snaps.path(), "y@nft", "d", None, "## a\n", &mode).unwrap_err();
+        let missing = check(
+            snaps.path(),
+            "y@nft",
+            "d",
+            None,
+            &Document::parse("## a\n"),
+            &mode,
+        )
+        .unwrap_err();
         assert!(missing.headline.contains("--bless"), "{missing:?}");
     }
 
@@ -162,13 +227,15 @@ mod tests {
             "z@legacy",
             "why \"it\" exists",
             None,
-            "## a\n1\n",
+            &Document::parse("## a\n1\n"),
             &SnapshotMode::Bless,
         )
         .unwrap();
         assert_eq!(written, Stored::Written(snaps.path().join("z@legacy.snap")));
         assert_eq!(
-            stored(snaps.path(), "z@legacy").as_deref(),
+            stored(snaps.path(), "z@legacy")
+                .map(|d| d.render())
+                .as_deref(),
             Some("## a\n1\n")
         );
     }

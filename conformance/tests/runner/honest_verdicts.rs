@@ -5,11 +5,7 @@
 //! A libtest-mimic harness: without root, iptables or the agent the tests are reported as
 //! ignored with the reason; under `CI=true` that fails the run.
 
-mod common;
-
-use std::process::ExitCode;
-
-use common::{agent, files_under, profile_with, run_suite, workspace};
+use crate::common::{agent, files_under, profile_with, run_suite, workspace, Group};
 
 fn wrong_agent(args: &[&str]) -> Vec<String> {
     std::iter::once(env!("CARGO_BIN_EXE_masq-wrong-agent").to_string())
@@ -125,7 +121,7 @@ fn judging_another_implementation_writes_nothing_into_fixtures() {
 /// unsupported (never as passed) against an implementation that reads one file.
 fn multi_file_cases_run_only_where_files_are_merged() {
     let merging = workspace().join("conformance/implementations/merging-example.yaml");
-    let out = common::suite_command(&merging)
+    let out = crate::common::suite_command(&merging)
         .env(
             "MASQ_MERGING_AGENT",
             env!("CARGO_BIN_EXE_masq-merging-agent"),
@@ -133,7 +129,7 @@ fn multi_file_cases_run_only_where_files_are_merged() {
         .args(["--backend", "legacy", "multi-file-"])
         .output()
         .unwrap();
-    let (ok, text) = common::success_and_text(&out);
+    let (ok, text) = crate::common::success_and_text(&out);
     assert!(ok, "{text}");
     assert!(
         text.contains("masq-merging-agent: 3 passed, 0 failed"),
@@ -162,12 +158,12 @@ fn the_in_tree_report_is_conformant_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     let profile = workspace().join("conformance/implementations/ip-masq-agent-rs.yaml");
-    let out = common::suite_command(&profile)
+    let out = crate::common::suite_command(&profile)
         .args(["-q", "--report"])
         .arg(&report)
         .output()
         .unwrap();
-    let (ok, text) = common::success_and_text(&out);
+    let (ok, text) = crate::common::success_and_text(&out);
     assert!(ok, "{text}");
     let verify = |path: &std::path::Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
@@ -200,11 +196,13 @@ fn the_in_tree_report_is_conformant_and_verifies() {
     );
 }
 
-fn main() -> ExitCode {
-    common::run_harness(
-        "the verdict self-tests",
-        vec![],
-        vec![
+/// This module's tests and what they need.
+pub fn group() -> Group {
+    Group {
+        name: "honest_verdicts",
+        what: "the verdict self-tests",
+        pure: vec![],
+        root: vec![
             (
                 "the_in_tree_report_is_conformant_and_verifies",
                 the_in_tree_report_is_conformant_and_verifies,
@@ -230,5 +228,7 @@ fn main() -> ExitCode {
                 judging_another_implementation_writes_nothing_into_fixtures,
             ),
         ],
-    )
+        missing: None,
+        alone: false,
+    }
 }

@@ -7,13 +7,9 @@
 //! A libtest-mimic harness: without root, iptables or the agent the tests are reported as
 //! ignored with the reason; under `CI=true` that fails the run.
 
-mod common;
+use std::process::Command;
 
-use std::process::{Command, ExitCode};
-
-use common::{agent, profile_with, run_suite, workspace};
-use libtest_mimic::{Arguments, Trial};
-use masq_conformance::prereq::{self, Verdict};
+use crate::common::{agent, profile_with, run_suite, workspace, Group};
 
 /// The seeds the self-test uses: fixed, so that a failure can be repeated.
 const SEED: &str = "1";
@@ -112,39 +108,23 @@ fn the_in_tree_agent_agrees_with_the_model_on_the_same_seeds() {
     );
 }
 
-fn main() -> ExitCode {
-    let args = Arguments::from_args();
-    let ignore = match prereq::verdict(common::missing_prerequisite()) {
-        Verdict::Run => false,
-        Verdict::Ignore(why) => {
-            eprintln!("ignored: the generator self-tests need root: {why}");
-            true
-        }
-        Verdict::Fail(why) if !args.list => {
-            eprintln!("error: the generator self-tests cannot run: {why}");
-            return ExitCode::FAILURE;
-        }
-        Verdict::Fail(_) => true,
-    };
-    let tests: [(&str, fn()); 2] = [
-        (
-            "finds_a_dropped_cidr_and_writes_a_fixture_that_tells_the_two_apart",
-            finds_a_dropped_cidr_and_writes_a_fixture_that_tells_the_two_apart,
-        ),
-        (
-            "the_in_tree_agent_agrees_with_the_model_on_the_same_seeds",
-            the_in_tree_agent_agrees_with_the_model_on_the_same_seeds,
-        ),
-    ];
-    let trials = tests
-        .into_iter()
-        .map(|(name, f)| {
-            Trial::test(name, move || {
-                f();
-                Ok(())
-            })
-            .with_ignored_flag(ignore)
-        })
-        .collect();
-    libtest_mimic::run(&args, trials).exit_code()
+/// This module's tests and what they need.
+pub fn group() -> Group {
+    Group {
+        name: "generate_finds_bugs",
+        what: "the generator self-tests",
+        pure: vec![],
+        root: vec![
+            (
+                "finds_a_dropped_cidr_and_writes_a_fixture_that_tells_the_two_apart",
+                finds_a_dropped_cidr_and_writes_a_fixture_that_tells_the_two_apart,
+            ),
+            (
+                "the_in_tree_agent_agrees_with_the_model_on_the_same_seeds",
+                the_in_tree_agent_agrees_with_the_model_on_the_same_seeds,
+            ),
+        ],
+        missing: None,
+        alone: false,
+    }
 }

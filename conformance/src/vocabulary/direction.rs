@@ -12,8 +12,8 @@ use std::net::IpAddr;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::probe::Outcome;
-use crate::topology;
+use super::addresses;
+use super::Outcome;
 
 /// Where a probe's flows start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, JsonSchema)]
@@ -91,14 +91,17 @@ impl Direction {
         match self {
             Direction::Pod => (None, row),
             Direction::NodePodAddress => (
-                Some(pick(topology::NODE_POD_SIDE_V4, topology::NODE_POD_SIDE_V6)),
+                Some(pick(
+                    addresses::NODE_POD_SIDE_V4,
+                    addresses::NODE_POD_SIDE_V6,
+                )),
                 row,
             ),
             Direction::NodeMainAddress => (
-                Some(pick(topology::NODE_MAIN_V4, topology::NODE_MAIN_V6)),
+                Some(pick(addresses::NODE_MAIN_V4, addresses::NODE_MAIN_V6)),
                 row,
             ),
-            Direction::World => (Some(row), pick(topology::POD_V4, topology::POD_V6)),
+            Direction::World => (Some(row), pick(addresses::POD_V4, addresses::POD_V6)),
         }
     }
 
@@ -106,8 +109,8 @@ impl Direction {
     pub fn kept_source(self, row: IpAddr) -> IpAddr {
         match self.endpoints(row) {
             (Some(source), _) => source,
-            (None, _) if row.is_ipv6() => topology::POD_V6.into(),
-            (None, _) => topology::POD_V4.into(),
+            (None, _) if row.is_ipv6() => addresses::POD_V6.into(),
+            (None, _) => addresses::POD_V4.into(),
         }
     }
 
@@ -119,10 +122,10 @@ impl Direction {
     pub fn masqueraded_source(self, row: IpAddr) -> IpAddr {
         let v6 = row.is_ipv6();
         match (self, v6) {
-            (Direction::World, false) => topology::NODE_POD_SIDE_V4.into(),
-            (Direction::World, true) => topology::NODE_POD_SIDE_V6.into(),
-            (_, false) => topology::NODE_V4.into(),
-            (_, true) => topology::NODE_V6.into(),
+            (Direction::World, false) => addresses::NODE_POD_SIDE_V4.into(),
+            (Direction::World, true) => addresses::NODE_POD_SIDE_V6.into(),
+            (_, false) => addresses::NODE_V4.into(),
+            (_, true) => addresses::NODE_V6.into(),
         }
     }
 
@@ -140,6 +143,16 @@ impl Direction {
             Outcome::Unexpected(seen)
         }
     }
+}
+
+/// Classifies a source address seen by a receiver of a flow from the pod.
+pub fn classify(source: IpAddr) -> Outcome {
+    let family = if source.is_ipv6() && !source.to_canonical().is_ipv4() {
+        IpAddr::V6(addresses::POD_V6)
+    } else {
+        IpAddr::V4(addresses::POD_V4)
+    };
+    Direction::Pod.classify(family, source)
 }
 
 #[cfg(test)]
@@ -195,5 +208,13 @@ mod tests {
         for d in Direction::ALL {
             assert_eq!(Direction::from_heading_note(d.heading_note()), Some(d));
         }
+    }
+
+    #[test]
+    fn classifies_sources() {
+        assert_eq!(classify(addresses::POD_V4.into()), Outcome::NotMasqueraded);
+        assert_eq!(classify(addresses::NODE_V6.into()), Outcome::Masqueraded);
+        let other: IpAddr = "192.0.2.9".parse().unwrap();
+        assert_eq!(classify(other), Outcome::Unexpected(other));
     }
 }

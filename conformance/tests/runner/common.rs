@@ -1,82 +1,79 @@
-//! Helpers shared by the runner's self-test harnesses.
-
-#![allow(dead_code)]
+//! Helpers shared by the runner's self-tests: the harness of groups, and running the
+//! suite as a user would.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::RwLock;
 
 use libtest_mimic::{Arguments, Trial};
-use masq_conformance::iptables;
-use masq_conformance::prereq::{self, Verdict};
+use masq_conformance::prereq::{self, PrereqAction};
 
 /// A test of a self-test harness: a name and a body that panics on failure.
 pub type Test = (&'static str, fn());
 
-/// Runs `pure` tests always and `root` tests when root, iptables and the agent are there:
-/// otherwise the root tests are reported as ignored with the reason, and under `CI=true`
-/// the run fails instead. `what` names the tests in those messages.
-pub fn run_harness(what: &str, pure: Vec<Test>, root: Vec<Test>) -> ExitCode {
-    run_harness_with(what, pure, root, false)
+/// A group of self-tests with its prerequisites (one module of this harness).
+pub struct Group {
+    /// The module: the prefix of its tests' names.
+    pub name: &'static str,
+    /// Names the tests in messages ("the runner self-tests").
+    pub what: &'static str,
+    /// Tests that need nothing.
+    pub pure: Vec<Test>,
+    /// Tests that need root, iptables and the in-tree agent.
+    pub root: Vec<Test>,
+    /// A prerequisite of the group's own, missing here (nft, for example).
+    pub missing: Option<String>,
+    /// Its tests watch machine-wide state (namespaces, processes, a sweep) that another
+    /// test's run would disturb (a suite run sweeps the leftovers of a killed run that a
+    /// test is about to look at): each runs while no other test does.
+    pub alone: bool,
 }
 
-/// [`run_harness`], one test at a time when `serial`: for tests that watch machine-wide
-/// state (namespaces, processes, a sweep), which another test's run would disturb — a
-/// suite run sweeps the leftovers of a killed run that a test is about to look at.
-pub fn run_harness_with(what: &str, pure: Vec<Test>, root: Vec<Test>, serial: bool) -> ExitCode {
-    run_harness_waiting(what, pure, root, serial, Vec::new())
-}
+/// Held shared by every test, and exclusively by a test of a group run `alone`.
+static MACHINE: RwLock<()> = RwLock::new(());
 
-/// A root test that waits for something not in this tree yet (fixtures another branch
-/// adds): `Some(reason)` reports it as ignored with that reason, `None` runs it.
-pub type Waiting = (&'static str, fn(), Option<String>);
-
-/// [`run_harness_with`], plus root tests that may be waiting (see [`Waiting`]).
-pub fn run_harness_waiting(
-    what: &str,
-    pure: Vec<Test>,
-    root: Vec<Test>,
-    serial: bool,
-    waiting: Vec<Waiting>,
-) -> ExitCode {
-    let mut args = Arguments::from_args();
-    if serial && args.test_threads.is_none() {
-        args.test_threads = Some(1);
-    }
-    let ignore = match prereq::verdict(missing_prerequisite()) {
-        Verdict::Run => false,
-        Verdict::Ignore(why) => {
-            eprintln!("ignored: {what} that need root: {why}");
-            true
-        }
-        Verdict::Fail(why) if !args.list => {
-            eprintln!("error: {what} cannot run: {why}");
-            return ExitCode::FAILURE;
-        }
-        Verdict::Fail(_) => true,
-    };
-    masq_conformance::guard::init();
-    let trial = |(name, f): Test| {
-        Trial::test(name, move || {
-            f();
-            Ok(())
-        })
-    };
-    let waiting = waiting.into_iter().map(|(name, f, why)| {
-        Trial::ignorable_test(name, move || match &why {
-            Some(reason) => Ok(libtest_mimic::Completion::ignored_with(reason)),
-            None => {
-                f();
-                Ok(libtest_mimic::Completion::Completed)
+/// Runs every group's `pure` tests always and its `root` tests when their prerequisites
+/// are there: otherwise those are reported as ignored with the reason, and under
+/// `CI=true` the run fails instead.
+pub fn run_groups(groups: Vec<Group>) -> ExitCode {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    for group in groups {
+        let missing = group.missing.clone().or_else(missing_prerequisite);
+        let ignore = match prereq::action(missing) {
+            PrereqAction::Run => false,
+            PrereqAction::Ignore(why) => {
+                eprintln!("ignored: {} that need root: {why}", group.what);
+                true
             }
-        })
-        .with_ignored_flag(ignore)
-    });
-    let trials = pure
-        .into_iter()
-        .map(trial)
-        .chain(root.into_iter().map(|t| trial(t).with_ignored_flag(ignore)))
-        .chain(waiting)
-        .collect();
+            PrereqAction::Fail(why) if !args.list => {
+                eprintln!("error: {} cannot run: {why}", group.what);
+                return ExitCode::FAILURE;
+            }
+            PrereqAction::Fail(_) => true,
+        };
+        let alone = group.alone;
+        let trial = |(name, f): Test| {
+            Trial::test(format!("{}::{name}", group.name), move || {
+                let (_alone, _shared);
+                if alone {
+                    _alone = MACHINE.write().unwrap_or_else(|p| p.into_inner());
+                } else {
+                    _shared = MACHINE.read().unwrap_or_else(|p| p.into_inner());
+                }
+                f();
+                Ok(())
+            })
+        };
+        trials.extend(group.pure.into_iter().map(trial));
+        trials.extend(
+            group
+                .root
+                .into_iter()
+                .map(|t| trial(t).with_ignored_flag(ignore)),
+        );
+    }
+    masq_conformance::guard::init();
     libtest_mimic::run(&args, trials).exit_code()
 }
 
@@ -100,7 +97,9 @@ pub fn missing_prerequisite() -> Option<String> {
     if let Ok(why) = std::env::var("MASQ_SELFTEST_MISSING") {
         return Some(why);
     }
-    if let Some(why) = masq_conformance::suite::unavailable(&iptables::Backend::ALL) {
+    if let Some(why) =
+        masq_conformance::suite::unavailable(&masq_conformance::vocabulary::IptablesBackend::ALL)
+    {
         return Some(why);
     }
     let agent = agent();

@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use crate::document::{split_sections, LISTING_MARK, OUTCOME_MARK, RULES_MARK};
+use super::{cell_text, Body, Document, Heading, SectionKind};
+use crate::vocabulary::{OutcomeTable, Proto};
 
 /// How a document differs from its snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,39 +19,38 @@ pub struct Mismatch {
 }
 
 /// Compares `actual` with `expected` section by section; `None` when they agree.
-pub fn compare(expected: &str, actual: &str) -> Option<Mismatch> {
-    if expected.trim_end() == actual.trim_end() {
+pub fn compare(expected: &Document, actual: &Document) -> Option<Mismatch> {
+    if expected.render().trim_end() == actual.render().trim_end() {
         return None;
     }
-    let exp = split_sections(expected);
-    let act = split_sections(actual);
-    let mut headings: Vec<&str> = exp.iter().map(|(h, _)| h.as_str()).collect();
-    for (h, _) in &act {
-        if !headings.contains(&h.as_str()) {
-            headings.push(h);
+    let mut headings: Vec<&Heading> = expected.sections.iter().map(|s| &s.heading).collect();
+    for s in &actual.sections {
+        if !headings.contains(&&s.heading) {
+            headings.push(&s.heading);
         }
     }
+    let body_of = |doc: &'_ Document, heading: &Heading| -> Option<Body> {
+        doc.sections
+            .iter()
+            .find(|s| s.heading == *heading)
+            .map(|s| s.body.clone())
+    };
     let mut first: Option<(Option<usize>, String)> = None;
     let mut detail = String::new();
     for heading in headings {
-        let e = exp
-            .iter()
-            .find(|(h, _)| h == heading)
-            .map(|(_, b)| b.as_str());
-        let a = act
-            .iter()
-            .find(|(h, _)| h == heading)
-            .map(|(_, b)| b.as_str());
-        if e == a {
+        let e = body_of(expected, heading);
+        let a = body_of(actual, heading);
+        let (e_text, a_text) = (e.as_ref().map(Body::render), a.as_ref().map(Body::render));
+        if e_text == a_text {
             continue;
         }
-        let title = heading.trim_end().trim_start_matches("## ");
-        let step = step_of(heading);
+        let title = heading.title();
+        let step = heading.step();
         let (line, body) = match (e, a) {
-            (Some(e), Some(a)) if heading.starts_with(OUTCOME_MARK) => outcome_difference(e, a),
+            (Some(Body::Table(e)), Some(Body::Table(a))) => outcome_difference(&e, &a),
             (Some(e), Some(a)) => (
                 format!("{title} differs"),
-                similar::TextDiff::from_lines(e, a)
+                similar::TextDiff::from_lines(&e.render(), &a.render())
                     .unified_diff()
                     .context_radius(3)
                     .header("snapshot", "actual")
@@ -58,15 +58,14 @@ pub fn compare(expected: &str, actual: &str) -> Option<Mismatch> {
             ),
             (Some(e), None) => (
                 format!("{title}: in the snapshot, missing from this run"),
-                e.to_string(),
+                e.render(),
             ),
-            (None, Some(a)) => (format!("{title}: not in the snapshot"), a.to_string()),
+            (None, Some(a)) => (format!("{title}: not in the snapshot"), a.render()),
             (None, None) => continue,
         };
-        let kind = if heading.starts_with(RULES_MARK) || heading.starts_with(LISTING_MARK) {
-            " (normalised)"
-        } else {
-            ""
+        let kind = match heading.kind() {
+            SectionKind::Rules | SectionKind::Listing => " (normalised)",
+            _ => "",
         };
         writeln!(detail, "{title}{kind}:\n{}", body.trim_end()).ok();
         if first.is_none() {
@@ -81,52 +80,22 @@ pub fn compare(expected: &str, actual: &str) -> Option<Mismatch> {
     })
 }
 
-/// The step number in a heading "... after step N".
-fn step_of(heading: &str) -> Option<usize> {
-    heading
-        .trim_end()
-        .rsplit_once("after step ")
-        .and_then(|(_, n)| n.trim().parse().ok())
-}
-
-/// A parsed table row: name, address, cells.
-type Row = (String, String, Vec<String>);
-
-fn parse_table(body: &str) -> (Vec<String>, Vec<Row>) {
-    let mut lines = body.lines();
-    let header: Vec<String> = lines
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .skip(2)
-        .map(str::to_string)
-        .collect();
-    let rows = lines
-        .filter_map(crate::document::parse_outcome_row)
-        .collect();
-    (header, rows)
-}
-
 /// Expected and actual outcome tables side by side; `*` marks a cell that differs.
-fn outcome_difference(expected: &str, actual: &str) -> (String, String) {
-    let (protos, exp_rows) = parse_table(expected);
-    let (_, act_rows) = parse_table(actual);
-    let mut names: Vec<(String, String)> = exp_rows
+fn outcome_difference(expected: &OutcomeTable, actual: &OutcomeTable) -> (String, String) {
+    let protos: Vec<&str> = Proto::ALL.iter().map(|p| p.name()).collect();
+    let mut names: Vec<(String, String)> = expected
+        .rows
         .iter()
-        .map(|(n, a, _)| (n.clone(), a.clone()))
+        .map(|r| (r.name.clone(), r.address.to_string()))
         .collect();
-    for (n, a, _) in &act_rows {
-        if !names.iter().any(|(m, _)| m == n) {
-            names.push((n.clone(), a.clone()));
+    for r in &actual.rows {
+        if !names.iter().any(|(m, _)| *m == r.name) {
+            names.push((r.name.clone(), r.address.to_string()));
         }
     }
     let width = 17;
     // `destination`, or `source` for inbound flows (the table's own first column).
-    let label = expected
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().next())
-        .unwrap_or("destination");
+    let label = expected.direction.row_label();
     let mut out = format!(
         "{:<14} {:<20} | {:<w$}| actual (* = differs)\n{:<14} {:<20} | ",
         "",
@@ -134,7 +103,7 @@ fn outcome_difference(expected: &str, actual: &str) -> (String, String) {
         "expected",
         label,
         "address",
-        w = width * protos.len().max(1)
+        w = width * protos.len()
     );
     for p in &protos {
         write!(out, "{p:<width$}").ok();
@@ -146,13 +115,15 @@ fn outcome_difference(expected: &str, actual: &str) -> (String, String) {
     out = out.trim_end().to_string() + "\n";
     let mut differing = Vec::new();
     for (name, address) in &names {
-        let cells = |rows: &[Row]| {
-            rows.iter()
-                .find(|(n, _, _)| n == name)
-                .map(|(_, _, c)| c.clone())
+        let cells = |table: &OutcomeTable| -> Vec<String> {
+            table
+                .rows
+                .iter()
+                .find(|r| r.name == *name)
+                .map(|r| Proto::ALL.iter().map(|&p| cell_text(r, p)).collect())
                 .unwrap_or_default()
         };
-        let (e, a) = (cells(&exp_rows), cells(&act_rows));
+        let (e, a) = (cells(expected), cells(actual));
         let mut line = format!("{name:<14} {address:<20} | ");
         for i in 0..protos.len() {
             write!(
@@ -189,21 +160,56 @@ fn outcome_difference(expected: &str, actual: &str) -> (String, String) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::collections::BTreeMap;
 
-    const HEAD: &str =
-        "destination    address              udp              tcp              icmp\n";
+    use super::*;
+    use crate::document::Section;
+    use crate::vocabulary::{Direction, Outcome, OutcomeRow};
+
+    fn row(name: &str, address: &str, cells: [Outcome; 3]) -> OutcomeRow {
+        OutcomeRow {
+            name: name.into(),
+            address: address.parse().unwrap(),
+            outcomes: Proto::ALL.into_iter().zip(cells).collect(),
+            notes: BTreeMap::new(),
+        }
+    }
+
+    fn outcome_doc(step: usize, rows: Vec<OutcomeRow>) -> Document {
+        let table = OutcomeTable {
+            rows,
+            direction: Direction::Pod,
+        };
+        Document {
+            sections: vec![Section::outcome(step, &table)],
+        }
+    }
 
     #[test]
     fn equal_documents_agree() {
-        let doc = format!("## outcome after step 2\n{HEAD}internet 203.0.113.10 masqueraded masqueraded masqueraded\n");
+        let m = Outcome::Masqueraded;
+        let doc = outcome_doc(2, vec![row("internet", "203.0.113.10", [m, m, m])]);
         assert_eq!(compare(&doc, &doc), None);
     }
 
     #[test]
     fn outcome_cells_that_differ_are_marked_and_named() {
-        let e = format!("## outcome after step 4\n{HEAD}rfc1918-10 10.96.0.10 not-masqueraded not-masqueraded not-masqueraded\ninternet 203.0.113.10 masqueraded masqueraded masqueraded\n");
-        let a = format!("## outcome after step 4\n{HEAD}rfc1918-10 10.96.0.10 masqueraded not-masqueraded unexpected 10.9.9.9\ninternet 203.0.113.10 masqueraded masqueraded masqueraded\n");
+        let (m, k) = (Outcome::Masqueraded, Outcome::NotMasqueraded);
+        let odd = Outcome::Unexpected("10.9.9.9".parse().unwrap());
+        let e = outcome_doc(
+            4,
+            vec![
+                row("rfc1918-10", "10.96.0.10", [k, k, k]),
+                row("internet", "203.0.113.10", [m, m, m]),
+            ],
+        );
+        let a = outcome_doc(
+            4,
+            vec![
+                row("rfc1918-10", "10.96.0.10", [m, k, odd]),
+                row("internet", "203.0.113.10", [m, m, m]),
+            ],
+        );
         let m = compare(&e, &a).unwrap();
         assert_eq!(m.step, Some(4));
         assert_eq!(
@@ -227,9 +233,11 @@ mod tests {
 
     #[test]
     fn listings_get_a_unified_diff_and_missing_sections_are_named() {
-        let e = "## rules (iptables-save -t nat) after step 3\n*nat\n-A X -j RETURN\nCOMMIT\n";
-        let a = "## rules (iptables-save -t nat) after step 3\n*nat\nCOMMIT\n## terminate after step 5\nexited\n";
-        let m = compare(e, a).unwrap();
+        let e = Document::parse(
+            "## rules (iptables-save -t nat) after step 3\n*nat\n-A X -j RETURN\nCOMMIT\n",
+        );
+        let a = Document::parse("## rules (iptables-save -t nat) after step 3\n*nat\nCOMMIT\n## terminate after step 5\nexited\n");
+        let m = compare(&e, &a).unwrap();
         assert_eq!(m.step, Some(3));
         assert!(m
             .headline

@@ -5,29 +5,33 @@
 use std::path::Path;
 use std::time::Duration;
 
-use masq_conformance::features::Feature;
-use masq_conformance::iptables::Backend;
 use masq_conformance::profile::Profile;
-use masq_conformance::report::{Record, Status};
+use masq_conformance::records::Record;
 use masq_conformance::verdict::build::{build, Planned, RunFacts};
 use masq_conformance::verdict::environment::Environment;
-use masq_conformance::verdict::{self, verify::verify, Verdict};
+use masq_conformance::verdict::{self, comparison, verify::verify, RunVerdict};
+use masq_conformance::vocabulary::{CaseState, Feature, IptablesBackend};
 
-fn record(fixture: &str, backend: Backend, status: Status, features: &[Feature]) -> Record {
+fn record(
+    fixture: &str,
+    backend: IptablesBackend,
+    status: CaseState,
+    features: &[Feature],
+) -> Record {
     Record {
         trial: format!("{fixture}::{}", backend.name()),
         fixture: fixture.into(),
         backend,
-        status,
-        headline: if status == Status::Passed {
+        state: status,
+        headline: if status == CaseState::Passed {
             String::new()
         } else {
             "step 3 (wait): x".into()
         },
         detail: String::new(),
-        reason: (status == Status::KnownFailure).then(|| "known".into()),
+        reason: (status == CaseState::KnownFailure).then(|| "known".into()),
         features: features.to_vec(),
-        failing_step: (status != Status::Passed).then_some(3),
+        failing_step: (status != CaseState::Passed).then_some(3),
         reload_latencies: vec![],
         message: String::new(),
         tables: vec![],
@@ -54,7 +58,7 @@ fn report_text(records: &[Record]) -> String {
         fixtures_dir: &root.join("fixtures"),
         planned: &planned,
         records,
-        backends: &Backend::ALL,
+        backends: &IptablesBackend::ALL,
         argv: &[
             "masq-conformance".into(),
             "--report".into(),
@@ -73,12 +77,22 @@ fn report_text(records: &[Record]) -> String {
 
 fn all_features_pass() -> Vec<Record> {
     vec![
-        record("a", Backend::Legacy, Status::Passed, &Feature::ALL[..17]),
-        record("b", Backend::Nft, Status::Passed, &Feature::ALL[18..]),
+        record(
+            "a",
+            IptablesBackend::Legacy,
+            CaseState::Passed,
+            &Feature::ALL[..17],
+        ),
+        record(
+            "b",
+            IptablesBackend::Nft,
+            CaseState::Passed,
+            &Feature::ALL[18..],
+        ),
         record(
             "m",
-            Backend::Nft,
-            Status::Unsupported,
+            IptablesBackend::Nft,
+            CaseState::Unsupported,
             &[Feature::MultiFile],
         ),
     ]
@@ -100,7 +114,7 @@ fn the_stored_schema_is_the_generated_one() {
 fn a_built_report_verifies_and_edits_do_not() {
     let text = report_text(&all_features_pass());
     let report = verify(&text).unwrap_or_else(|p| panic!("{p:?}\n{text}"));
-    assert_eq!(report.verdict, Verdict::Conformant);
+    assert_eq!(report.verdict, RunVerdict::Conformant);
     assert!(report
         .command
         .starts_with("masq-conformance --report r.json"));
@@ -114,10 +128,20 @@ fn a_built_report_verifies_and_edits_do_not() {
     );
 
     let failing = report_text(&[
-        record("a", Backend::Legacy, Status::Failed, &Feature::ALL[..17]),
-        record("b", Backend::Nft, Status::Passed, &Feature::ALL[18..]),
+        record(
+            "a",
+            IptablesBackend::Legacy,
+            CaseState::Failed,
+            &Feature::ALL[..17],
+        ),
+        record(
+            "b",
+            IptablesBackend::Nft,
+            CaseState::Passed,
+            &Feature::ALL[18..],
+        ),
     ]);
-    assert_eq!(verify(&failing).unwrap().verdict, Verdict::NonConformant);
+    assert_eq!(verify(&failing).unwrap().verdict, RunVerdict::NonConformant);
     // A failure turned into a pass, counts and all: the failure it carries gives it away.
     let mut v: serde_json::Value = serde_json::from_str(&failing).unwrap();
     v["cases"][0]["state"] = serde_json::json!("passed");
@@ -143,16 +167,26 @@ fn a_known_failure_in_a_core_feature_is_partial_and_filtered_runs_do_not_verify(
     let partial = report_text(&[
         record(
             "a",
-            Backend::Legacy,
-            Status::KnownFailure,
+            IptablesBackend::Legacy,
+            CaseState::KnownFailure,
             &[Feature::Healing],
         ),
-        record("b", Backend::Nft, Status::Passed, &Feature::ALL[..17]),
-        record("c", Backend::Nft, Status::Passed, &Feature::ALL[18..]),
+        record(
+            "b",
+            IptablesBackend::Nft,
+            CaseState::Passed,
+            &Feature::ALL[..17],
+        ),
+        record(
+            "c",
+            IptablesBackend::Nft,
+            CaseState::Passed,
+            &Feature::ALL[18..],
+        ),
     ]);
     assert_eq!(
         verify(&partial).unwrap().verdict,
-        Verdict::PartiallyConformant
+        RunVerdict::PartiallyConformant
     );
     let mut records = all_features_pass();
     records.pop();
@@ -168,4 +202,77 @@ fn a_known_failure_in_a_core_feature_is_partial_and_filtered_runs_do_not_verify(
             .any(|p| p.contains("claimed as supported, but some of its cases were not run")),
         "{problems:?}"
     );
+}
+
+/// A report of `records`, read back as a user's CI reads it.
+fn report_of(records: &[Record]) -> verdict::Report {
+    verify(&report_text(records)).unwrap()
+}
+
+/// `compare --baseline` gates a user's CI on these lines: each names a case that passed
+/// in the baseline and does not now.
+fn regressions(baseline: &[Record], current: &[Record]) -> Vec<String> {
+    comparison::regressions(&report_of(baseline), &report_of(current))
+}
+
+fn case(fixture: &str, state: CaseState) -> Record {
+    record(fixture, IptablesBackend::Legacy, state, &[Feature::ALL[0]])
+}
+
+#[test]
+fn a_case_that_passed_and_fails_now_is_a_regression() {
+    let lines = regressions(
+        &[case("a", CaseState::Passed), case("b", CaseState::Passed)],
+        &[case("a", CaseState::Failed), case("b", CaseState::Passed)],
+    );
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("a::legacy: passed in the baseline, "),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_case_that_passed_and_did_not_run_or_is_known_to_fail_now_is_a_regression() {
+    for now in [
+        CaseState::KnownFailure,
+        CaseState::Unsupported,
+        CaseState::NotRun,
+        CaseState::NotApplicable,
+    ] {
+        let lines = regressions(&[case("a", CaseState::Passed)], &[case("a", now)]);
+        assert_eq!(lines.len(), 1, "{now:?}: {lines:?}");
+    }
+}
+
+#[test]
+fn a_removed_case_is_a_regression_and_a_new_one_is_not() {
+    let lines = regressions(
+        &[case("gone", CaseState::Passed)],
+        &[case("new", CaseState::Failed)],
+    );
+    assert_eq!(
+        lines,
+        ["gone::legacy: passed in the baseline, missing now"],
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn only_cases_that_passed_in_the_baseline_can_regress() {
+    let baseline = [
+        case("known", CaseState::KnownFailure),
+        case("failed", CaseState::Failed),
+        case("unsupported", CaseState::Unsupported),
+        case("same", CaseState::Passed),
+    ];
+    let current = [
+        case("known", CaseState::Failed),
+        case("failed", CaseState::Failed),
+        case("unsupported", CaseState::Failed),
+        case("same", CaseState::Passed),
+    ];
+    assert_eq!(regressions(&baseline, &current), Vec::<String>::new());
+    // Fixed cases are no regression either.
+    assert_eq!(regressions(&current, &baseline), Vec::<String>::new());
 }

@@ -30,13 +30,13 @@ fn case_cell(state: CaseState) -> (&'static str, &'static str) {
 }
 
 /// A verdict as people write it.
-pub fn verdict_label(v: super::Verdict) -> &'static str {
-    use super::Verdict;
+pub fn verdict_label(v: super::RunVerdict) -> &'static str {
+    use super::RunVerdict;
     match v {
-        Verdict::Conformant => "conformant",
-        Verdict::PartiallyConformant => "partially conformant",
-        Verdict::NonConformant => "non-conformant",
-        Verdict::Incomplete => "incomplete",
+        RunVerdict::Conformant => "conformant",
+        RunVerdict::PartiallyConformant => "partially conformant",
+        RunVerdict::NonConformant => "non-conformant",
+        RunVerdict::Incomplete => "incomplete",
     }
 }
 
@@ -180,7 +180,7 @@ pub fn html(reports: &[Report]) -> String {
         .map(|r| r.features.clone())
         .unwrap_or_default();
     for (i, f) in features.iter().enumerate() {
-        let class = if f.level == crate::features::Level::Core {
+        let class = if f.level == crate::vocabulary::Level::Core {
             "core"
         } else {
             ""
@@ -283,13 +283,13 @@ pub fn regressions(baseline: &Report, current: &Report) -> Vec<String> {
 
 /// A shields.io endpoint document for a report's verdict.
 pub fn badge(report: &Report) -> String {
-    use super::Verdict;
+    use super::RunVerdict;
     let message = verdict_label(report.verdict);
     let color = match report.verdict {
-        Verdict::Conformant => "brightgreen",
-        Verdict::PartiallyConformant => "yellow",
-        Verdict::NonConformant => "red",
-        Verdict::Incomplete => "lightgrey",
+        RunVerdict::Conformant => "brightgreen",
+        RunVerdict::PartiallyConformant => "yellow",
+        RunVerdict::NonConformant => "red",
+        RunVerdict::Incomplete => "lightgrey",
     };
     serde_json::json!({
         "schemaVersion": 1,

@@ -1,37 +1,20 @@
-//! Reports beyond libtest's own lines: JUnit XML and the GitHub job summary.
+//! The record of each trial of a run, the [`Recorder`] the trials write them to, and what
+//! is written from them besides libtest's own lines: JUnit XML, timings and the GitHub
+//! job summary.
 
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::case::OutcomeTable;
-use crate::iptables::Backend;
-use crate::probe::Outcome;
-
-/// How a trial ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Passed,
-    Failed,
-    /// Failed, and listed in the profile's `expected_failures`.
-    KnownFailure,
-    /// Not run: the case needs a feature the profile does not claim.
-    Unsupported,
-    /// Not run: the case does not apply to the implementation (several config files for
-    /// one that reads one).
-    Skipped,
-    /// Not run: its steps act on rules of a kind the implementation does not keep (its
-    /// profile's `listings`), or on iptables in a run without it.
-    Inapplicable,
-}
+use crate::vocabulary::{CaseState, IptablesBackend, Outcome, OutcomeTable};
 
 /// One trial's record.
 #[derive(Debug, Clone)]
 pub struct Record {
     pub trial: String,
     pub fixture: String,
-    pub backend: Backend,
-    pub status: Status,
+    pub backend: IptablesBackend,
+    pub state: CaseState,
     /// The first line of what went wrong (empty for a pass).
     pub headline: String,
     /// What differs, without the implementation's output (for grouping backends).
@@ -39,7 +22,7 @@ pub struct Record {
     /// Why a known failure is known (the profile's reason).
     pub reason: Option<String>,
     /// The features the fixture exercises.
-    pub features: Vec<crate::features::Feature>,
+    pub features: Vec<crate::vocabulary::Feature>,
     /// The step that failed, when one did.
     pub failing_step: Option<usize>,
     /// Reload latencies measured by the case (`reload-latency` steps).
@@ -64,7 +47,7 @@ pub fn timings_jsonl(records: &[Record]) -> String {
                 .collect();
             serde_json::json!({
                 "trial": r.trial,
-                "status": format!("{:?}", r.status),
+                "status": r.state.timing_name(),
                 "total_ms": r.duration.as_secs_f64() * 1e3,
                 "phases_ms": phases,
             })
@@ -74,17 +57,26 @@ pub fn timings_jsonl(records: &[Record]) -> String {
         .collect()
 }
 
-/// Records of this run, filled by trials as they finish.
-pub static RECORDS: Mutex<Vec<Record>> = Mutex::new(Vec::new());
+/// Where a run's trials write their records as they finish: the suite hands one to every
+/// trial and reads them all once the run is over (no process-wide state).
+#[derive(Debug, Clone, Default)]
+pub struct Recorder(Arc<Mutex<Vec<Record>>>);
 
-/// How many records have a status that satisfies `pred`.
-pub fn count(records: &[Record], pred: impl Fn(Status) -> bool) -> usize {
-    records.iter().filter(|r| pred(r.status)).count()
+impl Recorder {
+    /// Adds a record.
+    pub fn record(&self, r: Record) {
+        self.0.lock().expect("records poisoned").push(r);
+    }
+
+    /// Every record so far, in the order the trials finished.
+    pub fn records(&self) -> Vec<Record> {
+        self.0.lock().expect("records poisoned").clone()
+    }
 }
 
-/// Adds a record.
-pub fn record(r: Record) {
-    RECORDS.lock().expect("records poisoned").push(r);
+/// How many records have a status that satisfies `pred`.
+pub fn count(records: &[Record], pred: impl Fn(CaseState) -> bool) -> usize {
+    records.iter().filter(|r| pred(r.state)).count()
 }
 
 fn xml_escape(s: &str) -> String {
@@ -102,11 +94,14 @@ fn xml_escape(s: &str) -> String {
 
 /// JUnit XML for `records`, one testcase per trial.
 pub fn junit(suite: &str, records: &[Record]) -> String {
-    let failures = count(records, |s| s == Status::Failed);
+    let failures = count(records, |s| s == CaseState::Failed);
     let skipped = count(records, |s| {
         matches!(
             s,
-            Status::Skipped | Status::Unsupported | Status::Inapplicable | Status::KnownFailure
+            CaseState::NotRun
+                | CaseState::Unsupported
+                | CaseState::NotApplicable
+                | CaseState::KnownFailure
         )
     });
     let total: f64 = records.iter().map(|r| r.duration.as_secs_f64()).sum();
@@ -128,9 +123,9 @@ pub fn junit(suite: &str, records: &[Record]) -> String {
             r.duration.as_secs_f64()
         )
         .ok();
-        match r.status {
-            Status::Passed => {}
-            Status::Failed => {
+        match r.state {
+            CaseState::Passed => {}
+            CaseState::Failed => {
                 write!(
                     out,
                     "<failure message=\"{}\">{}</failure>",
@@ -139,7 +134,7 @@ pub fn junit(suite: &str, records: &[Record]) -> String {
                 )
                 .ok();
             }
-            Status::KnownFailure => {
+            CaseState::KnownFailure => {
                 write!(
                     out,
                     "<skipped message=\"known failure: {}\">{}</skipped>",
@@ -148,7 +143,7 @@ pub fn junit(suite: &str, records: &[Record]) -> String {
                 )
                 .ok();
             }
-            Status::Skipped | Status::Unsupported | Status::Inapplicable => {
+            CaseState::NotRun | CaseState::Unsupported | CaseState::NotApplicable => {
                 write!(out, "<skipped message=\"{}\"/>", xml_escape(&r.headline)).ok();
             }
         }
@@ -166,21 +161,24 @@ pub fn closing(
     records: &[Record],
     conclusion: &libtest_mimic::Conclusion,
 ) -> String {
-    let passed = count(records, |s| s == Status::Passed);
-    let failed = count(records, |s| s == Status::Failed);
-    let known = count(records, |s| s == Status::KnownFailure);
+    let passed = count(records, |s| s == CaseState::Passed);
+    let failed = count(records, |s| s == CaseState::Failed);
+    let known = count(records, |s| s == CaseState::KnownFailure);
     let not_applicable = count(records, |s| {
-        matches!(s, Status::Skipped | Status::Inapplicable)
+        matches!(s, CaseState::NotRun | CaseState::NotApplicable)
     });
-    let unsupported = count(records, |s| s == Status::Unsupported);
+    let unsupported = count(records, |s| s == CaseState::Unsupported);
     let mut out = String::new();
-    for (fixtures, backends, headline) in grouped_failures(records, Status::Failed) {
+    for (fixtures, backends, headline) in grouped_failures(records, CaseState::Failed) {
         if out.is_empty() {
             out.push_str("\nfailures:\n");
         }
         writeln!(out, "  {fixtures} on {backends}: {headline}").ok();
     }
-    for r in records.iter().filter(|r| r.status == Status::KnownFailure) {
+    for r in records
+        .iter()
+        .filter(|r| r.state == CaseState::KnownFailure)
+    {
         if !out.contains("known failures:") {
             out.push_str("\nknown failures:\n");
         }
@@ -228,9 +226,9 @@ pub fn latencies(records: &[Record]) -> Vec<(String, Duration, Duration, usize)>
 
 /// Failures of `status`, one entry per fixture and distinct failure: (fixture, the
 /// backends that fail that way, the headline).
-pub fn grouped_failures(records: &[Record], status: Status) -> Vec<(String, String, String)> {
+pub fn grouped_failures(records: &[Record], status: CaseState) -> Vec<(String, String, String)> {
     let mut groups: Vec<(String, Vec<&'static str>, String, String)> = Vec::new();
-    let mut sorted: Vec<&Record> = records.iter().filter(|r| r.status == status).collect();
+    let mut sorted: Vec<&Record> = records.iter().filter(|r| r.state == status).collect();
     sorted.sort_by(|a, b| (&a.fixture, a.backend).cmp(&(&b.fixture, b.backend)));
     for r in sorted {
         match groups
@@ -281,9 +279,9 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
             }
         }
     }
-    let passed = count(records, |s| s == Status::Passed);
-    let failed = count(records, |s| s == Status::Failed);
-    let known = count(records, |s| s == Status::KnownFailure);
+    let passed = count(records, |s| s == CaseState::Passed);
+    let failed = count(records, |s| s == CaseState::Failed);
+    let known = count(records, |s| s == CaseState::KnownFailure);
     let mut out = format!(
         "## ip-masq-agent conformance: {implementation}\n\n{passed} passed, {failed} failed, {known} known failures\n\n`kept` = arrived with the pod's address, `masq` = with the node's.\n\n"
     );
@@ -301,7 +299,7 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
         }
         out.push('\n');
     }
-    let failures = grouped_failures(records, Status::Failed);
+    let failures = grouped_failures(records, CaseState::Failed);
     if !failures.is_empty() {
         out.push_str("### Failures\n\n");
         for (fixture, backends, headline) in &failures {
@@ -324,13 +322,13 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
     let mut sorted: Vec<&Record> = records.iter().collect();
     sorted.sort_by(|a, b| a.trial.cmp(&b.trial));
     for r in sorted {
-        let result = match r.status {
-            Status::Passed => "✅ pass",
-            Status::Failed => "❌ FAIL",
-            Status::KnownFailure => "⚠️ known failure",
+        let result = match r.state {
+            CaseState::Passed => "✅ pass",
+            CaseState::Failed => "❌ FAIL",
+            CaseState::KnownFailure => "⚠️ known failure",
             // (the reason is in the list above the table)
-            Status::Skipped | Status::Inapplicable => "⏭ not applicable",
-            Status::Unsupported => "➖ unsupported",
+            CaseState::NotRun | CaseState::NotApplicable => "⏭ not applicable",
+            CaseState::Unsupported => "➖ unsupported",
         };
         write!(out, "| `{}` | {result} |", r.trial).ok();
         for c in &columns {
@@ -362,15 +360,20 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
 mod tests {
     use super::*;
 
-    fn record(fixture: &str, backend: Backend, status: Status, headline: &str) -> Record {
+    fn record(
+        fixture: &str,
+        backend: IptablesBackend,
+        status: CaseState,
+        headline: &str,
+    ) -> Record {
         Record {
             trial: format!("{fixture}::{}", backend.name()),
             fixture: fixture.into(),
             backend,
-            status,
+            state: status,
             headline: headline.into(),
             detail: "d".into(),
-            reason: (status == Status::KnownFailure).then(|| "why".to_string()),
+            reason: (status == CaseState::KnownFailure).then(|| "why".to_string()),
             features: vec![],
             failing_step: None,
             reload_latencies: vec![],
@@ -384,9 +387,19 @@ mod tests {
     #[test]
     fn junit_escapes_and_counts() {
         let recs = vec![
-            record("a", Backend::Legacy, Status::Passed, ""),
-            record("b", Backend::Nft, Status::Failed, "x < y & \"z\""),
-            record("c", Backend::Nft, Status::KnownFailure, "step 3 (probe): k"),
+            record("a", IptablesBackend::Legacy, CaseState::Passed, ""),
+            record(
+                "b",
+                IptablesBackend::Nft,
+                CaseState::Failed,
+                "x < y & \"z\"",
+            ),
+            record(
+                "c",
+                IptablesBackend::Nft,
+                CaseState::KnownFailure,
+                "step 3 (probe): k",
+            ),
         ];
         let x = junit("s", &recs);
         assert!(x.contains("tests=\"3\" failures=\"1\""), "{x}");
@@ -404,12 +417,12 @@ mod tests {
     #[test]
     fn identical_failures_of_both_backends_are_grouped() {
         let recs = vec![
-            record("a", Backend::Nft, Status::Failed, "h"),
-            record("a", Backend::Legacy, Status::Failed, "h"),
-            record("b", Backend::Legacy, Status::Failed, "h1"),
-            record("b", Backend::Nft, Status::Failed, "h2"),
+            record("a", IptablesBackend::Nft, CaseState::Failed, "h"),
+            record("a", IptablesBackend::Legacy, CaseState::Failed, "h"),
+            record("b", IptablesBackend::Legacy, CaseState::Failed, "h1"),
+            record("b", IptablesBackend::Nft, CaseState::Failed, "h2"),
         ];
-        let g = grouped_failures(&recs, Status::Failed);
+        let g = grouped_failures(&recs, CaseState::Failed);
         assert_eq!(
             g,
             vec![

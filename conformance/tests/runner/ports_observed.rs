@@ -6,13 +6,7 @@
 //! A libtest-mimic harness: without root, iptables or the agent the tests are reported as
 //! ignored with the reason; under `CI=true` that fails the run.
 
-mod common;
-
-use std::process::ExitCode;
-
-use common::{agent, profile_with, run_suite};
-use libtest_mimic::{Arguments, Trial};
-use masq_conformance::prereq::{self, Verdict};
+use crate::common::{agent, profile_with, run_suite, Group};
 
 fn an_agent_ignoring_to_ports_fails_with_the_port_named() {
     let argv: Vec<String> = [
@@ -43,27 +37,17 @@ fn an_agent_ignoring_to_ports_fails_with_the_port_named() {
     std::fs::remove_file(in_tree).unwrap();
 }
 
-fn main() -> ExitCode {
-    let args = Arguments::from_args();
-    let ignore = match prereq::verdict(common::missing_prerequisite()) {
-        Verdict::Run => false,
-        Verdict::Ignore(why) => {
-            eprintln!("ignored: the port self-tests need root: {why}");
-            true
-        }
-        Verdict::Fail(why) if !args.list => {
-            eprintln!("error: the port self-tests cannot run: {why}");
-            return ExitCode::FAILURE;
-        }
-        Verdict::Fail(_) => true,
-    };
-    let trials = vec![Trial::test(
-        "an_agent_ignoring_to_ports_fails_with_the_port_named",
-        || {
-            an_agent_ignoring_to_ports_fails_with_the_port_named();
-            Ok(())
-        },
-    )
-    .with_ignored_flag(ignore)];
-    libtest_mimic::run(&args, trials).exit_code()
+/// This module's tests and what they need.
+pub fn group() -> Group {
+    Group {
+        name: "ports_observed",
+        what: "the port self-tests",
+        pure: vec![],
+        root: vec![(
+            "an_agent_ignoring_to_ports_fails_with_the_port_named",
+            an_agent_ignoring_to_ports_fails_with_the_port_named,
+        )],
+        missing: None,
+        alone: false,
+    }
 }

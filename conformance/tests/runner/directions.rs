@@ -12,11 +12,7 @@
 //! the agent the tests are reported as ignored with the reason; under `CI=true` that
 //! fails the run.
 
-mod common;
-
-use std::process::ExitCode;
-
-use common::{agent, profile_with, run_suite};
+use crate::common::{agent, profile_with, run_suite, Group};
 
 fn wrong_agent(args: &[&str]) -> Vec<String> {
     std::iter::once(env!("CARGO_BIN_EXE_masq-wrong-agent").to_string())
@@ -115,11 +111,13 @@ fn masquerading_everything_fails_the_inbound_cells() {
     );
 }
 
-fn main() -> ExitCode {
-    common::run_harness(
-        "the traffic-direction self-tests",
-        vec![],
-        vec![
+/// This module's tests and what they need.
+pub fn group() -> Group {
+    Group {
+        name: "directions",
+        what: "the traffic-direction self-tests",
+        pure: vec![],
+        root: vec![
             (
                 "an_agent_testing_the_source_for_locality_fails_only_the_node_cases",
                 an_agent_testing_the_source_for_locality_fails_only_the_node_cases,
@@ -129,5 +127,7 @@ fn main() -> ExitCode {
                 masquerading_everything_fails_the_inbound_cells,
             ),
         ],
-    )
+        missing: None,
+        alone: false,
+    }
 }

@@ -1,0 +1,120 @@
+//! Planning a run: the profile and fixtures loaded and checked, the prerequisites looked
+//! at, and everything the trials share decided before any of them starts.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use libtest_mimic::Arguments;
+
+use super::{load_fixtures, unavailable_for, SuiteOptions, DEFAULT_CASES_IN_FLIGHT};
+use crate::document::store::SnapshotMode;
+use crate::fixture::Fixture;
+use crate::profile::{ListingKind, Profile};
+use crate::verdict::build::Planned;
+
+/// What a run will do.
+pub struct Plan {
+    pub profile: Arc<Profile>,
+    pub fixtures: Vec<(String, Fixture)>,
+    /// Why the suite cannot run here, if it cannot (its trials are then ignored).
+    pub blocker: Option<String>,
+    pub snapshot_dir: PathBuf,
+    pub mode: SnapshotMode,
+    /// Every fixture × backend, for the report (run or not).
+    pub planned: Vec<Planned>,
+    /// What reports call the run: the profile, and the iptables the cases ran on.
+    pub suite_name: String,
+}
+
+/// Loads and checks what the run needs; `Err` is the exit code of a run that cannot
+/// start (an error already printed). Sets libtest's default of cases in flight.
+pub fn plan(opts: &SuiteOptions, args: &mut Arguments) -> Result<Plan, ExitCode> {
+    crate::guard::init();
+    let fail = |e: String| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    };
+    let profile = Profile::load(&opts.profile_path)
+        .map(Arc::new)
+        .map_err(|e| fail(e.to_string()))?;
+    let fixtures = load_fixtures(&opts.fixtures_dir).map_err(fail)?;
+    let names: Vec<&str> = fixtures.iter().map(|(n, _)| n.as_str()).collect();
+    let unmatched = profile.unmatched_expected_failures(&names);
+    if !unmatched.is_empty() {
+        let list: Vec<&str> = unmatched.iter().map(|e| e.case()).collect();
+        return Err(fail(format!(
+            "{}: expected_failures names no case of {}: {list:?} (the ratchet must be exact: fix or remove them)",
+            opts.profile_path.display(),
+            opts.fixtures_dir.display()
+        )));
+    }
+    if args.test_threads.is_none() && std::env::var_os("RUST_TEST_THREADS").is_none() {
+        args.test_threads = Some(DEFAULT_CASES_IN_FLIGHT);
+    }
+    if opts.without_iptables && profile.listings == ListingKind::Iptables {
+        return Err(fail(format!(
+            "--without-iptables: {} keeps iptables rules (listings: iptables); it cannot run without iptables",
+            opts.profile_path.display()
+        )));
+    }
+    let blocker = opts.missing.clone().or_else(|| {
+        unavailable_for(
+            &opts.backends,
+            profile.listings == ListingKind::Nftables,
+            opts.without_iptables,
+        )
+    });
+    if let Some(why) = &blocker {
+        if crate::prereq::required() && !args.list {
+            return Err(fail(format!(
+                "cannot run the conformance suite: {why} (CI=true: a test that cannot run fails)"
+            )));
+        }
+        if !opts.skip_if_unavailable && !args.list {
+            return Err(fail(format!("cannot run the conformance suite: {why}")));
+        }
+        eprintln!("SKIPPED: conformance suite not run: {why}");
+    } else if !args.list {
+        let swept = crate::names::sweep_stale();
+        if !swept.is_empty() {
+            eprintln!(
+                "swept leftovers of killed runs: namespaces {:?}, processes {:?}, directories {:?}",
+                swept.namespaces, swept.processes, swept.directories
+            );
+        }
+    }
+    let snapshot_dir = std::fs::canonicalize(&opts.fixtures_dir)
+        .unwrap_or(opts.fixtures_dir.clone())
+        .join("snapshots");
+    let mode = SnapshotMode::choose(opts.bless, opts.artifacts.clone());
+    let planned: Vec<Planned> = fixtures
+        .iter()
+        .flat_map(|(name, fixture)| {
+            opts.backends.iter().map(|&backend| Planned {
+                fixture: name.clone(),
+                backend,
+                features: fixture.features.clone(),
+            })
+        })
+        .collect();
+    // Reports name the iptables version the cases ran on (`--iptables`, or the machine's).
+    let suite_name = match blocker.is_none() && !args.list {
+        true if opts.without_iptables => format!("{} without iptables", profile.name),
+        true => format!(
+            "{} on {}",
+            profile.name,
+            crate::iptables::describe(&opts.backends)
+        ),
+        false => profile.name.clone(),
+    };
+    Ok(Plan {
+        profile,
+        fixtures,
+        blocker,
+        snapshot_dir,
+        mode,
+        planned,
+        suite_name,
+    })
+}

@@ -1,0 +1,31 @@
+//! The runner's self-tests, in one harness: the suite must never pass an implementation
+//! that did not exercise the behaviour, never leave anything behind, never write into
+//! its own checkout while judging (see ARCHITECTURE.md, "Invariants").
+//!
+//! Each module is a group of tests with its own prerequisites: without root, iptables,
+//! the agent (or nft, for the nftables group) its tests are reported as ignored with the
+//! reason; under `CI=true` that fails the run. Tests that watch machine-wide state run
+//! alone (see [`common::Group::alone`]).
+
+mod common;
+mod directions;
+mod generate_finds_bugs;
+mod honest_verdicts;
+mod nftables_verdicts;
+mod ports_observed;
+mod runner_safety;
+mod wrong_implementations;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    common::run_groups(vec![
+        runner_safety::group(),
+        wrong_implementations::group(),
+        honest_verdicts::group(),
+        nftables_verdicts::group(),
+        directions::group(),
+        ports_observed::group(),
+        generate_finds_bugs::group(),
+    ])
+}
