@@ -13,6 +13,7 @@
 //! implementation anywhere else.
 
 pub mod case;
+pub mod cli;
 pub mod compare;
 pub mod configmap;
 pub mod direction;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Trial};
 
+use crate::cli::{Command, Schema};
 use crate::fixture::Fixture;
 use crate::iptables::Backend;
 use crate::profile::Profile;
@@ -16,7 +17,7 @@ mod args;
 mod expectations;
 mod trial;
 
-pub use args::{parse_args, Command, SuiteOptions, USAGE};
+pub use args::SuiteOptions;
 use trial::{run_trial, TrialSpec};
 
 /// How many cases run at once unless `--test-threads` (or `RUST_TEST_THREADS`) says
@@ -373,25 +374,39 @@ fn compare_reports(paths: &[PathBuf], html: Option<&Path>, baseline: Option<&Pat
     ExitCode::SUCCESS
 }
 
-/// Entry point shared by the binary and `cargo test`.
+/// Entry point shared by the binary and `cargo test`: parses `args` ([`crate::cli`]) and
+/// does what they ask.
 pub fn main_with(
     args: Vec<String>,
     skip_if_unavailable: bool,
     missing: Option<String>,
 ) -> ExitCode {
-    match parse_args(args) {
-        Ok(Command::Run(mut opts, libtest)) => {
+    let invocation = match crate::cli::parse_args(args) {
+        Ok(i) => i,
+        Err(e) => return e.report(),
+    };
+    if let Some(old) = invocation.deprecated {
+        eprintln!("{old}");
+    }
+    match invocation.command {
+        Command::Run(mut opts, libtest) => {
+            if let Some(dir) = &opts.iptables {
+                if let Err(e) = crate::iptables::use_tree(dir) {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
             opts.skip_if_unavailable = skip_if_unavailable;
             opts.missing = missing;
             run(*opts, libtest)
         }
-        Ok(Command::VerifyReport(path)) => verify_report(&path),
-        Ok(Command::Compare {
+        Command::VerifyReport(path) => verify_report(&path),
+        Command::Compare {
             reports,
             html,
             baseline,
-        }) => compare_reports(&reports, html.as_deref(), baseline.as_deref()),
-        Ok(Command::Badge(path)) => match read_report(&path) {
+        } => compare_reports(&reports, html.as_deref(), baseline.as_deref()),
+        Command::Badge(path) => match read_report(&path) {
             Ok(r) => {
                 println!("{}", crate::verdict::compare::badge(&r));
                 ExitCode::SUCCESS
@@ -401,27 +416,27 @@ pub fn main_with(
                 ExitCode::FAILURE
             }
         },
-        Ok(Command::PrintReportSchema) => {
-            println!("{}", crate::verdict::schema());
-            ExitCode::SUCCESS
-        }
-        Ok(Command::Sweep) => {
+        Command::Generate(opts) => match crate::generate::run(&opts) {
+            Ok(t) if t.disagreements.is_empty() => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Sweep => {
             crate::guard::init();
             let swept = crate::names::sweep_stale();
             println!("{swept:?}");
             ExitCode::SUCCESS
         }
-        Ok(Command::PrintSchema) => {
+        Command::Schema(Schema::Fixture) => {
             println!("{}", crate::fixture::schema());
             ExitCode::SUCCESS
         }
-        Ok(Command::Help) => {
-            println!("{USAGE}");
+        Command::Schema(Schema::Report) => {
+            println!("{}", crate::verdict::schema());
             ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}\n\n{USAGE}");
-            ExitCode::from(2)
         }
     }
 }
