@@ -58,7 +58,7 @@ pub struct RunArgs {
     #[command(flatten, next_help_heading = "libtest options")]
     pub libtest: Arguments,
     /// Run the trials whose name contains any FILTER (with --exact: equals it); none: all.
-    /// A filter spelled like a subcommand (run, generate, sweep, ...) goes after `run`
+    /// A filter spelled like a command (generate, sweep, ...) goes after `run` or an option
     // Index 2: the first filter is libtest's own positional, hidden from --help.
     #[arg(value_name = "FILTER", index = 2, help_heading = "Arguments")]
     pub filters: Vec<String>,
