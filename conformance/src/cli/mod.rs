@@ -201,6 +201,19 @@ pub fn parse_args(argv: Vec<String>) -> Result<Invocation, CliError> {
     })
 }
 
+/// Parses the command line of the suite run as a test harness (`cargo test`): a run's
+/// options only, never a command, so that `cargo test schema` filters by `schema` as it
+/// always did. `argv` is kept as given for the report.
+pub fn parse_harness_args(argv: Vec<String>) -> Result<Invocation, CliError> {
+    let mut as_run = argv.clone();
+    as_run.insert(as_run.len().min(1), "run".into());
+    let mut invocation = parse_args(as_run)?;
+    if let Command::Run(opts, _) = &mut invocation.command {
+        opts.argv = argv;
+    }
+    Ok(invocation)
+}
+
 fn run_command(args: RunArgs, argv: Vec<String>) -> Command {
     let (opts, libtest) = args.into_suite(argv);
     Command::Run(Box::new(opts), libtest)

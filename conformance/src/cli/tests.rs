@@ -139,6 +139,19 @@ fn run_is_the_default_command() {
 }
 
 #[test]
+fn under_cargo_test_a_command_name_is_a_filter() {
+    let Command::Run(o, a) = parse_harness_args(argv(&["schema", "--list", "sweep"]))
+        .unwrap()
+        .command
+    else {
+        panic!("not a run")
+    };
+    assert_eq!(o.filters, ["schema", "sweep"]);
+    assert!(a.list);
+    assert_eq!(o.argv, argv(&["schema", "--list", "sweep"]));
+}
+
+#[test]
 fn old_spellings_parse_as_their_new_ones_with_a_note() {
     for (old, new, spelling) in [
         (

@@ -375,13 +375,19 @@ fn compare_reports(paths: &[PathBuf], html: Option<&Path>, baseline: Option<&Pat
 }
 
 /// Entry point shared by the binary and `cargo test`: parses `args` ([`crate::cli`]) and
-/// does what they ask.
+/// does what they ask. `skip_if_unavailable` is the harness's (`cargo test`) call, whose
+/// arguments are always a run's.
 pub fn main_with(
     args: Vec<String>,
     skip_if_unavailable: bool,
     missing: Option<String>,
 ) -> ExitCode {
-    let invocation = match crate::cli::parse_args(args) {
+    let parsed = if skip_if_unavailable {
+        crate::cli::parse_harness_args(args)
+    } else {
+        crate::cli::parse_args(args)
+    };
+    let invocation = match parsed {
         Ok(i) => i,
         Err(e) => return e.report(),
     };
