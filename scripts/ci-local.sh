@@ -55,7 +55,7 @@ job_fmt() { step cargo fmt --all -- --check; }
 job_clippy() { step cargo clippy --workspace --all-targets --locked -- -D warnings; }
 
 job_unit() {
-  step scripts/setup.sh &&
+  step scripts/setup.sh --for-tests &&
     step cargo build --release --locked -p ip-masq-agent &&
     step cargo build --locked --workspace --all-targets &&
     step scripts/check-rust-version.sh &&

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # README command 1: run the whole conformance suite against the in-tree agent, on both
-# iptables backends, from a fresh machine. Extra arguments go to masq-conformance
-# (a name filter, --backend nft, --implementation PROFILE.yaml, --junit FILE, ...).
+# iptables backends, from a fresh machine. Installs only what running the suite needs
+# (scripts/setup.sh without --for-tests: no Go). Extra arguments go to masq-conformance
+# (a name filter, --backend nft, --implementation PROFILE.yaml, --junit FILE, a subcommand
+# such as `verify-report FILE`, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

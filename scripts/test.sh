@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # README command 2: every check of the project, as CI runs it: format, lints, the declared
 # rust-version, unit tests, the agent's in-namespace tests, the runner's own tests and the
-# conformance suite on both backends. Installs what it needs first.
+# conformance suite on both backends. Installs what it needs first: what the suite needs,
+# and Go with the reference's YAML libraries for the agent's differential test
+# (scripts/setup.sh --for-tests).
 #
 # Cargo runs as you; only the test binaries need root. Started by an ordinary user, the
 # test binaries run under `sudo -E` (cargo's target runner), so nothing in target/ becomes
@@ -9,7 +11,7 @@
 # ignored with its reason, and under CI=true it fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --for-tests
 export INSTA_WORKSPACE_ROOT="$PWD"
 # Never accept a changed snapshot here: review them with `cargo insta review`.
 export INSTA_UPDATE=no

@@ -6,6 +6,7 @@
 //! else. The modules' layers, the data flow and the invariants: ARCHITECTURE.md.
 
 pub mod case;
+pub mod cli;
 pub mod configmap;
 pub mod document;
 pub mod fixture;

@@ -30,5 +30,5 @@ fn main() -> ExitCode {
             agent.display()
         )
     });
-    masq_conformance::suite::main_with(args, true, missing)
+    masq_conformance::cli::main_with(args, true, missing)
 }

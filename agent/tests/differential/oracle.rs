@@ -12,12 +12,14 @@ pub const GOPATH: &str = "/usr/share/gocode";
 /// Why the oracle cannot be built here, if it cannot.
 pub fn missing_prerequisite() -> Option<String> {
     if Command::new("go").arg("version").output().is_err() {
-        return Some("Go is not installed (scripts/setup.sh installs golang-go)".into());
+        return Some(
+            "Go is not installed (scripts/setup.sh --for-tests installs golang-go)".into(),
+        );
     }
     for lib in ["github.com/ghodss/yaml", "gopkg.in/yaml.v2"] {
         if !Path::new(GOPATH).join("src").join(lib).exists() {
             return Some(format!(
-                "{lib} is not in {GOPATH} (scripts/setup.sh installs golang-github-ghodss-yaml-dev and golang-gopkg-yaml.v2-dev)"
+                "{lib} is not in {GOPATH} (scripts/setup.sh --for-tests installs golang-github-ghodss-yaml-dev and golang-gopkg-yaml.v2-dev)"
             ));
         }
     }

@@ -8,5 +8,5 @@ fn main() -> std::process::ExitCode {
             std::env::set_var("INSTA_WORKSPACE_ROOT", cwd);
         }
     }
-    masq_conformance::suite::main_with(std::env::args().collect(), false, None)
+    masq_conformance::cli::main_with(std::env::args().collect(), false, None)
 }

@@ -29,7 +29,8 @@ pub mod config;
 pub use case::{generate, GenCase};
 pub use config::GenConfig;
 
-/// The command line.
+/// What to generate and against what (the command line is `masq-conformance generate`,
+/// [`crate::cli`]).
 #[derive(Debug, Clone)]
 pub struct Options {
     pub seed: u64,
@@ -43,78 +44,6 @@ pub struct Options {
     pub threads: usize,
     /// The most re-runs spent shrinking one disagreement.
     pub shrink_budget: usize,
-}
-
-pub const USAGE: &str = "masq-generate --seed N --count K [--implementation PROFILE] [--backend legacy|nft|all] [--out DIR] [--configs C] [--threads T] [--shrink-budget R]
-
-Generates K random cases from seed N (flags, sequences of valid and invalid configs,
-destinations at range edges), runs each in the sandbox against the implementation
-(default: the in-tree agent's profile), and compares every probe with the model of
-docs/spec.md. A disagreement is shrunk and written to DIR as a fixture with the model's
-snapshots. Prints the seed; the same seed generates the same cases. Needs root.";
-
-/// Parses the command line (without the program name).
-pub fn parse_args(args: &[String]) -> Result<Options, String> {
-    let mut o = Options {
-        seed: 0,
-        count: 0,
-        configs: 6,
-        profile: in_tree("conformance/implementations/ip-masq-agent-rs.yaml"),
-        backends: IptablesBackend::ALL.to_vec(),
-        out: None,
-        threads: 16,
-        shrink_budget: 60,
-    };
-    let mut seed = None;
-    let mut count = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let (name, inline) = match a.split_once('=') {
-            Some((n, v)) => (n, Some(v.to_string())),
-            None => (a.as_str(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        let number = |v: String| {
-            v.parse::<u64>()
-                .map_err(|_| format!("{name}: {v:?} is not a number"))
-        };
-        match name {
-            "--seed" => seed = Some(number(value()?)?),
-            "--count" => count = Some(number(value()?)?),
-            "--configs" => o.configs = number(value()?)?.max(1) as usize,
-            "--threads" => o.threads = number(value()?)?.max(1) as usize,
-            "--shrink-budget" => o.shrink_budget = number(value()?)? as usize,
-            "--implementation" => o.profile = value()?.into(),
-            "--out" => o.out = Some(value()?.into()),
-            "--backend" => {
-                let v = value()?;
-                o.backends = if v == "all" {
-                    IptablesBackend::ALL.to_vec()
-                } else {
-                    vec![IptablesBackend::parse(&v)
-                        .ok_or_else(|| format!("--backend: unknown {v:?}"))?]
-                };
-            }
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
-        }
-    }
-    o.seed = seed.ok_or_else(|| format!("--seed is required\n\n{USAGE}"))?;
-    o.count = count.ok_or_else(|| format!("--count is required\n\n{USAGE}"))?;
-    Ok(o)
-}
-
-fn in_tree(rel: &str) -> PathBuf {
-    let local = PathBuf::from(rel);
-    if local.exists() {
-        return local;
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
 /// What one run of a generated case showed.

@@ -263,7 +263,7 @@ fn a_run_killed_with_sigkill_is_swept_by_the_next() {
             "round {round}: a SIGKILLed run cannot clean up, yet nothing is left"
         );
 
-        let sweep = Command::new(bin).arg("--sweep").output().unwrap();
+        let sweep = Command::new(bin).arg("sweep").output().unwrap();
         assert!(sweep.status.success());
         let report = String::from_utf8_lossy(&sweep.stdout);
         assert!(
@@ -443,7 +443,7 @@ fn a_killed_run_takes_escaped_processes_with_it() {
         );
     }
     let sweep = Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
-        .arg("--sweep")
+        .arg("sweep")
         .output()
         .unwrap();
     std::fs::remove_dir_all(fixtures).unwrap();
@@ -517,7 +517,7 @@ fn the_sweep_kills_what_pins_a_stale_mount_namespace() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let sweep = Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
-        .arg("--sweep")
+        .arg("sweep")
         .output()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);

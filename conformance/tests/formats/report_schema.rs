@@ -204,9 +204,10 @@ fn a_known_failure_in_a_core_feature_is_partial_and_filtered_runs_do_not_verify(
     );
 }
 
-/// A report of `records`, read back as a user's CI reads it.
+/// A report of `records`, read back from its JSON. Not verified: these reports cover a
+/// case or two, so they are incomplete, and `regressions` is what is under test here.
 fn report_of(records: &[Record]) -> verdict::Report {
-    verify(&report_text(records)).unwrap()
+    serde_json::from_str(&report_text(records)).unwrap()
 }
 
 /// `compare --baseline` gates a user's CI on these lines: each names a case that passed

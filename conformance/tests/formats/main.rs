@@ -1,0 +1,7 @@
+//! What needs neither root nor iptables: the published formats (the fixture schema and the
+//! versioned report, and the regressions `compare --baseline` finds between reports), and
+//! the command line's deprecated spellings.
+
+mod cli_deprecations;
+mod fixture_schema;
+mod report_schema;
