@@ -8,6 +8,7 @@
 pub mod case;
 pub mod cli;
 pub mod configmap;
+pub mod confinement;
 pub mod document;
 pub mod fixture;
 pub mod forks;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::confinement::CapabilitySet;
 use crate::document::waivers::Waiver;
 use crate::go_duration::GoDuration;
 use crate::vocabulary::IptablesBackend;
@@ -175,6 +176,10 @@ pub struct Profile {
     /// read unless it reads again sooner. Default 1s.
     #[serde(default)]
     pub act_within: Option<GoDuration>,
+    /// Capabilities granted beyond NET_ADMIN and NET_RAW (what the reference's
+    /// DaemonSet grants), e.g. `[BPF, PERFMON]`; reports name the whole set.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
 }
 
 /// A version must pin what was tested: a tag or a commit, not a branch that moves.
@@ -223,6 +228,7 @@ impl Profile {
             env: BTreeMap::new(),
             resync_period: None,
             act_within: None,
+            capabilities: Vec::new(),
         }
     }
 
@@ -240,12 +246,8 @@ impl Profile {
         if profile.command.is_empty() {
             return Err(invalid("command: must name a program".into()));
         }
-        if !profile.config_path.is_absolute() || profile.config_path.parent().is_none() {
-            return Err(invalid(format!(
-                "config_path: {:?} must be an absolute file path",
-                profile.config_path
-            )));
-        }
+        crate::confinement::check_config_path(&profile.config_path).map_err(&invalid)?;
+        CapabilitySet::with_extra(&profile.capabilities).map_err(|e| invalid(e.to_string()))?;
         profile.argv().map_err(invalid)?;
         profile.check_listings().map_err(invalid)?;
         profile.check_features().map_err(invalid)?;
@@ -315,6 +317,11 @@ impl Profile {
             }
         }
         Ok(profile)
+    }
+
+    /// The capabilities the implementation runs with.
+    pub fn granted_capabilities(&self) -> CapabilitySet {
+        CapabilitySet::with_extra(&self.capabilities).unwrap_or(CapabilitySet::DEFAULT)
     }
 
     /// The command with `${VAR}` references expanded.

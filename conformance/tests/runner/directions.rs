@@ -34,7 +34,8 @@ fn an_agent_testing_the_source_for_locality_fails_only_the_node_cases() {
     let profile = profile_with(
         "src-local",
         &wrong_agent(&["src-local", &agent]),
-        "rule_listings: waived\n",
+        // It makes a scratch network namespace of its own (`unshare -n`).
+        "rule_listings: waived\ncapabilities: [SYS_ADMIN]\n",
     );
     let (ok, out) = run_suite(
         &profile,

@@ -324,6 +324,11 @@ pub fn run_suite(profile: &Path, filter: &str) -> (bool, String) {
 /// A profile whose command is a shell script: `prelude`, then `exec AGENT "$@"` (the
 /// case's flags). Returns the profile and the script, both to be removed by the caller.
 pub fn wrapped_agent_profile(name: &str, prelude: &str) -> (PathBuf, PathBuf) {
+    wrapped_agent_profile_with(name, prelude, "")
+}
+
+/// [`wrapped_agent_profile`] with `extra` profile lines.
+pub fn wrapped_agent_profile_with(name: &str, prelude: &str, extra: &str) -> (PathBuf, PathBuf) {
     use std::os::unix::fs::PermissionsExt;
     let script =
         std::env::temp_dir().join(format!("runner-safety-{}-{name}.sh", std::process::id()));
@@ -339,7 +344,7 @@ pub fn wrapped_agent_profile(name: &str, prelude: &str) -> (PathBuf, PathBuf) {
     let profile = write_profile(
         name,
         &format!(
-            "name: {name}\ncommand: [{:?}]\n",
+            "name: {name}\ncommand: [{:?}]\n{extra}",
             script.display().to_string()
         ),
     );
@@ -366,19 +371,20 @@ pub fn processes_with_argv(argv: &[&str]) -> Vec<i32> {
 fn a_process_that_leaves_the_node_namespace_dies_with_the_case() {
     // A marker no other process on the machine has: `sleep <marker>`.
     let marker = (1_000_000_000u64 + u64::from(std::process::id())).to_string();
-    let witness =
-        std::env::temp_dir().join(format!("runner-safety-{}-escaped", std::process::id()));
-    let _ = std::fs::remove_file(&witness);
-    // The sleep leaves the node namespace (so a kill by network namespace misses it) and
-    // records the implementation's pid as it sees it.
-    let (profile, script) = wrapped_agent_profile(
+    // The sleep leaves the node namespace (so a kill by network namespace misses it).
+    // Leaving it needs CAP_SYS_ADMIN, granted here so that the PID namespace is what is
+    // tested (without it, `unshare -n` fails: conformance/tests/runner/hostile.rs).
+    let (profile, script) = wrapped_agent_profile_with(
         "escape",
-        &format!(
-            "echo $$ > {w}\nunshare -n sleep {marker} &",
-            w = witness.display()
-        ),
+        &format!("unshare -n sleep {marker} &"),
+        "capabilities: [SYS_ADMIN]\n",
     );
+    let watcher = std::thread::spawn({
+        let marker = marker.clone();
+        move || watch_for_pid_namespace_of(&marker)
+    });
     let (ok, out) = run_suite(&profile, "default-no-config");
+    let nspid = watcher.join().unwrap();
     let survivors = processes_with_argv(&["sleep", &marker]);
     for pid in &survivors {
         let _ = nix::sys::signal::kill(
@@ -386,8 +392,6 @@ fn a_process_that_leaves_the_node_namespace_dies_with_the_case() {
             nix::sys::signal::Signal::SIGKILL,
         );
     }
-    let seen_pid = std::fs::read_to_string(&witness).unwrap_or_default();
-    let _ = std::fs::remove_file(&witness);
     std::fs::remove_file(profile).unwrap();
     std::fs::remove_file(script).unwrap();
     assert!(ok, "the wrapped agent should pass:\n{out}");
@@ -395,14 +399,42 @@ fn a_process_that_leaves_the_node_namespace_dies_with_the_case() {
         survivors.is_empty(),
         "processes outlived the case: sleep {marker} as {survivors:?}"
     );
-    // It ran in a PID namespace of its own, below a runner-made init.
-    assert_eq!(seen_pid.trim(), "2", "the implementation's own pid");
+    // It ran in a PID namespace of its own, below a runner-made init: the sleep's parent
+    // (the script, which then became the agent) is pid 2 there.
+    assert_eq!(nspid.as_deref(), Some("2"), "the implementation's own pid");
+}
+
+/// Waits (bounded) for `sleep <marker>` and returns its parent's pid as seen in the
+/// innermost PID namespace (the last field of `NSpid`).
+fn watch_for_pid_namespace_of(marker: &str) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Some(pid) = processes_with_argv(&["sleep", marker]).first() {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            let ppid = status
+                .lines()
+                .find_map(|l| l.strip_prefix("PPid:"))?
+                .trim()
+                .to_string();
+            let parent = std::fs::read_to_string(format!("/proc/{ppid}/status")).ok()?;
+            return parent
+                .lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .and_then(|l| l.split_whitespace().last())
+                .map(str::to_string);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
 }
 
 fn a_killed_run_takes_escaped_processes_with_it() {
     let marker = (3_000_000_000u64 + u64::from(std::process::id())).to_string();
-    let (profile, script) =
-        wrapped_agent_profile("escape-killed", &format!("unshare -n sleep {marker} &"));
+    let (profile, script) = wrapped_agent_profile_with(
+        "escape-killed",
+        &format!("unshare -n sleep {marker} &"),
+        "capabilities: [SYS_ADMIN]\n",
+    );
     let fixtures =
         std::env::temp_dir().join(format!("runner-safety-slow-escape-{}", std::process::id()));
     std::fs::create_dir_all(fixtures.join("snapshots")).unwrap();
@@ -459,14 +491,12 @@ fn a_killed_run_takes_escaped_processes_with_it() {
 
 fn a_named_namespace_made_by_the_implementation_never_reaches_the_host() {
     let name = format!("mcnf-escape-test-{}", std::process::id());
-    let witness = std::env::temp_dir().join(format!("runner-safety-{}-netns", std::process::id()));
-    let _ = std::fs::remove_file(&witness);
-    let (profile, script) = wrapped_agent_profile(
+    // `ip netns add` needs CAP_SYS_ADMIN (granted here: the private /run is tested); it
+    // exits (failing the case) unless the namespace is listed inside.
+    let (profile, script) = wrapped_agent_profile_with(
         "netns-add",
-        &format!(
-            "ip netns add {name} && ip netns list > {w}",
-            w = witness.display()
-        ),
+        &format!("ip netns add {name} && ip netns list | grep -q {name} || exit 3"),
+        "capabilities: [SYS_ADMIN]\n",
     );
     let (ok, out) = run_suite(&profile, "default-no-config");
     let on_host = Path::new(names::NETNS_DIR).join(&name);
@@ -474,14 +504,11 @@ fn a_named_namespace_made_by_the_implementation_never_reaches_the_host() {
     if leaked {
         names::remove_named_namespace(&on_host);
     }
-    let inside = std::fs::read_to_string(&witness).unwrap_or_default();
-    let _ = std::fs::remove_file(&witness);
     std::fs::remove_file(profile).unwrap();
     std::fs::remove_file(script).unwrap();
-    assert!(ok, "the wrapped agent should pass:\n{out}");
     assert!(
-        inside.contains(&name),
-        "`ip netns add` did not work inside the sandbox: {inside:?}"
+        ok,
+        "`ip netns add` did not work inside the sandbox (or the agent failed):\n{out}"
     );
     assert!(!leaked, "{} appeared on the host", on_host.display());
     let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
