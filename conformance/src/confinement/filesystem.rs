@@ -25,7 +25,7 @@
 use std::ffi::{CStr, CString};
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use nix::libc;
 use nix::mount::{mount, MsFlags};
@@ -138,20 +138,20 @@ fn hidden_root(path: &Path) -> Option<&'static str> {
 /// least two levels deep, and outside `/dev`, `/proc` and `/sys`: the volume is mounted
 /// over its directory.
 pub fn check_config_path(path: &Path) -> Result<(), String> {
-    let mut components = path.components();
-    if components.next() != Some(Component::RootDir) {
+    let bytes = path.as_os_str().as_bytes();
+    let Some(relative) = bytes.strip_prefix(b"/") else {
         return Err(format!("config_path: {path:?} must be an absolute path"));
-    }
-    let rest: Vec<Component> = components.collect();
-    if rest.iter().any(|c| !matches!(c, Component::Normal(_)))
-        || path.as_os_str().as_bytes().ends_with(b"/")
-        || path.as_os_str().as_bytes().windows(2).any(|w| w == b"//")
+    };
+    let parts: Vec<&[u8]> = relative.split(|&b| b == b'/').collect();
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || *p == b"." || *p == b"..")
     {
         return Err(format!(
             "config_path: {path:?} must be a normal path (no '.', '..' or empty components)"
         ));
     }
-    if rest.len() < 3 {
+    if parts.len() < 3 {
         return Err(format!(
             "config_path: {path:?} must name a file in a directory below a top-level one (like /etc/config/ip-masq-agent): the ConfigMap volume is mounted over its directory"
         ));
