@@ -37,6 +37,10 @@ pub struct ConfigMapVolume {
     /// Every key the volume has held, so that a key left out of an update disappears.
     keys: BTreeSet<String>,
     generation: u32,
+    /// The data directory `..data` points at, as the runner made it: never read back
+    /// from the link, which the implementation could have re-pointed (the volume is
+    /// read-only to it, but the runner does not rely on that).
+    current: Option<String>,
     reads: ReadCounter,
 }
 
@@ -49,6 +53,7 @@ impl ConfigMapVolume {
             key: key.to_string(),
             keys: BTreeSet::new(),
             generation: 0,
+            current: None,
             reads: ReadCounter::new()?,
         })
     }
@@ -91,7 +96,6 @@ impl ConfigMapVolume {
             }
         }
         self.reads.watch(&data_dir, self.generation)?;
-        let old_target = fs::read_link(self.dir.join("..data")).ok();
         let tmp = self.dir.join("..data_tmp");
         let _ = fs::remove_file(&tmp);
         symlink(&data_dir_name, &tmp)?;
@@ -107,11 +111,9 @@ impl ConfigMapVolume {
                 symlink(Path::new("..data").join(key), &visible)?;
             }
         }
-        if let Some(old) = old_target {
-            let old = self.dir.join(old);
-            if old != data_dir {
-                fs::remove_dir_all(old)?;
-            }
+        if let Some(old) = self.current.replace(data_dir_name) {
+            // remove_dir_all does not follow symbolic links, inside or at the top.
+            fs::remove_dir_all(self.dir.join(old))?;
         }
         Ok(())
     }

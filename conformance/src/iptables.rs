@@ -156,13 +156,14 @@ impl NodeTables<'_> {
             let _spawning = crate::forks::spawning();
             cmd.spawn()
         };
-        let out =
-            child
-                .and_then(|c| c.wait_with_output())
-                .map_err(|source| IptablesError::Spawn {
-                    command: command.clone(),
-                    source,
-                })?;
+        let out = child
+            .and_then(|c| {
+                crate::netns::output_within(c, None, crate::netns::TOOL_DEADLINE, &command)
+            })
+            .map_err(|source| IptablesError::Spawn {
+                command: command.clone(),
+                source,
+            })?;
         if !out.status.success() {
             return Err(IptablesError::Failed {
                 command,

@@ -52,3 +52,104 @@ pub fn write_sysctl(key: &str, value: &str) -> std::io::Result<()> {
     let path = format!("/proc/sys/{}", key.replace('.', "/"));
     std::fs::write(&path, value)
 }
+
+/// How long the runner lets one of its own tools (iptables-save, nft, conntrack) run in a
+/// sandbox before it kills it: they act on a namespace the implementation shares, and a
+/// hostile or broken one must not hang the run.
+pub const TOOL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Feeds `stdin` to `child` (spawned with piped stdout and stderr, and a piped stdin when
+/// `stdin` is given), collects its output and waits for it, at most `within`: past it
+/// the child is killed and the error says what was waited for.
+pub fn output_within(
+    mut child: std::process::Child,
+    stdin: Option<Vec<u8>>,
+    within: std::time::Duration,
+    what: &str,
+) -> std::io::Result<std::process::Output> {
+    use std::io::{Read as _, Write as _};
+    let feeder = match (stdin, child.stdin.take()) {
+        (Some(bytes), Some(mut pipe)) => Some(std::thread::spawn(move || {
+            let _ = pipe.write_all(&bytes);
+        })),
+        _ => None,
+    };
+    let reader = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = reader(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = reader(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = std::time::Instant::now() + within;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("{what} did not finish within {within:?}; killed"),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    if let Some(feeder) = feeder {
+        let _ = feeder.join();
+    }
+    Ok(std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_child_past_its_deadline_is_killed_and_named() {
+        let child = Command::new("sleep")
+            .arg("30")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let err = output_within(child, None, Duration::from_millis(100), "sleep 30").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        assert_eq!(
+            err.to_string(),
+            "sleep 30 did not finish within 100ms; killed"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "it was not killed"
+        );
+    }
+
+    #[test]
+    fn output_and_stdin_are_carried_within_the_deadline() {
+        let child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // More than a pipe holds: stdin is fed while stdout is read.
+        let input = vec![b'x'; 1 << 20];
+        let out =
+            output_within(child, Some(input.clone()), Duration::from_secs(30), "cat").unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout, input);
+    }
+}

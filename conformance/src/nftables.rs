@@ -5,7 +5,6 @@
 //! not blind the runner).
 
 use std::fs::File;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -111,14 +110,17 @@ impl NodeNft<'_> {
             command: command.clone(),
             source,
         };
-        let mut child = {
+        let child = {
             let _spawning = crate::forks::spawning();
             cmd.spawn().map_err(spawn_err)?
         };
-        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(text.as_bytes()).map_err(spawn_err)?;
-        }
-        let out = child.wait_with_output().map_err(spawn_err)?;
+        let out = crate::netns::output_within(
+            child,
+            stdin.map(|t| t.as_bytes().to_vec()),
+            crate::netns::TOOL_DEADLINE,
+            &format!("nft {command}"),
+        )
+        .map_err(spawn_err)?;
         if !out.status.success() {
             return Err(NftError::Failed {
                 command,

@@ -2,6 +2,7 @@
 //! back — broken tools, a held lock, a flapping config, damaged rules, stale rules.
 
 use crate::document::Section;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::time::Instant;
 
@@ -28,7 +29,8 @@ impl CaseExecution<'_> {
     pub(super) fn fault(&mut self, fault: &Fault) -> Result<(), StepError> {
         // Captured before acting: the implementation may react before the runner looks.
         let before = self.node.current_rules().unwrap_or_default();
-        let shim = |tool: &str| self.node.shim_dir.join(tool);
+        let shim_dir = &self.node.shim_dir;
+        let shim = |tool: &'static str| (shim_dir.as_path(), tool);
         // The tools that write the implementation's rules: `nft` for kind nftables, the
         // restore tools otherwise (none of them when iptables is left out).
         let nftables = self.spec.profile.listings == ListingKind::Nftables;
@@ -51,12 +53,12 @@ impl CaseExecution<'_> {
                         )
                     })?;
                 for tool in &writers {
-                    replace_symlink(&shim(tool), Some(fail))?;
+                    replace_symlink(shim(tool), Some(fail))?;
                 }
             }
             Fault::RestoreMissing => {
                 for tool in &writers {
-                    replace_symlink(&shim(tool), None)?;
+                    replace_symlink(shim(tool), None)?;
                 }
             }
             Fault::LockHeld => {
@@ -64,6 +66,7 @@ impl CaseExecution<'_> {
                     .create(true)
                     .truncate(false)
                     .write(true)
+                    .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
                     .open(&self.node.lock_file)
                     .map_err(|e| StepError::io("opening the xtables lock", e))?;
                 let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
@@ -75,13 +78,13 @@ impl CaseExecution<'_> {
                 if nftables {
                     let real = crate::nftables::binary()
                         .ok_or_else(|| StepError::Misuse("fault: nft vanished".into()))?;
-                    replace_symlink(&shim("nft"), Some(&real))?;
+                    replace_symlink(shim("nft"), Some(&real))?;
                 } else if !self.node.without_iptables {
                     let real = self.spec.backend.binary().ok_or_else(|| {
                         StepError::Misuse("fault: the backend's binary vanished".into())
                     })?;
                     for tool in RESTORE_TOOLS {
-                        replace_symlink(&shim(tool), Some(&real))?;
+                        replace_symlink(shim(tool), Some(&real))?;
                     }
                 }
             }
@@ -250,19 +253,29 @@ impl CaseExecution<'_> {
     }
 }
 
-/// Atomically points `link` at `target` (or removes it).
-fn replace_symlink(link: &Path, target: Option<&Path>) -> Result<(), StepError> {
-    let tmp = link.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let what = || format!("replacing {}", link.display());
+/// Atomically points the shim `name` at `target` (or removes it). The shim directory is
+/// opened without following a link and worked on by name: a directory swapped for a
+/// symbolic link to somewhere else is refused, never written through.
+fn replace_symlink((dir, name): (&Path, &str), target: Option<&Path>) -> Result<(), StepError> {
+    use nix::fcntl::{open, renameat, OFlag};
+    use nix::unistd::{symlinkat, unlinkat, UnlinkatFlags};
+    let what = || format!("replacing {name} in {}", dir.display());
+    let io = |e: nix::errno::Errno| StepError::io(what(), e.into());
+    let dir_fd = open(
+        dir,
+        OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDONLY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(io)?;
+    let tmp = format!("{name}.tmp");
+    let _ = unlinkat(&dir_fd, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
     match target {
-        Some(t) => std::os::unix::fs::symlink(t, &tmp)
-            .and_then(|_| std::fs::rename(&tmp, link))
-            .map_err(|e| StepError::io(what(), e)),
-        None => match std::fs::remove_file(link) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StepError::io(what(), e)),
+        Some(t) => symlinkat(t, &dir_fd, tmp.as_str())
+            .and_then(|()| renameat(&dir_fd, tmp.as_str(), &dir_fd, name))
+            .map_err(io),
+        None => match unlinkat(&dir_fd, name, UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) => Ok(()),
+            Err(e) => Err(io(e)),
         },
     }
 }

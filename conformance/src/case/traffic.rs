@@ -197,7 +197,9 @@ impl CaseExecution<'_> {
                 .spawn()
         };
         let out = child
-            .and_then(|c| c.wait_with_output())
+            .and_then(|c| {
+                crate::netns::output_within(c, None, crate::netns::TOOL_DEADLINE, "conntrack -F")
+            })
             .map_err(|e| StepError::io("running conntrack -F (is conntrack installed?)", e))?;
         if !out.status.success() {
             return Err(StepError::Tool {
