@@ -11,6 +11,7 @@ mod common;
 mod directions;
 mod generate_finds_bugs;
 mod honest_verdicts;
+mod hostile;
 mod nftables_verdicts;
 mod ports_observed;
 mod runner_safety;
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
         runner_safety::group(),
         wrong_implementations::group(),
         honest_verdicts::group(),
+        hostile::group(),
         nftables_verdicts::group(),
         directions::group(),
         ports_observed::group(),
