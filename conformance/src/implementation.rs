@@ -30,6 +30,7 @@ use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::stat::Mode;
 
 use crate::guard::{self, GuardError};
+use crate::limits::ChildLimits;
 use crate::pid_namespace::{self, InitPlan, StatusPipe};
 pub use crate::profile::{Profile, Readiness, RuleListings};
 use crate::vocabulary::IptablesBackend;
@@ -138,11 +139,17 @@ fn plan_mounts(
 /// `node`, take a private mount namespace, mount the config volume, a private
 /// `/run/netns` and a fresh `/proc`, die with the runner, and fork the implementation
 /// below itself as its init.
-fn enter_sandbox(node_fd: i32, plan: &MountPlan, init: InitPlan) -> std::io::Result<()> {
+fn enter_sandbox(
+    node_fd: i32,
+    plan: &MountPlan,
+    init: InitPlan,
+    limits: ChildLimits,
+) -> std::io::Result<()> {
     let io = std::io::Error::from;
     // SAFETY: the runner keeps the namespace file open until after spawn.
     let node = unsafe { BorrowedFd::borrow_raw(node_fd) };
     setns(node, CloneFlags::CLONE_NEWNET).map_err(io)?;
+    limits.apply()?;
     unshare(CloneFlags::CLONE_NEWNS).map_err(io)?;
     mount(
         None::<&str>,
@@ -237,6 +244,8 @@ pub struct StartOptions<'a> {
     pub lock_file: &'a Path,
     /// With `--without-iptables`: the directory of tools that replaces the runner's PATH.
     pub tool_dir: Option<&'a Path>,
+    /// The case's limits, joined by the init before it forks the implementation.
+    pub limits: ChildLimits,
 }
 
 impl Running {
@@ -267,11 +276,12 @@ impl Running {
             .stdout(log)
             .stderr(log2);
         let node_fd = opts.node.as_raw_fd();
+        let limits = opts.limits;
         let (status_pipe, init, keep_open) =
             pid_namespace::prepare().map_err(ImplementationError::Prepare)?;
         // SAFETY: enter_sandbox makes only syscalls on data prepared before the fork.
         unsafe {
-            cmd.pre_exec(move || enter_sandbox(node_fd, &plan, init));
+            cmd.pre_exec(move || enter_sandbox(node_fd, &plan, init, limits));
         }
         let child = pid_namespace::spawn_in_new_pid_namespace(|| {
             let _spawning = crate::forks::spawning();
@@ -290,6 +300,11 @@ impl Running {
             status: None,
             log_path,
         })
+    }
+
+    /// The file its stdout and stderr go to.
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
     }
 
     /// Its output so far: the last [`LOG_TAIL`] bytes at most (with a note of how much

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::document::waivers::Waiver;
 use crate::go_duration::GoDuration;
+use crate::limits::{LimitSettings, LimitsKey};
 use crate::vocabulary::IptablesBackend;
 use crate::vocabulary::{Feature, Level};
 
@@ -20,7 +21,7 @@ pub enum ProfileError {
     #[error("reading profile {path}: {source}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::bounded_file::BoundedReadError,
     },
     #[error("profile {path}: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -175,6 +176,10 @@ pub struct Profile {
     /// read unless it reads again sooner. Default 1s.
     #[serde(default)]
     pub act_within: Option<GoDuration>,
+    /// `{pids, memory, output}`: the case's limits, overriding the defaults
+    /// ([`crate::limits::LimitSettings::DEFAULT`]).
+    #[serde(default)]
+    pub limits: Option<LimitsKey>,
 }
 
 /// A version must pin what was tested: a tag or a commit, not a branch that moves.
@@ -223,15 +228,17 @@ impl Profile {
             env: BTreeMap::new(),
             resync_period: None,
             act_within: None,
+            limits: None,
         }
     }
 
     /// Loads and checks a profile file.
     pub fn load(path: &Path) -> Result<Self, ProfileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
-            path: path.into(),
-            source,
-        })?;
+        let text = crate::bounded_file::read_to_string(path, crate::bounded_file::MAX_INPUT_BYTES)
+            .map_err(|source| ProfileError::Read {
+                path: path.into(),
+                source,
+            })?;
         let invalid = |message: String| ProfileError::Invalid {
             path: path.into(),
             message,
@@ -249,6 +256,10 @@ impl Profile {
         profile.argv().map_err(invalid)?;
         profile.check_listings().map_err(invalid)?;
         profile.check_features().map_err(invalid)?;
+        if let Some(key) = &profile.limits {
+            key.settings()
+                .map_err(|e| invalid(format!("limits: {e}")))?;
+        }
         let todo: Vec<&str> = profile
             .expected_failures
             .iter()
@@ -315,6 +326,15 @@ impl Profile {
             }
         }
         Ok(profile)
+    }
+
+    /// The case's limits: the defaults, overridden by the `limits` key (checked at load;
+    /// a profile built in code with bad values gets the defaults).
+    pub fn limits(&self) -> LimitSettings {
+        self.limits
+            .as_ref()
+            .and_then(|k| k.settings().ok())
+            .unwrap_or_default()
     }
 
     /// The command with `${VAR}` references expanded.

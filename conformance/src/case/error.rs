@@ -5,6 +5,7 @@ use std::process::ExitStatus;
 use crate::guard::GuardError;
 use crate::implementation::ImplementationError;
 use crate::iptables::IptablesError;
+use crate::limits::LimitHit;
 use crate::poll::TimedOut;
 use crate::probe::ProbeError;
 use crate::topology::TopologyError;
@@ -24,6 +25,19 @@ pub enum CaseError {
         #[source]
         error: StepError,
     },
+    /// The implementation ran into one of the case's limits: the case fails whatever its
+    /// steps made of it (`then`: how the steps ended, if they failed).
+    #[error("the implementation hit {hit}{}", then_suffix(.then))]
+    Limit {
+        hit: LimitHit,
+        then: Option<Box<CaseError>>,
+    },
+}
+
+fn then_suffix(then: &Option<Box<CaseError>>) -> String {
+    then.as_ref()
+        .map(|e| format!("; then {e}"))
+        .unwrap_or_default()
 }
 
 impl CaseError {
@@ -31,7 +45,20 @@ impl CaseError {
     pub fn step(&self) -> Option<usize> {
         match self {
             CaseError::Step { number, .. } => Some(*number),
+            CaseError::Limit { then, .. } => then.as_ref().and_then(|e| e.step()),
             _ => None,
+        }
+    }
+
+    /// A case whose implementation hit `hit` fails naming it, whatever else happened.
+    pub fn with_limit(hit: Option<LimitHit>, error: Option<CaseError>) -> Option<CaseError> {
+        match (hit, error) {
+            (_, Some(e @ CaseError::Limit { .. })) => Some(e),
+            (Some(hit), then) => Some(CaseError::Limit {
+                hit,
+                then: then.map(Box::new),
+            }),
+            (None, error) => error,
         }
     }
 }
@@ -155,5 +182,17 @@ mod tests {
             "step 3 (wait): timed out after 15s waiting for the nat table to change; it was: x"
         );
         assert_eq!(e.step(), Some(3));
+        let limited = CaseError::with_limit(Some(LimitHit::Pids(512)), Some(e)).unwrap();
+        assert_eq!(
+            limited.to_string(),
+            "the implementation hit the case's pids limit (512); then step 3 (wait): timed out after 15s waiting for the nat table to change; it was: x"
+        );
+        assert_eq!(limited.step(), Some(3));
+        let alone = CaseError::with_limit(Some(LimitHit::Output(16 << 20)), None).unwrap();
+        assert_eq!(
+            alone.to_string(),
+            "the implementation hit the case's output limit (16 MiB)"
+        );
+        assert!(CaseError::with_limit(None, None).is_none());
     }
 }

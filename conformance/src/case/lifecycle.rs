@@ -54,7 +54,9 @@ impl CaseExecution<'_> {
             shim_dir: &self.node.shim_dir,
             lock_file: &self.node.lock_file,
             tool_dir: self.node.tool_dir.as_deref(),
+            limits: self.node.sandbox.limits.child_plan(),
         })?;
+        self.node.sandbox.limits.watch_output(running.log_path());
         self.implementation.running = Some(running);
         self.out.timings.add("implementation start", t.elapsed());
         Ok(())

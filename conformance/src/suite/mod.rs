@@ -100,6 +100,7 @@ pub fn run(opts: SuiteOptions, mut args: Arguments) -> ExitCode {
     };
     let (records, conclusion) = execute(&opts, &plan, &args);
     publish::publish(&opts, &plan, &records, &conclusion, args.list);
+    crate::names::remove_run_scratch();
     conclusion.exit_code()
 }
 

@@ -125,6 +125,9 @@ fn guard_refuses_the_initial_namespace_everywhere() {
         shim_dir: &tmp,
         lock_file: &tmp,
         tool_dir: None,
+        limits: masq_conformance::limits::ChildLimits::rlimits_only(
+            masq_conformance::limits::LimitSettings::DEFAULT,
+        ),
     })
     .err()
     .expect("start in the initial namespace must be refused");
