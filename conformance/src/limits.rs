@@ -26,7 +26,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::libc;
@@ -232,14 +232,20 @@ fn own_v1_cgroup(controller: &str) -> PathBuf {
 /// A case's limits: owns its cgroup(s); dropping it kills whatever is still inside and
 /// removes them.
 pub struct CaseLimits {
-    settings: LimitSettings,
-    mechanism: Mechanism,
-    /// The case's cgroup directories (none with rlimits only).
-    dirs: Vec<PathBuf>,
+    /// The case's cgroup directories (none with rlimits only), and what reads them.
+    watch: LimitWatch,
     /// Their `cgroup.procs`, opened for the child to write "0" to.
     procs: Vec<File>,
+}
+
+/// Reads which limit a case hit: cheap to clone, for the case's waits to poll.
+#[derive(Debug, Clone)]
+pub struct LimitWatch {
+    settings: LimitSettings,
+    mechanism: Mechanism,
+    dirs: Vec<PathBuf>,
     /// The implementation's log: at the cap, the output limit was hit.
-    output: Mutex<Option<PathBuf>>,
+    output: Arc<Mutex<Option<PathBuf>>>,
 }
 
 /// What the implementation's init applies between fork and exec: raw numbers and fds.
@@ -258,11 +264,13 @@ impl CaseLimits {
         settings.check().map_err(LimitError::Invalid)?;
         let mechanism = Mechanism::detect();
         let mut limits = CaseLimits {
-            settings,
-            mechanism: mechanism.clone(),
-            dirs: Vec::new(),
+            watch: LimitWatch {
+                settings,
+                mechanism: mechanism.clone(),
+                dirs: Vec::new(),
+                output: Arc::new(Mutex::new(None)),
+            },
             procs: Vec::new(),
-            output: Mutex::new(None),
         };
         let memory = settings.memory_bytes.to_string();
         let pids = settings.pids.to_string();
@@ -297,7 +305,7 @@ impl CaseLimits {
     fn make(&mut self, parent: &Path, tag: &str) -> Result<PathBuf, LimitError> {
         let dir = parent.join(tag);
         fs::create_dir(&dir).map_err(io_err(format!("creating cgroup {}", dir.display())))?;
-        self.dirs.push(dir.clone());
+        self.watch.dirs.push(dir.clone());
         let procs = OpenOptions::new()
             .write(true)
             .open(dir.join("cgroup.procs"))
@@ -308,22 +316,27 @@ impl CaseLimits {
 
     /// How the limits are enforced here.
     pub fn mechanism(&self) -> &Mechanism {
-        &self.mechanism
+        &self.watch.mechanism
     }
 
     pub fn settings(&self) -> LimitSettings {
-        self.settings
+        self.watch.settings
     }
 
     /// The case's cgroup directories (none with rlimits only).
     pub fn cgroups(&self) -> &[PathBuf] {
-        &self.dirs
+        &self.watch.dirs
     }
 
     /// The file the implementation's output goes to: reaching the cap there is the
     /// output limit's hit (whether it died of `SIGXFSZ` or ignored it).
     pub fn watch_output(&self, log: &Path) {
-        *self.output.lock().unwrap_or_else(|p| p.into_inner()) = Some(log.to_path_buf());
+        *self.watch.output.lock().unwrap_or_else(|p| p.into_inner()) = Some(log.to_path_buf());
+    }
+
+    /// A reader of [`CaseLimits::hit`] that does not own the cgroups.
+    pub fn watch(&self) -> LimitWatch {
+        self.watch.clone()
     }
 
     /// Prepared before fork; used between fork and exec: no allocation, raw syscalls only.
@@ -332,17 +345,24 @@ impl CaseLimits {
         for (slot, f) in procs.iter_mut().zip(&self.procs) {
             *slot = f.as_raw_fd();
         }
-        let s = self.settings;
+        let s = self.watch.settings;
         ChildLimits {
             procs,
             nprocs: self.procs.len().min(2),
             output_bytes: s.output_bytes,
-            fallback: (self.mechanism == Mechanism::Rlimits)
+            fallback: (self.watch.mechanism == Mechanism::Rlimits)
                 .then_some((s.memory_bytes, u64::from(s.pids))),
         }
     }
 
     /// After the implementation ran (or at the case's end): which limit it hit, if any.
+    pub fn hit(&self) -> Option<LimitHit> {
+        self.watch.hit()
+    }
+}
+
+impl LimitWatch {
+    /// Which limit the case's implementation hit so far, if any.
     pub fn hit(&self) -> Option<LimitHit> {
         let counter = |dir: &Path, file: &str, key: &str| -> Option<u64> {
             let text = fs::read_to_string(dir.join(file)).ok()?;
@@ -388,7 +408,7 @@ impl CaseLimits {
 impl Drop for CaseLimits {
     fn drop(&mut self) {
         self.procs.clear();
-        for dir in self.dirs.drain(..).rev() {
+        for dir in self.watch.dirs.iter().rev() {
             remove_cgroup(&dir);
         }
     }

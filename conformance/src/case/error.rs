@@ -54,6 +54,15 @@ impl CaseError {
     pub fn with_limit(hit: Option<LimitHit>, error: Option<CaseError>) -> Option<CaseError> {
         match (hit, error) {
             (_, Some(e @ CaseError::Limit { .. })) => Some(e),
+            (
+                _,
+                Some(
+                    e @ CaseError::Step {
+                        error: StepError::Limit(_),
+                        ..
+                    },
+                ),
+            ) => Some(e),
             (Some(hit), then) => Some(CaseError::Limit {
                 hit,
                 then: then.map(Box::new),
@@ -118,6 +127,9 @@ pub enum StepError {
     Exited(ExitStatus),
     #[error("the implementation has not been started")]
     NotStarted,
+    /// It ran into one of the case's limits (pids, memory, output).
+    #[error("the implementation hit {0}")]
+    Limit(LimitHit),
     #[error("the implementation is already running")]
     AlreadyRunning,
     /// A step used in a way the runner cannot honour (e.g. `rules-changed` right after a
