@@ -30,6 +30,19 @@ pub fn install() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Called by a run's main thread when its trials are over: if a signal is being handled,
+/// the cases ended because their sandboxes were removed, and nothing of the run (report,
+/// summary) may be published as if it had run: wait for the handling thread to exit the
+/// process (bounded; it sleeps a fraction of this).
+pub fn wait_if_stopping() {
+    if !names::stopping() {
+        return;
+    }
+    std::thread::sleep(Duration::from_secs(60));
+    eprintln!("masq-conformance: the signal's cleanup did not end within 60s");
+    std::process::exit(1);
+}
+
 /// Removes everything of this run; returns the exit code for `signal`.
 fn clean_up(signal: Signal) -> i32 {
     names::stop_creating();

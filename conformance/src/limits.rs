@@ -185,6 +185,11 @@ pub fn bytes(b: u64) -> String {
     }
 }
 
+/// A memory peak, rounded up to whole MiB.
+fn mib_in_use(n: u64) -> String {
+    format!("{} MiB in use at most", n.div_ceil(1 << 20))
+}
+
 /// How this machine limits a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mechanism {
@@ -359,9 +364,44 @@ impl CaseLimits {
     pub fn hit(&self) -> Option<LimitHit> {
         self.watch.hit()
     }
+
+    /// See [`LimitWatch::seen`].
+    pub fn seen(&self, hit: LimitHit) -> Option<String> {
+        self.watch.seen(hit)
+    }
 }
 
 impl LimitWatch {
+    /// What the runner saw of `hit`, for the failure message: the peak the cgroup
+    /// recorded (v2 `pids.peak`/`memory.peak`; v1 `pids.peak`/`memory.max_usage_in_bytes`)
+    /// or the size the log stopped at.
+    pub fn seen(&self, hit: LimitHit) -> Option<String> {
+        let number = |dir: &Path, file: &str| -> Option<u64> {
+            fs::read_to_string(dir.join(file)).ok()?.trim().parse().ok()
+        };
+        let dirs = self.dirs.as_slice();
+        match (hit, &self.mechanism, dirs) {
+            (LimitHit::Pids(_), _, [first, ..]) => number(first, "pids.peak")
+                .map(|n| format!("{n} processes and threads at most at once")),
+            (LimitHit::Memory(_), Mechanism::V2, [dir]) => {
+                number(dir, "memory.peak").map(mib_in_use)
+            }
+            (LimitHit::Memory(_), Mechanism::V1, [_, m]) => {
+                number(m, "memory.max_usage_in_bytes").map(mib_in_use)
+            }
+            (LimitHit::Output(_), _, _) => {
+                let log = self
+                    .output
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone()?;
+                let len = fs::metadata(log).ok()?.len();
+                Some(format!("its output stopped at {len} bytes"))
+            }
+            _ => None,
+        }
+    }
+
     /// Which limit the case's implementation hit so far, if any.
     pub fn hit(&self) -> Option<LimitHit> {
         let counter = |dir: &Path, file: &str, key: &str| -> Option<u64> {
@@ -504,7 +544,7 @@ pub fn remove_cgroup(dir: &Path) -> bool {
 
 /// Where runner-made cgroups may be: the root of each hierarchy this machine limits with,
 /// and the runner's own cgroup there (v1).
-fn cgroup_parents() -> Vec<PathBuf> {
+pub fn cgroup_parents() -> Vec<PathBuf> {
     let mut parents = match Mechanism::detect() {
         Mechanism::V2 => vec![PathBuf::from(CGROUP_ROOT)],
         Mechanism::V1 => ["pids", "memory"]

@@ -301,7 +301,13 @@ fn hostile(mode: &str, agent: &str, args: &[String]) -> ExitCode {
                         unsafe { libc::pause() };
                     },
                     -1 => refused += 1,
-                    _ => forked += 1,
+                    _ => {
+                        forked += 1;
+                        // As it goes: the case may end (and kill it) before it is done.
+                        if forked % 64 == 0 {
+                            eprintln!("masq-wrong-agent: forked {forked} children");
+                        }
+                    }
                 }
             }
             eprintln!("masq-wrong-agent: forked {forked} children; fork refused {refused} times");

@@ -27,9 +27,11 @@ pub enum CaseError {
     },
     /// The implementation ran into one of the case's limits: the case fails whatever its
     /// steps made of it (`then`: how the steps ended, if they failed).
-    #[error("the implementation hit {hit}{}", then_suffix(.then))]
+    #[error("the implementation hit {hit}{}{}", seen_suffix(.seen), then_suffix(.then))]
     Limit {
         hit: LimitHit,
+        /// What the runner saw of it (a peak, the log's size).
+        seen: Option<String>,
         then: Option<Box<CaseError>>,
     },
 }
@@ -38,6 +40,10 @@ fn then_suffix(then: &Option<Box<CaseError>>) -> String {
     then.as_ref()
         .map(|e| format!("; then {e}"))
         .unwrap_or_default()
+}
+
+fn seen_suffix(seen: &Option<String>) -> String {
+    seen.as_ref().map(|s| format!(": {s}")).unwrap_or_default()
 }
 
 impl CaseError {
@@ -51,20 +57,24 @@ impl CaseError {
     }
 
     /// A case whose implementation hit `hit` fails naming it, whatever else happened.
-    pub fn with_limit(hit: Option<LimitHit>, error: Option<CaseError>) -> Option<CaseError> {
+    pub fn with_limit(
+        hit: Option<(LimitHit, Option<String>)>,
+        error: Option<CaseError>,
+    ) -> Option<CaseError> {
         match (hit, error) {
             (_, Some(e @ CaseError::Limit { .. })) => Some(e),
             (
                 _,
                 Some(
                     e @ CaseError::Step {
-                        error: StepError::Limit(_),
+                        error: StepError::Limit { .. },
                         ..
                     },
                 ),
             ) => Some(e),
-            (Some(hit), then) => Some(CaseError::Limit {
+            (Some((hit, seen)), then) => Some(CaseError::Limit {
                 hit,
+                seen,
                 then: then.map(Box::new),
             }),
             (None, error) => error,
@@ -128,8 +138,8 @@ pub enum StepError {
     #[error("the implementation has not been started")]
     NotStarted,
     /// It ran into one of the case's limits (pids, memory, output).
-    #[error("the implementation hit {0}")]
-    Limit(LimitHit),
+    #[error("the implementation hit {hit}{}", seen_suffix(.seen))]
+    Limit { hit: LimitHit, seen: Option<String> },
     #[error("the implementation is already running")]
     AlreadyRunning,
     /// A step used in a way the runner cannot honour (e.g. `rules-changed` right after a
@@ -194,16 +204,17 @@ mod tests {
             "step 3 (wait): timed out after 15s waiting for the nat table to change; it was: x"
         );
         assert_eq!(e.step(), Some(3));
-        let limited = CaseError::with_limit(Some(LimitHit::Pids(512)), Some(e)).unwrap();
+        let limited = CaseError::with_limit(Some((LimitHit::Pids(512), None)), Some(e)).unwrap();
         assert_eq!(
             limited.to_string(),
             "the implementation hit the case's pids limit (512); then step 3 (wait): timed out after 15s waiting for the nat table to change; it was: x"
         );
         assert_eq!(limited.step(), Some(3));
-        let alone = CaseError::with_limit(Some(LimitHit::Output(16 << 20)), None).unwrap();
+        let seen = Some("its output stopped at 16777216 bytes".to_string());
+        let alone = CaseError::with_limit(Some((LimitHit::Output(16 << 20), seen)), None).unwrap();
         assert_eq!(
             alone.to_string(),
-            "the implementation hit the case's output limit (16 MiB)"
+            "the implementation hit the case's output limit (16 MiB): its output stopped at 16777216 bytes"
         );
         assert!(CaseError::with_limit(None, None).is_none());
     }

@@ -26,8 +26,11 @@ impl Lifecycle {
     /// Fails if the implementation is not running (never started, or exited), or ran
     /// into one of the case's limits (what it does from then on proves nothing).
     pub fn check_alive(&mut self) -> Result<(), StepError> {
-        if let Some(hit) = self.limits.as_ref().and_then(LimitWatch::hit) {
-            return Err(StepError::Limit(hit));
+        if let Some(watch) = &self.limits {
+            if let Some(hit) = watch.hit() {
+                let seen = watch.seen(hit);
+                return Err(StepError::Limit { hit, seen });
+            }
         }
         let running = self.running.as_mut().ok_or(StepError::NotStarted)?;
         match running.exited() {

@@ -122,7 +122,9 @@ pub fn run_case(spec: &CaseSpec<'_>) -> CaseRun {
         r.stop();
     }
     // Read once everything it started is gone: the counters and the log are final.
-    let error = CaseError::with_limit(execution.node.sandbox.limits.hit(), result.err());
+    let limits = &execution.node.sandbox.limits;
+    let hit = limits.hit().map(|hit| (hit, limits.seen(hit)));
+    let error = CaseError::with_limit(hit, result.err());
     let mut output = std::mem::take(&mut execution.out);
     drop(execution); // receivers, flows, namespaces, scratch, cgroups
     output.timings.add("teardown", teardown.elapsed());
@@ -195,8 +197,14 @@ impl<'a> CaseExecution<'a> {
                 );
             }
             // A limit hit ends the case at once: what follows would only time out.
-            if let Some(hit) = self.node.sandbox.limits.hit() {
-                return Err(CaseError::Limit { hit, then: None });
+            let limits = &self.node.sandbox.limits;
+            if let Some(hit) = limits.hit() {
+                let seen = limits.seen(hit);
+                return Err(CaseError::Limit {
+                    hit,
+                    seen,
+                    then: None,
+                });
             }
             self.implementation
                 .check_not_exited_unexpectedly()

@@ -11,6 +11,7 @@ mod common;
 mod directions;
 mod generate_finds_bugs;
 mod honest_verdicts;
+mod limits;
 mod nftables_verdicts;
 mod ports_observed;
 mod runner_safety;
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
     common::run_groups(vec![
         runner_safety::group(),
         wrong_implementations::group(),
+        limits::group(),
         honest_verdicts::group(),
         nftables_verdicts::group(),
         directions::group(),
