@@ -399,6 +399,47 @@ mod tests {
     }
 
     #[test]
+    fn a_private_dir_is_never_one_that_existed() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let fresh = tmp.path().join("fresh");
+        make_private_dir(&fresh).unwrap();
+        let mode = fs::metadata(&fresh).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o700);
+        let err = make_private_dir(&fresh).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        let open = tmp.path().join("open");
+        fs::create_dir(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        let err = check_private_dir(&open).unwrap_err().to_string();
+        assert!(
+            err.contains("mode 777") && err.contains("not made by this run"),
+            "{err}"
+        );
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&fresh, &link).unwrap();
+        assert!(
+            check_private_dir(&link).is_err(),
+            "a symlink to a private dir"
+        );
+    }
+
+    #[test]
+    fn the_run_scratch_has_a_random_suffix() {
+        let root = run_scratch().unwrap();
+        let name = root.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(owner_pid(&name), Some(std::process::id() as i32));
+        let suffix = name.rsplit('-').next().unwrap();
+        assert_eq!(suffix.len(), 16, "{name}");
+        check_private_dir(root).unwrap();
+        let case = make_case_dir(&next_case_tag()).unwrap();
+        assert!(case.starts_with(root));
+        check_private_dir(&case).unwrap();
+        remove_run_scratch();
+        assert!(!root.exists());
+    }
+
+    #[test]
     fn case_tags_are_unique_and_carry_our_pid() {
         let a = next_case_tag();
         let b = next_case_tag();

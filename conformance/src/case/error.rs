@@ -56,6 +56,18 @@ impl CaseError {
         }
     }
 
+    /// Whether the implementation hit one of the case's limits.
+    pub fn is_limit(&self) -> bool {
+        matches!(
+            self,
+            CaseError::Limit { .. }
+                | CaseError::Step {
+                    error: StepError::Limit { .. },
+                    ..
+                }
+        )
+    }
+
     /// A case whose implementation hit `hit` fails naming it, whatever else happened.
     pub fn with_limit(
         hit: Option<(LimitHit, Option<String>)>,

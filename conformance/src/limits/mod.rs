@@ -23,13 +23,18 @@
 //! `cgroup.procs` files opened beforehand), so the init and all it starts are counted.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write as _;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use nix::libc;
+
+mod cgroup;
+mod settings;
+
+pub use cgroup::{cgroup_parents, remove_cgroup, sweep_cgroups, Mechanism};
+use cgroup::{enable_v2_controllers, own_v1_cgroup, write};
+pub use settings::{bytes, ByteCount, LimitHit, LimitSettings, LimitsKey};
 
 /// Where cgroup hierarchies are mounted.
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -51,187 +56,9 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LimitError 
     let what = what.into();
     move |source| LimitError::Io { what, source }
 }
-
-/// The bounds of one case (profile key `limits: {pids, memory, output}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LimitSettings {
-    /// Processes and threads at once, the implementation's init included.
-    pub pids: u32,
-    /// Memory (RAM; no swap) of all its processes together.
-    pub memory_bytes: u64,
-    /// The largest file it may write: its log is one, so this caps the output kept.
-    pub output_bytes: u64,
-}
-
-impl LimitSettings {
-    /// Ample for any agent (the reference uses a few threads and tens of MiB); small
-    /// enough that a hostile one cannot take the host down with it.
-    pub const DEFAULT: LimitSettings = LimitSettings {
-        pids: 512,
-        memory_bytes: 512 << 20,
-        output_bytes: 16 << 20,
-    };
-
-    /// Refuses bounds too small for any implementation to start.
-    pub fn check(&self) -> Result<(), String> {
-        if self.pids < 8 {
-            return Err(format!("pids: {} is too few (at least 8)", self.pids));
-        }
-        if self.memory_bytes < 16 << 20 {
-            return Err(format!(
-                "memory: {} is too little (at least 16Mi)",
-                self.memory_bytes
-            ));
-        }
-        if self.output_bytes < 64 << 10 {
-            return Err(format!(
-                "output: {} is too little (at least 64Ki)",
-                self.output_bytes
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// The profile key `limits: {pids, memory, output}`: each overrides its default.
-/// `memory` and `output` are bytes, as a number or with a binary suffix (`256Mi`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitsKey {
-    #[serde(default)]
-    pub pids: Option<u32>,
-    #[serde(default)]
-    pub memory: Option<ByteCount>,
-    #[serde(default)]
-    pub output: Option<ByteCount>,
-}
-
-/// A number of bytes as a profile writes it: `1048576` or `1Mi` (`Ki`, `Mi`, `Gi`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(untagged)]
-pub enum ByteCount {
-    Number(u64),
-    Text(String),
-}
-
-impl ByteCount {
-    pub fn bytes(&self) -> Result<u64, String> {
-        let text = match self {
-            ByteCount::Number(n) => return Ok(*n),
-            ByteCount::Text(t) => t.trim(),
-        };
-        let (digits, shift) = [("Ki", 10), ("Mi", 20), ("Gi", 30)]
-            .iter()
-            .find_map(|(suffix, shift)| text.strip_suffix(suffix).map(|d| (d, *shift)))
-            .unwrap_or((text, 0));
-        digits
-            .parse::<u64>()
-            .ok()
-            .and_then(|n| n.checked_mul(1 << shift))
-            .ok_or_else(|| format!("{text:?} is not a number of bytes (like 512Mi, 64Ki, 1048576)"))
-    }
-}
-
-impl LimitsKey {
-    /// The settings it gives: the defaults, overridden; checked.
-    pub fn settings(&self) -> Result<LimitSettings, String> {
-        let d = LimitSettings::DEFAULT;
-        let field = |key: &str, v: &Option<ByteCount>, default: u64| {
-            v.as_ref()
-                .map_or(Ok(default), ByteCount::bytes)
-                .map_err(|e| format!("{key}: {e}"))
-        };
-        let settings = LimitSettings {
-            pids: self.pids.unwrap_or(d.pids),
-            memory_bytes: field("memory", &self.memory, d.memory_bytes)?,
-            output_bytes: field("output", &self.output, d.output_bytes)?,
-        };
-        settings.check()?;
-        Ok(settings)
-    }
-}
-
-impl Default for LimitSettings {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
-}
-
-/// Which limit a case's implementation ran into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LimitHit {
-    Pids(u32),
-    Memory(u64),
-    Output(u64),
-}
-
-impl std::fmt::Display for LimitHit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LimitHit::Pids(n) => write!(f, "the case's pids limit ({n})"),
-            LimitHit::Memory(b) => write!(f, "the case's memory limit ({})", bytes(*b)),
-            LimitHit::Output(b) => write!(f, "the case's output limit ({})", bytes(*b)),
-        }
-    }
-}
-
-/// `512 MiB`, `64 KiB`, or plain bytes.
-pub fn bytes(b: u64) -> String {
-    match b {
-        b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GiB", b >> 30),
-        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
-        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
-        b => format!("{b} bytes"),
-    }
-}
-
 /// A memory peak, rounded up to whole MiB.
 fn mib_in_use(n: u64) -> String {
     format!("{} MiB in use at most", n.div_ceil(1 << 20))
-}
-
-/// How this machine limits a case.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mechanism {
-    V2,
-    V1,
-    Rlimits,
-}
-
-impl Mechanism {
-    /// What this machine offers: cgroup v2 at `/sys/fs/cgroup`, else v1's `pids` and
-    /// `memory` hierarchies, else rlimits.
-    pub fn detect() -> Mechanism {
-        let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-        let fstype = |target: &str| {
-            mounts.lines().find_map(|l| {
-                let mut f = l.split_whitespace();
-                let (_, t, ty, opts) = (f.next()?, f.next()?, f.next()?, f.next()?);
-                (t == target).then(|| (ty.to_string(), opts.to_string()))
-            })
-        };
-        let v1 = |c: &str| {
-            fstype(&format!("{CGROUP_ROOT}/{c}"))
-                .is_some_and(|(ty, opts)| ty == "cgroup" && opts.split(',').any(|o| o == c))
-        };
-        match fstype(CGROUP_ROOT) {
-            Some((ty, _)) if ty == "cgroup2" => Mechanism::V2,
-            _ if v1("pids") && v1("memory") => Mechanism::V1,
-            _ => Mechanism::Rlimits,
-        }
-    }
-}
-
-/// The runner's own cgroup in v1 hierarchy `controller` (`/` when it is the root).
-fn own_v1_cgroup(controller: &str) -> PathBuf {
-    let text = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let path = text
-        .lines()
-        .filter_map(|l| l.splitn(3, ':').nth(1).zip(l.splitn(3, ':').nth(2)))
-        .find(|(ctrls, _)| ctrls.split(',').any(|c| c == controller))
-        .map(|(_, p)| p.trim_start_matches('/').to_string())
-        .unwrap_or_default();
-    Path::new(CGROUP_ROOT).join(controller).join(path)
 }
 
 /// A case's limits: owns its cgroup(s); dropping it kills whatever is still inside and
@@ -449,7 +276,7 @@ impl Drop for CaseLimits {
     fn drop(&mut self) {
         self.procs.clear();
         for dir in self.watch.dirs.iter().rev() {
-            remove_cgroup(&dir);
+            remove_cgroup(dir);
         }
     }
 }
@@ -495,153 +322,5 @@ impl ChildLimits {
             }
         }
         Ok(())
-    }
-}
-
-fn write(dir: &Path, file: &str, value: &str) -> Result<(), LimitError> {
-    let path = dir.join(file);
-    OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(value.as_bytes()))
-        .map_err(io_err(format!("writing {value} to {}", path.display())))
-}
-
-/// `+pids +memory` in the root's `cgroup.subtree_control`, unless already there.
-fn enable_v2_controllers(root: &Path) -> Result<(), LimitError> {
-    let enabled = fs::read_to_string(root.join("cgroup.subtree_control")).unwrap_or_default();
-    let on = |c: &str| enabled.split_whitespace().any(|e| e == c);
-    if on("pids") && on("memory") {
-        return Ok(());
-    }
-    write(root, "cgroup.subtree_control", "+pids +memory")
-}
-
-/// Kills everything in the cgroup at `dir` (bounded: a fork bomb keeps forking until its
-/// last member is gone) and removes it. Returns whether it is gone.
-pub fn remove_cgroup(dir: &Path) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    // v2 kills the whole cgroup at once where the kernel has cgroup.kill (5.14).
-    let _ = fs::write(dir.join("cgroup.kill"), "1");
-    loop {
-        let pids: Vec<i32> = fs::read_to_string(dir.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect();
-        for pid in &pids {
-            // SAFETY: kill with a pid read from the cgroup; a reused pid cannot be in it.
-            unsafe { libc::kill(*pid, libc::SIGKILL) };
-        }
-        match fs::remove_dir(dir) {
-            Ok(()) => return true,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return true,
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            Err(_) => return false,
-        }
-    }
-}
-
-/// Where runner-made cgroups may be: the root of each hierarchy this machine limits with,
-/// and the runner's own cgroup there (v1).
-pub fn cgroup_parents() -> Vec<PathBuf> {
-    let mut parents = match Mechanism::detect() {
-        Mechanism::V2 => vec![PathBuf::from(CGROUP_ROOT)],
-        Mechanism::V1 => ["pids", "memory"]
-            .iter()
-            .flat_map(|c| [Path::new(CGROUP_ROOT).join(c), own_v1_cgroup(c)])
-            .collect(),
-        Mechanism::Rlimits => Vec::new(),
-    };
-    parents.dedup();
-    parents
-}
-
-/// Kills what is inside, and removes, every cgroup whose name `is_ours` accepts (runner
-/// names of a dead run, or of this run on a signal). Returns those removed.
-pub fn sweep_cgroups(is_ours: impl Fn(&str) -> bool) -> Vec<PathBuf> {
-    let mut removed = Vec::new();
-    for parent in cgroup_parents() {
-        let Ok(entries) = fs::read_dir(&parent) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if is_ours(&name) && entry.path().is_dir() && remove_cgroup(&entry.path()) {
-                removed.push(entry.path());
-            }
-        }
-    }
-    removed
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hits_name_the_limit_and_its_value() {
-        assert_eq!(
-            LimitHit::Pids(512).to_string(),
-            "the case's pids limit (512)"
-        );
-        assert_eq!(
-            LimitHit::Memory(512 << 20).to_string(),
-            "the case's memory limit (512 MiB)"
-        );
-        assert_eq!(
-            LimitHit::Output(16 << 20).to_string(),
-            "the case's output limit (16 MiB)"
-        );
-        assert_eq!(bytes(1000), "1000 bytes");
-    }
-
-    #[test]
-    fn settings_too_small_to_start_are_refused() {
-        assert!(LimitSettings::DEFAULT.check().is_ok());
-        let few = LimitSettings {
-            pids: 2,
-            ..LimitSettings::DEFAULT
-        };
-        assert!(few.check().unwrap_err().contains("pids: 2"));
-    }
-
-    #[test]
-    fn the_profile_key_overrides_defaults() {
-        let key = LimitsKey {
-            pids: Some(64),
-            memory: Some(ByteCount::Text("256Mi".into())),
-            output: Some(ByteCount::Number(1 << 20)),
-        };
-        let s = key.settings().unwrap();
-        assert_eq!(
-            (s.pids, s.memory_bytes, s.output_bytes),
-            (64, 256 << 20, 1 << 20)
-        );
-        assert_eq!(
-            LimitsKey::default().settings().unwrap(),
-            LimitSettings::DEFAULT
-        );
-        let bad = LimitsKey {
-            memory: Some(ByteCount::Text("lots".into())),
-            ..Default::default()
-        };
-        assert_eq!(
-            bad.settings().unwrap_err(),
-            "memory: \"lots\" is not a number of bytes (like 512Mi, 64Ki, 1048576)"
-        );
-        let small = LimitsKey {
-            output: Some(ByteCount::Text("1Ki".into())),
-            ..Default::default()
-        };
-        assert_eq!(
-            small.settings().unwrap_err(),
-            "output: 1024 is too little (at least 64Ki)"
-        );
-    }
-
-    #[test]
-    fn v1_own_cgroup_is_below_the_hierarchy() {
-        assert!(own_v1_cgroup("pids").starts_with("/sys/fs/cgroup/pids"));
     }
 }
