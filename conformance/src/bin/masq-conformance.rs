@@ -1,7 +1,7 @@
 //! `masq-conformance`: runs the fixture corpus against an implementation profile.
 
 fn main() -> std::process::ExitCode {
-    // Before any other thread starts: they all inherit the blocked signals.
+    // SIGINT and SIGTERM remove everything this run made (conformance/src/interrupt.rs).
     if let Err(e) = masq_conformance::interrupt::install() {
         eprintln!("error: handling SIGINT and SIGTERM: {e}");
         return std::process::ExitCode::from(2);

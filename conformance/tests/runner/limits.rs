@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crate::common::{agent, profile_with, suite_command, workspace, Group};
 use crate::runner_safety::{namespaces_with, pid_alive, processes_in, slow_fixture_dir};
 use masq_conformance::{limits, names, topology::Sandbox};
+use nix::libc;
 
 /// This module's tests and what they need.
 pub fn group() -> Group {
@@ -36,6 +37,10 @@ pub fn group() -> Group {
             (
                 "sigint_and_sigterm_remove_everything_the_run_made",
                 sigint_and_sigterm_remove_everything_the_run_made,
+            ),
+            (
+                "the_implementation_starts_with_no_signal_blocked_or_ignored",
+                the_implementation_starts_with_no_signal_blocked_or_ignored,
             ),
             (
                 "a_directory_planted_at_a_predictable_name_is_not_used",
@@ -278,6 +283,34 @@ fn sigint_and_sigterm_remove_everything_the_run_made() {
         }
     }
     std::fs::remove_dir_all(fixtures).unwrap();
+}
+
+fn the_implementation_starts_with_no_signal_blocked_or_ignored() {
+    // The runner handles SIGINT and SIGTERM itself; none of that may reach the
+    // implementation (a blocked SIGTERM would make every `terminate` step fail).
+    let argv = [
+        "grep".to_string(),
+        "-E".into(),
+        "^Sig(Blk|Ign)".into(),
+        "/proc/self/status".into(),
+    ];
+    let profile = profile_with("signal-mask", &argv, "");
+    let out = suite_command(&profile)
+        .args(["--backend", "legacy", "default-no-config"])
+        .output()
+        .unwrap();
+    std::fs::remove_file(profile).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("SigBlk:\t0000000000000000"), "{text}");
+    // SIGINT and SIGTERM not ignored (what else is ignored comes from whoever started
+    // this test, not from the runner).
+    let ignored = text
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:\t"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .expect("SigIgn");
+    let int_term = (1 << (libc::SIGINT - 1)) | (1 << (libc::SIGTERM - 1));
+    assert_eq!(ignored & int_term, 0, "{text}");
 }
 
 fn a_directory_planted_at_a_predictable_name_is_not_used() {
