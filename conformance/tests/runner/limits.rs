@@ -39,6 +39,10 @@ pub fn group() -> Group {
                 sigint_and_sigterm_remove_everything_the_run_made,
             ),
             (
+                "the_sweep_removes_a_dead_runs_cgroups_and_kills_what_is_inside",
+                the_sweep_removes_a_dead_runs_cgroups_and_kills_what_is_inside,
+            ),
+            (
                 "the_implementation_starts_with_no_signal_blocked_or_ignored",
                 the_implementation_starts_with_no_signal_blocked_or_ignored,
             ),
@@ -283,6 +287,51 @@ fn sigint_and_sigterm_remove_everything_the_run_made() {
         }
     }
     std::fs::remove_dir_all(fixtures).unwrap();
+}
+
+fn the_sweep_removes_a_dead_runs_cgroups_and_kills_what_is_inside() {
+    // The limits of a case of a run that is gone (a pid that just exited), with a process
+    // still inside, as if the run had been SIGKILLed mid-case.
+    let mut gone = Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let tag = format!("{}{}-0", names::PREFIX, gone.id());
+    let case = limits::CaseLimits::create(&tag, limits::LimitSettings::DEFAULT).unwrap();
+    let dirs = case.cgroups().to_vec();
+    if dirs.is_empty() {
+        // rlimits only: nothing to sweep. Under CI=true a missing cgroup is a failure.
+        assert!(
+            !masq_conformance::prereq::required(),
+            "no cgroup v1 or v2 here: the limits are rlimits only"
+        );
+        eprintln!("ignored: no cgroups on this machine");
+        return;
+    }
+    let marker = (3_000_000_000u64 + u64::from(std::process::id())).to_string();
+    let mut inside = Command::new("sleep").arg(&marker).spawn().unwrap();
+    for dir in &dirs {
+        std::fs::write(dir.join("cgroup.procs"), inside.id().to_string()).unwrap();
+    }
+    std::mem::forget(case); // a SIGKILLed run never drops it
+    let sweep = Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
+        .arg("sweep")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&sweep.stdout);
+    let status = inside.wait().unwrap();
+    assert!(sweep.status.success(), "{report}");
+    for dir in &dirs {
+        assert!(
+            !dir.exists(),
+            "{} survived the sweep: {report}",
+            dir.display()
+        );
+        assert!(report.contains(&dir.display().to_string()), "{report}");
+    }
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL),
+        "the process inside was killed"
+    );
 }
 
 fn the_implementation_starts_with_no_signal_blocked_or_ignored() {
