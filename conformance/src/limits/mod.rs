@@ -92,9 +92,38 @@ pub struct ChildLimits {
 
 impl CaseLimits {
     /// Creates the case's cgroup(s) named `tag` (a runner name, `mcnf-<pid>-<n>`).
+    ///
+    /// Where the machine has cgroups that this process cannot use (a container with a
+    /// read-only cgroup file system; cgroup v2 whose root has processes, so controllers
+    /// cannot be enabled below it), the first failure is said once on stderr and the run
+    /// goes on with rlimits only (see the module's documentation for what they bound).
     pub fn create(tag: &str, settings: LimitSettings) -> Result<CaseLimits, LimitError> {
         settings.check().map_err(LimitError::Invalid)?;
-        let mechanism = Mechanism::detect();
+        static UNUSABLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let mechanism = match UNUSABLE.get() {
+            Some(_) => Mechanism::Rlimits,
+            None => Mechanism::detect(),
+        };
+        match Self::create_with(tag, settings, mechanism.clone()) {
+            Err(e) if mechanism != Mechanism::Rlimits => {
+                let why = e.to_string();
+                if UNUSABLE.set(why.clone()).is_ok() {
+                    eprintln!(
+                        "warning: cannot use cgroup {mechanism:?} for the cases' limits ({why}): \
+                         only rlimits bound them (no pids limit for root, memory per process)"
+                    );
+                }
+                Self::create_with(tag, settings, Mechanism::Rlimits)
+            }
+            made => made,
+        }
+    }
+
+    fn create_with(
+        tag: &str,
+        settings: LimitSettings,
+        mechanism: Mechanism,
+    ) -> Result<CaseLimits, LimitError> {
         let mut limits = CaseLimits {
             watch: LimitWatch {
                 settings,
