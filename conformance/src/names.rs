@@ -1,8 +1,11 @@
 //! Per-run names for everything the runner creates, and the start-up sweep of leftovers.
 //!
-//! Every namespace and scratch directory is named `mcnf-<pid>-<case>-...`. A run killed by
-//! SIGKILL cannot clean up after itself; the next run finds names whose pid is dead,
-//! kills any process still inside those namespaces, and removes them.
+//! Every namespace and cgroup is named `mcnf-<pid>-<case>-...`; scratch directories live
+//! below the run's own `mcnf-<pid>-<random>` (mode 0700, never one that existed: `/tmp`
+//! is world-writable, and a predictable name there could be planted by any user). A run
+//! killed by SIGKILL cannot clean up after itself; the next run finds names whose pid is
+//! dead, kills any process still inside those namespaces and cgroups, and removes them.
+//! On SIGINT or SIGTERM the run does the same to its own names ([`sweep_own`]).
 //!
 //! An implementation dies with its runner (its init has `PR_SET_PDEATHSIG`, and its PID
 //! namespace dies with the init, see [`crate::pid_namespace`]), and what it names with
