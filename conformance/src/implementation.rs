@@ -24,6 +24,7 @@ use nix::sched::{setns, CloneFlags};
 use crate::confinement::{Confinement, FilesystemInputs, FilesystemPlan};
 
 use crate::guard::{self, GuardError};
+use crate::limits::ChildLimits;
 use crate::pid_namespace::{self, InitPlan, StatusPipe};
 pub use crate::profile::{Profile, Readiness, RuleListings};
 use crate::vocabulary::IptablesBackend;
@@ -56,11 +57,13 @@ fn enter_sandbox(
     confinement: &Confinement,
     program_fd: RawFd,
     init: InitPlan,
+    limits: ChildLimits,
 ) -> std::io::Result<()> {
     let io = std::io::Error::from;
     // SAFETY: the runner keeps the namespace file open until after spawn.
     let node = unsafe { BorrowedFd::borrow_raw(node_fd) };
     setns(node, CloneFlags::CLONE_NEWNET).map_err(io)?;
+    limits.apply()?;
     // SAFETY: this is the forked child; the plans were prepared before the fork.
     unsafe {
         confinement.enter()?;
@@ -106,6 +109,8 @@ pub struct StartOptions<'a> {
     pub lock_file: &'a Path,
     /// With `--without-iptables`: the directory of tools that replaces the runner's PATH.
     pub tool_dir: Option<&'a Path>,
+    /// The case's limits, joined by the init before it forks the implementation.
+    pub limits: ChildLimits,
 }
 
 impl Running {
@@ -184,11 +189,12 @@ impl Running {
             .stdout(stdout)
             .stderr(stderr);
         let node_fd = opts.node.as_raw_fd();
+        let limits = opts.limits;
         let (status_pipe, init, keep_open) =
             pid_namespace::prepare().map_err(ImplementationError::Prepare)?;
         // SAFETY: enter_sandbox makes only syscalls on data prepared before the fork.
         unsafe {
-            cmd.pre_exec(move || enter_sandbox(node_fd, &confinement, program_fd, init));
+            cmd.pre_exec(move || enter_sandbox(node_fd, &confinement, program_fd, init, limits));
         }
         let child = pid_namespace::spawn_in_new_pid_namespace(|| {
             let _spawning = crate::forks::spawning();
@@ -208,6 +214,11 @@ impl Running {
             status: None,
             log,
         })
+    }
+
+    /// The file its stdout and stderr go to (the runner's own descriptor).
+    pub fn log_file(&self) -> &File {
+        &self.log
     }
 
     /// Its output so far: the last [`LOG_TAIL`] bytes at most (with a note of how much

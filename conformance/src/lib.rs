@@ -5,6 +5,7 @@
 //! snapshot-asserted. Every namespace is the runner's own: [`guard`] refuses anything
 //! else. The modules' layers, the data flow and the invariants: ARCHITECTURE.md.
 
+pub mod bounded_file;
 pub mod case;
 pub mod cli;
 pub mod configmap;
@@ -16,7 +17,9 @@ pub mod generate;
 pub mod go_duration;
 pub mod guard;
 pub mod implementation;
+pub mod interrupt;
 pub mod iptables;
+pub mod limits;
 pub mod listing_kind;
 pub mod model;
 pub mod names;

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::confinement::CapabilitySet;
 use crate::document::waivers::Waiver;
 use crate::go_duration::GoDuration;
+use crate::limits::{LimitSettings, LimitsKey};
 use crate::vocabulary::IptablesBackend;
 use crate::vocabulary::{Feature, Level};
 
@@ -21,7 +22,7 @@ pub enum ProfileError {
     #[error("reading profile {path}: {source}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::bounded_file::BoundedReadError,
     },
     #[error("profile {path}: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -180,6 +181,10 @@ pub struct Profile {
     /// DaemonSet grants), e.g. `[BPF, PERFMON]`; reports name the whole set.
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// `{pids, memory, output}`: the case's limits, overriding the defaults
+    /// ([`crate::limits::LimitSettings::DEFAULT`]).
+    #[serde(default)]
+    pub limits: Option<LimitsKey>,
 }
 
 /// A version must pin what was tested: a tag or a commit, not a branch that moves.
@@ -229,15 +234,17 @@ impl Profile {
             resync_period: None,
             act_within: None,
             capabilities: Vec::new(),
+            limits: None,
         }
     }
 
     /// Loads and checks a profile file.
     pub fn load(path: &Path) -> Result<Self, ProfileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
-            path: path.into(),
-            source,
-        })?;
+        let text = crate::bounded_file::read_to_string(path, crate::bounded_file::MAX_INPUT_BYTES)
+            .map_err(|source| ProfileError::Read {
+                path: path.into(),
+                source,
+            })?;
         let invalid = |message: String| ProfileError::Invalid {
             path: path.into(),
             message,
@@ -251,6 +258,10 @@ impl Profile {
         profile.argv().map_err(invalid)?;
         profile.check_listings().map_err(invalid)?;
         profile.check_features().map_err(invalid)?;
+        if let Some(key) = &profile.limits {
+            key.settings()
+                .map_err(|e| invalid(format!("limits: {e}")))?;
+        }
         let todo: Vec<&str> = profile
             .expected_failures
             .iter()
@@ -322,6 +333,15 @@ impl Profile {
     /// The capabilities the implementation runs with.
     pub fn granted_capabilities(&self) -> CapabilitySet {
         CapabilitySet::with_extra(&self.capabilities).unwrap_or(CapabilitySet::DEFAULT)
+    }
+
+    /// The case's limits: the defaults, overridden by the `limits` key (checked at load;
+    /// a profile built in code with bad values gets the defaults).
+    pub fn limits(&self) -> LimitSettings {
+        self.limits
+            .as_ref()
+            .and_then(|k| k.settings().ok())
+            .unwrap_or_default()
     }
 
     /// The command with `${VAR}` references expanded.

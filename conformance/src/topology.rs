@@ -34,6 +34,7 @@ use rtnetlink::packet_route::neighbour::NeighbourState;
 use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use crate::guard::{self, NsId};
+use crate::limits::{CaseLimits, LimitError, LimitSettings};
 use crate::names;
 use crate::vocabulary::addresses::{
     reserved, NODE_MAIN_V4, NODE_MAIN_V6, NODE_POD_SIDE_V4, NODE_POD_SIDE_V6, NODE_V4, NODE_V6,
@@ -66,6 +67,8 @@ pub enum TopologyError {
         what: String,
         source: std::io::Error,
     },
+    #[error("the case's limits: {0}")]
+    Limits(#[from] LimitError),
     #[error("destination {0} collides with the sandbox's own addressing")]
     ReservedAddress(IpAddr),
 }
@@ -82,6 +85,12 @@ pub struct Namespace {
 
 impl Namespace {
     pub fn create(name: String) -> Result<Self, TopologyError> {
+        if names::stopping() {
+            return Err(TopologyError::Io {
+                what: format!("creating namespace {name}"),
+                source: std::io::Error::new(std::io::ErrorKind::Interrupted, "the run is stopping"),
+            });
+        }
         // Make /run/netns a shared mount point once, before concurrent creations race on it.
         static INIT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
         INIT.get_or_init(|| {
@@ -151,21 +160,40 @@ pub struct Sandbox {
     pub scratch: PathBuf,
     /// Extra destinations added to the world.
     pub destinations: Vec<IpAddr>,
+    /// The case's pids, memory and output limits (its cgroups): the implementation joins
+    /// them when it starts; dropped last, killing whatever is left in them.
+    pub limits: CaseLimits,
 }
 
 impl Sandbox {
     /// Builds the three namespaces and their links. `destinations` are placed on the
     /// world's loopback as host addresses.
     pub fn create(destinations: &[IpAddr]) -> Result<Self, TopologyError> {
+        Self::create_limited(destinations, LimitSettings::DEFAULT)
+    }
+
+    /// [`Sandbox::create`] with the case's limits.
+    pub fn create_limited(
+        destinations: &[IpAddr],
+        settings: LimitSettings,
+    ) -> Result<Self, TopologyError> {
         if let Some(bad) = destinations.iter().find(|d| reserved(**d)) {
             return Err(TopologyError::ReservedAddress(*bad));
         }
         let tag = names::next_case_tag();
-        let scratch = names::scratch_root().join(&tag);
-        std::fs::create_dir_all(&scratch).map_err(|source| TopologyError::Io {
-            what: format!("creating {}", scratch.display()),
+        // Below this run's private scratch root, made with mkdir: never a directory
+        // another user planted.
+        let scratch = names::make_case_dir(&tag).map_err(|source| TopologyError::Io {
+            what: format!("creating the scratch directory of {tag}"),
             source,
         })?;
+        let limits = match CaseLimits::create(&tag, settings) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&scratch);
+                return Err(e.into());
+            }
+        };
         // Fields drop in declaration order if a later step fails: namespaces go away.
         // The kernel builds namespaces concurrently; three threads save two round trips.
         let (pod, node, world) = std::thread::scope(|s| {
@@ -186,6 +214,7 @@ impl Sandbox {
             tag,
             scratch,
             destinations: destinations.to_vec(),
+            limits,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -38,6 +38,12 @@
 //!   `IP-MASQ-AGENT` (whichever exist), waits MILLIS milliseconds with no rules at all,
 //!   then runs the agent (conformance/tests/runner/nftables_verdicts.rs).
 //!
+//! - `masq-wrong-agent hostile-fork-bomb|hostile-memory-hog|hostile-output-flood AGENT
+//!   ARGS...`: takes what the case's limits bound, then runs the agent: forks children
+//!   that sleep until killed (at most 5000), touches memory in 16 MiB steps (at most
+//!   4 GiB), or writes its output ignoring `SIGXFSZ` (at most 1 GiB), saying how far it
+//!   got; the bounds keep a machine without limits alive (conformance/tests/runner/limits.rs).
+//!
 //! It only ever runs as the implementation under test, inside the runner's sandbox.
 
 use std::process::{Command, ExitCode};
@@ -279,9 +285,72 @@ fn src_local(agent: &str, args: &[String]) -> ! {
     idle()
 }
 
+/// Takes what a limit bounds, then execs the agent (if it is still alive).
+fn hostile(mode: &str, agent: &str, args: &[String]) -> ExitCode {
+    use nix::libc;
+    use std::io::Write as _;
+    match mode {
+        "hostile-fork-bomb" => {
+            let mut forked = 0;
+            let mut refused = 0;
+            while forked + refused < 5000 && refused < 50 {
+                // SAFETY: the child only calls pause and _exit.
+                match unsafe { libc::fork() } {
+                    0 => loop {
+                        // SAFETY: as above.
+                        unsafe { libc::pause() };
+                    },
+                    -1 => refused += 1,
+                    _ => {
+                        forked += 1;
+                        // As it goes: the case may end (and kill it) before it is done.
+                        if forked % 64 == 0 {
+                            eprintln!("masq-wrong-agent: forked {forked} children");
+                        }
+                    }
+                }
+            }
+            eprintln!("masq-wrong-agent: forked {forked} children; fork refused {refused} times");
+        }
+        "hostile-memory-hog" => {
+            let mut held: Vec<Vec<u8>> = Vec::new();
+            for step in 1..=256 {
+                // Touched (not zero pages): every byte is really charged.
+                held.push(vec![0x5a; 16 << 20]);
+                eprintln!("masq-wrong-agent: holding {} MiB", step * 16);
+            }
+            eprintln!("masq-wrong-agent: held 4 GiB; no memory limit stopped it");
+        }
+        "hostile-output-flood" => {
+            // SAFETY: ignoring a signal.
+            unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+            let chunk = vec![b'x'; 64 << 10];
+            let (mut written, mut refused) = (0u64, 0u64);
+            let mut out = std::io::stdout().lock();
+            for _ in 0..(1u64 << 30) / chunk.len() as u64 {
+                match out.write(&chunk) {
+                    Ok(n) => written += n as u64,
+                    Err(_) => refused += 1,
+                }
+            }
+            drop(out);
+            // Said to the log only if there is room left: the test reads the log's size.
+            let _ = writeln!(
+                std::io::stderr(),
+                "masq-wrong-agent: wrote {written} bytes; {refused} writes refused"
+            );
+        }
+        _ => return ExitCode::from(2),
+    }
+    use std::os::unix::process::CommandExt as _;
+    let e = Command::new(agent).args(args).exec();
+    eprintln!("masq-wrong-agent: exec {agent}: {e}");
+    ExitCode::from(1)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS... | drop-last-cidr CONFIG AGENT ARGS... | without-flag NAME AGENT ARGS... | src-local AGENT ARGS... | nft no-verdict|saddr-local|append|apply-on-change CONFIG AGENT ARGS... | gap MILLIS AGENT ARGS...";
+    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS... | drop-last-cidr CONFIG AGENT ARGS... | without-flag NAME AGENT ARGS... | src-local AGENT ARGS... | nft no-verdict|saddr-local|append|apply-on-change CONFIG AGENT ARGS... | gap MILLIS AGENT ARGS... | hostile-fork-bomb|hostile-memory-hog|hostile-output-flood AGENT ARGS...";
     match args.first().map(String::as_str) {
         Some("masquerade-everything") => masquerade_everything(),
         Some("once") if args.len() >= 2 => {
@@ -294,6 +363,11 @@ fn main() -> ExitCode {
             idle()
         }
         Some("src-local") if args.len() >= 2 => src_local(&args[1], &args[2..]),
+        Some(mode @ ("hostile-fork-bomb" | "hostile-memory-hog" | "hostile-output-flood"))
+            if args.len() >= 2 =>
+        {
+            hostile(mode, &args[1], &args[2..])
+        }
         Some("gap") if args.len() >= 3 => {
             let millis: u64 = args[1].parse().expect("MILLIS is a number");
             // Whichever exists; a missing table or chain is not an error here.

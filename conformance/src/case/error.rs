@@ -5,6 +5,7 @@ use std::process::ExitStatus;
 use crate::guard::GuardError;
 use crate::implementation::ImplementationError;
 use crate::iptables::IptablesError;
+use crate::limits::LimitHit;
 use crate::poll::TimedOut;
 use crate::probe::ProbeError;
 use crate::topology::TopologyError;
@@ -24,6 +25,25 @@ pub enum CaseError {
         #[source]
         error: StepError,
     },
+    /// The implementation ran into one of the case's limits: the case fails whatever its
+    /// steps made of it (`then`: how the steps ended, if they failed).
+    #[error("the implementation hit {hit}{}{}", seen_suffix(.seen), then_suffix(.then))]
+    Limit {
+        hit: LimitHit,
+        /// What the runner saw of it (a peak, the log's size).
+        seen: Option<String>,
+        then: Option<Box<CaseError>>,
+    },
+}
+
+fn then_suffix(then: &Option<Box<CaseError>>) -> String {
+    then.as_ref()
+        .map(|e| format!("; then {e}"))
+        .unwrap_or_default()
+}
+
+fn seen_suffix(seen: &Option<String>) -> String {
+    seen.as_ref().map(|s| format!(": {s}")).unwrap_or_default()
 }
 
 impl CaseError {
@@ -31,7 +51,45 @@ impl CaseError {
     pub fn step(&self) -> Option<usize> {
         match self {
             CaseError::Step { number, .. } => Some(*number),
+            CaseError::Limit { then, .. } => then.as_ref().and_then(|e| e.step()),
             _ => None,
+        }
+    }
+
+    /// Whether the implementation hit one of the case's limits.
+    pub fn is_limit(&self) -> bool {
+        matches!(
+            self,
+            CaseError::Limit { .. }
+                | CaseError::Step {
+                    error: StepError::Limit { .. },
+                    ..
+                }
+        )
+    }
+
+    /// A case whose implementation hit `hit` fails naming it, whatever else happened.
+    pub fn with_limit(
+        hit: Option<(LimitHit, Option<String>)>,
+        error: Option<CaseError>,
+    ) -> Option<CaseError> {
+        match (hit, error) {
+            (_, Some(e @ CaseError::Limit { .. })) => Some(e),
+            (
+                _,
+                Some(
+                    e @ CaseError::Step {
+                        error: StepError::Limit { .. },
+                        ..
+                    },
+                ),
+            ) => Some(e),
+            (Some((hit, seen)), then) => Some(CaseError::Limit {
+                hit,
+                seen,
+                then: then.map(Box::new),
+            }),
+            (None, error) => error,
         }
     }
 }
@@ -91,6 +149,9 @@ pub enum StepError {
     Exited(ExitStatus),
     #[error("the implementation has not been started")]
     NotStarted,
+    /// It ran into one of the case's limits (pids, memory, output).
+    #[error("the implementation hit {hit}{}", seen_suffix(.seen))]
+    Limit { hit: LimitHit, seen: Option<String> },
     #[error("the implementation is already running")]
     AlreadyRunning,
     /// A step used in a way the runner cannot honour (e.g. `rules-changed` right after a
@@ -155,5 +216,18 @@ mod tests {
             "step 3 (wait): timed out after 15s waiting for the nat table to change; it was: x"
         );
         assert_eq!(e.step(), Some(3));
+        let limited = CaseError::with_limit(Some((LimitHit::Pids(512), None)), Some(e)).unwrap();
+        assert_eq!(
+            limited.to_string(),
+            "the implementation hit the case's pids limit (512); then step 3 (wait): timed out after 15s waiting for the nat table to change; it was: x"
+        );
+        assert_eq!(limited.step(), Some(3));
+        let seen = Some("its output stopped at 16777216 bytes".to_string());
+        let alone = CaseError::with_limit(Some((LimitHit::Output(16 << 20), seen)), None).unwrap();
+        assert_eq!(
+            alone.to_string(),
+            "the implementation hit the case's output limit (16 MiB): its output stopped at 16777216 bytes"
+        );
+        assert!(CaseError::with_limit(None, None).is_none());
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::error::StepError;
 use super::CaseExecution;
 use crate::implementation::{Running, StartOptions};
+use crate::limits::LimitWatch;
 
 /// How long a `terminate` step gives the implementation to exit after SIGTERM.
 const TERMINATE_GRACE: Duration = Duration::from_secs(5);
@@ -17,11 +18,20 @@ pub struct Lifecycle {
     pub running: Option<Running>,
     /// Set by a `terminate` step: the implementation is expected to be gone from then on.
     pub terminated: bool,
+    /// The case's limits, read at every liveness check once it started.
+    pub limits: Option<LimitWatch>,
 }
 
 impl Lifecycle {
-    /// Fails if the implementation is not running (never started, or exited).
+    /// Fails if the implementation is not running (never started, or exited), or ran
+    /// into one of the case's limits (what it does from then on proves nothing).
     pub fn check_alive(&mut self) -> Result<(), StepError> {
+        if let Some(watch) = &self.limits {
+            if let Some(hit) = watch.hit() {
+                let seen = watch.seen(hit);
+                return Err(StepError::Limit { hit, seen });
+            }
+        }
         let running = self.running.as_mut().ok_or(StepError::NotStarted)?;
         match running.exited() {
             Some(status) => Err(StepError::Exited(status)),
@@ -54,7 +64,10 @@ impl CaseExecution<'_> {
             shim_dir: &self.node.shim_dir,
             lock_file: &self.node.lock_file,
             tool_dir: self.node.tool_dir.as_deref(),
+            limits: self.node.sandbox.limits.child_plan(),
         })?;
+        self.node.sandbox.limits.watch_output(running.log_file());
+        self.implementation.limits = Some(self.node.sandbox.limits.watch());
         self.implementation.running = Some(running);
         self.out.timings.add("implementation start", t.elapsed());
         Ok(())

@@ -103,7 +103,10 @@ pub fn run_case(spec: &CaseSpec<'_>) -> CaseRun {
     };
     let mut timings = Timings::default();
     let started = Instant::now();
-    let sandbox = match Sandbox::create(&crate::fixture::targets::world_addresses(spec.fixture)) {
+    let sandbox = match Sandbox::create_limited(
+        &crate::fixture::targets::world_addresses(spec.fixture),
+        spec.profile.limits(),
+    ) {
         Ok(s) => s,
         Err(e) => return fail(e.into()),
     };
@@ -118,13 +121,14 @@ pub fn run_case(spec: &CaseSpec<'_>) -> CaseRun {
         execution.out.log = r.log();
         r.stop();
     }
+    // Read once everything it started is gone: the counters and the log are final.
+    let limits = &execution.node.sandbox.limits;
+    let hit = limits.hit().map(|hit| (hit, limits.seen(hit)));
+    let error = CaseError::with_limit(hit, result.err());
     let mut output = std::mem::take(&mut execution.out);
-    drop(execution); // receivers, flows, namespaces, scratch
+    drop(execution); // receivers, flows, namespaces, scratch, cgroups
     output.timings.add("teardown", teardown.elapsed());
-    CaseRun {
-        output,
-        error: result.err(),
-    }
+    CaseRun { output, error }
 }
 
 impl<'a> CaseExecution<'a> {
@@ -191,6 +195,16 @@ impl<'a> CaseExecution<'a> {
                     step.name(),
                     began.elapsed()
                 );
+            }
+            // A limit hit ends the case at once: what follows would only time out.
+            let limits = &self.node.sandbox.limits;
+            if let Some(hit) = limits.hit() {
+                let seen = limits.seen(hit);
+                return Err(CaseError::Limit {
+                    hit,
+                    seen,
+                    then: None,
+                });
             }
             self.implementation
                 .check_not_exited_unexpectedly()

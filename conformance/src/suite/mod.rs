@@ -99,7 +99,9 @@ pub fn run(opts: SuiteOptions, mut args: Arguments) -> ExitCode {
         Err(code) => return code,
     };
     let (records, conclusion) = execute(&opts, &plan, &args);
+    crate::interrupt::wait_if_stopping();
     publish::publish(&opts, &plan, &records, &conclusion, args.list);
+    crate::names::remove_run_scratch();
     conclusion.exit_code()
 }
 

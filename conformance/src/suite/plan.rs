@@ -78,10 +78,7 @@ pub fn plan(opts: &SuiteOptions, args: &mut Arguments) -> Result<Plan, ExitCode>
     } else if !args.list {
         let swept = crate::names::sweep_stale();
         if !swept.is_empty() {
-            eprintln!(
-                "swept leftovers of killed runs: namespaces {:?}, processes {:?}, directories {:?}",
-                swept.namespaces, swept.processes, swept.directories
-            );
+            eprintln!("swept leftovers of killed runs: {swept}");
         }
     }
     let snapshot_dir = std::fs::canonicalize(&opts.fixtures_dir)

@@ -4,4 +4,5 @@
 
 mod cli_deprecations;
 mod fixture_schema;
+mod input_files;
 mod report_schema;

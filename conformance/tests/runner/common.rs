@@ -74,7 +74,10 @@ pub fn run_groups(groups: Vec<Group>) -> ExitCode {
         );
     }
     masq_conformance::guard::init();
-    libtest_mimic::run(&args, trials).exit_code()
+    let conclusion = libtest_mimic::run(&args, trials);
+    // The scratch root the in-process sandboxes made (the cases removed their own).
+    masq_conformance::names::remove_run_scratch();
+    conclusion.exit_code()
 }
 
 pub fn workspace() -> PathBuf {

@@ -12,6 +12,7 @@ mod directions;
 mod generate_finds_bugs;
 mod honest_verdicts;
 mod hostile;
+mod limits;
 mod nftables_verdicts;
 mod ports_observed;
 mod runner_safety;
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
     common::run_groups(vec![
         runner_safety::group(),
         wrong_implementations::group(),
+        limits::group(),
         honest_verdicts::group(),
         hostile::group(),
         nftables_verdicts::group(),

@@ -54,7 +54,7 @@ pub fn group() -> Group {
     }
 }
 
-fn namespaces_with(tag: &str) -> Vec<String> {
+pub fn namespaces_with(tag: &str) -> Vec<String> {
     std::fs::read_dir(names::NETNS_DIR)
         .map(|d| {
             d.flatten()
@@ -66,7 +66,7 @@ fn namespaces_with(tag: &str) -> Vec<String> {
 }
 
 /// Pids of processes whose network namespace is one of `names`.
-fn processes_in(names: &[String]) -> Vec<i32> {
+pub fn processes_in(names: &[String]) -> Vec<i32> {
     use std::os::unix::fs::MetadataExt;
     let inodes: Vec<u64> = names
         .iter()
@@ -84,7 +84,7 @@ fn processes_in(names: &[String]) -> Vec<i32> {
         .collect()
 }
 
-fn pid_alive(pid: i32) -> bool {
+pub fn pid_alive(pid: i32) -> bool {
     // A zombie still has /proc/<pid>; look at its state.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| s.split_whitespace().nth(2).is_none_or(|st| st != "Z"))
@@ -125,6 +125,9 @@ fn guard_refuses_the_initial_namespace_everywhere() {
         shim_dir: &tmp,
         lock_file: &tmp,
         tool_dir: None,
+        limits: masq_conformance::limits::ChildLimits::rlimits_only(
+            masq_conformance::limits::LimitSettings::DEFAULT,
+        ),
     })
     .err()
     .expect("start in the initial namespace must be refused");
@@ -204,7 +207,7 @@ fn a_panic_mid_case_leaves_nothing_behind() {
 }
 
 /// A fixture directory with one slow case, for killing the runner mid-case.
-fn slow_fixture_dir() -> PathBuf {
+pub fn slow_fixture_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("runner-safety-slow-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("snapshots")).unwrap();
     std::fs::write(dir.join("slow.yaml"), SLOW_FIXTURE).unwrap();
