@@ -25,12 +25,21 @@ pub fn publish(
             "{}",
             records::closing(&plan.profile.name, records, conclusion)
         );
+        if !plan.coverage.is_full() {
+            println!(
+                "masq-conformance: verdict: partial run (restricted by {}): it certifies nothing; run the whole suite for a verdict",
+                plan.coverage.restricted_by.join("; ")
+            );
+        }
     }
     if let Some(path) = &opts.report {
         let report = build(&RunFacts {
             profile: &plan.profile,
             profile_path: &opts.profile_path,
+            profile_digest: &plan.profile_digest,
             fixtures_dir: &opts.fixtures_dir,
+            fixtures_digest: plan.corpus.digest(),
+            coverage: &plan.coverage,
             planned: &plan.planned,
             records,
             backends: &opts.backends,

@@ -4,4 +4,6 @@
 
 mod cli_deprecations;
 mod fixture_schema;
+mod report_refusals;
 mod report_schema;
+mod reports;
