@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use libtest_mimic::Arguments;
 
-pub use crate::suite::{in_tree, SuiteOptions, DEFAULT_PROFILE};
+pub use crate::suite::{in_tree, own_corpus_dir, SuiteOptions, DEFAULT_PROFILE};
 
 mod dispatch;
 mod generate;
@@ -223,9 +223,9 @@ fn run_command(args: RunArgs, argv: Vec<String>) -> Command {
     Command::Run(Box::new(opts), libtest)
 }
 
-/// The corpus a report is verified against: `--fixtures DIR`, else the in-tree fixtures.
+/// The corpus a report is verified against: `--fixtures DIR`, else the suite's own.
 fn corpus_dir(fixtures: Option<PathBuf>) -> PathBuf {
-    fixtures.unwrap_or_else(|| in_tree("fixtures"))
+    fixtures.unwrap_or_else(own_corpus_dir)
 }
 
 impl Sub {

@@ -224,7 +224,7 @@ fn masq_generate_parses_as_generate() {
 
 #[test]
 fn the_report_subcommands_keep_their_forms() {
-    let own = in_tree("fixtures");
+    let own = own_corpus_dir();
     assert_eq!(
         shape(parse(&["verify-report", "r.json"])),
         format!("{:?}", Command::VerifyReport("r.json".into(), own.clone()))

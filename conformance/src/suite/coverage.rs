@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::args::in_tree;
+use super::args::own_corpus_dir;
 use super::SuiteOptions;
 use crate::document::corpus::Corpus;
 use crate::document::store::SnapshotMode;
@@ -21,7 +21,7 @@ pub fn of(
     mode: &SnapshotMode,
 ) -> Coverage {
     let mut why = Vec::new();
-    if let Some(reason) = other_corpus(&opts.fixtures_dir, corpus, &in_tree("fixtures")) {
+    if let Some(reason) = other_corpus(&opts.fixtures_dir, corpus, &own_corpus_dir()) {
         why.push(reason);
     }
     let left_out = planned
@@ -93,6 +93,7 @@ fn other_corpus(dir: &Path, corpus: &Corpus, own: &Path) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::args::in_tree;
     use super::*;
 
     fn planned(fixture: &str, backend: IptablesBackend) -> Planned {

@@ -17,7 +17,7 @@ mod plan;
 mod publish;
 mod trial;
 
-pub use args::{in_tree, SuiteOptions, DEFAULT_PROFILE};
+pub use args::{in_tree, own_corpus_dir, SuiteOptions, DEFAULT_PROFILE};
 use plan::Plan;
 use trial::{run_trial, TrialSpec};
 
