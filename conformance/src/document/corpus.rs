@@ -50,7 +50,7 @@ fn hex(digest: impl AsRef<[u8]>) -> String {
 
 /// Reads one regular file of at most [`MAX_FILE_BYTES`], refusing anything else (a FIFO
 /// would hang the read, a device would never end).
-fn read_regular(path: &Path) -> Result<Vec<u8>, CorpusError> {
+pub fn read_regular(path: &Path) -> Result<Vec<u8>, CorpusError> {
     let read_err = |source| CorpusError::Read {
         path: path.into(),
         source,

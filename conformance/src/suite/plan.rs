@@ -46,8 +46,13 @@ pub fn plan(opts: &SuiteOptions, args: &mut Arguments) -> Result<Plan, ExitCode>
     };
     // Everything that decides a verdict is read once, here, before any implementation
     // starts: the profile, the fixtures and the snapshots (issue 20, item 4).
-    let profile_text = std::fs::read_to_string(&opts.profile_path)
-        .map_err(|e| fail(format!("{}: {e}", opts.profile_path.display())))?;
+    let profile_text = corpus::read_regular(&opts.profile_path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| {
+            String::from_utf8(b)
+                .map_err(|e| format!("{}: not UTF-8: {e}", opts.profile_path.display()))
+        })
+        .map_err(fail)?;
     let profile_digest = corpus::sha256(&profile_text);
     let profile = Profile::from_text(&opts.profile_path, &profile_text)
         .map(Arc::new)

@@ -209,7 +209,12 @@ fn consistency(report: &Report, problems: &mut Vec<String>) {
             _ => {}
         }
         let needs_unclaimed = c.features.iter().any(|f| !supported(*f));
-        let not_run = matches!(c.state, CaseState::Unsupported | CaseState::NotApplicable);
+        // (A case filtered out of a run, or that nothing could run, is not run whatever
+        // it needs.)
+        let not_run = matches!(
+            c.state,
+            CaseState::Unsupported | CaseState::NotApplicable | CaseState::NotRun
+        );
         if needs_unclaimed && !not_run {
             problems.push(format!(
                 "case {name} needs a feature the report does not claim, yet is {:?}",
