@@ -24,6 +24,8 @@ pub struct Plan {
     /// trials are judged against this copy, never the directory.
     pub corpus: Arc<Corpus>,
     pub fixtures: Vec<(String, Fixture)>,
+    /// The git commit of the fixtures' checkout, asked before any implementation starts.
+    pub commit: Option<String>,
     /// Why the suite cannot run here, if it cannot (its trials are then ignored).
     pub blocker: Option<String>,
     pub snapshot_dir: PathBuf,
@@ -61,6 +63,7 @@ pub fn plan(opts: &SuiteOptions, args: &mut Arguments) -> Result<Plan, ExitCode>
         .map(Arc::new)
         .map_err(|e| fail(format!("reading fixtures: {e}")))?;
     let fixtures = fixtures_of(&corpus).map_err(|e| fail(e.to_string()))?;
+    let commit = crate::verdict::build::git_commit(&opts.fixtures_dir);
     let names: Vec<&str> = fixtures.iter().map(|(n, _)| n.as_str()).collect();
     let unmatched = profile.unmatched_expected_failures(&names);
     if !unmatched.is_empty() {
@@ -136,6 +139,7 @@ pub fn plan(opts: &SuiteOptions, args: &mut Arguments) -> Result<Plan, ExitCode>
         profile_digest,
         corpus,
         fixtures,
+        commit,
         blocker,
         snapshot_dir,
         mode,

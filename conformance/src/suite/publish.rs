@@ -37,7 +37,7 @@ pub fn publish(
             profile: &plan.profile,
             profile_path: &opts.profile_path,
             profile_digest: &plan.profile_digest,
-            fixtures_dir: &opts.fixtures_dir,
+            commit: plan.commit.as_deref(),
             fixtures_digest: plan.corpus.digest(),
             coverage: &plan.coverage,
             planned: &plan.planned,

@@ -83,7 +83,7 @@ fn a_snapshot_rewritten_after_the_plan_changes_neither_the_judging_nor_the_diges
             profile: &plan.profile,
             profile_path: &profile,
             profile_digest: &plan.profile_digest,
-            fixtures_dir: &fixtures,
+            commit: None,
             fixtures_digest: plan.corpus.digest(),
             coverage: &plan.coverage,
             planned: &plan.planned,

@@ -23,7 +23,8 @@ pub struct RunFacts<'a> {
     pub profile_path: &'a Path,
     /// The profile's digest, of the bytes read before the run (`sha256:...`).
     pub profile_digest: &'a str,
-    pub fixtures_dir: &'a Path,
+    /// The suite's git commit, asked before the run ([`git_commit`]).
+    pub commit: Option<&'a str>,
     /// The corpus digest, of what the trials were judged against.
     pub fixtures_digest: &'a str,
     /// Whether the run covered the whole suite.
@@ -38,7 +39,8 @@ pub struct RunFacts<'a> {
     pub environment: environment::Environment,
 }
 
-fn git_commit(dir: &Path) -> Option<String> {
+/// The git commit of the checkout `dir` is in, when it is in one.
+pub fn git_commit(dir: &Path) -> Option<String> {
     let out = std::process::Command::new("git")
         .args(["rev-parse", "HEAD"])
         .current_dir(dir)
@@ -127,7 +129,7 @@ pub fn build(facts: &RunFacts<'_>) -> Report {
         },
         suite: SuiteInfo {
             version: super::suite_cases::SUITE_VERSION.to_string(),
-            commit: git_commit(facts.fixtures_dir),
+            commit: facts.commit.map(str::to_string),
             fixtures_digest: facts.fixtures_digest.to_string(),
         },
         environment: facts.environment.clone(),

@@ -108,7 +108,7 @@ pub fn report_with(profile_path: &Path, records: &[Record], coverage: Coverage) 
         profile: &profile,
         profile_path,
         profile_digest: &sha256(&text),
-        fixtures_dir: &fixtures_dir(),
+        commit: Some("0123456789abcdef0123456789abcdef01234567"),
         fixtures_digest: suite().digest.as_str(),
         coverage: &coverage,
         planned: &planned,
