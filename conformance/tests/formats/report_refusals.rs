@@ -313,3 +313,52 @@ fn the_badge_of_a_partial_run_is_never_green() {
     assert!(badge.contains("partial run"), "{badge}");
     assert!(badge.contains("lightgrey"), "{badge}");
 }
+
+/// `verify-report` and `badge` on the command line: a genuine full report verifies
+/// against the suite's own corpus (the default) and is refused against another
+/// (`--fixtures DIR`), naming the digest it needs.
+#[test]
+fn the_commands_verify_against_the_corpus_they_run_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    std::fs::write(&report, genuine().to_string()).unwrap();
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::copy(
+        crate::reports::fixtures_dir().join("default-no-config.yaml"),
+        other.join("default-no-config.yaml"),
+    )
+    .unwrap();
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, text) = run(&["verify-report".as_ref(), report.as_os_str()]);
+    assert!(ok, "{text}");
+    assert!(text.contains("is conformant"), "{text}");
+    let (ok, text) = run(&["badge".as_ref(), report.as_os_str()]);
+    assert!(ok && text.contains("brightgreen"), "{text}");
+    for command in ["verify-report", "badge"] {
+        let (ok, text) = run(&[
+            command.as_ref(),
+            "--fixtures".as_ref(),
+            other.as_os_str(),
+            report.as_os_str(),
+        ]);
+        assert!(!ok, "{command}: {text}");
+        assert!(
+            text.contains("a report of another corpus"),
+            "{command}: {text}"
+        );
+        assert!(text.contains(&suite().digest), "{command}: {text}");
+        eprintln!("{command} --fixtures OTHER: {text}");
+    }
+}
