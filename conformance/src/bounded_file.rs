@@ -28,9 +28,15 @@ pub enum BoundedReadError {
     NotUtf8,
 }
 
-/// The contents of the regular file at `path`, refused if it is anything else or longer
-/// than `max` bytes.
+/// The contents of the regular file at `path` as text, refused if it is anything else,
+/// longer than `max` bytes or not UTF-8.
 pub fn read_to_string(path: &Path, max: u64) -> Result<String, BoundedReadError> {
+    String::from_utf8(read(path, max)?).map_err(|_| BoundedReadError::NotUtf8)
+}
+
+/// The bytes of the regular file at `path`, refused if it is anything else or longer
+/// than `max` bytes.
+pub fn read(path: &Path, max: u64) -> Result<Vec<u8>, BoundedReadError> {
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
@@ -70,7 +76,7 @@ pub fn read_to_string(path: &Path, max: u64) -> Result<String, BoundedReadError>
             max,
         });
     }
-    String::from_utf8(bytes).map_err(|_| BoundedReadError::NotUtf8)
+    Ok(bytes)
 }
 
 #[cfg(test)]

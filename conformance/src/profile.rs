@@ -187,23 +187,6 @@ pub struct Profile {
     pub limits: Option<LimitsKey>,
 }
 
-/// A version must pin what was tested: a tag or a commit, not a branch that moves.
-fn check_version(v: &str) -> Result<(), String> {
-    let commit = (7..=40).contains(&v.len()) && v.chars().all(|c| c.is_ascii_hexdigit());
-    let digits = v.trim_start_matches('v');
-    let tag = digits.chars().next().is_some_and(|c| c.is_ascii_digit())
-        && digits
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-+_".contains(c));
-    if commit || tag {
-        Ok(())
-    } else {
-        Err(format!(
-            "version: {v:?} looks like a branch or a name; give a tag (v1.2.3) or a commit id, which do not move"
-        ))
-    }
-}
-
 /// The default of `act_within`: a round of an iptables-based agent takes tens of
 /// milliseconds; a second leaves room for a loaded CI machine.
 pub const DEFAULT_ACT_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
@@ -245,11 +228,19 @@ impl Profile {
                 path: path.into(),
                 source,
             })?;
+        Profile::from_text(path, &text)
+    }
+
+    /// Checks a profile's text, read from `path` (named in errors): the suite reads the
+    /// file once, and hashes and parses the same bytes.
+    pub fn from_text(path: &Path, text: &str) -> Result<Self, ProfileError> {
         let invalid = |message: String| ProfileError::Invalid {
             path: path.into(),
             message,
         };
-        let profile: Profile = serde_saphyr::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let profile: Profile = serde_saphyr::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        crate::vocabulary::identifiers::check_implementation_name(&profile.name)
+            .map_err(|e| invalid(format!("name: {e}")))?;
         if profile.command.is_empty() {
             return Err(invalid("command: must name a program".into()));
         }
@@ -277,7 +268,8 @@ impl Profile {
             );
         }
         if let Some(v) = &profile.version {
-            check_version(v).map_err(invalid)?;
+            crate::vocabulary::identifiers::check_implementation_version(v)
+                .map_err(|e| invalid(format!("version: {e}")))?;
         }
         if let ConfigFiles::Merge(names) = &profile.config_files {
             if names.len() < 2 {
@@ -568,7 +560,11 @@ mod tests {
                 "features: {unsupported: [to-ports], supported: [to-ports]}",
                 "both supported and unsupported",
             ),
-            ("version: main", "looks like a branch"),
+            (
+                "version: main",
+                "version: \"main\" is neither a semantic version",
+            ),
+            ("version: v1.2", "neither a semantic version"),
             (
                 "nftables: {table: inet t}",
                 "only applies with `listings: nftables`",
@@ -584,6 +580,13 @@ mod tests {
             let err = Profile::load(&path).unwrap_err().to_string();
             assert!(err.contains("p.yaml"), "{err}");
             assert!(err.contains(needle), "{needle:?} not in {err}");
+        }
+        for name in ["\"../../etc/passwd\"", "\"[x](http://e)\"", "\"<b>x</b>\""] {
+            let path = dir.path().join("p.yaml");
+            std::fs::write(&path, format!("name: {name}\ncommand: [x]\n")).unwrap();
+            let err = Profile::load(&path).unwrap_err().to_string();
+            assert!(err.contains("p.yaml: name: "), "{err}");
+            assert!(err.contains("is not an implementation name"), "{err}");
         }
     }
 }

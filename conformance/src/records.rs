@@ -282,6 +282,7 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
     let passed = count(records, |s| s == CaseState::Passed);
     let failed = count(records, |s| s == CaseState::Failed);
     let known = count(records, |s| s == CaseState::KnownFailure);
+    let implementation = crate::vocabulary::markup::markdown(implementation);
     let mut out = format!(
         "## ip-masq-agent conformance: {implementation}\n\n{passed} passed, {failed} failed, {known} known failures\n\n`kept` = arrived with the pod's address, `masq` = with the node's.\n\n"
     );
@@ -306,7 +307,7 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
             writeln!(
                 out,
                 "- `{fixture}` on {backends}: {}",
-                headline.replace('|', "\\|")
+                crate::vocabulary::markup::markdown(headline)
             )
             .ok();
         }
@@ -314,7 +315,7 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
     }
     out.push_str("| case | result |");
     for c in &columns {
-        write!(out, " {c} |").ok();
+        write!(out, " {} |", crate::vocabulary::markup::markdown(c)).ok();
     }
     out.push_str("\n|---|---|");
     out.push_str(&"---|".repeat(columns.len()));

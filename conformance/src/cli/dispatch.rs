@@ -5,8 +5,22 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{Command, Schema};
+use crate::verdict::comparison::verdict_label;
+use crate::verdict::suite_cases::SuiteCases;
 
-fn verify_report(path: &Path) -> ExitCode {
+/// The suite a report is verified against, read from `dir` (an error already printed).
+fn suite_at(dir: &Path) -> Result<SuiteCases, ExitCode> {
+    SuiteCases::read(dir).map_err(|e| {
+        eprintln!("error: reading the suite's corpus to verify against: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn verify_report(path: &Path, fixtures: &Path) -> ExitCode {
+    let suite = match suite_at(fixtures) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -14,17 +28,19 @@ fn verify_report(path: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match crate::verdict::verify::verify(&text) {
+    match crate::verdict::verify::verify(&text, &suite) {
         Ok(r) => {
             println!(
-                "{}: verified: {} {} is {:?} ({} cases)",
+                "{}: verified against suite {} (corpus {}): {} {} is {} ({} cases)",
                 path.display(),
+                r.suite.version,
+                r.suite.fixtures_digest,
                 r.implementation.name,
                 r.implementation
                     .version
                     .as_deref()
                     .unwrap_or("(no version)"),
-                r.verdict,
+                verdict_label(r.verdict),
                 r.cases.len()
             );
             ExitCode::SUCCESS
@@ -39,14 +55,23 @@ fn verify_report(path: &Path) -> ExitCode {
     }
 }
 
-fn read_report(path: &Path) -> Result<crate::verdict::Report, String> {
+fn read_report(path: &Path, suite: &SuiteCases) -> Result<crate::verdict::Report, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    crate::verdict::verify::verify(&text)
+    crate::verdict::verify::verify(&text, suite)
         .map_err(|p| format!("{}: does not verify: {}", path.display(), p.join("; ")))
 }
 
-fn compare_reports(paths: &[PathBuf], html: Option<&Path>, baseline: Option<&Path>) -> ExitCode {
-    let reports: Result<Vec<_>, String> = paths.iter().map(|p| read_report(p)).collect();
+fn compare_reports(
+    paths: &[PathBuf],
+    html: Option<&Path>,
+    baseline: Option<&Path>,
+    fixtures: &Path,
+) -> ExitCode {
+    let suite = match suite_at(fixtures) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let reports: Result<Vec<_>, String> = paths.iter().map(|p| read_report(p, &suite)).collect();
     let reports = match reports {
         Ok(r) => r,
         Err(e) => {
@@ -62,7 +87,7 @@ fn compare_reports(paths: &[PathBuf], html: Option<&Path>, baseline: Option<&Pat
         }
     }
     if let Some(base) = baseline {
-        let base = match read_report(base) {
+        let base = match read_report(base, &suite) {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -81,6 +106,23 @@ fn compare_reports(paths: &[PathBuf], html: Option<&Path>, baseline: Option<&Pat
         }
     }
     ExitCode::SUCCESS
+}
+
+fn badge(path: &Path, fixtures: &Path) -> ExitCode {
+    let suite = match suite_at(fixtures) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match read_report(path, &suite) {
+        Ok(r) => {
+            println!("{}", crate::verdict::comparison::badge(&r));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Entry point shared by the binary and `cargo test`: parses `args` and
@@ -115,22 +157,14 @@ pub fn main_with(
             opts.missing = missing;
             crate::suite::run(*opts, libtest)
         }
-        Command::VerifyReport(path) => verify_report(&path),
+        Command::VerifyReport(path, fixtures) => verify_report(&path, &fixtures),
         Command::Compare {
             reports,
             html,
             baseline,
-        } => compare_reports(&reports, html.as_deref(), baseline.as_deref()),
-        Command::Badge(path) => match read_report(&path) {
-            Ok(r) => {
-                println!("{}", crate::verdict::comparison::badge(&r));
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
+            fixtures,
+        } => compare_reports(&reports, html.as_deref(), baseline.as_deref(), &fixtures),
+        Command::Badge(path, fixtures) => badge(&path, &fixtures),
         Command::Generate(opts) => match crate::generate::run(&opts) {
             Ok(t) if t.disagreements.is_empty() => ExitCode::SUCCESS,
             Ok(_) => ExitCode::from(1),

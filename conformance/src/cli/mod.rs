@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use libtest_mimic::Arguments;
 
-pub use crate::suite::{in_tree, SuiteOptions, DEFAULT_PROFILE};
+pub use crate::suite::{in_tree, own_corpus_dir, SuiteOptions, DEFAULT_PROFILE};
 
 mod dispatch;
 mod generate;
@@ -59,9 +59,14 @@ struct Cli {
 enum Sub {
     /// Run the suite (the default when no subcommand is given)
     Run(Box<RunArgs>),
-    /// Check a report: its schema, and every count, feature result and the verdict
-    /// recomputed from its case records; exits 1 naming what does not add up
+    /// Check a report: of this suite's corpus (its digest recomputed), of the whole suite
+    /// (every case once; a partial run never verifies), names and digests strict, and every
+    /// count, feature result and the verdict recomputed from its case records; exits 1
+    /// naming what does not add up
     VerifyReport {
+        /// The suite's corpus to verify against (default: the in-tree fixtures)
+        #[arg(long, value_name = "DIR")]
+        fixtures: Option<PathBuf>,
         /// A report written by --report
         #[arg(value_name = "FILE")]
         report: PathBuf,
@@ -75,12 +80,20 @@ enum Sub {
         /// A report to compare with: a case that passed there must pass in every REPORT
         #[arg(long, value_name = "BASE")]
         baseline: Option<PathBuf>,
+        /// The suite's corpus the reports are verified against (default: the in-tree
+        /// fixtures)
+        #[arg(long, value_name = "DIR")]
+        fixtures: Option<PathBuf>,
         /// Reports (each is verified first)
         #[arg(value_name = "REPORT", required = true)]
         reports: Vec<PathBuf>,
     },
     /// Print a shields.io endpoint document (JSON) for a verified report's verdict
     Badge {
+        /// The suite's corpus the report is verified against (default: the in-tree
+        /// fixtures)
+        #[arg(long, value_name = "DIR")]
+        fixtures: Option<PathBuf>,
         #[arg(value_name = "REPORT")]
         report: PathBuf,
     },
@@ -116,13 +129,15 @@ pub enum Schema {
 #[derive(Debug)]
 pub enum Command {
     Run(Box<SuiteOptions>, Arguments),
-    VerifyReport(PathBuf),
+    /// A report, and the corpus it is verified against.
+    VerifyReport(PathBuf, PathBuf),
     Compare {
         reports: Vec<PathBuf>,
         html: Option<PathBuf>,
         baseline: Option<PathBuf>,
+        fixtures: PathBuf,
     },
-    Badge(PathBuf),
+    Badge(PathBuf, PathBuf),
     Generate(crate::generate::Options),
     Sweep,
     Schema(Schema),
@@ -208,21 +223,30 @@ fn run_command(args: RunArgs, argv: Vec<String>) -> Command {
     Command::Run(Box::new(opts), libtest)
 }
 
+/// The corpus a report is verified against: `--fixtures DIR`, else the suite's own.
+fn corpus_dir(fixtures: Option<PathBuf>) -> PathBuf {
+    fixtures.unwrap_or_else(own_corpus_dir)
+}
+
 impl Sub {
     fn into_command(self, argv: Vec<String>) -> Command {
         match self {
             Sub::Run(args) => run_command(*args, argv),
-            Sub::VerifyReport { report } => Command::VerifyReport(report),
+            Sub::VerifyReport { fixtures, report } => {
+                Command::VerifyReport(report, corpus_dir(fixtures))
+            }
             Sub::Compare {
                 html,
                 baseline,
+                fixtures,
                 reports,
             } => Command::Compare {
                 reports,
                 html,
                 baseline,
+                fixtures: corpus_dir(fixtures),
             },
-            Sub::Badge { report } => Command::Badge(report),
+            Sub::Badge { fixtures, report } => Command::Badge(report, corpus_dir(fixtures)),
             Sub::Generate(args) => Command::Generate(args.into_options()),
             Sub::Sweep => Command::Sweep,
             Sub::Schema { document } => Command::Schema(document),

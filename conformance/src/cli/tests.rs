@@ -224,13 +224,22 @@ fn masq_generate_parses_as_generate() {
 
 #[test]
 fn the_report_subcommands_keep_their_forms() {
+    let own = own_corpus_dir();
     assert_eq!(
         shape(parse(&["verify-report", "r.json"])),
-        format!("{:?}", Command::VerifyReport("r.json".into()))
+        format!("{:?}", Command::VerifyReport("r.json".into(), own.clone()))
+    );
+    assert_eq!(
+        shape(parse(&["verify-report", "--fixtures", "f", "r.json"])),
+        format!("{:?}", Command::VerifyReport("r.json".into(), "f".into()))
     );
     assert_eq!(
         shape(parse(&["badge", "r.json"])),
-        format!("{:?}", Command::Badge("r.json".into()))
+        format!("{:?}", Command::Badge("r.json".into(), own.clone()))
+    );
+    assert_eq!(
+        shape(parse(&["badge", "r.json", "--fixtures", "f"])),
+        format!("{:?}", Command::Badge("r.json".into(), "f".into()))
     );
     assert_eq!(
         shape(parse(&[
@@ -248,6 +257,7 @@ fn the_report_subcommands_keep_their_forms() {
                 reports: vec!["a.json".into(), "b.json".into()],
                 html: Some("m.html".into()),
                 baseline: Some("base.json".into()),
+                fixtures: own,
             }
         )
     );

@@ -4,13 +4,16 @@
 
 use std::path::Path;
 
+use super::corpus::Corpus;
 use super::store::{self, SnapshotMode, Stored};
 use super::waivers::{self, ListingAspect};
 use super::{Document, Mismatch, SectionKind};
 
 /// What judging a trial's document needs to know of the trial and the profile.
 pub struct Judge<'a> {
-    /// Where the normative snapshots are.
+    /// The snapshots as read at plan time: what every trial is judged against.
+    pub corpus: &'a Corpus,
+    /// Where the normative snapshots are written (`--bless`, `INSTA_UPDATE`); never read.
     pub snapshot_dir: &'a Path,
     /// `<case>@<backend>`.
     pub snapshot_name: &'a str,
@@ -43,7 +46,8 @@ impl Judge<'_> {
     /// The normative snapshot as the run is held to it (waivers applied): what the case
     /// waits for, and what [`Judge::judge`] compares with.
     pub fn expected(&self) -> Option<Document> {
-        store::stored(self.snapshot_dir, self.snapshot_name)
+        self.corpus
+            .snapshot(None, self.snapshot_name)
             .map(|s| waivers::apply(&s, self.waived))
     }
 
@@ -96,7 +100,9 @@ impl Judge<'_> {
     /// asked (`--bless`, `INSTA_UPDATE`).
     fn check_own(&self, own: &Document) -> Result<(), Mismatch> {
         let dir = self.snapshot_dir.join(self.implementation);
-        let stored = store::stored(&dir, self.snapshot_name);
+        let stored = self
+            .corpus
+            .snapshot(Some(self.implementation), self.snapshot_name);
         let read_only = matches!(self.mode, SnapshotMode::ReadOnly { .. });
         if stored.is_none() && (own.is_empty() || read_only) {
             return Ok(()); // nothing recorded for this implementation: nothing to compare

@@ -11,6 +11,7 @@
 
 use crate::vocabulary::{Direction, Family, OutcomeTable};
 
+pub mod corpus;
 mod heading;
 pub mod judge;
 pub mod mismatch;

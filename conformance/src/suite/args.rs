@@ -18,6 +18,14 @@ pub fn in_tree(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
+/// The suite's own corpus: the fixtures of the checkout this binary was built from (not
+/// the working directory's, which may be anyone's). A run of another corpus is partial,
+/// and reports are verified against this one unless `--fixtures DIR` says otherwise.
+pub fn own_corpus_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
 /// Options of the suite beyond libtest's own.
 #[derive(Debug, Clone)]
 pub struct SuiteOptions {

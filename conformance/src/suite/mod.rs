@@ -2,23 +2,22 @@
 //! (profile, fixtures, prerequisites), [`execute`] (the trials, each writing to a
 //! [`Recorder`]) and [`publish`] (report, JUnit, timings, summary).
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Trial};
 
-use crate::fixture::Fixture;
 use crate::records::{self, Recorder};
 use crate::vocabulary::IptablesBackend;
 
 mod args;
+mod coverage;
 mod expectations;
 mod plan;
 mod publish;
 mod trial;
 
-pub use args::{in_tree, SuiteOptions, DEFAULT_PROFILE};
+pub use args::{in_tree, own_corpus_dir, SuiteOptions, DEFAULT_PROFILE};
 use plan::Plan;
 use trial::{run_trial, TrialSpec};
 
@@ -28,35 +27,6 @@ use trial::{run_trial, TrialSpec};
 /// arrive) and costs about 40 ms of CPU, so even a 2-core machine keeps 16 cases in
 /// flight busy without starving any of them (docs/performance.md has the measurements).
 pub const DEFAULT_CASES_IN_FLIGHT: usize = 16;
-
-/// Loads every `*.yaml` fixture of `dir`, sorted by name.
-pub fn load_fixtures(dir: &Path) -> Result<Vec<(String, Fixture)>, String> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("reading fixtures from {}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    paths.sort();
-    if paths.is_empty() {
-        return Err(format!(
-            "no fixtures (*.yaml) in {}: nothing to run is an error, not a pass",
-            dir.display()
-        ));
-    }
-    paths
-        .iter()
-        .map(|p| {
-            let name = p
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            Fixture::load(p)
-                .map(|f| (name, f))
-                .map_err(|e| e.to_string())
-        })
-        .collect()
-}
 
 /// Why the suite cannot run here, if it cannot.
 pub fn unavailable(backends: &[IptablesBackend]) -> Option<String> {
@@ -121,6 +91,7 @@ fn execute(
                 fixture: fixture.clone(),
                 profile: plan.profile.clone(),
                 backend,
+                corpus: plan.corpus.clone(),
                 snapshot_dir: plan.snapshot_dir.clone(),
                 mode: plan.mode.clone(),
                 without_iptables: opts.without_iptables,
@@ -168,3 +139,6 @@ fn execute(
     let conclusion = libtest_mimic::run(&args, trials);
     (recorder.records(), conclusion)
 }
+
+#[cfg(test)]
+mod tests;

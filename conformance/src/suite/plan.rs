@@ -7,16 +7,25 @@ use std::sync::Arc;
 
 use libtest_mimic::Arguments;
 
-use super::{load_fixtures, unavailable_for, SuiteOptions, DEFAULT_CASES_IN_FLIGHT};
+use super::{unavailable_for, SuiteOptions, DEFAULT_CASES_IN_FLIGHT};
+use crate::document::corpus::{self, Corpus};
 use crate::document::store::SnapshotMode;
-use crate::fixture::Fixture;
+use crate::fixture::{fixtures_of, Fixture};
 use crate::profile::{ListingKind, Profile};
 use crate::verdict::build::Planned;
+use crate::verdict::Coverage;
 
 /// What a run will do.
 pub struct Plan {
     pub profile: Arc<Profile>,
+    /// The profile file's digest, of the bytes [`Plan::profile`] was parsed from.
+    pub profile_digest: String,
+    /// Every fixture and snapshot, read (and hashed) before any implementation starts:
+    /// trials are judged against this copy, never the directory.
+    pub corpus: Arc<Corpus>,
     pub fixtures: Vec<(String, Fixture)>,
+    /// The git commit of the fixtures' checkout, asked before any implementation starts.
+    pub commit: Option<String>,
     /// Why the suite cannot run here, if it cannot (its trials are then ignored).
     pub blocker: Option<String>,
     pub snapshot_dir: PathBuf,
@@ -25,6 +34,8 @@ pub struct Plan {
     pub planned: Vec<Planned>,
     /// What reports call the run: the profile, and the iptables the cases ran on.
     pub suite_name: String,
+    /// Whether the run covers the whole suite, and what restricted it if not.
+    pub coverage: Coverage,
 }
 
 /// Loads and checks what the run needs; `Err` is the exit code of a run that cannot
@@ -35,10 +46,24 @@ pub fn plan(opts: &SuiteOptions, args: &mut Arguments) -> Result<Plan, ExitCode>
         eprintln!("error: {e}");
         ExitCode::from(2)
     };
-    let profile = Profile::load(&opts.profile_path)
+    // Everything that decides a verdict is read once, here, before any implementation
+    // starts: the profile, the fixtures and the snapshots (issue 20, item 4).
+    let profile_text = corpus::read_regular(&opts.profile_path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| {
+            String::from_utf8(b)
+                .map_err(|e| format!("{}: not UTF-8: {e}", opts.profile_path.display()))
+        })
+        .map_err(fail)?;
+    let profile_digest = corpus::sha256(&profile_text);
+    let profile = Profile::from_text(&opts.profile_path, &profile_text)
         .map(Arc::new)
         .map_err(|e| fail(e.to_string()))?;
-    let fixtures = load_fixtures(&opts.fixtures_dir).map_err(fail)?;
+    let corpus = Corpus::read(&opts.fixtures_dir)
+        .map(Arc::new)
+        .map_err(|e| fail(format!("reading fixtures: {e}")))?;
+    let fixtures = fixtures_of(&corpus).map_err(|e| fail(e.to_string()))?;
+    let commit = crate::verdict::build::git_commit(&opts.fixtures_dir);
     let names: Vec<&str> = fixtures.iter().map(|(n, _)| n.as_str()).collect();
     let unmatched = profile.unmatched_expected_failures(&names);
     if !unmatched.is_empty() {
@@ -105,13 +130,18 @@ pub fn plan(opts: &SuiteOptions, args: &mut Arguments) -> Result<Plan, ExitCode>
         ),
         false => profile.name.clone(),
     };
+    let coverage = super::coverage::of(opts, &corpus, &planned, &mode);
     Ok(Plan {
         profile,
+        profile_digest,
+        corpus,
         fixtures,
+        commit,
         blocker,
         snapshot_dir,
         mode,
         planned,
         suite_name,
+        coverage,
     })
 }

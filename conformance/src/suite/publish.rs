@@ -25,12 +25,21 @@ pub fn publish(
             "{}",
             records::closing(&plan.profile.name, records, conclusion)
         );
+        if !plan.coverage.is_full() {
+            println!(
+                "masq-conformance: verdict: partial run (restricted by {}): it certifies nothing; run the whole suite for a verdict",
+                plan.coverage.restricted_by.join("; ")
+            );
+        }
     }
     if let Some(path) = &opts.report {
         let report = build(&RunFacts {
             profile: &plan.profile,
             profile_path: &opts.profile_path,
-            fixtures_dir: &opts.fixtures_dir,
+            profile_digest: &plan.profile_digest,
+            commit: plan.commit.as_deref(),
+            fixtures_digest: plan.corpus.digest(),
+            coverage: &plan.coverage,
             planned: &plan.planned,
             records,
             backends: &opts.backends,
@@ -80,7 +89,16 @@ pub fn publish(
     if let Ok(summary) = std::env::var("GITHUB_STEP_SUMMARY") {
         if !summary.is_empty() && !records.is_empty() {
             use std::io::Write;
-            let text = records::markdown_summary(&plan.suite_name, records);
+            let mut text = records::markdown_summary(&plan.suite_name, records);
+            if !plan.coverage.is_full() {
+                // Under the heading: the run says what it is before what it found.
+                let note = format!(
+                    "> **Partial run** (restricted by {}): it certifies nothing.\n\n",
+                    crate::vocabulary::markup::markdown(&plan.coverage.restricted_by.join("; "))
+                );
+                let at = text.find("\n\n").map_or(0, |i| i + 2);
+                text.insert_str(at, &note);
+            }
             let written = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)

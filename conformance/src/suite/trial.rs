@@ -8,6 +8,7 @@ use std::time::Instant;
 use libtest_mimic::{Completion, Failed};
 
 use crate::case::{self, CaseOutput, CaseSpec};
+use crate::document::corpus::Corpus;
 use crate::document::judge::{Judge, Rejection};
 use crate::document::store::SnapshotMode;
 use crate::fixture::Fixture;
@@ -21,6 +22,9 @@ pub struct TrialSpec {
     pub fixture: Fixture,
     pub profile: Arc<Profile>,
     pub backend: IptablesBackend,
+    /// The fixtures and snapshots as read at plan time: what the trial is judged against.
+    pub corpus: Arc<Corpus>,
+    /// Where `--bless` writes (never read by the run).
     pub snapshot_dir: PathBuf,
     pub mode: SnapshotMode,
     /// `--without-iptables`.
@@ -63,6 +67,7 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
         .map(|w| w.aspect)
         .collect();
     let judge = Judge {
+        corpus: &spec.corpus,
         snapshot_dir: &spec.snapshot_dir,
         snapshot_name: &snap_name,
         description: &spec.fixture.description,

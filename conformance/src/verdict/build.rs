@@ -2,11 +2,9 @@
 
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
 use super::{
-    environment, feature_results, verdict, CaseRecord, ImplementationInfo, ProfileInfo, Report,
-    SuiteInfo, Summary, API_VERSION,
+    environment, feature_results, verdict, CaseRecord, Coverage, ImplementationInfo, ProfileInfo,
+    Report, SuiteInfo, Summary, API_VERSION,
 };
 use crate::profile::Profile;
 use crate::records::Record;
@@ -23,7 +21,14 @@ pub struct Planned {
 pub struct RunFacts<'a> {
     pub profile: &'a Profile,
     pub profile_path: &'a Path,
-    pub fixtures_dir: &'a Path,
+    /// The profile's digest, of the bytes read before the run (`sha256:...`).
+    pub profile_digest: &'a str,
+    /// The suite's git commit, asked before the run ([`git_commit`]).
+    pub commit: Option<&'a str>,
+    /// The corpus digest, of what the trials were judged against.
+    pub fixtures_digest: &'a str,
+    /// Whether the run covered the whole suite.
+    pub coverage: &'a Coverage,
     pub planned: &'a [Planned],
     pub records: &'a [Record],
     pub backends: &'a [IptablesBackend],
@@ -34,36 +39,23 @@ pub struct RunFacts<'a> {
     pub environment: environment::Environment,
 }
 
-fn hex(digest: impl AsRef<[u8]>) -> String {
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// SHA-256 over the fixtures and their snapshots: each file's name and bytes, sorted.
-pub fn fixtures_digest(dir: &Path) -> String {
-    let mut files: Vec<std::path::PathBuf> = ["", "snapshots"]
-        .iter()
-        .flat_map(|sub| {
-            std::fs::read_dir(dir.join(sub))
-                .into_iter()
-                .flatten()
-                .flatten()
-        })
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "snap"))
-        .collect();
-    files.sort();
-    let mut h = Sha256::new();
-    for f in files {
-        let rel = f.strip_prefix(dir).unwrap_or(&f);
-        h.update(rel.to_string_lossy().as_bytes());
-        h.update([0]);
-        h.update(std::fs::read(&f).unwrap_or_default());
-        h.update([0]);
+fn limits_info(profile: &Profile) -> super::LimitsInfo {
+    let settings = profile.limits();
+    super::LimitsInfo {
+        pids: settings.pids,
+        memory_bytes: settings.memory_bytes,
+        output_bytes: settings.output_bytes,
+        mechanism: match crate::limits::Mechanism::detect() {
+            crate::limits::Mechanism::V2 => "cgroup-v2",
+            crate::limits::Mechanism::V1 => "cgroup-v1",
+            crate::limits::Mechanism::Rlimits => "rlimits",
+        }
+        .into(),
     }
-    hex(h.finalize())
 }
 
-fn git_commit(dir: &Path) -> Option<String> {
+/// The git commit of the checkout `dir` is in, when it is in one.
+pub fn git_commit(dir: &Path) -> Option<String> {
     let out = std::process::Command::new("git")
         .args(["rev-parse", "HEAD"])
         .current_dir(dir)
@@ -139,7 +131,7 @@ pub fn build(facts: &RunFacts<'_>) -> Report {
         .collect();
     let supported = |f: Feature| facts.profile.supports(f);
     let features = feature_results(&cases, &supported);
-    let verdict = verdict(&cases, &features);
+    let verdict = verdict(facts.coverage, &cases, &features);
     let mut command = vec!["masq-conformance".to_string()];
     command.extend(facts.argv.iter().skip(1).map(|a| shell_quote(a)));
     Report {
@@ -151,17 +143,24 @@ pub fn build(facts: &RunFacts<'_>) -> Report {
             contact: facts.profile.contact.clone(),
         },
         suite: SuiteInfo {
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            commit: git_commit(facts.fixtures_dir),
-            fixtures_digest: fixtures_digest(facts.fixtures_dir),
+            version: super::suite_cases::SUITE_VERSION.to_string(),
+            commit: facts.commit.map(str::to_string),
+            fixtures_digest: facts.fixtures_digest.to_string(),
         },
         environment: facts.environment.clone(),
         profile: ProfileInfo {
             path: facts.profile_path.display().to_string(),
-            digest: hex(Sha256::digest(
-                std::fs::read(facts.profile_path).unwrap_or_default(),
-            )),
+            digest: facts.profile_digest.to_string(),
+            capabilities: facts
+                .profile
+                .granted_capabilities()
+                .names()
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            limits: Some(limits_info(facts.profile)),
         },
+        coverage: facts.coverage.clone(),
         command: command.join(" "),
         summary: Summary::of(&cases),
         features,

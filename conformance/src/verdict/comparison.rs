@@ -15,6 +15,7 @@ fn feature_cell(state: FeatureState) -> (&'static str, &'static str) {
         FeatureState::Failed => ("❌", "failed"),
         FeatureState::Unsupported => ("➖", "unsupported"),
         FeatureState::NotRun => ("⏸", "not-run"),
+        FeatureState::Unobserved => ("❔", "unobserved"),
     }
 }
 
@@ -37,9 +38,11 @@ pub fn verdict_label(v: super::RunVerdict) -> &'static str {
         RunVerdict::PartiallyConformant => "partially conformant",
         RunVerdict::NonConformant => "non-conformant",
         RunVerdict::Incomplete => "incomplete",
+        RunVerdict::PartialRun => "partial run",
     }
 }
 
+/// The implementation and its version, as written (escape it for the output).
 fn title(r: &Report) -> String {
     match &r.implementation.version {
         Some(v) => format!("{} {v}", r.implementation.name),
@@ -84,7 +87,7 @@ fn disagreements(reports: &[Report]) -> Vec<String> {
 pub fn markdown(reports: &[Report]) -> String {
     let mut out = String::from("| feature | level |");
     for r in reports {
-        write!(out, " {} |", title(r)).ok();
+        write!(out, " {} |", md(&title(r))).ok();
     }
     out.push_str("\n|---|---|");
     out.push_str(&"---|".repeat(reports.len()));
@@ -119,13 +122,13 @@ pub fn markdown(reports: &[Report]) -> String {
     if !differ.is_empty() {
         out.push_str("\nCases where they disagree:\n\n| case |");
         for r in reports {
-            write!(out, " {} |", title(r)).ok();
+            write!(out, " {} |", md(&title(r))).ok();
         }
         out.push_str("\n|---|");
         out.push_str(&"---|".repeat(reports.len()));
         out.push('\n');
         for case in differ {
-            write!(out, "| `{case}` |").ok();
+            write!(out, "| {} |", md(&case)).ok();
             for r in reports {
                 let cell = state_of(r, &case)
                     .map(|c| {
@@ -141,12 +144,7 @@ pub fn markdown(reports: &[Report]) -> String {
     out
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use crate::vocabulary::markup::{html as esc, markdown as md};
 
 /// The matrix as one self-contained HTML page: features as rows, implementations as
 /// columns, a coloured cell per state, the reason on hover.
@@ -289,7 +287,7 @@ pub fn badge(report: &Report) -> String {
         RunVerdict::Conformant => "brightgreen",
         RunVerdict::PartiallyConformant => "yellow",
         RunVerdict::NonConformant => "red",
-        RunVerdict::Incomplete => "lightgrey",
+        RunVerdict::Incomplete | RunVerdict::PartialRun => "lightgrey",
     };
     serde_json::json!({
         "schemaVersion": 1,

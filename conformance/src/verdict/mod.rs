@@ -14,10 +14,13 @@ use crate::vocabulary::{CaseState, Feature, Level};
 pub mod build;
 pub mod comparison;
 pub mod environment;
+pub mod suite_cases;
 pub mod verify;
 
-/// The report format's version.
-pub const API_VERSION: &str = "masq-conformance.report/v1";
+/// The report format's version. v2 (issue 20): `coverage`; digests written
+/// `sha256:<hex>` and taken of what was judged (read before the run); the feature state
+/// `unobserved` and the verdict `partial-run`.
+pub const API_VERSION: &str = "masq-conformance.report/v2";
 
 /// A whole report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -29,6 +32,8 @@ pub struct Report {
     pub suite: SuiteInfo,
     pub environment: environment::Environment,
     pub profile: ProfileInfo,
+    /// Whether the run covered the whole suite, and what restricted it if not.
+    pub coverage: Coverage,
     /// The command that reproduces the run.
     pub command: String,
     pub features: Vec<FeatureResult>,
@@ -52,11 +57,59 @@ pub struct ImplementationInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SuiteInfo {
+    /// The suite's version: the masq-conformance crate's version (semver).
     pub version: String,
     /// The suite's git commit, when known.
     pub commit: Option<String>,
-    /// SHA-256 over the fixtures and snapshots used (names and bytes, sorted).
+    /// `sha256:` + hex over the fixtures and snapshots judged against (names and bytes,
+    /// sorted), as read before any implementation started.
     pub fixtures_digest: String,
+}
+
+/// Whether a run covered the whole suite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Coverage {
+    pub state: CoverageState,
+    /// What restricted a partial run (empty for a full one): another `--fixtures`, name
+    /// filters, `--skip`, a backend left out, snapshots written by the run.
+    pub restricted_by: Vec<String>,
+}
+
+/// How much of the suite a run covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CoverageState {
+    /// Every fixture of the suite's own corpus on every backend the suite defines.
+    Full,
+    /// Less, or something else: never a verdict on conformance.
+    Partial,
+}
+
+impl Coverage {
+    /// A run of the whole suite.
+    pub fn full() -> Self {
+        Coverage {
+            state: CoverageState::Full,
+            restricted_by: Vec::new(),
+        }
+    }
+
+    /// Full when nothing restricted the run, else partial with the reasons.
+    pub fn restricted_by(reasons: Vec<String>) -> Self {
+        Coverage {
+            state: if reasons.is_empty() {
+                CoverageState::Full
+            } else {
+                CoverageState::Partial
+            },
+            restricted_by: reasons,
+        }
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.state == CoverageState::Full
+    }
 }
 
 /// The profile used.
@@ -64,8 +117,26 @@ pub struct SuiteInfo {
 #[serde(deny_unknown_fields)]
 pub struct ProfileInfo {
     pub path: String,
-    /// SHA-256 of the profile file.
+    /// `sha256:` + hex of the profile file, as read before the run.
     pub digest: String,
+    /// The capabilities the implementation ran with (docs/threat-model.md): NET_ADMIN
+    /// and NET_RAW unless its profile granted more.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// The per-case limits it ran under, and how this machine enforced them.
+    #[serde(default)]
+    pub limits: Option<LimitsInfo>,
+}
+
+/// A run's per-case limits (the profile's `limits`, or the defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsInfo {
+    pub pids: u32,
+    pub memory_bytes: u64,
+    pub output_bytes: u64,
+    /// `cgroup-v2`, `cgroup-v1` or `rlimits` (which cannot bound uid 0's processes).
+    pub mechanism: String,
 }
 
 /// One trial.
@@ -108,6 +179,10 @@ pub enum FeatureState {
     Unsupported,
     /// Claimed, but a case of it did not run.
     NotRun,
+    /// A core feature none of whose cases could be observed (each was not applicable to
+    /// the implementation, e.g. healing under `listings: none`): it is claimed, as core
+    /// features always are, and nothing shows it holds.
+    Unobserved,
 }
 
 /// One feature's results.
@@ -148,9 +223,13 @@ pub enum RunVerdict {
     PartiallyConformant,
     /// A case failed that was not expected to.
     NonConformant,
-    /// A case of a claimed feature did not run (a filtered run, a missing backend): the
-    /// report cannot say more.
+    /// A case of a claimed feature did not run (nothing could run here, a case the
+    /// profile cannot publish), or a core feature could not be observed
+    /// ([`FeatureState::Unobserved`]): the report cannot say more.
     Incomplete,
+    /// The run did not cover the whole suite ([`Coverage`]): it says nothing of
+    /// conformance, whatever its cases did.
+    PartialRun,
 }
 
 impl Summary {
@@ -190,8 +269,12 @@ pub fn feature_results(
             } else if counts.known_failures > 0 {
                 FeatureState::Partial
             } else if counts.passed == 0 && counts.unsupported + counts.not_applicable > 0 {
-                // Every case of it also needs a feature the profile does not claim.
-                FeatureState::Unsupported
+                // Every case of it also needs a feature the profile does not claim, or
+                // does not apply: a core feature is then unobserved, never unsupported.
+                match feature.level() {
+                    Level::Core => FeatureState::Unobserved,
+                    Level::Extended => FeatureState::Unsupported,
+                }
             } else if counts.passed == 0 {
                 FeatureState::NotRun
             } else {
@@ -208,14 +291,25 @@ pub fn feature_results(
         .collect()
 }
 
-/// The verdict, from the cases and the feature results.
-pub fn verdict(cases: &[CaseRecord], features: &[FeatureResult]) -> RunVerdict {
-    if cases.iter().any(|c| c.state == CaseState::Failed) {
+/// The verdict, from the run's coverage, the cases and the feature results.
+pub fn verdict(
+    coverage: &Coverage,
+    cases: &[CaseRecord],
+    features: &[FeatureResult],
+) -> RunVerdict {
+    if !coverage.is_full() {
+        return RunVerdict::PartialRun;
+    }
+    if cases.iter().any(|c| c.state == CaseState::Failed)
+        || features
+            .iter()
+            .any(|f| f.level == Level::Core && !f.supported)
+    {
         return RunVerdict::NonConformant;
     }
     if features
         .iter()
-        .any(|f| f.supported && f.state == FeatureState::NotRun)
+        .any(|f| f.supported && matches!(f.state, FeatureState::NotRun | FeatureState::Unobserved))
     {
         return RunVerdict::Incomplete;
     }
@@ -268,12 +362,18 @@ mod tests {
             case("b", CaseState::Passed, &Feature::ALL),
         ];
         let f = feature_results(&pass, &all);
-        assert_eq!(verdict(&pass, &f), RunVerdict::Conformant);
+        assert_eq!(
+            verdict(&Coverage::full(), &pass, &f),
+            RunVerdict::Conformant
+        );
 
         let mut extended_known = pass.clone();
         extended_known.push(case("c", CaseState::KnownFailure, &[Feature::ToPorts]));
         let f = feature_results(&extended_known, &all);
-        assert_eq!(verdict(&extended_known, &f), RunVerdict::Conformant);
+        assert_eq!(
+            verdict(&Coverage::full(), &extended_known, &f),
+            RunVerdict::Conformant
+        );
         assert_eq!(
             f.iter()
                 .find(|r| r.feature == Feature::ToPorts)
@@ -285,23 +385,72 @@ mod tests {
         let mut core_known = pass.clone();
         core_known.push(case("d", CaseState::KnownFailure, &[Feature::Healing]));
         let f = feature_results(&core_known, &all);
-        assert_eq!(verdict(&core_known, &f), RunVerdict::PartiallyConformant);
+        assert_eq!(
+            verdict(&Coverage::full(), &core_known, &f),
+            RunVerdict::PartiallyConformant
+        );
 
         let mut failed = core_known.clone();
         failed.push(case("e", CaseState::Failed, &[Feature::Ipv6]));
         let f = feature_results(&failed, &all);
-        assert_eq!(verdict(&failed, &f), RunVerdict::NonConformant);
+        assert_eq!(
+            verdict(&Coverage::full(), &failed, &f),
+            RunVerdict::NonConformant
+        );
 
         let mut filtered = pass.clone();
         filtered.push(case("f", CaseState::NotRun, &[Feature::Ipv6]));
         let f = feature_results(&filtered, &all);
-        assert_eq!(verdict(&filtered, &f), RunVerdict::Incomplete);
+        assert_eq!(
+            verdict(&Coverage::full(), &filtered, &f),
+            RunVerdict::Incomplete
+        );
 
         let no_ipv6 = |f: Feature| f != Feature::Ipv6;
         let mut unsupported = pass.clone();
         unsupported.push(case("g", CaseState::Unsupported, &[Feature::Ipv6]));
         unsupported[1].features.retain(|f| *f != Feature::Ipv6);
         let f = feature_results(&unsupported, &no_ipv6);
-        assert_eq!(verdict(&unsupported, &f), RunVerdict::Conformant);
+        assert_eq!(
+            verdict(&Coverage::full(), &unsupported, &f),
+            RunVerdict::Conformant
+        );
+
+        // A partial run says nothing of conformance, even when every case passed.
+        let partial = Coverage::restricted_by(vec!["--skip x".into()]);
+        let f = feature_results(&pass, &all);
+        assert_eq!(verdict(&partial, &pass, &f), RunVerdict::PartialRun);
+    }
+
+    #[test]
+    fn a_core_feature_never_observed_is_incomplete_never_unsupported() {
+        let all = |_: Feature| true;
+        let mut cases = vec![case("a", CaseState::Passed, &Feature::ALL)];
+        cases[0].features.retain(|f| *f != Feature::Healing);
+        cases.push(case("h", CaseState::NotApplicable, &[Feature::Healing]));
+        let f = feature_results(&cases, &all);
+        let healing = f.iter().find(|r| r.feature == Feature::Healing).unwrap();
+        assert_eq!(healing.state, FeatureState::Unobserved);
+        assert_eq!(
+            verdict(&Coverage::full(), &cases, &f),
+            RunVerdict::Incomplete
+        );
+        // An extended feature in the same position is unsupported, and the run conformant.
+        let mut cases = vec![case("a", CaseState::Passed, &Feature::ALL)];
+        cases[0].features.retain(|f| *f != Feature::ToPorts);
+        cases.push(case("t", CaseState::NotApplicable, &[Feature::ToPorts]));
+        let f = feature_results(&cases, &all);
+        assert_eq!(
+            verdict(&Coverage::full(), &cases, &f),
+            RunVerdict::Conformant
+        );
+        // A core feature not claimed is no conformance.
+        let no_healing = |f: Feature| f != Feature::Healing;
+        let cases = vec![case("a", CaseState::Passed, &Feature::ALL)];
+        let f = feature_results(&cases, &no_healing);
+        assert_eq!(
+            verdict(&Coverage::full(), &cases, &f),
+            RunVerdict::NonConformant
+        );
     }
 }

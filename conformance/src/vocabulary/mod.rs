@@ -8,6 +8,8 @@ pub mod direction;
 pub mod family;
 pub mod feature;
 pub mod flags;
+pub mod identifiers;
+pub mod markup;
 pub mod outcome;
 pub mod outcome_table;
 pub mod protocol;

@@ -5,4 +5,6 @@
 mod cli_deprecations;
 mod fixture_schema;
 mod input_files;
+mod report_refusals;
 mod report_schema;
+mod reports;

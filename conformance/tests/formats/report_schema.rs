@@ -1,101 +1,17 @@
-//! The published report: docs/report.schema.json is what the types generate, a report
-//! built from a run verifies, and hand edits do not. Pure: needs neither root nor
-//! iptables.
+//! The published report: docs/report.schema.json is what the types generate, a genuine
+//! full report verifies, and hand edits do not (the refused shapes of issue 20 are in
+//! report_refusals.rs). Pure: needs neither root nor iptables.
 
 use std::path::Path;
-use std::time::Duration;
 
-use masq_conformance::profile::Profile;
 use masq_conformance::records::Record;
-use masq_conformance::verdict::build::{build, Planned, RunFacts};
-use masq_conformance::verdict::environment::Environment;
-use masq_conformance::verdict::{self, comparison, verify::verify, RunVerdict};
+use masq_conformance::verdict::{self, comparison, verify::verify, Coverage, RunVerdict};
 use masq_conformance::vocabulary::{CaseState, Feature, IptablesBackend};
 
-fn record(
-    fixture: &str,
-    backend: IptablesBackend,
-    status: CaseState,
-    features: &[Feature],
-) -> Record {
-    Record {
-        trial: format!("{fixture}::{}", backend.name()),
-        fixture: fixture.into(),
-        backend,
-        state: status,
-        headline: if status == CaseState::Passed {
-            String::new()
-        } else {
-            "step 3 (wait): x".into()
-        },
-        detail: String::new(),
-        reason: (status == CaseState::KnownFailure).then(|| "known".into()),
-        features: features.to_vec(),
-        failing_step: (status != CaseState::Passed).then_some(3),
-        reload_latencies: vec![],
-        message: String::new(),
-        tables: vec![],
-        duration: Duration::from_millis(12),
-        phases: vec![],
-    }
-}
+use crate::reports::{genuine, in_tree_profile, of_records, record, report_with, suite, whole_run};
 
-fn report_text(records: &[Record]) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let profile_path = root.join("conformance/implementations/ip-masq-agent-rs.yaml");
-    let profile = Profile::load(&profile_path).unwrap();
-    let planned: Vec<Planned> = records
-        .iter()
-        .map(|r| Planned {
-            fixture: r.fixture.clone(),
-            backend: r.backend,
-            features: r.features.clone(),
-        })
-        .collect();
-    let report = build(&RunFacts {
-        profile: &profile,
-        profile_path: &profile_path,
-        fixtures_dir: &root.join("fixtures"),
-        planned: &planned,
-        records,
-        backends: &IptablesBackend::ALL,
-        argv: &[
-            "masq-conformance".into(),
-            "--report".into(),
-            "r.json".into(),
-        ],
-        blocker: None,
-        environment: Environment {
-            kernel: "6.1".into(),
-            distribution: "Debian".into(),
-            architecture: "x86_64".into(),
-            iptables: Default::default(),
-        },
-    });
-    serde_json::to_string_pretty(&report).unwrap()
-}
-
-fn all_features_pass() -> Vec<Record> {
-    vec![
-        record(
-            "a",
-            IptablesBackend::Legacy,
-            CaseState::Passed,
-            &Feature::ALL[..17],
-        ),
-        record(
-            "b",
-            IptablesBackend::Nft,
-            CaseState::Passed,
-            &Feature::ALL[18..],
-        ),
-        record(
-            "m",
-            IptablesBackend::Nft,
-            CaseState::Unsupported,
-            &[Feature::MultiFile],
-        ),
-    ]
+fn verify_value(v: &serde_json::Value) -> Result<verdict::Report, Vec<String>> {
+    verify(&v.to_string(), &suite())
 }
 
 #[test]
@@ -106,46 +22,62 @@ fn the_stored_schema_is_the_generated_one() {
     let generated: serde_json::Value = serde_json::from_str(&verdict::schema()).unwrap();
     assert!(
         stored == generated,
-        "docs/report.schema.json is stale: masq-conformance --print-report-schema > docs/report.schema.json"
+        "docs/report.schema.json is stale: masq-conformance schema report > docs/report.schema.json"
     );
 }
 
 #[test]
-fn a_built_report_verifies_and_edits_do_not() {
-    let text = report_text(&all_features_pass());
-    let report = verify(&text).unwrap_or_else(|p| panic!("{p:?}\n{text}"));
+fn a_genuine_full_report_verifies_as_conformant_and_edits_do_not() {
+    let text = genuine();
+    let report = verify_value(&text).unwrap_or_else(|p| panic!("{p:?}"));
     assert_eq!(report.verdict, RunVerdict::Conformant);
+    assert!(report.coverage.is_full());
+    assert_eq!(report.suite.fixtures_digest, suite().digest);
     assert!(report
         .command
         .starts_with("masq-conformance --report r.json"));
 
-    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut v = text.clone();
     v["summary"]["passed"] = serde_json::json!(5);
-    let problems = verify(&v.to_string()).unwrap_err();
+    let problems = verify_value(&v).unwrap_err();
     assert!(
         problems.iter().any(|p| p.contains("summary says")),
         "{problems:?}"
     );
 
-    let failing = report_text(&[
-        record(
-            "a",
-            IptablesBackend::Legacy,
-            CaseState::Failed,
-            &Feature::ALL[..17],
-        ),
-        record(
-            "b",
-            IptablesBackend::Nft,
-            CaseState::Passed,
-            &Feature::ALL[18..],
-        ),
-    ]);
-    assert_eq!(verify(&failing).unwrap().verdict, RunVerdict::NonConformant);
+    let mut v = text.clone();
+    v["unexpected"] = serde_json::json!(1);
+    assert!(verify_value(&v).unwrap_err()[0].starts_with("schema:"));
+}
+
+/// The first fixture of the corpus exercising `feature` (and its name).
+fn first_with(feature: Feature) -> String {
+    crate::reports::fixtures()
+        .into_iter()
+        .find(|(_, f)| f.features.contains(&feature))
+        .map(|(n, _)| n)
+        .unwrap()
+}
+
+#[test]
+fn a_failure_is_non_conformant_and_cannot_be_turned_into_a_pass() {
+    let profile = masq_conformance::profile::Profile::load(&in_tree_profile()).unwrap();
+    let failing = first_with(Feature::Defaults);
+    let records = whole_run(&profile, |name, _| {
+        (name == failing).then_some(CaseState::Failed)
+    });
+    let v = of_records(&records);
+    assert_eq!(verify_value(&v).unwrap().verdict, RunVerdict::NonConformant);
     // A failure turned into a pass, counts and all: the failure it carries gives it away.
-    let mut v: serde_json::Value = serde_json::from_str(&failing).unwrap();
-    v["cases"][0]["state"] = serde_json::json!("passed");
-    let problems = verify(&v.to_string()).unwrap_err();
+    let mut v = v.clone();
+    for (i, _) in records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.fixture == failing)
+    {
+        v["cases"][i]["state"] = serde_json::json!("passed");
+    }
+    let problems = verify_value(&v).unwrap_err();
     assert!(
         problems
             .iter()
@@ -156,58 +88,29 @@ fn a_built_report_verifies_and_edits_do_not() {
         problems.iter().any(|p| p.contains("verdict says")),
         "{problems:?}"
     );
-
-    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["unexpected"] = serde_json::json!(1);
-    assert!(verify(&v.to_string()).unwrap_err()[0].starts_with("schema:"));
 }
 
 #[test]
-fn a_known_failure_in_a_core_feature_is_partial_and_filtered_runs_do_not_verify() {
-    let partial = report_text(&[
-        record(
-            "a",
-            IptablesBackend::Legacy,
-            CaseState::KnownFailure,
-            &[Feature::Healing],
-        ),
-        record(
-            "b",
-            IptablesBackend::Nft,
-            CaseState::Passed,
-            &Feature::ALL[..17],
-        ),
-        record(
-            "c",
-            IptablesBackend::Nft,
-            CaseState::Passed,
-            &Feature::ALL[18..],
-        ),
-    ]);
+fn a_known_failure_in_a_core_feature_is_partially_conformant() {
+    let profile = masq_conformance::profile::Profile::load(&in_tree_profile()).unwrap();
+    let known = first_with(Feature::Healing);
+    let records = whole_run(&profile, |name, _| {
+        (name == known).then_some(CaseState::KnownFailure)
+    });
     assert_eq!(
-        verify(&partial).unwrap().verdict,
+        verify_value(&of_records(&records)).unwrap().verdict,
         RunVerdict::PartiallyConformant
-    );
-    let mut records = all_features_pass();
-    records.pop();
-    let planned_but_not_run = {
-        let mut t: serde_json::Value = serde_json::from_str(&report_text(&records)).unwrap();
-        t["cases"][0]["state"] = serde_json::json!("not-run");
-        t.to_string()
-    };
-    let problems = verify(&planned_but_not_run).unwrap_err();
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.contains("claimed as supported, but some of its cases were not run")),
-        "{problems:?}"
     );
 }
 
-/// A report of `records`, read back from its JSON. Not verified: these reports cover a
-/// case or two, so they are incomplete, and `regressions` is what is under test here.
+/// A report of `records`. Not verified: these reports cover a case or two, so they are
+/// partial, and `regressions` is what is under test here.
 fn report_of(records: &[Record]) -> verdict::Report {
-    serde_json::from_str(&report_text(records)).unwrap()
+    report_with(
+        &in_tree_profile(),
+        records,
+        Coverage::restricted_by(vec!["a case or two".into()]),
+    )
 }
 
 /// `compare --baseline` gates a user's CI on these lines: each names a case that passed

@@ -179,7 +179,7 @@ fn the_in_tree_report_is_conformant_and_verifies() {
         "{said}{}",
         String::from_utf8_lossy(&checked.stderr)
     );
-    assert!(said.contains("is Conformant"), "{said}");
+    assert!(said.contains("is conformant"), "{said}");
     let mut value: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let cases = value["cases"].as_array_mut().unwrap();
@@ -194,6 +194,61 @@ fn the_in_tree_report_is_conformant_and_verifies() {
         "{}",
         String::from_utf8_lossy(&checked.stderr)
     );
+}
+
+/// The attack of issue 20: a wrong implementation passes a corpus of one fixture whose
+/// snapshots were blessed from its own run. The run says it is partial, its report says
+/// `partial-run`, and neither `verify-report` nor `badge` accepts it.
+fn a_run_of_another_corpus_is_partial_and_its_report_never_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let easy = dir.path().join("easy");
+    std::fs::create_dir_all(easy.join("snapshots")).unwrap();
+    std::fs::copy(
+        workspace().join("fixtures/default-no-config.yaml"),
+        easy.join("default-no-config.yaml"),
+    )
+    .unwrap();
+    let profile = profile_with("masq-all", &wrong_agent(&["masquerade-everything"]), "");
+    let run = |extra: &[&str]| {
+        let out = crate::common::suite_command(&profile)
+            .arg("--fixtures")
+            .arg(&easy)
+            .args(extra)
+            .output()
+            .unwrap();
+        crate::common::success_and_text(&out)
+    };
+    let (ok, text) = run(&["--bless"]);
+    assert!(ok, "{text}");
+    let report = dir.path().join("report.json");
+    let (ok, text) = run(&["--report", report.to_str().unwrap()]);
+    assert!(ok, "the wrong agent passes its own corpus:\n{text}");
+    assert!(text.contains("masq-all: 2 passed, 0 failed"), "{text}");
+    assert!(
+        text.contains("masq-conformance: verdict: partial run (restricted by --fixtures "),
+        "{text}"
+    );
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(value["verdict"], "partial-run", "{value}");
+    assert_eq!(value["coverage"]["state"], "partial", "{value}");
+    for command in ["verify-report", "badge"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
+            .arg(command)
+            .arg(&report)
+            .output()
+            .unwrap();
+        let (ok, text) = crate::common::success_and_text(&out);
+        assert!(!ok, "{command} accepted a partial run: {text}");
+        assert!(
+            text.contains("a report of another corpus"),
+            "{command}: {text}"
+        );
+        assert!(
+            text.contains("a partial run never verifies as conformant"),
+            "{command}: {text}"
+        );
+    }
 }
 
 /// This module's tests and what they need.
@@ -226,6 +281,10 @@ pub fn group() -> Group {
             (
                 "judging_another_implementation_writes_nothing_into_fixtures",
                 judging_another_implementation_writes_nothing_into_fixtures,
+            ),
+            (
+                "a_run_of_another_corpus_is_partial_and_its_report_never_verifies",
+                a_run_of_another_corpus_is_partial_and_its_report_never_verifies,
             ),
         ],
         missing: None,

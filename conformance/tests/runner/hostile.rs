@@ -62,9 +62,11 @@ fn host_state(marker: &str) -> HostState {
             .unwrap()
             .to_string_lossy()
             .into_owned(),
-        fixtures_digest: masq_conformance::verdict::build::fixtures_digest(
+        fixtures_digest: masq_conformance::document::corpus::Corpus::read(
             &workspace().join("fixtures"),
-        ),
+        )
+        .map(|c| c.digest().to_string())
+        .unwrap_or_else(|e| format!("unreadable: {e}")),
         planted,
         hostile_namespaces: String::from_utf8_lossy(&list.stdout)
             .lines()
