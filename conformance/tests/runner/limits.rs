@@ -67,6 +67,12 @@ fn run_hostile(mode: &str, extra: &str) -> (u32, bool, String) {
     let profile = profile_with(mode, &argv, extra);
     let out_path = std::env::temp_dir().join(format!("limits-{}-{mode}.out", std::process::id()));
     let out = std::fs::File::create(&out_path).unwrap();
+    // The in-tree agent on the same cases, at the same time: the hostile one's limits
+    // must keep it unaffected.
+    let in_tree = workspace().join("conformance/implementations/ip-masq-agent-rs.yaml");
+    let beside = std::thread::spawn(move || {
+        crate::common::run_suite(&in_tree, &["default", "reload-latency"])
+    });
     let mut child = suite_command(&profile)
         .args(["--backend", "legacy", "default-no-config"])
         .stdin(Stdio::null())
@@ -76,9 +82,14 @@ fn run_hostile(mode: &str, extra: &str) -> (u32, bool, String) {
         .unwrap();
     let pid = child.id();
     let status = wait_bounded(&mut child, Duration::from_secs(120));
+    let (beside_ok, beside_out) = beside.join().unwrap();
     let text = String::from_utf8_lossy(&std::fs::read(&out_path).unwrap()).into_owned();
     std::fs::remove_file(out_path).unwrap();
     std::fs::remove_file(profile).unwrap();
+    assert!(
+        beside_ok && beside_out.contains(" passed, 0 failed") && !beside_out.contains(" 0 passed"),
+        "{mode}: the concurrent run of the in-tree agent was affected:\n{beside_out}"
+    );
     (pid, status.success(), text)
 }
 
