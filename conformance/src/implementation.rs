@@ -338,6 +338,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_program_is_found_by_path_or_on_the_implementations_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("agent");
+        std::fs::write(&program, b"#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let canonical = std::fs::canonicalize(&program).unwrap();
+        let path = std::ffi::OsString::from(format!("/nonexistent:{}", dir.path().display()));
+        assert_eq!(resolve_program("agent", &path), Some(canonical.clone()));
+        assert_eq!(
+            resolve_program(program.to_str().unwrap(), "/nonexistent".as_ref()),
+            Some(canonical)
+        );
+        // Not executable, or absent: not found.
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(resolve_program("agent", &path), None);
+        assert_eq!(resolve_program("no-such-agent", &path), None);
+    }
+
+    #[test]
     fn the_log_tail_is_bounded_and_lossy() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
