@@ -7,6 +7,7 @@
 
 pub mod bounded_file;
 pub mod case;
+pub mod changelog;
 pub mod cli;
 pub mod configmap;
 pub mod confinement;

@@ -181,6 +181,10 @@ pub struct Profile {
     /// DaemonSet grants), e.g. `[BPF, PERFMON]`; reports name the whole set.
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// The suite version (CHANGELOG.md) the profile was written for: when a case it lists
+    /// as a known failure passes, the corpus changes since then are quoted.
+    #[serde(default)]
+    pub suite_version: Option<String>,
     /// `{pids, memory, output}`: the case's limits, overriding the defaults
     /// ([`crate::limits::LimitSettings::DEFAULT`]).
     #[serde(default)]
@@ -218,6 +222,7 @@ impl Profile {
             act_within: None,
             capabilities: Vec::new(),
             limits: None,
+            suite_version: None,
         }
     }
 
@@ -266,6 +271,10 @@ impl Profile {
                 "warning: {}: expected_failures with reason TODO (say why each fails): {todo:?}",
                 path.display()
             );
+        }
+        if let Some(v) = &profile.suite_version {
+            crate::vocabulary::identifiers::check_suite_version(v)
+                .map_err(|e| invalid(format!("suite_version: {e}")))?;
         }
         if let Some(v) = &profile.version {
             crate::vocabulary::identifiers::check_implementation_version(v)

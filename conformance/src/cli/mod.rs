@@ -44,7 +44,7 @@ insta write snapshots, as --bless does), CI=true (a case that cannot run fails t
 #[command(
     name = "masq-conformance",
     args_conflicts_with_subcommands = true,
-    disable_version_flag = true
+    version
 )]
 struct Cli {
     #[command(subcommand)]
@@ -182,7 +182,10 @@ fn command() -> clap::Command {
         c.mut_arg("filter", |a| a.hide(true))
             .help_template(HELP_TEMPLATE)
     };
+    // libtest's flattened options disable clap's version flag; the suite's version is
+    // what a third party pins (CHANGELOG.md), so it is given back here.
     fix(Cli::command())
+        .disable_version_flag(false)
         .after_help(format!("{AFTER_HELP}\n\n{RUN_AFTER_HELP}"))
         .mut_subcommand("run", |c| fix(c).after_help(RUN_AFTER_HELP))
 }

@@ -214,10 +214,18 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
         (Ok(()), None) => (CaseState::Passed, String::new(), String::new(), None, None),
         (Ok(()), Some(_)) => (
             CaseState::Failed,
-            format!(
-                "passed, but is listed in expected_failures of {}: remove it from the list",
-                spec.profile.name
-            ),
+            {
+                // A profile without `suite_version` predates versioning: every change counts.
+                let since = spec.profile.suite_version.as_deref().unwrap_or("0.0.0");
+                let fixture = spec.name.split("::").next().unwrap_or(&spec.name);
+                let why = crate::changelog::explain(fixture, since)
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default();
+                format!(
+                    "passed, but is listed in expected_failures of {}: remove it from the list{why}",
+                    spec.profile.name
+                )
+            },
             String::new(),
             None,
             None,

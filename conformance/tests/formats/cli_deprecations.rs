@@ -48,3 +48,16 @@ fn masq_generate_is_generate_with_a_note() {
     assert!(note.contains("`masq-generate` is deprecated"), "{note}");
     assert!(note.contains("use `masq-conformance generate`"), "{note}");
 }
+
+#[test]
+fn the_suite_version_is_printed_by_version() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("masq-conformance {}", env!("CARGO_PKG_VERSION"))
+    );
+}

@@ -115,6 +115,29 @@ fn expected_failures_ratchet_both_ways() {
     assert!(out.contains("remove it from the list"), "{out}");
     std::fs::remove_file(listed).unwrap();
     std::fs::remove_file(stale).unwrap();
+
+    // A case the corpus changed (CHANGELOG.md): a profile written before that change
+    // is told which change explains the pass; one written for the current suite is not.
+    let before = agent_profile("before-0.1.0", "expected_failures: [flag-masq-chain]\n");
+    let (ok, out) = run_suite(&before, "flag-masq-chain");
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("the corpus changed since suite 0.0.0")
+            && out.contains("0.1.0: the config sets nonMasqueradeCIDRs explicitly"),
+        "{out}"
+    );
+    let current = agent_profile(
+        "for-0.1.0",
+        "suite_version: 0.1.0\nexpected_failures: [flag-masq-chain]\n",
+    );
+    let (ok, out) = run_suite(&current, "flag-masq-chain");
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("remove it from the list") && !out.contains("the corpus changed"),
+        "{out}"
+    );
+    std::fs::remove_file(before).unwrap();
+    std::fs::remove_file(current).unwrap();
 }
 
 /// Runs the suite like [`run_suite`] and also returns the runner's `VmHWM` (its peak
