@@ -1,6 +1,9 @@
-//! Set element differences: what a config change adds to and removes from the sets the
-//! table already holds, so that a sync sends only those (one transaction, over netlink:
-//! [`super::netlink`]) instead of refilling every set. Pure.
+//! Set element changes sent over netlink ([`super::netlink`]), one transaction each: the
+//! difference a config change makes to the sets the table already holds ([`edit`]), so a
+//! round sends only those, and the full refill of every set ([`fill`]: flushed and
+//! refilled in one commit), which a full apply sends instead of nft's `flush set` and
+//! `add element` (nft checks every element against the set's others in user space,
+//! about 50 ms of CPU at 10,000). Pure.
 
 use super::Expected;
 use ipnet::IpNet;
@@ -10,6 +13,9 @@ use std::collections::HashSet;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetEdit {
     pub set: String,
+    /// Every element removed first (`NFT_MSG_DELSETELEM` without elements), in the same
+    /// transaction as the additions: readers see the old or the new contents, never none.
+    pub flush: bool,
     /// Elements to delete, as the set holds them (prefixes, sorted).
     pub delete: Vec<IpNet>,
     /// Elements to add (prefixes, sorted).
@@ -66,11 +72,38 @@ pub fn edit(from: &Expected, to: &Expected, generation: u32) -> Option<ElementEd
         if !delete.is_empty() || !add.is_empty() {
             sets.push(SetEdit {
                 set: name.clone(),
+                flush: false,
                 delete,
                 add,
             });
         }
     }
+    Some(ElementEdit {
+        table: to.table.clone(),
+        generation,
+        sets,
+    })
+}
+
+/// Every set of `to` flushed and refilled with its elements, in one transaction applied
+/// only at `generation`; `None` when an element does not read back as a prefix.
+pub fn fill(to: &Expected, generation: u32) -> Option<ElementEdit> {
+    let sets = to
+        .sets
+        .iter()
+        .map(|(name, elements)| {
+            let add = elements
+                .iter()
+                .map(|e| e.parse().ok())
+                .collect::<Option<Vec<IpNet>>>()?;
+            Some(SetEdit {
+                set: name.clone(),
+                flush: true,
+                delete: Vec::new(),
+                add,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
     Some(ElementEdit {
         table: to.table.clone(),
         generation,

@@ -203,7 +203,8 @@ fn element_message(kind: u16, seq: u32, table: &str, set: &str, nets: &[IpNet]) 
     m
 }
 
-/// The batch for `edit`: begin (with the generation), every set's deletions then its
+/// The batch for `edit`: begin (with the generation), every set's flush (a
+/// `NFT_MSG_DELSETELEM` without elements, what `nft flush set` sends) or deletions, then its
 /// additions, end. Returns the bytes and the sequence numbers the kernel acknowledges.
 pub fn encode(edit: &ElementEdit, first_seq: u32) -> (Vec<u8>, Vec<u32>) {
     let mut out = Vec::new();
@@ -219,6 +220,20 @@ pub fn encode(edit: &ElementEdit, first_seq: u32) -> (Vec<u8>, Vec<u32>) {
     begin.finish(&mut out);
     let mut acked = Vec::new();
     for set in &edit.sets {
+        if set.flush {
+            seq += 1;
+            let mut m = Message::new(
+                (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM,
+                NLM_F_REQUEST | NLM_F_ACK,
+                seq,
+                NFPROTO_INET,
+                0,
+            );
+            m.attr(NFTA_SET_ELEM_LIST_TABLE, &cstr(&edit.table));
+            m.attr(NFTA_SET_ELEM_LIST_SET, &cstr(&set.set));
+            m.finish(&mut out);
+            acked.push(seq);
+        }
         for (kind, nets) in [
             (NFT_MSG_DELSETELEM, &set.delete),
             (NFT_MSG_NEWSETELEM, &set.add),

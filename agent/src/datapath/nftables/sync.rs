@@ -160,26 +160,45 @@ impl NftSync {
     }
 
     /// The two in-place transactions (the whole-table replacement if they fail or leave
-    /// something foreign), then the listing that vouches for them.
+    /// something foreign), then what vouches for them: the generation arithmetic and the
+    /// table's objects when only our commits happened ([`Self::in_place`]), else the
+    /// listing.
     fn apply<B: Backend>(
         &mut self,
         backend: &mut B,
         scripts: &nftables::Scripts,
     ) -> Result<(), BackendError> {
         let table = &scripts.expect.table;
-        let in_place = backend
-            .nft_apply(&scripts.sets)
-            .and_then(|()| backend.nft_apply(&scripts.rules));
-        match &in_place {
-            Ok(()) => tracing::debug!(
-                "nft transactions applied:\n{}{}",
-                scripts.sets,
-                scripts.rules
-            ),
+        let in_place = Self::in_place(backend, scripts);
+        let mut replaced = false;
+        let vouched = match in_place {
+            Ok(vouched) => vouched,
             Err(e) => {
                 tracing::warn!("nft in-place update failed, replacing the whole table: {e}");
                 backend.nft_apply(&scripts.replace)?;
                 tracing::debug!("nft transaction applied:\n{}", scripts.replace);
+                replaced = true;
+                None
+            }
+        };
+        if let Some(generation) = vouched {
+            match backend.nft_table_objects(table) {
+                Some(objects) if objects.are_ours(&scripts.expect) => {
+                    self.applied = Some(Applied {
+                        scripts: scripts.clone(),
+                        listing: None,
+                        generation: Some(generation),
+                    });
+                    return Ok(());
+                }
+                Some(objects) => {
+                    // A chain or set added inside our table: only the whole-table
+                    // replacement removes it.
+                    tracing::warn!("nft table holds objects not ours ({objects:?}): replacing it");
+                    backend.nft_apply(&scripts.replace)?;
+                    replaced = true;
+                }
+                None => {}
             }
         }
         let ours = |l: &str| is_expected(l, &scripts.expect);
@@ -189,7 +208,7 @@ impl NftSync {
         // evidence of drift: leave it to the next round, which will apply again (nothing
         // is kept).
         let mut fits = listing.as_deref().map(ours);
-        if in_place.is_ok() && fits == Some(false) {
+        if !replaced && fits == Some(false) {
             // Something the in-place update cannot remove (a chain or set added by hand
             // inside our table): the whole-table replacement heals it.
             tracing::warn!("nft table still differs after the in-place update: replacing it");
@@ -207,5 +226,56 @@ impl NftSync {
             _ => None,
         };
         Ok(())
+    }
+
+    /// The two in-place transactions, transaction 1 split when it can be: its table and
+    /// sets through nft ([`nftables::Scripts::structure`]), then every set flushed and
+    /// refilled in one netlink batch guarded by the generation read after that
+    /// ([`elements::fill`]); nft's own transaction 1 if the batch cannot be sent or is
+    /// refused. Returns the generation after transaction 2 when it proves that our
+    /// batch and transaction 2 were the only commits since the guard: the batch commits
+    /// only at the guard's generation, and each of our commits moves it by one (the
+    /// batch by none when it neither removed nor added anything, which an empty config
+    /// may do: then only a move by exactly one, transaction 2's, proves it).
+    fn in_place<B: Backend>(
+        backend: &mut B,
+        scripts: &nftables::Scripts,
+    ) -> Result<Option<u32>, BackendError> {
+        backend.nft_apply(&scripts.structure)?;
+        let guard = backend.nft_generation();
+        let fill = guard.and_then(|g| elements::fill(&scripts.expect, g));
+        let (start, cpu) = (std::time::Instant::now(), thread_cpu());
+        let filled = match &fill {
+            Some(fill) => match backend.nft_edit_elements(fill) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!("nft set refill over netlink failed, refilling with nft: {e}");
+                    false
+                }
+            },
+            None => false,
+        };
+        if filled {
+            tracing::debug!(
+                "nft sets flushed and refilled in one transaction, {} elements, {:.2} ms ({:.2} ms of this thread's CPU, the commit included)",
+                fill.as_ref().map_or(0, |f| f.counts().1),
+                start.elapsed().as_secs_f64() * 1e3,
+                (thread_cpu() - cpu).as_secs_f64() * 1e3
+            );
+        } else {
+            backend.nft_apply(&scripts.sets)?;
+        }
+        backend.nft_apply(&scripts.rules)?;
+        tracing::debug!(
+            "nft transactions applied:\n{}{}",
+            scripts.sets,
+            scripts.rules
+        );
+        let (Some(guard), Some(after), true) = (guard, backend.nft_generation(), filled) else {
+            return Ok(None);
+        };
+        let adds = fill.as_ref().is_some_and(|f| f.counts().1 > 0);
+        let ours = if adds { 2 } else { 1 };
+        Ok((after == guard.wrapping_add(ours)).then_some(after))
     }
 }

@@ -25,6 +25,7 @@ fn only_the_changed_elements_of_the_changed_sets() {
         e.sets,
         [SetEdit {
             set: "nomasq-v4".into(),
+            flush: false,
             delete: vec!["172.16.0.0/12".parse().unwrap()],
             add: vec!["192.168.0.0/16".parse().unwrap()],
         }]
