@@ -37,6 +37,8 @@ struct Record {
     edits: Vec<ElementEdit>,
     /// What the dump of the table's chains and sets answers (`None`: unreadable).
     objects: Option<TableObjects>,
+    /// What the dump of any set's elements answers (`None`: unreadable).
+    contents: Option<Vec<ipnet::IpNet>>,
     /// Someone else commits (the generation moves) just before the call with this index
     /// in `calls`.
     foreign_commit_before: Option<usize>,
@@ -113,6 +115,9 @@ impl Backend for Fake {
     }
     fn nft_table_objects(&mut self, _table: &str) -> Option<TableObjects> {
         self.0.lock().unwrap().objects.clone()
+    }
+    fn nft_set_contents(&mut self, _table: &str, _set: &str) -> Option<Vec<ipnet::IpNet>> {
+        self.0.lock().unwrap().contents.clone()
     }
     fn nft_list_table(&mut self, _table: &str) -> Option<String> {
         let mut r = self.0.lock().unwrap();

@@ -76,6 +76,10 @@ pub trait Backend {
     /// `None` when they cannot be read. Only ever used to vouch for a table the agent has
     /// just written in full: `None` means "look at the listing".
     fn nft_table_objects(&mut self, table: &str) -> Option<TableObjects>;
+    /// The prefixes set `set` of `inet <table>` holds (a netlink dump), `None` when they
+    /// cannot be read or are not all prefixes. Only ever used to send less: `None` means
+    /// "flush and refill".
+    fn nft_set_contents(&mut self, table: &str, set: &str) -> Option<Vec<ipnet::IpNet>>;
     /// Removes the iptables datapath's rules of `family`: every `POSTROUTING` rule jumping
     /// to `chain`, then `chain` itself (flushed, deleted). Nothing to do, or no iptables
     /// binary on `PATH`, is no error.

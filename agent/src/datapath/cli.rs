@@ -220,6 +220,13 @@ impl Backend for Cli {
             .ok()
     }
 
+    fn nft_set_contents(&mut self, table: &str, set: &str) -> Option<Vec<ipnet::IpNet>> {
+        super::nftables::contents::read(table, set, self.runner.timeout())
+            .inspect_err(|e| tracing::debug!("nft set {set} unreadable: {e}"))
+            .ok()
+            .flatten()
+    }
+
     fn nft_generation(&mut self) -> Option<u32> {
         super::nftables::generation::read(self.runner.timeout())
             .inspect_err(|e| tracing::debug!("nft generation unreadable: {e}"))

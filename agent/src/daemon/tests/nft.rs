@@ -301,25 +301,82 @@ fn another_commit_during_a_full_apply_lets_the_listing_decide() {
 }
 
 #[test]
-fn an_empty_refill_is_vouched_for_only_by_a_move_of_one() {
+fn a_flush_of_sets_that_may_have_been_empty_lets_the_listing_decide() {
     let mut s = setup_with(false, Datapath::Nftables);
     s.write("nonMasqueradeCIDRs: []\n");
     set_generation(&s, Some(7));
     set_objects(&s, Some(objects(&[])));
-    // The batch only flushes an empty set (no commit): 8 is transaction 2's move alone.
+    // The batch only flushes: a commit if the set held something, none if not, so the
+    // generation's move proves nothing (the fake has no table: not trusted).
     s.agent.sync().unwrap();
     assert_eq!(s.fake.take_calls(), ROUND_NFT_NETLINK);
     assert_eq!(edits(&s)[0].counts(), (0, 0));
+    assert_eq!(listings(&s), 1);
+}
+
+fn set_contents(s: &Setup, contents: &[&str]) {
+    let nets = contents.iter().map(|c| c.parse().unwrap()).collect();
+    s.fake.0.lock().unwrap().contents = Some(nets);
+}
+
+#[test]
+fn sets_that_already_hold_the_elements_get_no_batch() {
+    let mut s = setup_with(false, Datapath::Nftables);
+    set_generation(&s, Some(7));
+    set_objects(&s, Some(objects(&[])));
+    set_contents(&s, &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]);
+    // A restart over its own table: the table and set, the rules, nothing else; only
+    // transaction 2 moved the generation, which then vouches for the table.
+    s.agent.sync().unwrap();
+    assert_eq!(
+        s.fake.take_calls(),
+        ["nft", "nft", ROUND_NFT[3], ROUND_NFT[4]]
+    );
+    assert!(edits(&s).is_empty());
     assert_eq!(listings(&s), 0);
-    // A move of two could be the flush's commit or someone else's: the listing decides
-    // (the fake has no table: the next round applies again).
-    set_generation(&s, Some(20));
-    s.fake.0.lock().unwrap().foreign_commit_before = Some(2);
+    s.agent.sync().unwrap();
+    assert_eq!(s.fake.take_calls(), ROUND_NFT_UNCHANGED);
+    assert_eq!(listings(&s), 0);
+}
+
+#[test]
+fn sets_holding_other_elements_get_only_the_difference() {
+    let mut s = setup_with(false, Datapath::Nftables);
+    set_generation(&s, Some(7));
+    set_objects(&s, Some(objects(&[])));
+    set_contents(&s, &["10.0.0.0/8", "100.64.0.0/10"]);
     s.agent.sync().unwrap();
     assert_eq!(s.fake.take_calls(), ROUND_NFT_NETLINK);
-    assert_eq!(listings(&s), 2);
+    let net = |s: &str| s.parse().unwrap();
+    assert_eq!(
+        edits(&s)[0].sets,
+        [SetEdit {
+            set: "nomasq-v4".into(),
+            flush: false,
+            delete: vec![net("100.64.0.0/10")],
+            add: vec![net("172.16.0.0/12"), net("192.168.0.0/16")],
+        }]
+    );
+    assert_eq!(listings(&s), 0);
+    // Someone commits between the read and the batch: the kernel refuses the batch (its
+    // generation moved), and nft refills the sets.
+    let mut s = setup_with(false, Datapath::Nftables);
+    set_generation(&s, Some(7));
+    set_objects(&s, Some(objects(&[])));
+    set_contents(&s, &["10.0.0.0/8"]);
+    s.fake.0.lock().unwrap().foreign_commit_before = Some(1);
     s.agent.sync().unwrap();
-    assert_eq!(s.fake.take_calls(), ROUND_NFT_NETLINK);
+    assert_eq!(
+        s.fake.take_calls(),
+        [
+            "nft",
+            "nft-elements",
+            "nft",
+            "nft",
+            ROUND_NFT[3],
+            ROUND_NFT[4]
+        ]
+    );
 }
 
 #[test]

@@ -85,6 +85,20 @@ pub fn edit(from: &Expected, to: &Expected, generation: u32) -> Option<ElementEd
     })
 }
 
+/// The element changes that turn sets holding `current` (one list per set of `to`, in
+/// its order, as [`super::contents`] reads them) into `to`'s, applied only at
+/// `generation`; `None` when the lists do not match `to`'s sets.
+pub fn difference(current: &[Vec<IpNet>], to: &Expected, generation: u32) -> Option<ElementEdit> {
+    if current.len() != to.sets.len() {
+        return None;
+    }
+    let mut from = to.clone();
+    for ((_, elements), now) in from.sets.iter_mut().zip(current) {
+        *elements = now.iter().map(|n| n.to_string()).collect();
+    }
+    edit(&from, to, generation)
+}
+
 /// Every set of `to` flushed and refilled with its elements, in one transaction applied
 /// only at `generation`; `None` when an element does not read back as a prefix.
 pub fn fill(to: &Expected, generation: u32) -> Option<ElementEdit> {

@@ -66,6 +66,7 @@ use super::RuleOptions;
 use crate::config::Config;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
+pub mod contents;
 pub mod elements;
 pub mod generation;
 pub mod netlink;

@@ -90,7 +90,7 @@ impl Message {
         Message(b)
     }
 
-    fn attr(&mut self, kind: u16, value: &[u8]) {
+    pub(super) fn attr(&mut self, kind: u16, value: &[u8]) {
         let len = 4 + value.len();
         self.0.extend_from_slice(&(len as u16).to_ne_bytes());
         self.0.extend_from_slice(&kind.to_ne_bytes());
@@ -105,7 +105,7 @@ impl Message {
     }
 
     /// Opens a nested attribute; returns where its length goes.
-    fn nest(&mut self, kind: u16) -> usize {
+    pub(super) fn nest(&mut self, kind: u16) -> usize {
         let at = self.0.len();
         self.0.extend_from_slice(&0u16.to_ne_bytes());
         self.0
@@ -113,7 +113,7 @@ impl Message {
         at
     }
 
-    fn end_nest(&mut self, at: usize) {
+    pub(super) fn end_nest(&mut self, at: usize) {
         let len = (self.0.len() - at) as u16;
         self.0[at..at + 2].copy_from_slice(&len.to_ne_bytes());
     }

@@ -39,7 +39,8 @@ const NLMSG_HDRLEN: usize = 16;
 const NFGENMSG_LEN: usize = 4;
 const NLA_TYPE_MASK: u16 = 0x3fff;
 
-/// Why the objects could not be read: the caller then lists the table, as before.
+/// Why the objects (or a set's elements, `super::contents`) could not be read: the caller
+/// then does without them (lists the table, or refills the sets whole).
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectsError {
     #[error(transparent)]
@@ -80,17 +81,18 @@ pub fn encode_dump(kind: u16, seq: u32) -> Vec<u8> {
     m
 }
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
+pub(super) fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_ne_bytes([b[at], b[at + 1]])
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
+pub(super) fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-/// A message's attributes (type without flags, value), after `nlmsghdr` and `nfgenmsg`.
-fn attributes(msg: &[u8]) -> Result<Vec<(u16, &[u8])>, ObjectsError> {
-    let mut attrs = msg.get(NLMSG_HDRLEN + NFGENMSG_LEN..).unwrap_or_default();
+/// The attributes (type without flags, value) from `offset` on: after `nlmsghdr` and
+/// `nfgenmsg` for a message's, 0 for a nested attribute's.
+pub(super) fn attributes(msg: &[u8], offset: usize) -> Result<Vec<(u16, &[u8])>, ObjectsError> {
+    let mut attrs = msg.get(offset..).unwrap_or_default();
     let mut out = Vec::new();
     while attrs.len() >= 4 {
         let len = u16_at(attrs, 0) as usize;
@@ -141,7 +143,7 @@ pub fn decode_dump(buf: &[u8], seq: u32, kind: u16) -> Result<(Vec<Object>, bool
             }
             t if t == (NFNL_SUBSYS_NFTABLES << 8) | kind => {
                 let (mut table, mut name, mut flags) = (None, None, 0);
-                for (a, value) in attributes(msg)? {
+                for (a, value) in attributes(msg, NLMSG_HDRLEN + NFGENMSG_LEN)? {
                     if a == table_attr {
                         table = Some(text(value));
                     } else if a == name_attr {

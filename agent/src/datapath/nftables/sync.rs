@@ -229,53 +229,85 @@ impl NftSync {
     }
 
     /// The two in-place transactions, transaction 1 split when it can be: its table and
-    /// sets through nft ([`nftables::Scripts::structure`]), then every set flushed and
-    /// refilled in one netlink batch guarded by the generation read after that
-    /// ([`elements::fill`]); nft's own transaction 1 if the batch cannot be sent or is
-    /// refused. Returns the generation after transaction 2 when it proves that our
-    /// batch and transaction 2 were the only commits since the guard: the batch commits
-    /// only at the guard's generation, and each of our commits moves it by one (the
-    /// batch by none when it neither removed nor added anything, which an empty config
-    /// may do: then only a move by exactly one, transaction 2's, proves it).
+    /// sets through nft ([`nftables::Scripts::structure`]), its elements over netlink
+    /// ([`Self::refill`]), nft's own transaction 1 when that fails. Returns the
+    /// generation after transaction 2 when it proves that our commits were the only
+    /// ones since the generation guarding the elements: the batch commits only at that
+    /// generation, and each commit moves it by exactly one.
     fn in_place<B: Backend>(
         backend: &mut B,
         scripts: &nftables::Scripts,
     ) -> Result<Option<u32>, BackendError> {
         backend.nft_apply(&scripts.structure)?;
-        let guard = backend.nft_generation();
-        let fill = guard.and_then(|g| elements::fill(&scripts.expect, g));
-        let (start, cpu) = (std::time::Instant::now(), thread_cpu());
-        let filled = match &fill {
-            Some(fill) => match backend.nft_edit_elements(fill) {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::warn!("nft set refill over netlink failed, refilling with nft: {e}");
-                    false
-                }
-            },
-            None => false,
-        };
-        if filled {
-            tracing::debug!(
-                "nft sets flushed and refilled in one transaction, {} elements, {:.2} ms ({:.2} ms of this thread's CPU, the commit included)",
-                fill.as_ref().map_or(0, |f| f.counts().1),
-                start.elapsed().as_secs_f64() * 1e3,
-                (thread_cpu() - cpu).as_secs_f64() * 1e3
-            );
-        } else {
+        let refilled = Self::refill(backend, &scripts.expect);
+        if refilled.is_none() {
             backend.nft_apply(&scripts.sets)?;
         }
         backend.nft_apply(&scripts.rules)?;
         tracing::debug!(
             "nft transactions applied:\n{}{}",
-            scripts.sets,
+            if refilled.is_some() {
+                &scripts.structure
+            } else {
+                &scripts.sets
+            },
             scripts.rules
         );
-        let (Some(guard), Some(after), true) = (guard, backend.nft_generation(), filled) else {
+        let Some((guard, Some(commits))) = refilled else {
             return Ok(None);
         };
-        let adds = fill.as_ref().is_some_and(|f| f.counts().1 > 0);
-        let ours = if adds { 2 } else { 1 };
-        Ok((after == guard.wrapping_add(ours)).then_some(after))
+        let after = backend.nft_generation();
+        Ok(after.filter(|a| *a == guard.wrapping_add(commits + 1)))
+    }
+
+    /// Makes the sets hold exactly `expect`'s elements over netlink, in at most one
+    /// transaction guarded by the generation read first: only the difference from what
+    /// they hold when that can be read (unchanged by anyone since the guard: nothing to
+    /// send at all for a table that already holds them), else every set flushed and
+    /// refilled. Returns the guard and how many commits that made (`None`: unknown, a
+    /// flush of sets that may have been empty); `None` when nft must refill instead.
+    fn refill<B: Backend>(
+        backend: &mut B,
+        expect: &nftables::Expected,
+    ) -> Option<(u32, Option<u32>)> {
+        let guard = backend.nft_generation()?;
+        let current: Option<Vec<_>> = expect
+            .sets
+            .iter()
+            .map(|(name, _)| backend.nft_set_contents(&expect.table, name))
+            .collect();
+        // Read at the guard's generation only if nothing was committed during the read.
+        let difference = current
+            .filter(|_| backend.nft_generation() == Some(guard))
+            .and_then(|now| elements::difference(&now, expect, guard));
+        let (edit, commits) = match difference {
+            Some(edit) => {
+                let commits = u32::from(edit.counts() != (0, 0));
+                (edit, Some(commits))
+            }
+            None => {
+                let fill = elements::fill(expect, guard)?;
+                let adds = fill.counts().1 > 0;
+                (fill, adds.then_some(1))
+            }
+        };
+        if commits == Some(0) {
+            tracing::debug!("nft sets already hold exactly the config's elements");
+            return Some((guard, commits));
+        }
+        let (start, cpu) = (std::time::Instant::now(), thread_cpu());
+        if let Err(e) = backend.nft_edit_elements(&edit) {
+            tracing::warn!("nft set elements over netlink failed, refilling with nft: {e}");
+            return None;
+        }
+        let (deleted, added) = edit.counts();
+        let flushed = edit.sets.iter().any(|s| s.flush);
+        tracing::debug!(
+            "nft sets {}: {deleted} deleted, {added} added in one transaction, {:.2} ms ({:.2} ms of this thread's CPU, the commit included)",
+            if flushed { "flushed and refilled" } else { "updated" },
+            start.elapsed().as_secs_f64() * 1e3,
+            (thread_cpu() - cpu).as_secs_f64() * 1e3
+        );
+        Some((guard, commits))
     }
 }
