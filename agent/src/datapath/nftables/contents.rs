@@ -6,7 +6,7 @@
 //!
 //! An interval set holds each range as two elements: its start, and its end (the address
 //! after its last one, flagged `NFT_SET_ELEM_INTERVAL_END`); a range reaching the family's
-//! last address ends in an end element at key zero (how nft writes it, and the agent too:
+//! last address has no end, or an end element at key zero (how the agent writes it,
 //! [`super::netlink`]). A range that is not a prefix (a hand-made `10.0.0.1-10.0.0.5`), or
 //! elements that do not pair up, make the contents unreadable: the caller then flushes
 //! and refills, which needs no reading.
@@ -157,18 +157,20 @@ pub fn prefixes(elements: &[Element]) -> Option<Vec<IpNet>> {
     };
     let mut starts: Vec<u128> = Vec::new();
     let mut ends: Vec<u128> = Vec::new();
-    let mut open = false;
+    let mut markers = 0;
     for e in elements {
         match (e.end, value(&e.key)) {
-            (true, 0) if !open => open = true,
-            (true, 0) => return None,
+            (true, 0) => markers += 1,
             (true, k) => ends.push(k),
             (false, k) => starts.push(k),
         }
     }
     starts.sort_unstable();
     ends.sort_unstable();
-    if starts.len() != ends.len() + usize::from(open) {
+    // The last range may be open: with an end at key zero (as the agent writes it) or
+    // without any end (as nft writes it from a script).
+    let open = starts.len() == ends.len() + 1;
+    if markers > usize::from(open) || !(open || starts.len() == ends.len()) {
         return None;
     }
     let mut out = Vec::with_capacity(starts.len());

@@ -277,9 +277,18 @@ impl NftSync {
             .map(|(name, _)| backend.nft_set_contents(&expect.table, name))
             .collect();
         // Read at the guard's generation only if nothing was committed during the read.
-        let difference = current
-            .filter(|_| backend.nft_generation() == Some(guard))
-            .and_then(|now| elements::difference(&now, expect, guard));
+        let after_read = backend.nft_generation();
+        let difference = match current {
+            Some(now) if after_read == Some(guard) => elements::difference(&now, expect, guard),
+            Some(_) => {
+                tracing::debug!("nft generation moved from {guard} to {after_read:?} while the sets were read: refilling them");
+                None
+            }
+            None => {
+                tracing::debug!("nft sets not readable as prefixes: refilling them");
+                None
+            }
+        };
         let (edit, commits) = match difference {
             Some(edit) => {
                 let commits = u32::from(edit.counts() != (0, 0));

@@ -37,6 +37,15 @@ fn ranges_read_back_as_the_prefixes_they_were_written_from() {
         Some(nets(&["10.0.0.1/32", "10.0.8.0/24", "240.0.0.0/4"]))
     );
     assert_eq!(prefixes(&[]), Some(vec![]));
+    // The open end left out, as nft writes it from a script.
+    assert_eq!(
+        prefixes(&[
+            start(&[240, 0, 0, 0]),
+            end(&[10, 0, 9, 0]),
+            start(&[10, 0, 8, 0])
+        ]),
+        Some(nets(&["10.0.8.0/24", "240.0.0.0/4"]))
+    );
     // The whole IPv4 space: a start at zero and an open end.
     assert_eq!(
         prefixes(&[end(&[0; 4]), start(&[0; 4])]),
