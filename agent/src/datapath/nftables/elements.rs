@@ -87,16 +87,65 @@ pub fn edit(from: &Expected, to: &Expected, generation: u32) -> Option<ElementEd
 
 /// The element changes that turn sets holding `current` (one list per set of `to`, in
 /// its order, as [`super::contents`] reads them) into `to`'s, applied only at
-/// `generation`; `None` when the lists do not match `to`'s sets.
+/// `generation`; `None` when the lists do not match `to`'s sets or an element of `to`
+/// does not read as a prefix. Sorted lists merged, no strings: this runs on every full
+/// apply, over every element.
 pub fn difference(current: &[Vec<IpNet>], to: &Expected, generation: u32) -> Option<ElementEdit> {
     if current.len() != to.sets.len() {
         return None;
     }
-    let mut from = to.clone();
-    for ((_, elements), now) in from.sets.iter_mut().zip(current) {
-        *elements = now.iter().map(|n| n.to_string()).collect();
+    let mut sets = Vec::new();
+    for ((name, want), now) in to.sets.iter().zip(current) {
+        let mut want = want
+            .iter()
+            .map(|e| e.parse().ok())
+            .collect::<Option<Vec<IpNet>>>()?;
+        want.sort_unstable();
+        let mut now = now.clone();
+        now.sort_unstable();
+        let (delete, add) = only_in_each(&now, &want);
+        if !delete.is_empty() || !add.is_empty() {
+            sets.push(SetEdit {
+                set: name.clone(),
+                flush: false,
+                delete,
+                add,
+            });
+        }
     }
-    edit(&from, to, generation)
+    Some(ElementEdit {
+        table: to.table.clone(),
+        generation,
+        sets,
+    })
+}
+
+/// What only `a` holds and what only `b` holds, both sorted (each list sorted).
+fn only_in_each(a: &[IpNet], b: &[IpNet]) -> (Vec<IpNet>, Vec<IpNet>) {
+    let (mut only_a, mut only_b) = (Vec::new(), Vec::new());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => {
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x < y => {
+                only_a.push(*x);
+                i += 1;
+            }
+            (Some(_), Some(y)) | (None, Some(y)) => {
+                only_b.push(*y);
+                j += 1;
+            }
+            (Some(x), None) => {
+                only_a.push(*x);
+                i += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    (only_a, only_b)
 }
 
 /// Every set of `to` flushed and refilled with its elements, in one transaction applied

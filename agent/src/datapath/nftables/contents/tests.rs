@@ -4,17 +4,11 @@
 use super::*;
 
 fn start(key: &[u8]) -> Element {
-    Element {
-        key: key.to_vec(),
-        end: false,
-    }
+    Element::new(key, false)
 }
 
 fn end(key: &[u8]) -> Element {
-    Element {
-        key: key.to_vec(),
-        end: true,
-    }
+    Element::new(key, true)
 }
 
 fn nets(v: &[&str]) -> Vec<IpNet> {
@@ -111,7 +105,8 @@ fn answer(seq: u32, flags: u16, elements: &[Element]) -> Vec<u8> {
     for e in elements {
         let elem = m.nest(NFTA_LIST_ELEM);
         let key = m.nest(NFTA_SET_ELEM_KEY);
-        m.attr(NFTA_DATA_VALUE, &e.key);
+        let bytes = e.key.to_be_bytes();
+        m.attr(NFTA_DATA_VALUE, &bytes[16 - usize::from(e.width)..]);
         m.end_nest(key);
         if e.end {
             m.attr(
