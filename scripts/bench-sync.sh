@@ -14,10 +14,12 @@
 # RUNS runs:
 #   first / resync  the agent's own figure for the apply itself, from its "synced:" line
 #                   ("applied in X ms"): iptables-restore + the POSTROUTING jump check, or
-#                   the nftables datapath's two `nft -f -` transactions (and its `nft list
-#                   table` before and after); child process start included, the config
-#                   parse, the --random-fully probe and the removal of the other
-#                   datapath's leftovers excluded;
+#                   the nftables datapath's sync (nft's table-and-sets transaction, the
+#                   sets' elements read back and their difference sent over netlink, nft's
+#                   rules transaction, and the check after them: the generation and a dump
+#                   of the table's chains and sets, or `nft list table`); child process
+#                   start included, the config parse, the --random-fully probe and the
+#                   removal of the other datapath's leftovers excluded;
 #   unchanged       the same figure for the daemon's third round;
 #   one added       the same figure for the daemon's round after one CIDR was added;
 #   wall            the whole `--once` process of the resync, start to exit;

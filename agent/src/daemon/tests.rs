@@ -7,6 +7,7 @@ use crate::config::ParseOptions;
 use crate::datapath::backend::{Backend, BackendError, Cleanup, StopFlag};
 use crate::datapath::nftables::elements::ElementEdit;
 use crate::datapath::nftables::netlink::BatchError;
+use crate::datapath::nftables::objects::TableObjects;
 use crate::datapath::{nftables, Family, RuleOptions};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -34,6 +35,13 @@ struct Record {
     generation: Option<u32>,
     /// The element edits applied, last one last.
     edits: Vec<ElementEdit>,
+    /// What the dump of the table's chains and sets answers (`None`: unreadable).
+    objects: Option<TableObjects>,
+    /// What the dump of any set's elements answers (`None`: unreadable).
+    contents: Option<Vec<ipnet::IpNet>>,
+    /// Someone else commits (the generation moves) just before the call with this index
+    /// in `calls`.
+    foreign_commit_before: Option<usize>,
     /// Call name → what a cleanup call answers (default: nothing found).
     cleanups: HashMap<String, Cleanup>,
 }
@@ -44,6 +52,9 @@ struct Fake(Arc<Mutex<Record>>);
 impl Fake {
     fn call(&self, name: String) -> Result<(), BackendError> {
         let mut r = self.0.lock().unwrap();
+        if r.foreign_commit_before == Some(r.calls.len()) {
+            r.generation = r.generation.map(|g| g + 1);
+        }
         r.calls.push(name.clone());
         if let Some((on, flag)) = &r.stop_during {
             if *on == name {
@@ -91,10 +102,22 @@ impl Backend for Fake {
     fn supports_random_fully(&mut self) -> Result<bool, BackendError> {
         self.call("random-fully".into()).map(|()| true)
     }
+    /// A script that flushes or deletes something is a commit: it moves the generation
+    /// (the structure alone, on a table that has it, changes nothing, as in the kernel).
     fn nft_apply(&mut self, script: &str) -> Result<(), BackendError> {
         self.call("nft".into())?;
-        self.0.lock().unwrap().scripts.push(script.to_string());
+        let mut r = self.0.lock().unwrap();
+        r.scripts.push(script.to_string());
+        if script.contains("flush") || script.contains("delete") {
+            r.generation = r.generation.map(|g| g + 1);
+        }
         Ok(())
+    }
+    fn nft_table_objects(&mut self, _table: &str) -> Option<TableObjects> {
+        self.0.lock().unwrap().objects.clone()
+    }
+    fn nft_set_contents(&mut self, _table: &str, _set: &str) -> Option<Vec<ipnet::IpNet>> {
+        self.0.lock().unwrap().contents.clone()
     }
     fn nft_list_table(&mut self, _table: &str) -> Option<String> {
         let mut r = self.0.lock().unwrap();
@@ -111,7 +134,11 @@ impl Backend for Fake {
         if r.generation != Some(edit.generation) {
             return Err(BatchError::GenerationMoved(edit.generation).into());
         }
-        r.generation = Some(edit.generation + 1);
+        // A batch that names no element commits nothing here: the fake's sets are taken
+        // as empty, and the kernel commits nothing for the flush of an empty set.
+        if edit.counts() != (0, 0) {
+            r.generation = Some(edit.generation + 1);
+        }
         r.edits.push(edit.clone());
         Ok(())
     }
@@ -437,7 +464,7 @@ fn a_failed_cleanup_fails_the_round_but_keeps_the_new_rules() {
         let calls = s.fake.take_calls();
         // The new rules went in first and are not undone.
         match datapath {
-            Datapath::Nftables => assert_eq!(calls, ["nft", "nft", failing]),
+            Datapath::Nftables => assert_eq!(calls, ["nft", "nft", "nft", failing]),
             Datapath::Iptables => {
                 assert_eq!(calls, ["random-fully", ROUND_V4[0], ROUND_V4[1], failing])
             }

@@ -3,6 +3,7 @@
 
 use super::nftables::elements::ElementEdit;
 use super::nftables::netlink::BatchError;
+use super::nftables::objects::TableObjects;
 use super::Family;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -71,6 +72,14 @@ pub trait Backend {
     /// anyone's), `None` when it cannot be read (no netlink permission, no nf_tables). Like
     /// the listing, only ever used to skip work: `None` means "look at the listing".
     fn nft_generation(&mut self) -> Option<u32>;
+    /// The chains and named sets of `inet <table>` (a netlink dump, no element read),
+    /// `None` when they cannot be read. Only ever used to vouch for a table the agent has
+    /// just written in full: `None` means "look at the listing".
+    fn nft_table_objects(&mut self, table: &str) -> Option<TableObjects>;
+    /// The prefixes set `set` of `inet <table>` holds (a netlink dump), `None` when they
+    /// cannot be read or are not all prefixes. Only ever used to send less: `None` means
+    /// "flush and refill".
+    fn nft_set_contents(&mut self, table: &str, set: &str) -> Option<Vec<ipnet::IpNet>>;
     /// Removes the iptables datapath's rules of `family`: every `POSTROUTING` rule jumping
     /// to `chain`, then `chain` itself (flushed, deleted). Nothing to do, or no iptables
     /// binary on `PATH`, is no error.
@@ -93,13 +102,46 @@ pub enum Cleanup {
 
 /// Whether `program` resolves on `PATH` to an executable file (what `Command` would run).
 pub fn on_path(program: &str) -> bool {
+    resolve(program).is_some()
+}
+
+/// The executable file `program` resolves to on `PATH` (symbolic links followed), with
+/// its metadata.
+pub fn resolve(program: &str) -> Option<(std::path::PathBuf, std::fs::Metadata)> {
     use std::os::unix::fs::PermissionsExt;
-    let Some(path) = std::env::var_os("PATH") else {
-        return false;
-    };
-    std::env::split_paths(&path).any(|dir| {
-        std::fs::metadata(dir.join(program))
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).find_map(|dir| {
+        let file = dir.join(program);
+        let m = std::fs::metadata(&file).ok()?;
+        (m.is_file() && m.permissions().mode() & 0o111 != 0).then_some((file, m))
     })
+}
+
+/// Which file a tool is: where `PATH` finds it and the file it reaches (device, inode,
+/// size, change and modification times). Another binary behind the same name, or the
+/// same file rewritten or its mode changed, gives another identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolIdentity {
+    path: std::path::PathBuf,
+    file: (u64, u64, u64, i64, i64, i64, i64),
+}
+
+impl ToolIdentity {
+    /// `program`'s identity now, `None` when it is not on `PATH`.
+    pub fn of(program: &str) -> Option<ToolIdentity> {
+        use std::os::unix::fs::MetadataExt;
+        let (path, m) = resolve(program)?;
+        Some(ToolIdentity {
+            path,
+            file: (
+                m.dev(),
+                m.ino(),
+                m.size(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ctime(),
+                m.ctime_nsec(),
+            ),
+        })
+    }
 }

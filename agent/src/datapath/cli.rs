@@ -7,10 +7,11 @@
 //! it passes it or when the agent is told to stop, so neither a wedged iptables or nft nor
 //! SIGTERM can leave the daemon hanging.
 
-use super::backend::{on_path, Backend, BackendError, Cleanup, StopFlag};
+use super::backend::{on_path, Backend, BackendError, Cleanup, StopFlag, ToolIdentity};
 use super::iptables::postrouting_jump_args;
 use super::iptables::text::{parse_version, split_rule};
 use super::nftables::elements::ElementEdit;
+use super::nftables::objects::TableObjects;
 use super::runner::{Output, Runner};
 use super::Family;
 use std::time::Duration;
@@ -33,15 +34,19 @@ pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// already has, and no netlink message building of our own has to be kept in step with
 /// the kernel (nft is released with nf_tables; rustables calls itself rough and is
 /// GPL-3.0, the nftnl bindings need libnftnl and libmnl). The cost is a process start
-/// and nft's parsing per sync (docs/performance.md, docs/nftables-datapath.md). The one
-/// exception is the ruleset generation ([`super::nftables::generation`]): a fixed 20-byte
-/// request that nft 1.0.6 has no command for (as far as we found), read every
-/// steady-state round.
+/// and nft's parsing per sync (docs/performance.md, docs/nftables-datapath.md). The
+/// exceptions are small fixed message sets where nft's cost is the whole cost: the ruleset
+/// generation ([`super::nftables::generation`]), the set elements
+/// ([`super::nftables::netlink`]) and the names of a table's chains and sets
+/// ([`super::nftables::objects`]).
 #[derive(Debug, Clone)]
 pub struct Cli {
     runner: Runner,
     /// Families whose `-S` listing did not show a jump we had just appended.
     check_with_c: Vec<Family>,
+    /// The `nft` file that last exited 0: while `PATH` still resolves `nft` to that very
+    /// file, it runs, and an element batch needs no `nft --version` of its own.
+    nft_proven: Option<ToolIdentity>,
 }
 
 impl Cli {
@@ -50,7 +55,18 @@ impl Cli {
         Cli {
             runner: Runner::new(stop, timeout),
             check_with_c: Vec::new(),
+            nft_proven: None,
         }
+    }
+
+    /// Runs nft; an exit status 0 proves the file it was started from runs.
+    fn nft(&mut self, args: &[String], stdin: Option<&str>) -> Result<Output, BackendError> {
+        let identity = ToolIdentity::of("nft");
+        let out = self.run("nft", args, stdin)?;
+        if out.code == Some(0) {
+            self.nft_proven = identity;
+        }
+        Ok(out)
     }
 
     fn run(
@@ -163,7 +179,7 @@ impl Backend for Cli {
     }
 
     fn nft_apply(&mut self, script: &str) -> Result<(), BackendError> {
-        let out = self.run("nft", &args(&["-f", "-"]), Some(script))?;
+        let out = self.nft(&args(&["-f", "-"]), Some(script))?;
         if out.code == Some(0) {
             Ok(())
         } else {
@@ -173,24 +189,42 @@ impl Backend for Cli {
 
     fn nft_list_table(&mut self, table: &str) -> Option<String> {
         let out = self
-            .run("nft", &args(&["list", "table", "inet", table]), None)
+            .nft(&args(&["list", "table", "inet", table]), None)
             .ok()?;
         (out.code == Some(0)).then_some(out.stdout)
     }
 
-    /// `nft --version` first: the batch stands in for nft's own transaction only while
-    /// nft runs, so a broken or missing nft fails this round (the last good rules stay,
-    /// `/readyz` says why) as it fails every other change, instead of going unnoticed
-    /// until a change that needs nft.
+    /// Only while nft runs: the batch stands in for nft's own transaction, so a broken or
+    /// missing nft fails this round (the last good rules stay, `/readyz` says why) as it
+    /// fails every other change, instead of going unnoticed until a change that needs
+    /// nft. The proof is the last nft run that exited 0, as long as `PATH` still resolves
+    /// `nft` to that same file (a few `stat`s); otherwise `nft --version` runs first (a
+    /// process start, 3-4 ms).
     fn nft_edit_elements(&mut self, edit: &ElementEdit) -> Result<(), BackendError> {
-        let out = self.run("nft", &args(&["--version"]), None)?;
-        if out.code != Some(0) {
-            return Err(out.into_error());
+        let proven = self.nft_proven.is_some() && ToolIdentity::of("nft") == self.nft_proven;
+        if !proven {
+            let out = self.nft(&args(&["--version"]), None)?;
+            if out.code != Some(0) {
+                return Err(out.into_error());
+            }
         }
         Ok(super::nftables::netlink::apply(
             edit,
             self.runner.timeout(),
         )?)
+    }
+
+    fn nft_table_objects(&mut self, table: &str) -> Option<TableObjects> {
+        super::nftables::objects::read(table, self.runner.timeout())
+            .inspect_err(|e| tracing::debug!("nft table objects unreadable: {e}"))
+            .ok()
+    }
+
+    fn nft_set_contents(&mut self, table: &str, set: &str) -> Option<Vec<ipnet::IpNet>> {
+        super::nftables::contents::read(table, set, self.runner.timeout())
+            .inspect_err(|e| tracing::debug!("nft set {set} unreadable: {e}"))
+            .ok()
+            .flatten()
     }
 
     fn nft_generation(&mut self) -> Option<u32> {
@@ -283,7 +317,7 @@ impl Backend for Cli {
         if !on_path("nft") {
             return Ok(Cleanup::ToolMissing("nft".into()));
         }
-        let listed = self.run("nft", &args(&["list", "tables", "inet"]), None)?;
+        let listed = self.nft(&args(&["list", "tables", "inet"]), None)?;
         if listed.code != Some(0) {
             return Err(listed.into_error());
         }
@@ -294,7 +328,7 @@ impl Backend for Cli {
         if !present {
             return Ok(Cleanup::Nothing);
         }
-        let out = self.run("nft", &args(&["delete", "table", "inet", table]), None)?;
+        let out = self.nft(&args(&["delete", "table", "inet", table]), None)?;
         if out.code != Some(0) {
             return Err(out.into_error());
         }

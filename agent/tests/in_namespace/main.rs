@@ -10,6 +10,7 @@
 mod cases;
 mod hardening;
 mod health;
+mod nft_netlink;
 mod nft_resync;
 mod nftables;
 mod reload;
@@ -42,6 +43,14 @@ const NFT_CASES: &[(&str, fn())] = &[
     (
         "nft_a_change_of_cidrs_commits_only_those_elements",
         nft_resync::a_change_of_cidrs_commits_only_those_elements,
+    ),
+    (
+        "nft_a_full_apply_sends_the_elements_over_netlink",
+        nft_netlink::a_full_apply_sends_the_elements_over_netlink,
+    ),
+    (
+        "nft_a_foreign_object_is_caught_after_a_full_apply",
+        nft_netlink::a_foreign_object_is_caught_after_a_full_apply,
     ),
     (
         "nft_overlapping_and_duplicate_cidrs_apply",

@@ -66,9 +66,11 @@ use super::RuleOptions;
 use crate::config::Config;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
+pub mod contents;
 pub mod elements;
 pub mod generation;
 pub mod netlink;
+pub mod objects;
 mod socket;
 pub mod state;
 pub mod sync;
@@ -257,6 +259,10 @@ pub fn script(config: &Config, opts: &RuleOptions) -> String {
 pub struct Scripts {
     /// Transaction 1: table and sets, created if missing, each set flushed and refilled.
     pub sets: String,
+    /// Transaction 1 as the agent applies it when it can: only its `add table` and `add
+    /// set` lines through nft, the flush and the elements then in one netlink batch
+    /// ([`elements::fill`]), which spares nft's user-space handling of every element.
+    pub structure: String,
     /// Transaction 2: the chain, created if missing, flushed and refilled.
     pub rules: String,
     /// The whole-table replacement, applied only if transaction 1 or 2 fails.
@@ -282,11 +288,13 @@ pub fn scripts(config: &Config, opts: &RuleOptions) -> Scripts {
     let chain = &opts.chain;
     let head = format!("add table inet {table} {{ comment \"{OWNER_COMMENT}\"; }}\n");
     let mut sets_tx = head.clone();
+    let mut structure = head.clone();
     let all_sets = sets(config, opts);
     for (name, kind, elements) in &all_sets {
-        sets_tx.push_str(&format!(
-            "add set inet {table} {name} {{ type {kind}; flags interval; }}\nflush set inet {table} {name}\n"
-        ));
+        let add_set = format!("add set inet {table} {name} {{ type {kind}; flags interval; }}\n");
+        structure.push_str(&add_set);
+        sets_tx.push_str(&add_set);
+        sets_tx.push_str(&format!("flush set inet {table} {name}\n"));
         if !elements.is_empty() {
             sets_tx.push_str(&format!(
                 "add element inet {table} {name} {{ {} }}\n",
@@ -306,6 +314,7 @@ pub fn scripts(config: &Config, opts: &RuleOptions) -> Scripts {
     }
     Scripts {
         sets: sets_tx,
+        structure,
         rules: rules_tx,
         replace: script(config, opts),
         expect: Expected {

@@ -90,7 +90,7 @@ impl Message {
         Message(b)
     }
 
-    fn attr(&mut self, kind: u16, value: &[u8]) {
+    pub(super) fn attr(&mut self, kind: u16, value: &[u8]) {
         let len = 4 + value.len();
         self.0.extend_from_slice(&(len as u16).to_ne_bytes());
         self.0.extend_from_slice(&kind.to_ne_bytes());
@@ -105,7 +105,7 @@ impl Message {
     }
 
     /// Opens a nested attribute; returns where its length goes.
-    fn nest(&mut self, kind: u16) -> usize {
+    pub(super) fn nest(&mut self, kind: u16) -> usize {
         let at = self.0.len();
         self.0.extend_from_slice(&0u16.to_ne_bytes());
         self.0
@@ -113,7 +113,7 @@ impl Message {
         at
     }
 
-    fn end_nest(&mut self, at: usize) {
+    pub(super) fn end_nest(&mut self, at: usize) {
         let len = (self.0.len() - at) as u16;
         self.0[at..at + 2].copy_from_slice(&len.to_ne_bytes());
     }
@@ -203,7 +203,8 @@ fn element_message(kind: u16, seq: u32, table: &str, set: &str, nets: &[IpNet]) 
     m
 }
 
-/// The batch for `edit`: begin (with the generation), every set's deletions then its
+/// The batch for `edit`: begin (with the generation), every set's flush (a
+/// `NFT_MSG_DELSETELEM` without elements, what `nft flush set` sends) or deletions, then its
 /// additions, end. Returns the bytes and the sequence numbers the kernel acknowledges.
 pub fn encode(edit: &ElementEdit, first_seq: u32) -> (Vec<u8>, Vec<u32>) {
     let mut out = Vec::new();
@@ -219,6 +220,20 @@ pub fn encode(edit: &ElementEdit, first_seq: u32) -> (Vec<u8>, Vec<u32>) {
     begin.finish(&mut out);
     let mut acked = Vec::new();
     for set in &edit.sets {
+        if set.flush {
+            seq += 1;
+            let mut m = Message::new(
+                (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM,
+                NLM_F_REQUEST | NLM_F_ACK,
+                seq,
+                NFPROTO_INET,
+                0,
+            );
+            m.attr(NFTA_SET_ELEM_LIST_TABLE, &cstr(&edit.table));
+            m.attr(NFTA_SET_ELEM_LIST_SET, &cstr(&set.set));
+            m.finish(&mut out);
+            acked.push(seq);
+        }
         for (kind, nets) in [
             (NFT_MSG_DELSETELEM, &set.delete),
             (NFT_MSG_NEWSETELEM, &set.add),

@@ -31,6 +31,7 @@ fn edit(delete: &[&str], add: &[&str]) -> ElementEdit {
         generation: 0x0102_0304,
         sets: vec![SetEdit {
             set: "nomasq-v4".into(),
+            flush: false,
             delete: delete.iter().map(|s| s.parse().unwrap()).collect(),
             add: add.iter().map(|s| s.parse().unwrap()).collect(),
         }],
