@@ -236,8 +236,12 @@ impl<'a> CaseExecution<'a> {
             Step::Probe(sel) => self.probe_step(sel),
             Step::Tamper(t) => {
                 self.waits.baseline = None;
+                // Marked after the damage is done: a round that read the config while
+                // the tamper was still under way may have checked the rules before it, so
+                // only reads after it count towards a healing round.
+                let done = self.tamper(*t);
                 self.mark_reads();
-                self.tamper(*t)
+                done
             }
             Step::Preload(lines) => {
                 self.preload(lines)?;
