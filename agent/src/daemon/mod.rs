@@ -202,6 +202,9 @@ impl<B: Backend> Agent<B> {
             let start = Instant::now();
             match self.run_step(&step) {
                 Ok(()) => {}
+                // A SIGTERM that lands while a tool runs kills the tool: the round was
+                // abandoned, it did not fail (nothing to log as an error, health untouched).
+                Err(BackendError::Interrupted { .. }) => return Err(SyncError::Stopped),
                 Err(e) if step.applies() => return Err(SyncError::Apply(e)),
                 Err(e) => return Err(SyncError::Cleanup(e)),
             }

@@ -25,6 +25,9 @@ struct Record {
     failures: HashMap<String, usize>,
     /// Call name → set this flag when the call happens (a signal arriving mid-round).
     stop_during: Option<(String, StopFlag)>,
+    /// With `stop_during`: that call is killed by the stop, as the real runner kills a
+    /// tool it is waiting for (`BackendError::Interrupted`).
+    interrupted: bool,
     /// The nft scripts applied, last one last.
     scripts: Vec<String>,
     /// What `nft list table` answers (`None`: no such table); read, not recorded as a call.
@@ -59,6 +62,9 @@ impl Fake {
         if let Some((on, flag)) = &r.stop_during {
             if *on == name {
                 flag.set();
+                if r.interrupted {
+                    return Err(BackendError::Interrupted { command: name });
+                }
             }
         }
         match r.failures.get_mut(&name) {
@@ -368,6 +374,18 @@ fn a_stop_during_a_round_abandons_the_rest_of_it() {
     assert_eq!(s.fake.calls(), ["random-fully", "restore V4"]);
     assert!(matches!(s.agent.sync(), Err(SyncError::Stopped)));
     assert_eq!(s.fake.calls().len(), 2);
+}
+
+#[test]
+fn a_tool_killed_by_the_stop_abandons_the_round_without_an_error() {
+    let mut s = setup(true);
+    {
+        let mut r = s.fake.0.lock().unwrap();
+        r.stop_during = Some(("restore V4".into(), s.stop.clone()));
+        r.interrupted = true;
+    }
+    assert!(matches!(s.agent.sync(), Err(SyncError::Stopped)));
+    assert_eq!(s.fake.calls(), ["random-fully", "restore V4"]);
 }
 
 #[test]
