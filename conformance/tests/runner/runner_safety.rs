@@ -379,7 +379,8 @@ fn a_process_that_leaves_the_node_namespace_dies_with_the_case() {
     // tested (without it, `unshare -n` fails: conformance/tests/runner/hostile.rs).
     let (profile, script) = wrapped_agent_profile_with(
         "escape",
-        &format!("unshare -n sleep {marker} &"),
+        // The pause leaves the watcher time to see the sleep on a loaded machine.
+        &format!("unshare -n sleep {marker} &\nsleep 1"),
         "capabilities: [SYS_ADMIN]\n",
     );
     let watcher = std::thread::spawn({
@@ -411,20 +412,27 @@ fn a_process_that_leaves_the_node_namespace_dies_with_the_case() {
 /// innermost PID namespace (the last field of `NSpid`).
 fn watch_for_pid_namespace_of(marker: &str) -> Option<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
+    let nspid_of_parent = |pid: i32| -> Option<String> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let ppid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))?
+            .trim()
+            .to_string();
+        let parent = std::fs::read_to_string(format!("/proc/{ppid}/status")).ok()?;
+        parent
+            .lines()
+            .find_map(|l| l.strip_prefix("NSpid:"))
+            .and_then(|l| l.split_whitespace().last())
+            .map(str::to_string)
+    };
     while Instant::now() < deadline {
-        if let Some(pid) = processes_with_argv(&["sleep", marker]).first() {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-            let ppid = status
-                .lines()
-                .find_map(|l| l.strip_prefix("PPid:"))?
-                .trim()
-                .to_string();
-            let parent = std::fs::read_to_string(format!("/proc/{ppid}/status")).ok()?;
-            return parent
-                .lines()
-                .find_map(|l| l.strip_prefix("NSpid:"))
-                .and_then(|l| l.split_whitespace().last())
-                .map(str::to_string);
+        // A process found but gone before its status was read: keep looking.
+        if let Some(found) = processes_with_argv(&["sleep", marker])
+            .into_iter()
+            .find_map(nspid_of_parent)
+        {
+            return Some(found);
         }
         std::thread::sleep(Duration::from_millis(10));
     }
