@@ -138,6 +138,25 @@ pub struct NodeTables<'a> {
 impl NodeTables<'_> {
     /// Runs `tool args...` inside the namespace and returns stdout.
     pub fn run(&self, tool: &str, args: &[&str]) -> Result<String, IptablesError> {
+        self.run_with_input(tool, args, None)
+    }
+
+    /// `iptables-restore -w 5 --noflush` (or ip6tables-restore) of `payload`: one atomic
+    /// change of the table.
+    pub fn restore_nat(&self, family: Family, payload: &str) -> Result<String, IptablesError> {
+        let tool = match family {
+            Family::V4 => "iptables-restore",
+            Family::V6 => "ip6tables-restore",
+        };
+        self.run_with_input(tool, &["-w", "5", "--noflush"], Some(payload))
+    }
+
+    fn run_with_input(
+        &self,
+        tool: &str,
+        args: &[&str],
+        input: Option<&str>,
+    ) -> Result<String, IptablesError> {
         let binary = self.backend.binary().ok_or(IptablesError::Missing {
             tool: tool.into(),
             backend: self.backend.name(),
@@ -148,7 +167,11 @@ impl NodeTables<'_> {
         cmd.arg(tool)
             .args(args)
             .env("XTABLES_LOCKFILE", self.lock_file)
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let command = format!("{tool} {} ({})", args.join(" "), self.backend.name());
@@ -158,7 +181,12 @@ impl NodeTables<'_> {
         };
         let out = child
             .and_then(|c| {
-                crate::netns::output_within(c, None, crate::netns::TOOL_DEADLINE, &command)
+                crate::netns::output_within(
+                    c,
+                    input.map(|i| i.as_bytes().to_vec()),
+                    crate::netns::TOOL_DEADLINE,
+                    &command,
+                )
             })
             .map_err(|source| IptablesError::Spawn {
                 command: command.clone(),

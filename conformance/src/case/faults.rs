@@ -163,15 +163,15 @@ impl CaseExecution<'_> {
                 }
                 Tamper::DeleteJump => self.delete_jumps(family, &chain)?,
                 Tamper::DeleteChain => {
-                    // The implementation may put its jump back between the runner's
-                    // deletion of the jump and of the chain ("Too many links"): try again,
-                    // a bounded number of times.
+                    // The jumps, the rules and the chain go in one atomic restore, so the
+                    // implementation cannot put its jump back in between ("Too many
+                    // links"); it may still add one between the listing and the restore:
+                    // try again, a bounded number of times.
                     let mut last = None;
                     for _ in 0..TAMPER_ATTEMPTS {
-                        self.delete_jumps(family, &chain)?;
                         let tables = self.node.tables();
-                        tables.nat(family, &["-F", &chain])?;
-                        match tables.nat(family, &["-X", &chain]) {
+                        let payload = delete_chain_payload(&tables.save_nat(family)?, &chain);
+                        match tables.restore_nat(family, &payload) {
                             Ok(_) => {
                                 last = None;
                                 break;
@@ -280,6 +280,21 @@ fn replace_symlink((dir, name): (&Path, &str), target: Option<&Path>) -> Result<
     }
 }
 
+/// An `iptables-restore --noflush` payload that deletes every POSTROUTING jump to
+/// `chain` found in `save`, then flushes and deletes the chain.
+fn delete_chain_payload(save: &str, chain: &str) -> String {
+    let mut payload = String::from("*nat\n");
+    for line in save.lines() {
+        if let Some(rule) = line.strip_prefix("-A POSTROUTING ") {
+            if line.ends_with(&format!("-j {chain}")) {
+                payload.push_str(&format!("-D POSTROUTING {rule}\n"));
+            }
+        }
+    }
+    payload.push_str(&format!("-F {chain}\n-X {chain}\nCOMMIT\n"));
+    payload
+}
+
 /// Splits an iptables-save rule into arguments, honouring double quotes.
 pub fn split_rule(rule: &str) -> Vec<String> {
     let mut args = Vec::new();
@@ -316,6 +331,15 @@ pub fn split_rule(rule: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_chain_and_every_jump_to_it_go_in_one_payload() {
+        let save = "*nat\n:POSTROUTING ACCEPT [0:0]\n:IP-MASQ-AGENT - [0:0]\n-A POSTROUTING -m comment --comment \"to X\" -j IP-MASQ-AGENT\n-A POSTROUTING -j OTHER\n-A POSTROUTING -j IP-MASQ-AGENT\n-A IP-MASQ-AGENT -j MASQUERADE\nCOMMIT\n";
+        assert_eq!(
+            delete_chain_payload(save, "IP-MASQ-AGENT"),
+            "*nat\n-D POSTROUTING -m comment --comment \"to X\" -j IP-MASQ-AGENT\n-D POSTROUTING -j IP-MASQ-AGENT\n-F IP-MASQ-AGENT\n-X IP-MASQ-AGENT\nCOMMIT\n"
+        );
+    }
 
     #[test]
     fn rules_split_like_a_shell_would() {
