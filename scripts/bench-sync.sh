@@ -87,6 +87,35 @@ one_run() {
     echo "$a1 $a2 $wall $cpu $a3 $a4"'
 }
 
+# The reference Go agent (IP_MASQ_AGENT_GO=/path/to/binary; docs/performance.md says how
+# to build it), for the same sizes up to its limit of 64 CIDRs, in a fresh network and
+# mount namespace (it reads the fixed path /etc/config/ip-masq-agent: /etc is overlaid
+# there). It prints no timing of its own: its iptables commands are traced (strace,
+# execve and exit only, filtered in the kernel) and a round is the span from the first
+# command's start to the last one's end, rounds being separated by its 200 ms period.
+# Prints "first_ms resync_ms" (resync: the median of its next rounds, which rewrite the
+# chain as every round of it does).
+ref_run() {
+  local bin=$1 cfg=$2 dir
+  dir=$(mktemp -d "$work/ref.XXXXXX")
+  mkdir "$dir/u" "$dir/w"
+  sed '/^cidrLimit:/d' "$cfg" >"$dir/config"
+  unshare --net --mount --propagation private env "PATH=$bin:$PATH" DIR="$dir" REF="$IP_MASQ_AGENT_GO" bash -c '
+    mount -t overlay overlay -o "lowerdir=/etc,upperdir=$DIR/u,workdir=$DIR/w" /etc
+    mkdir -p /etc/config && cp "$DIR/config" /etc/config/ip-masq-agent
+    strace --seccomp-bpf -f -ttt -qq -e trace=execve,exit_group -o "$DIR/trace" "$REF" --logtostderr 2>"$DIR/log" &
+    sleep 1.5; kill %1; wait' || true
+  awk '
+    / execve\(".*tables[^"]*", / && !/--version/ { start[$1] = $2; next }
+    / exit_group\(/ && ($1 in start) { print start[$1], $2; delete start[$1] }' "$dir/trace" |
+    sort -g | awk '
+    NR == 1 || $1 - last > 0.1 { if (NR > 1) print (end - first) * 1000; first = $1 }
+    { last = $2; end = $2 }
+    END { if (NR) print (end - first) * 1000 }' >"$dir/rounds"
+  [ "$(wc -l <"$dir/rounds")" -ge 3 ] || { cat "$dir/log" >&2; return 1; }
+  echo "$(sed -n 1p "$dir/rounds") $(sed -n '2,$p' "$dir/rounds" | median)"
+}
+
 echo "nftables $(nft --version | awk '{print $2}'), iptables $(/usr/sbin/xtables-legacy-multi iptables --version | awk '{print $2}'), kernel $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '\n| CIDRs | datapath | first sync, apply (ms) | resync, apply (ms) | resync, --once wall (ms) | resync, --once CPU (ms) | daemon, unchanged round, apply (ms) | daemon, one CIDR added, apply (ms) |\n'
 printf '|---:|---|---:|---:|---:|---:|---:|---:|\n'
@@ -103,6 +132,14 @@ for n in $SIZES; do
     col() { awk -v c="$1" '{print $c}' "$work/runs" | median; }
     printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$dp" "$(col 1)" "$(col 2)" "$(col 3)" "$(col 4)" "$(col 5)" "$(col 6)"
   done
+  if [ -n "${IP_MASQ_AGENT_GO:-}" ] && [ "$n" -le 64 ]; then
+    for backend in legacy nft; do
+      : >"$work/runs"
+      for ((r = 0; r < RUNS; r++)); do ref_run "$(shims "$backend")" "$work/c$n.yaml" >>"$work/runs"; done
+      col() { awk -v c="$1" '{printf "%.1f\n", $c}' "$work/runs" | median; }
+      printf '| %s | reference (Go), iptables-%s | %s | %s | | | %s | |\n' "$n" "$backend" "$(col 1)" "$(col 2)" "$(col 2)"
+    done
+  fi
 done
 echo
 echo "median of $RUNS runs, each in a new network namespace; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
