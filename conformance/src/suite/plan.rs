@@ -36,6 +36,8 @@ pub struct Plan {
     pub suite_name: String,
     /// Whether the run covers the whole suite, and what restricted it if not.
     pub coverage: Coverage,
+    /// How many times each case runs (`--repeat`, else the profile's `repeats`, else 1).
+    pub repeats: u32,
 }
 
 /// Loads and checks what the run needs; `Err` is the exit code of a run that cannot
@@ -65,11 +67,10 @@ pub fn plan(opts: &SuiteOptions, args: &mut Arguments) -> Result<Plan, ExitCode>
     let fixtures = fixtures_of(&corpus).map_err(|e| fail(e.to_string()))?;
     let commit = crate::verdict::build::git_commit(&opts.fixtures_dir);
     let names: Vec<&str> = fixtures.iter().map(|(n, _)| n.as_str()).collect();
-    let unmatched = profile.unmatched_expected_failures(&names);
-    if !unmatched.is_empty() {
-        let list: Vec<&str> = unmatched.iter().map(|e| e.case()).collect();
+    let list = profile.unmatched_entries(&names);
+    if !list.is_empty() {
         return Err(fail(format!(
-            "{}: expected_failures names no case of {}: {list:?} (the ratchet must be exact: fix or remove them)",
+            "{}: expected_failures or unstable names no case of {}: {list:?} (the ratchet must be exact: fix or remove them)",
             opts.profile_path.display(),
             opts.fixtures_dir.display()
         )));
@@ -131,7 +132,9 @@ pub fn plan(opts: &SuiteOptions, args: &mut Arguments) -> Result<Plan, ExitCode>
         false => profile.name.clone(),
     };
     let coverage = super::coverage::of(opts, &corpus, &planned, &mode);
+    let repeats = opts.repeat.or(profile.repeats).unwrap_or(1);
     Ok(Plan {
+        repeats,
         profile,
         profile_digest,
         corpus,
