@@ -210,6 +210,12 @@ pub fn closing(
         .iter()
         .filter(|r| r.state == CaseState::Unstable && r.fails_run())
         .count();
+    // (Named only when there are any, so that the line reads as before repeats existed.)
+    let unstable_count = match (unstable, unlisted_unstable) {
+        (0, _) => String::new(),
+        (n, 0) => format!(", {n} unstable"),
+        (n, u) => format!(", {n} unstable ({u} not listed: failing the run)"),
+    };
     let mut out = String::new();
     for (fixtures, backends, headline) in grouped_failures(records, CaseState::Failed) {
         if out.is_empty() {
@@ -257,7 +263,7 @@ pub fn closing(
     }
     writeln!(
         out,
-        "\nmasq-conformance: {implementation}: {passed} passed, {failed} failed, {known} known failures (counted as ignored above), {unstable} unstable, {unsupported} unsupported, {not_applicable} not applicable, {} not run",
+        "\nmasq-conformance: {implementation}: {passed} passed, {failed} failed, {known} known failures (counted as ignored above){unstable_count}, {unsupported} unsupported, {not_applicable} not applicable, {} not run",
         (conclusion.num_ignored as usize)
             .saturating_sub(known + not_applicable + unsupported + unstable - unlisted_unstable)
             + conclusion.num_filtered_out as usize
@@ -547,7 +553,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("0 failed, 0 known failures (counted as ignored above), 2 unstable"),
+            text.contains("0 failed, 0 known failures (counted as ignored above), 2 unstable (1 not listed: failing the run), 0 unsupported"),
             "{text}"
         );
         assert!(text.ends_with(", 0 not run\n"), "{text}");
