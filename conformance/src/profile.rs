@@ -557,7 +557,11 @@ mod tests {
             ),
             (
                 "expected_failures: [{case: x, reason: r, cells: [{destination: a, colour: red}]}]",
-                "colour",
+                "expected_failures: x: unknown field `colour`",
+            ),
+            (
+                "expected_failures: [{case: x, reason: r, step: two}]",
+                "expected_failures: x: invalid type: string \"two\"",
             ),
             (
                 "unstable: [{case: x, reason: \" \"}]",

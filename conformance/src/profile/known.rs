@@ -59,11 +59,40 @@ impl CellSelector {
 
 /// How a profile may write an expected failure.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[serde(try_from = "RawEntry")]
 pub enum ExpectedFailureEntry {
     Full(ExpectedFailure),
     /// A bare case name, from profiles written before reasons were required.
     Name(String),
+}
+
+/// An entry as written: a name, or a mapping checked field by field (so that an error
+/// names the entry and the key, not "no variant matched").
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawEntry {
+    Name(String),
+    Full(serde_json::Value),
+}
+
+impl TryFrom<RawEntry> for ExpectedFailureEntry {
+    type Error = String;
+
+    fn try_from(raw: RawEntry) -> Result<Self, String> {
+        match raw {
+            RawEntry::Name(n) => Ok(ExpectedFailureEntry::Name(n)),
+            RawEntry::Full(v) => {
+                let case = v
+                    .get("case")
+                    .and_then(|c| c.as_str())
+                    .unwrap_or("(no case)")
+                    .to_string();
+                serde_json::from_value(v)
+                    .map(ExpectedFailureEntry::Full)
+                    .map_err(|e| format!("expected_failures: {case}: {e}"))
+            }
+        }
+    }
 }
 
 impl ExpectedFailureEntry {
