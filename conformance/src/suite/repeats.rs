@@ -99,6 +99,12 @@ mod tests {
         assert_eq!(u.repeats, vec!["passed", "failed: step 2: x", "passed"]);
         let line = unlisted_headline(&u, "impl", 3);
         assert!(line.starts_with("unstable: its 3 repeats disagree (passed in 2); differing cells: step 2: internet/udp: masqueraded | not-masqueraded | masqueraded (and 2 more); not listed in unstable of impl"), "{line}");
+        let worded = instability(
+            false,
+            &[Some("within 1.2 s"), Some("within 1.3 s")],
+            &[&m, &m],
+        );
+        assert!(!worded.disagreed(), "two failures worded differently agree");
         let same = instability(true, &[None, None], &[&m, &m]);
         assert!(!same.disagreed());
         assert_eq!(listed_headline(&same), "passed in 2 of 2 repeat(s)");
