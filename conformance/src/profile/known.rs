@@ -329,4 +329,40 @@ mod tests {
         assert!(!names("a::nft", "a", IptablesBackend::Legacy));
         assert!(!names("ab", "a", IptablesBackend::Nft));
     }
+
+    #[test]
+    fn known_failures_match_fixture_or_trial() {
+        let mut p = crate::profile::Profile::new("x", vec!["x".into()]);
+        p.expected_failures = vec![
+            ExpectedFailureEntry::Name("a".into()),
+            ExpectedFailureEntry::Full(ExpectedFailure {
+                case: "b::nft".into(),
+                reason: "r".into(),
+                link: None,
+                step: None,
+                cells: vec![],
+                message: None,
+            }),
+        ];
+        p.unstable = vec![UnstableEntry {
+            case: "c::legacy".into(),
+            reason: "r".into(),
+            link: None,
+        }];
+        assert_eq!(
+            p.expected_failures_of("a", IptablesBackend::Legacy).len(),
+            1
+        );
+        assert_eq!(
+            p.expected_failures_of("b", IptablesBackend::Nft)[0].reason(),
+            "r"
+        );
+        assert!(p
+            .expected_failures_of("b", IptablesBackend::Legacy)
+            .is_empty());
+        assert!(p.unstable_entry("c", IptablesBackend::Legacy).is_some());
+        assert!(p.unstable_entry("c", IptablesBackend::Nft).is_none());
+        assert!(p.unmatched_entries(&["a", "b", "c"]).is_empty());
+        assert_eq!(p.unmatched_entries(&["a"]), vec!["b::nft", "c::legacy"]);
+    }
 }
