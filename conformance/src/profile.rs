@@ -15,6 +15,9 @@ use crate::vocabulary::IptablesBackend;
 use crate::vocabulary::{Feature, Level};
 
 pub use crate::listing_kind::{ListingKind, NftablesSettings};
+pub use known::{CellSelector, ExpectedFailure, ExpectedFailureEntry, UnstableEntry, MAX_REPEATS};
+
+pub mod known;
 
 /// Errors loading a profile.
 #[derive(Debug, thiserror::Error)]
@@ -49,48 +52,6 @@ pub enum RuleListings {
     Normative,
     /// Only outcomes are compared; the listings are shown but not asserted.
     Waived,
-}
-
-/// A known failure of an implementation: the ratchet's entry.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExpectedFailure {
-    /// `fixture` (every backend) or `fixture::backend`.
-    pub case: String,
-    /// Why it fails (required): shown wherever the case is reported.
-    pub reason: String,
-    /// Where to read more (an issue, a document).
-    #[serde(default)]
-    pub link: Option<String>,
-}
-
-/// How a profile may write an expected failure.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-pub enum ExpectedFailureEntry {
-    Full(ExpectedFailure),
-    /// A bare case name, from profiles written before reasons were required.
-    Name(String),
-}
-
-impl ExpectedFailureEntry {
-    pub fn case(&self) -> &str {
-        match self {
-            ExpectedFailureEntry::Full(f) => &f.case,
-            ExpectedFailureEntry::Name(n) => n,
-        }
-    }
-
-    /// The reason, with the link when there is one.
-    pub fn reason(&self) -> String {
-        match self {
-            ExpectedFailureEntry::Full(f) => match &f.link {
-                Some(link) => format!("{} ({link})", f.reason),
-                None => f.reason.clone(),
-            },
-            ExpectedFailureEntry::Name(_) => "no reason given in the profile".into(),
-        }
-    }
 }
 
 /// Which config files an implementation reads.
@@ -145,8 +106,18 @@ pub struct Profile {
     pub config_path: PathBuf,
     /// Cases (`fixture` or `fixture::backend`) this implementation is known to fail, each
     /// `{case, reason, link}` (a bare name is accepted, without a reason).
+    /// An entry may pin the failure to a `step`, `cells` or a `message`; a failure it
+    /// does not cover is a new failure.
     #[serde(default)]
     pub expected_failures: Vec<ExpectedFailureEntry>,
+    /// Cases (`fixture` or `fixture::backend`) whose result varies from run to run, each
+    /// `{case, reason, link}`: reported `unstable`, never passed, never failing the run.
+    #[serde(default)]
+    pub unstable: Vec<UnstableEntry>,
+    /// How many times each case runs (1 to [`MAX_REPEATS`]; `--repeat` overrides): a
+    /// case whose repeats disagree is unstable.
+    #[serde(default)]
+    pub repeats: Option<u32>,
     /// `iptables` (default), `nftables` or `none`: which rules it keeps.
     #[serde(default)]
     pub listings: ListingKind,
@@ -211,6 +182,8 @@ impl Profile {
             command,
             config_path: default_config_path(),
             expected_failures: Vec::new(),
+            unstable: Vec::new(),
+            repeats: None,
             listings: ListingKind::default(),
             nftables: None,
             readiness: Readiness::default(),
@@ -295,16 +268,12 @@ impl Profile {
                 )));
             }
         }
-        for entry in &profile.expected_failures {
-            if let ExpectedFailureEntry::Full(f) = entry {
-                if f.reason.trim().is_empty() {
-                    return Err(invalid(format!(
-                        "expected_failures: {}: reason must say why it fails",
-                        f.case
-                    )));
-                }
-            }
-        }
+        known::check(
+            &profile.expected_failures,
+            &profile.unstable,
+            profile.repeats,
+        )
+        .map_err(&invalid)?;
         if let Some(w) = profile
             .listing_waivers
             .iter()
@@ -440,34 +409,45 @@ impl Profile {
             .unwrap_or(DEFAULT_ACT_WITHIN)
     }
 
-    /// The expected-failure entry covering `fixture` on `backend`, if any.
-    pub fn expects_failure(
+    /// The expected-failure entries naming `fixture` on `backend` (each may cover only
+    /// part of a failure: [`ExpectedFailureEntry::covers`]).
+    pub fn expected_failures_of(
         &self,
         fixture: &str,
         backend: IptablesBackend,
-    ) -> Option<&ExpectedFailureEntry> {
-        let trial = format!("{fixture}::{}", backend.name());
+    ) -> Vec<&ExpectedFailureEntry> {
         self.expected_failures
             .iter()
-            .find(|f| f.case() == fixture || f.case() == trial)
+            .filter(|f| known::names(f.case(), fixture, backend))
+            .collect()
     }
 
-    /// The entries of `expected_failures` that name no case of `fixtures` on any backend:
-    /// the ratchet must be exact, so each is an error.
-    pub fn unmatched_expected_failures<'a>(
-        &'a self,
-        fixtures: &[&str],
-    ) -> Vec<&'a ExpectedFailureEntry> {
+    /// The `unstable` entry naming `fixture` on `backend`, if any.
+    pub fn unstable_entry(
+        &self,
+        fixture: &str,
+        backend: IptablesBackend,
+    ) -> Option<&UnstableEntry> {
+        self.unstable
+            .iter()
+            .find(|u| known::names(&u.case, fixture, backend))
+    }
+
+    /// The entries of `expected_failures` and `unstable` that name no case of `fixtures`
+    /// on any backend: the ratchet must be exact, so each is an error.
+    pub fn unmatched_entries<'a>(&'a self, fixtures: &[&str]) -> Vec<&'a str> {
+        let matches = |case: &str| {
+            fixtures.iter().any(|name| {
+                IptablesBackend::ALL
+                    .iter()
+                    .any(|b| known::names(case, name, *b))
+            })
+        };
         self.expected_failures
             .iter()
-            .filter(|f| {
-                !fixtures.iter().any(|name| {
-                    f.case() == *name
-                        || IptablesBackend::ALL
-                            .iter()
-                            .any(|b| f.case() == format!("{name}::{}", b.name()))
-                })
-            })
+            .map(|f| f.case())
+            .chain(self.unstable.iter().map(|u| u.case.as_str()))
+            .filter(|case| !matches(case))
             .collect()
     }
 }
@@ -521,29 +501,6 @@ mod tests {
     }
 
     #[test]
-    fn known_failures_match_fixture_or_trial() {
-        let mut p = Profile::new("x", vec!["x".into()]);
-        p.expected_failures = vec![
-            ExpectedFailureEntry::Name("a".into()),
-            ExpectedFailureEntry::Full(ExpectedFailure {
-                case: "b::nft".into(),
-                reason: "r".into(),
-                link: None,
-            }),
-        ];
-        assert!(p.expects_failure("a", IptablesBackend::Legacy).is_some());
-        assert_eq!(
-            p.expects_failure("b", IptablesBackend::Nft)
-                .unwrap()
-                .reason(),
-            "r"
-        );
-        assert!(p.expects_failure("b", IptablesBackend::Legacy).is_none());
-        assert!(p.unmatched_expected_failures(&["a", "b"]).is_empty());
-        assert_eq!(p.unmatched_expected_failures(&["a"]).len(), 1);
-    }
-
-    #[test]
     fn unbounded_or_malformed_values_are_errors_naming_the_key() {
         let dir = tempfile::tempdir().unwrap();
         for (body, needle) in [
@@ -559,6 +516,33 @@ mod tests {
                 "reason must say why",
             ),
             ("listing_waivers: [{aspect: colours, reason: r}]", "colours"),
+            (
+                "expected_failures: [{case: x, reason: r, step: 0}]",
+                "expected_failures: x: step: 0 is not a step",
+            ),
+            (
+                "expected_failures: [{case: x, reason: r, message: \"\"}]",
+                "expected_failures: x: message: an empty message",
+            ),
+            (
+                "expected_failures: [{case: x, reason: r, cells: [{destination: a, protocol: sctp}]}]",
+                "sctp",
+            ),
+            (
+                "expected_failures: [{case: x, reason: r, cells: [{destination: a, colour: red}]}]",
+                "expected_failures: x: unknown field `colour`",
+            ),
+            (
+                "expected_failures: [{case: x, reason: r, step: two}]",
+                "expected_failures: x: invalid type: string \"two\"",
+            ),
+            (
+                "unstable: [{case: x, reason: \" \"}]",
+                "unstable: x: reason must say what varies",
+            ),
+            ("unstable: [{case: x}]", "reason"),
+            ("repeats: 0", "repeats: 0 is not between 1 and 10"),
+            ("repeats: 11", "repeats: 11 is not between 1 and 10"),
             ("config_files: {merge: [only-one]}", "two files or more"),
             ("config_files: {merge: [a, ../b]}", "not a file name"),
             (

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::vocabulary::{CaseState, IptablesBackend, Outcome, OutcomeTable};
+use crate::vocabulary::{CaseState, Instability, IptablesBackend, Outcome, OutcomeTable};
 
 /// One trial's record.
 #[derive(Debug, Clone)]
@@ -33,6 +33,20 @@ pub struct Record {
     pub duration: Duration,
     /// Where the case's time went (sandbox, implementation start, waits, probes, ...).
     pub phases: Vec<(&'static str, Duration)>,
+    /// For an unstable case: listed or not, and what its repeats did.
+    pub unstable: Option<Instability>,
+}
+
+impl Record {
+    /// Whether the record fails the run: a failure, or an unstable case the profile does
+    /// not list.
+    pub fn fails_run(&self) -> bool {
+        match self.state {
+            CaseState::Failed => true,
+            CaseState::Unstable => !self.unstable.as_ref().is_some_and(|u| u.listed),
+            _ => false,
+        }
+    }
 }
 
 /// One JSON object per line and trial: `{"trial": ..., "total_ms": ..., "phases_ms": {...}}`.
@@ -94,16 +108,21 @@ fn xml_escape(s: &str) -> String {
 
 /// JUnit XML for `records`, one testcase per trial.
 pub fn junit(suite: &str, records: &[Record]) -> String {
-    let failures = count(records, |s| s == CaseState::Failed);
-    let skipped = count(records, |s| {
-        matches!(
-            s,
-            CaseState::NotRun
-                | CaseState::Unsupported
-                | CaseState::NotApplicable
-                | CaseState::KnownFailure
-        )
-    });
+    let failures = records.iter().filter(|r| r.fails_run()).count();
+    let listed_unstable = records
+        .iter()
+        .filter(|r| r.state == CaseState::Unstable && !r.fails_run())
+        .count();
+    let skipped = listed_unstable
+        + count(records, |s| {
+            matches!(
+                s,
+                CaseState::NotRun
+                    | CaseState::Unsupported
+                    | CaseState::NotApplicable
+                    | CaseState::KnownFailure
+            )
+        });
     let total: f64 = records.iter().map(|r| r.duration.as_secs_f64()).sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     writeln!(
@@ -146,6 +165,24 @@ pub fn junit(suite: &str, records: &[Record]) -> String {
             CaseState::NotRun | CaseState::Unsupported | CaseState::NotApplicable => {
                 write!(out, "<skipped message=\"{}\"/>", xml_escape(&r.headline)).ok();
             }
+            CaseState::Unstable if !r.fails_run() => {
+                write!(
+                    out,
+                    "<skipped message=\"unstable: {}\">{}</skipped>",
+                    xml_escape(r.reason.as_deref().unwrap_or_default()),
+                    xml_escape(&r.headline)
+                )
+                .ok();
+            }
+            CaseState::Unstable => {
+                write!(
+                    out,
+                    "<failure message=\"{}\">{}</failure>",
+                    xml_escape(&r.headline),
+                    xml_escape(&r.message)
+                )
+                .ok();
+            }
         }
         out.push_str("</testcase>\n");
     }
@@ -168,6 +205,17 @@ pub fn closing(
         matches!(s, CaseState::NotRun | CaseState::NotApplicable)
     });
     let unsupported = count(records, |s| s == CaseState::Unsupported);
+    let unstable = count(records, |s| s == CaseState::Unstable);
+    let unlisted_unstable = records
+        .iter()
+        .filter(|r| r.state == CaseState::Unstable && r.fails_run())
+        .count();
+    // (Named only when there are any, so that the line reads as before repeats existed.)
+    let unstable_count = match (unstable, unlisted_unstable) {
+        (0, _) => String::new(),
+        (n, 0) => format!(", {n} unstable"),
+        (n, u) => format!(", {n} unstable ({u} not listed: failing the run)"),
+    };
     let mut out = String::new();
     for (fixtures, backends, headline) in grouped_failures(records, CaseState::Failed) {
         if out.is_empty() {
@@ -191,6 +239,19 @@ pub fn closing(
         )
         .ok();
     }
+    for r in records.iter().filter(|r| r.state == CaseState::Unstable) {
+        if !out.contains("unstable:\n") {
+            out.push_str("\nunstable:\n");
+        }
+        let why = match r.fails_run() {
+            true => "NOT LISTED in the profile's unstable (fails the run)".to_string(),
+            false => format!("listed: {}", r.reason.as_deref().unwrap_or_default()),
+        };
+        writeln!(out, "  {}: {why} — {}", r.trial, r.headline).ok();
+        for cell in r.unstable.iter().flat_map(|u| &u.differing_cells) {
+            writeln!(out, "    {cell}").ok();
+        }
+    }
     for (trial, p50, p99, n) in latencies(records) {
         writeln!(
             out,
@@ -202,9 +263,9 @@ pub fn closing(
     }
     writeln!(
         out,
-        "\nmasq-conformance: {implementation}: {passed} passed, {failed} failed, {known} known failures (counted as ignored above), {unsupported} unsupported, {not_applicable} not applicable, {} not run",
+        "\nmasq-conformance: {implementation}: {passed} passed, {failed} failed, {known} known failures (counted as ignored above){unstable_count}, {unsupported} unsupported, {not_applicable} not applicable, {} not run",
         (conclusion.num_ignored as usize)
-            .saturating_sub(known + not_applicable + unsupported)
+            .saturating_sub(known + not_applicable + unsupported + unstable - unlisted_unstable)
             + conclusion.num_filtered_out as usize
     )
     .ok();
@@ -282,9 +343,10 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
     let passed = count(records, |s| s == CaseState::Passed);
     let failed = count(records, |s| s == CaseState::Failed);
     let known = count(records, |s| s == CaseState::KnownFailure);
+    let unstable = count(records, |s| s == CaseState::Unstable);
     let implementation = crate::vocabulary::markup::markdown(implementation);
     let mut out = format!(
-        "## ip-masq-agent conformance: {implementation}\n\n{passed} passed, {failed} failed, {known} known failures\n\n`kept` = arrived with the pod's address, `masq` = with the node's.\n\n"
+        "## ip-masq-agent conformance: {implementation}\n\n{passed} passed, {failed} failed, {known} known failures, {unstable} unstable\n\n`kept` = arrived with the pod's address, `masq` = with the node's.\n\n"
     );
     let measured = latencies(records);
     if !measured.is_empty() {
@@ -313,6 +375,25 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
         }
         out.push('\n');
     }
+    let unstable: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.state == CaseState::Unstable)
+        .collect();
+    if !unstable.is_empty() {
+        out.push_str("### Unstable (repeats disagree, or listed as nondeterministic)\n\n");
+        for r in unstable {
+            let md = crate::vocabulary::markup::markdown;
+            let why = match r.fails_run() {
+                true => "**not listed** in the profile's `unstable`".to_string(),
+                false => format!("listed: {}", md(r.reason.as_deref().unwrap_or_default())),
+            };
+            writeln!(out, "- `{}`: {why} — {}", r.trial, md(&r.headline)).ok();
+            for cell in r.unstable.iter().flat_map(|u| &u.differing_cells) {
+                writeln!(out, "  - {}", md(cell)).ok();
+            }
+        }
+        out.push('\n');
+    }
     out.push_str("| case | result |");
     for c in &columns {
         write!(out, " {} |", crate::vocabulary::markup::markdown(c)).ok();
@@ -330,6 +411,8 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
             // (the reason is in the list above the table)
             CaseState::NotRun | CaseState::NotApplicable => "⏭ not applicable",
             CaseState::Unsupported => "➖ unsupported",
+            CaseState::Unstable if r.fails_run() => "❌ UNSTABLE (not listed)",
+            CaseState::Unstable => "🎲 unstable",
         };
         write!(out, "| `{}` | {result} |", r.trial).ok();
         for c in &columns {
@@ -382,6 +465,7 @@ mod tests {
             tables: vec![],
             duration: Duration::from_millis(5),
             phases: vec![],
+            unstable: None,
         }
     }
 
@@ -431,6 +515,52 @@ mod tests {
                 ("b".into(), "legacy".into(), "h1".into()),
                 ("b".into(), "nft".into(), "h2".into()),
             ]
+        );
+    }
+
+    #[test]
+    fn unstable_cases_are_skipped_when_listed_and_failures_when_not() {
+        let unstable = |fixture: &str, listed: bool| Record {
+            reason: listed.then(|| "coin".to_string()),
+            unstable: Some(Instability {
+                listed,
+                repeats: vec!["passed".into(), "failed: x".into()],
+                differing_cells: vec!["step 2: internet/udp: masqueraded | not-masqueraded".into()],
+            }),
+            ..record(
+                fixture,
+                IptablesBackend::Nft,
+                CaseState::Unstable,
+                "passed in 1 of 2",
+            )
+        };
+        let recs = vec![unstable("a", true), unstable("b", false)];
+        let x = junit("s", &recs);
+        assert!(x.contains("failures=\"1\" skipped=\"1\""), "{x}");
+        assert!(x.contains("<skipped message=\"unstable: coin\">"), "{x}");
+        let conclusion = libtest_mimic::Conclusion {
+            num_filtered_out: 0,
+            num_passed: 0,
+            num_failed: 1,
+            num_ignored: 1,
+            num_measured: 0,
+        };
+        let text = closing("impl", &recs, &conclusion);
+        assert!(text.contains("a::nft: listed: coin"), "{text}");
+        assert!(text.contains("b::nft: NOT LISTED"), "{text}");
+        assert!(
+            text.contains("    step 2: internet/udp: masqueraded | not-masqueraded"),
+            "{text}"
+        );
+        assert!(
+            text.contains("0 failed, 0 known failures (counted as ignored above), 2 unstable (1 not listed: failing the run), 0 unsupported"),
+            "{text}"
+        );
+        assert!(text.ends_with(", 0 not run\n"), "{text}");
+        let md = markdown_summary("impl", &recs);
+        assert!(
+            md.contains("🎲 unstable") && md.contains("❌ UNSTABLE (not listed)"),
+            "{md}"
         );
     }
 }

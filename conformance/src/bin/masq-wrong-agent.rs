@@ -44,6 +44,12 @@
 //!   4 GiB), or writes its output ignoring `SIGXFSZ` (at most 1 GiB), saying how far it
 //!   got; the bounds keep a machine without limits alive (conformance/tests/runner/limits.rs).
 //!
+//! - `masq-wrong-agent coin-flip AGENT ARGS...`: a nondeterministic implementation: at
+//!   each start a coin decides whether it first inserts `-d 10.96.0.10 -j MASQUERADE` at
+//!   the top of POSTROUTING (the `rfc1918-10` destination is then masqueraded), and it
+//!   then runs the agent; repeats of a case disagree in that destination's cells
+//!   (conformance/tests/runner/unstable_cases.rs).
+//!
 //! It only ever runs as the implementation under test, inside the runner's sandbox.
 
 use std::process::{Command, ExitCode};
@@ -350,7 +356,7 @@ fn hostile(mode: &str, agent: &str, args: &[String]) -> ExitCode {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS... | drop-last-cidr CONFIG AGENT ARGS... | without-flag NAME AGENT ARGS... | src-local AGENT ARGS... | nft no-verdict|saddr-local|append|apply-on-change CONFIG AGENT ARGS... | gap MILLIS AGENT ARGS... | hostile-fork-bomb|hostile-memory-hog|hostile-output-flood AGENT ARGS...";
+    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS... | drop-last-cidr CONFIG AGENT ARGS... | without-flag NAME AGENT ARGS... | src-local AGENT ARGS... | coin-flip AGENT ARGS... | nft no-verdict|saddr-local|append|apply-on-change CONFIG AGENT ARGS... | gap MILLIS AGENT ARGS... | hostile-fork-bomb|hostile-memory-hog|hostile-output-flood AGENT ARGS...";
     match args.first().map(String::as_str) {
         Some("masquerade-everything") => masquerade_everything(),
         Some("once") if args.len() >= 2 => {
@@ -363,6 +369,33 @@ fn main() -> ExitCode {
             idle()
         }
         Some("src-local") if args.len() >= 2 => src_local(&args[1], &args[2..]),
+        Some("coin-flip") if args.len() >= 2 => {
+            use std::hash::{BuildHasher as _, Hasher as _};
+            // RandomState is seeded from the OS's randomness at each start.
+            let heads = std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+                & 1
+                == 1;
+            if heads {
+                eprintln!("masq-wrong-agent: coin-flip: heads: masquerading 10.96.0.10 too");
+                iptables(&[
+                    "-I",
+                    "POSTROUTING",
+                    "1",
+                    "-d",
+                    "10.96.0.10/32",
+                    "-j",
+                    "MASQUERADE",
+                ]);
+            } else {
+                eprintln!("masq-wrong-agent: coin-flip: tails: the agent alone");
+            }
+            use std::os::unix::process::CommandExt as _;
+            let e = Command::new(&args[1]).args(&args[2..]).exec();
+            eprintln!("masq-wrong-agent: exec {}: {e}", args[1]);
+            ExitCode::from(1)
+        }
         Some(mode @ ("hostile-fork-bomb" | "hostile-memory-hog" | "hostile-output-flood"))
             if args.len() >= 2 =>
         {

@@ -47,10 +47,15 @@ pub struct RunArgs {
     /// feature, the verdict, and the command that reproduces the run
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Add this run's failing cases to PROFILE's expected_failures (reason: TODO),
-    /// keeping what is there
+    /// Add this run's failing cases to PROFILE's expected_failures, and the cases whose
+    /// repeats disagreed to its unstable (reason: TODO), keeping what is there
     #[arg(long, value_name = "PROFILE")]
     pub write_expectations: Option<PathBuf>,
+    /// Run each case N times, each in a fresh sandbox (overrides the profile's
+    /// `repeats`; 1 to 10): a case whose repeats disagree is reported unstable, naming the
+    /// cells that differed
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::profile::MAX_REPEATS as i64))]
+    pub repeat: Option<u32>,
     /// Write per-case phase timings (JSON lines)
     #[arg(long, value_name = "FILE")]
     pub timings: Option<PathBuf>,
@@ -106,6 +111,7 @@ impl RunArgs {
         opts.report = self.report;
         opts.write_expectations = self.write_expectations;
         opts.timings = self.timings;
+        opts.repeat = self.repeat;
         opts.filters = filters;
         opts.skips = std::mem::take(&mut libtest.skip);
         opts.exact = std::mem::take(&mut libtest.exact);

@@ -109,9 +109,15 @@ impl Judge<'_> {
         }
         if !read_only {
             if let Err(e) = std::fs::create_dir_all(&dir) {
+                let headline = format!("creating {}: {e}", dir.display());
                 return Err(Mismatch {
                     step: None,
-                    headline: format!("creating {}: {e}", dir.display()),
+                    differences: vec![super::mismatch::Difference {
+                        step: None,
+                        cell: None,
+                        text: headline.clone(),
+                    }],
+                    headline,
                     detail: String::new(),
                 });
             }

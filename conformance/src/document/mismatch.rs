@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::{cell_text, Body, Document, Heading, SectionKind};
-use crate::vocabulary::{OutcomeTable, Proto};
+use crate::vocabulary::{Direction, OutcomeTable, Proto};
 
 /// How a document differs from its snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +16,136 @@ pub struct Mismatch {
     pub headline: String,
     /// Everything that differs, section by section.
     pub detail: String,
+    /// Each difference on its own (a differing outcome cell, a differing section), so
+    /// that a known failure can say which of them it covers (`expected_failures` with
+    /// `step`, `cells` or `message`).
+    pub differences: Vec<Difference>,
+}
+
+/// One thing that differs from the snapshot, or one way a case failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// The step it is about, when it is about one.
+    pub step: Option<usize>,
+    /// The outcome cell, when it is one.
+    pub cell: Option<Cell>,
+    /// What differs, in one line (`rfc1918-10/udp expected ..., got ...`, `rules ... differs`).
+    pub text: String,
+}
+
+/// One cell of an outcome table: where the flows started, the row, the protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    pub direction: Direction,
+    /// The row's name (`rfc1918-10`; from `world`, the source's).
+    pub destination: String,
+    /// The row's address.
+    pub address: String,
+    pub proto: Proto,
+}
+
+impl std::fmt::Display for Cell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.destination, self.proto.name())?;
+        if self.direction != Direction::Pod {
+            write!(f, " (from {})", self.direction.name())?;
+        }
+        Ok(())
+    }
+}
+
+/// Every outcome cell in which `a` and `b` differ, with the text of each side: the
+/// cells a repeat changed (used to name the cells of an unstable case).
+pub fn differing_cells(a: &Document, b: &Document) -> Vec<(Option<usize>, Cell)> {
+    let mut out = Vec::new();
+    let mut headings: Vec<&Heading> = Vec::new();
+    for s in a.sections.iter().chain(&b.sections) {
+        if matches!(s.body, Body::Table(_)) && !headings.contains(&&s.heading) {
+            headings.push(&s.heading);
+        }
+    }
+    let table = |doc: &'_ Document, heading: &Heading| -> Option<OutcomeTable> {
+        doc.sections
+            .iter()
+            .find(|s| s.heading == *heading)
+            .and_then(|s| match &s.body {
+                Body::Table(t) => Some(t.clone()),
+                Body::Text(_) => None,
+            })
+    };
+    for heading in headings {
+        let empty = OutcomeTable::default();
+        let (ta, tb) = (table(a, heading), table(b, heading));
+        let (ta, tb) = (ta.as_ref().unwrap_or(&empty), tb.as_ref().unwrap_or(&empty));
+        let direction = ta
+            .rows
+            .first()
+            .map(|_| ta.direction)
+            .unwrap_or(tb.direction);
+        for (_, _, cell) in cell_differences(ta, tb, direction) {
+            out.push((heading.step(), cell));
+        }
+    }
+    out
+}
+
+/// The text of `cell` after step `step` in `doc` (`-` when the document has none).
+pub fn cell_outcome(doc: &Document, step: Option<usize>, cell: &Cell) -> String {
+    let body = step.and_then(|s| doc.outcome(s, cell.direction));
+    match body {
+        Some(Body::Table(t)) => t
+            .rows
+            .iter()
+            .find(|r| r.name == cell.destination)
+            .map(|r| cell_text(r, cell.proto))
+            .unwrap_or_else(|| "-".into()),
+        _ => "-".into(),
+    }
+}
+
+/// The cells of `expected` and `actual` that differ: (expected text, actual text, cell).
+fn cell_differences(
+    expected: &OutcomeTable,
+    actual: &OutcomeTable,
+    direction: Direction,
+) -> Vec<(String, String, Cell)> {
+    let mut names: Vec<(String, String)> = expected
+        .rows
+        .iter()
+        .map(|r| (r.name.clone(), r.address.to_string()))
+        .collect();
+    for r in &actual.rows {
+        if !names.iter().any(|(m, _)| *m == r.name) {
+            names.push((r.name.clone(), r.address.to_string()));
+        }
+    }
+    let mut out = Vec::new();
+    for (name, address) in names {
+        let cell = |table: &OutcomeTable, p: Proto| -> String {
+            table
+                .rows
+                .iter()
+                .find(|r| r.name == name)
+                .map(|r| cell_text(r, p))
+                .unwrap_or_else(|| "-".into())
+        };
+        for proto in Proto::ALL {
+            let (e, a) = (cell(expected, proto), cell(actual, proto));
+            if e != a {
+                out.push((
+                    e,
+                    a,
+                    Cell {
+                        direction,
+                        destination: name.clone(),
+                        address: address.clone(),
+                        proto,
+                    },
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Compares `actual` with `expected` section by section; `None` when they agree.
@@ -37,6 +167,7 @@ pub fn compare(expected: &Document, actual: &Document) -> Option<Mismatch> {
     };
     let mut first: Option<(Option<usize>, String)> = None;
     let mut detail = String::new();
+    let mut differences = Vec::new();
     for heading in headings {
         let e = body_of(expected, heading);
         let a = body_of(actual, heading);
@@ -46,6 +177,16 @@ pub fn compare(expected: &Document, actual: &Document) -> Option<Mismatch> {
         }
         let title = heading.title();
         let step = heading.step();
+        let before = differences.len();
+        if let (Some(Body::Table(e)), Some(Body::Table(a))) = (&e, &a) {
+            differences.extend(cell_differences(e, a, e.direction).into_iter().map(
+                |(ec, ac, cell)| Difference {
+                    step,
+                    text: format!("{cell} expected {ec}, got {ac}"),
+                    cell: Some(cell),
+                },
+            ));
+        }
         let (line, body) = match (e, a) {
             (Some(Body::Table(e)), Some(Body::Table(a))) => outcome_difference(&e, &a),
             (Some(e), Some(a)) => (
@@ -68,6 +209,14 @@ pub fn compare(expected: &Document, actual: &Document) -> Option<Mismatch> {
             _ => "",
         };
         writeln!(detail, "{title}{kind}:\n{}", body.trim_end()).ok();
+        if differences.len() == before {
+            // Not a cell of two tables: the section as a whole.
+            differences.push(Difference {
+                step,
+                cell: None,
+                text: line.clone(),
+            });
+        }
         if first.is_none() {
             first = Some((step, line));
         }
@@ -77,6 +226,7 @@ pub fn compare(expected: &Document, actual: &Document) -> Option<Mismatch> {
         step,
         headline,
         detail,
+        differences,
     })
 }
 

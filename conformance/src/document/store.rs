@@ -68,14 +68,22 @@ pub fn check(
             None => return Ok(Stored::Matched),
             Some(m) => m,
         },
-        None => Mismatch {
-            step: None,
-            headline: format!(
+        None => {
+            let headline = format!(
                 "no snapshot {} yet (a new fixture? run with --bless, review, commit)",
                 snapshot_path(dir, name).display()
-            ),
-            detail: doc.render(),
-        },
+            );
+            Mismatch {
+                step: None,
+                differences: vec![mismatch::Difference {
+                    step: None,
+                    cell: None,
+                    text: headline.clone(),
+                }],
+                headline,
+                detail: doc.render(),
+            }
+        }
     };
     let doc = &doc.render();
     match mode {

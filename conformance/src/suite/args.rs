@@ -58,6 +58,9 @@ pub struct SuiteOptions {
     pub report: Option<PathBuf>,
     /// Add this run's failing cases to this profile's expected_failures.
     pub write_expectations: Option<PathBuf>,
+    /// `--repeat N`: run each case N times (overrides the profile's `repeats`; at most
+    /// [`crate::profile::MAX_REPEATS`]).
+    pub repeat: Option<u32>,
     /// The command line as given (the report says how to reproduce the run).
     pub argv: Vec<String>,
 }
@@ -82,6 +85,7 @@ impl SuiteOptions {
             exact: false,
             report: None,
             write_expectations: None,
+            repeat: None,
             argv,
         }
     }

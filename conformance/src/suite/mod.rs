@@ -15,6 +15,7 @@ mod coverage;
 mod expectations;
 mod plan;
 mod publish;
+mod repeats;
 mod trial;
 
 pub use args::{in_tree, own_corpus_dir, SuiteOptions, DEFAULT_PROFILE};
@@ -96,6 +97,7 @@ fn execute(
                 mode: plan.mode.clone(),
                 without_iptables: opts.without_iptables,
                 recorder: recorder.clone(),
+                repeats: plan.repeats,
             }));
         }
     }

@@ -36,6 +36,8 @@ pub struct Plan {
     pub suite_name: String,
     /// Whether the run covers the whole suite, and what restricted it if not.
     pub coverage: Coverage,
+    /// How many times each case runs (`--repeat`, else the profile's `repeats`, else 1).
+    pub repeats: u32,
 }
 
 /// Loads and checks what the run needs; `Err` is the exit code of a run that cannot
@@ -65,7 +67,7 @@ pub fn plan(opts: &SuiteOptions, args: &mut Arguments) -> Result<Plan, ExitCode>
     let fixtures = fixtures_of(&corpus).map_err(|e| fail(e.to_string()))?;
     let commit = crate::verdict::build::git_commit(&opts.fixtures_dir);
     let names: Vec<&str> = fixtures.iter().map(|(n, _)| n.as_str()).collect();
-    let unmatched = profile.unmatched_expected_failures(&names);
+    let unmatched = profile.unmatched_entries(&names);
     if !unmatched.is_empty() {
         // With another `--fixtures DIR`, an entry for a case of the suite's own corpus
         // that DIR lacks is expected: reported, not fatal. A name that matches nothing in
@@ -80,20 +82,19 @@ pub fn plan(opts: &SuiteOptions, args: &mut Arguments) -> Result<Plan, ExitCode>
                 .unwrap_or_default(),
         };
         let own: Vec<&str> = own_names.iter().map(String::as_str).collect();
-        let nowhere = profile.unmatched_expected_failures(&own);
-        let (absent, unknown): (Vec<_>, Vec<_>) = unmatched
+        let nowhere = profile.unmatched_entries(&own);
+        let (absent, unknown): (Vec<&str>, Vec<&str>) = unmatched
             .iter()
-            .map(|e| e.case())
-            .partition(|case| !own.is_empty() && !nowhere.iter().any(|e| e.case() == *case));
+            .partition(|case| !own.is_empty() && !nowhere.contains(case));
         if !unknown.is_empty() {
             return Err(fail(format!(
-                "{}: expected_failures names no case of {}: {unknown:?} (the ratchet must be exact: fix or remove them)",
+                "{}: expected_failures or unstable names no case of {}: {unknown:?} (the ratchet must be exact: fix or remove them)",
                 opts.profile_path.display(),
                 opts.fixtures_dir.display()
             )));
         }
         eprintln!(
-            "note: {}: expected_failures for cases of the suite's own corpus that {} does not hold (not run here): {absent:?}",
+            "note: {}: expected_failures or unstable entries for cases of the suite's own corpus that {} does not hold (not run here): {absent:?}",
             opts.profile_path.display(),
             opts.fixtures_dir.display()
         );
@@ -155,7 +156,9 @@ pub fn plan(opts: &SuiteOptions, args: &mut Arguments) -> Result<Plan, ExitCode>
         false => profile.name.clone(),
     };
     let coverage = super::coverage::of(opts, &corpus, &planned, &mode);
+    let repeats = opts.repeat.or(profile.repeats).unwrap_or(1);
     Ok(Plan {
+        repeats,
         profile,
         profile_digest,
         corpus,

@@ -107,6 +107,13 @@ pub fn build(facts: &RunFacts<'_>) -> Report {
                             r.headline
                         )),
                     ),
+                    CaseState::Unstable => (
+                        CaseState::Unstable,
+                        Some(match &r.reason {
+                            Some(reason) => format!("{reason} — {}", r.headline),
+                            None => r.headline.clone(),
+                        }),
+                    ),
                     other => (other, Some(r.headline.clone())),
                 },
             };
@@ -118,6 +125,7 @@ pub fn build(facts: &RunFacts<'_>) -> Report {
                 duration_ms: record.map(|r| r.duration.as_millis() as u64).unwrap_or(0),
                 failing_step: record.and_then(|r| r.failing_step),
                 reason,
+                unstable: record.and_then(|r| r.unstable.clone()),
                 reload_latency: record.and_then(|r| {
                     let (p50, p99) = crate::case::reload::percentiles(&r.reload_latencies)?;
                     Some(super::Latency {

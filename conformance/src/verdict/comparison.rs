@@ -27,6 +27,7 @@ fn case_cell(state: CaseState) -> (&'static str, &'static str) {
         CaseState::Unsupported => ("➖", "unsupported"),
         CaseState::NotRun => ("⏸", "not-run"),
         CaseState::NotApplicable => ("⏭", "not-applicable"),
+        CaseState::Unstable => ("🎲", "unstable"),
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::vocabulary::{CaseState, Feature, Level};
+use crate::vocabulary::{CaseState, Feature, Instability, Level};
 
 pub mod build;
 pub mod comparison;
@@ -154,6 +154,17 @@ pub struct CaseRecord {
     /// Reload latency, when the case measured it (`reload-latency` steps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reload_latency: Option<Latency>,
+    /// For an `unstable` case: whether the profile lists it, what each repeat did, and
+    /// the outcome cells that differed between repeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unstable: Option<Instability>,
+}
+
+impl CaseRecord {
+    /// An unstable case the profile does not list: the run is `non-conformant`.
+    pub fn unlisted_unstable(&self) -> bool {
+        self.state == CaseState::Unstable && !self.unstable.as_ref().is_some_and(|u| u.listed)
+    }
 }
 
 /// Publication to the first new flow with the new outcome.
@@ -208,6 +219,9 @@ pub struct Summary {
     /// (Absent from reports written before listing kinds.)
     #[serde(default)]
     pub not_applicable: usize,
+    /// Unstable cases, listed or not (absent from reports written before repeats).
+    #[serde(default)]
+    pub unstable: usize,
 }
 
 /// The verdict levels (docs/validating-an-implementation.md, "Verdicts").
@@ -219,9 +233,11 @@ pub enum RunVerdict {
     /// Every case of every claimed feature ran and passed, known failures only outside
     /// the core features.
     Conformant,
-    /// No unexpected failure, but a known failure in a core feature.
+    /// No unexpected failure, but a known failure (or a listed unstable case) in a core
+    /// feature.
     PartiallyConformant,
-    /// A case failed that was not expected to.
+    /// A case failed that was not expected to, or its repeats disagreed without the
+    /// profile listing it as `unstable`.
     NonConformant,
     /// A case of a claimed feature did not run (nothing could run here, a case the
     /// profile cannot publish), or a core feature could not be observed
@@ -244,6 +260,7 @@ impl Summary {
                 CaseState::Unsupported => s.unsupported += 1,
                 CaseState::NotRun => s.not_run += 1,
                 CaseState::NotApplicable => s.not_applicable += 1,
+                CaseState::Unstable => s.unstable += 1,
             }
         }
         s
@@ -258,15 +275,18 @@ pub fn feature_results(
     Feature::ALL
         .iter()
         .map(|&feature| {
-            let counts = Summary::of(cases.iter().filter(|c| c.features.contains(&feature)));
+            let of_feature = || cases.iter().filter(|c| c.features.contains(&feature));
+            let counts = Summary::of(of_feature());
+            let unlisted_unstable = of_feature().any(CaseRecord::unlisted_unstable);
             let state = if !supported(feature) {
                 FeatureState::Unsupported
-            } else if counts.failed > 0 {
+            } else if counts.failed > 0 || unlisted_unstable {
                 FeatureState::Failed
             } else if counts.not_run > 0 {
                 // (A case unsupported for another of its features does not count here.)
                 FeatureState::NotRun
-            } else if counts.known_failures > 0 {
+            } else if counts.known_failures + counts.unstable > 0 {
+                // (A listed unstable case is never counted as passed.)
                 FeatureState::Partial
             } else if counts.passed == 0 && counts.unsupported + counts.not_applicable > 0 {
                 // Every case of it also needs a feature the profile does not claim, or
@@ -300,7 +320,10 @@ pub fn verdict(
     if !coverage.is_full() {
         return RunVerdict::PartialRun;
     }
-    if cases.iter().any(|c| c.state == CaseState::Failed)
+    // An unstable case the profile does not list is an unexpected result, like a failure.
+    if cases
+        .iter()
+        .any(|c| c.state == CaseState::Failed || c.unlisted_unstable())
         || features
             .iter()
             .any(|f| f.level == Level::Core && !f.supported)
@@ -313,8 +336,11 @@ pub fn verdict(
     {
         return RunVerdict::Incomplete;
     }
+    // A listed unstable case of a core feature is treated as a known failure there: never
+    // as a pass.
     let core_known = cases.iter().any(|c| {
-        c.state == CaseState::KnownFailure && c.features.iter().any(|f| f.level() == Level::Core)
+        matches!(c.state, CaseState::KnownFailure | CaseState::Unstable)
+            && c.features.iter().any(|f| f.level() == Level::Core)
     });
     if core_known {
         RunVerdict::PartiallyConformant
@@ -351,6 +377,7 @@ mod tests {
             failing_step: None,
             reason: None,
             reload_latency: None,
+            unstable: None,
         }
     }
 
@@ -452,5 +479,46 @@ mod tests {
             verdict(&Coverage::full(), &cases, &f),
             RunVerdict::NonConformant
         );
+    }
+
+    #[test]
+    fn unstable_cases_never_pass_and_fail_the_run_only_when_unlisted() {
+        let all = |_: Feature| true;
+        let unstable = |listed: bool, features: &[Feature]| CaseRecord {
+            reason: Some("r".into()),
+            unstable: Some(Instability {
+                listed,
+                repeats: vec!["passed".into(), "failed: x".into()],
+                differing_cells: vec!["step 2: internet/udp: masqueraded | dropped".into()],
+            }),
+            ..case("u", CaseState::Unstable, features)
+        };
+        let base = vec![case("a", CaseState::Passed, &Feature::ALL)];
+        let mut cases = base.clone();
+        cases.push(unstable(true, &[Feature::ToPorts]));
+        let f = feature_results(&cases, &all);
+        assert_eq!(
+            verdict(&Coverage::full(), &cases, &f),
+            RunVerdict::Conformant
+        );
+        let to_ports = f.iter().find(|r| r.feature == Feature::ToPorts).unwrap();
+        assert_eq!(to_ports.state, FeatureState::Partial, "never passed");
+        assert_eq!(to_ports.counts.unstable, 1);
+        let mut cases = base.clone();
+        cases.push(unstable(true, &[Feature::Healing]));
+        let f = feature_results(&cases, &all);
+        assert_eq!(
+            verdict(&Coverage::full(), &cases, &f),
+            RunVerdict::PartiallyConformant
+        );
+        let mut cases = base;
+        cases.push(unstable(false, &[Feature::ToPorts]));
+        let f = feature_results(&cases, &all);
+        assert_eq!(
+            verdict(&Coverage::full(), &cases, &f),
+            RunVerdict::NonConformant
+        );
+        let to_ports = f.iter().find(|r| r.feature == Feature::ToPorts).unwrap();
+        assert_eq!(to_ports.state, FeatureState::Failed);
     }
 }

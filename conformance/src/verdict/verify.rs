@@ -201,12 +201,20 @@ fn consistency(report: &Report, problems: &mut Vec<String>) {
             CaseState::Passed if c.reason.is_some() || c.failing_step.is_some() => problems.push(
                 format!("case {name} passed, yet carries a failure (reason or failing step)"),
             ),
-            CaseState::Failed | CaseState::KnownFailure | CaseState::NotApplicable
+            CaseState::Failed
+            | CaseState::KnownFailure
+            | CaseState::NotApplicable
+            | CaseState::Unstable
                 if c.reason.is_none() =>
             {
                 problems.push(format!("case {name} is {:?} without a reason", c.state))
             }
             _ => {}
+        }
+        if (c.state == CaseState::Unstable) != c.unstable.is_some() {
+            problems.push(format!(
+                "case {name}: `unstable` details belong to unstable cases, and every unstable case has them"
+            ));
         }
         let needs_unclaimed = c.features.iter().any(|f| !supported(*f));
         // (A case filtered out of a run, or that nothing could run, is not run whatever

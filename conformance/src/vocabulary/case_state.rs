@@ -1,7 +1,8 @@
 //! How a case ended: the one end-state enum of a trial's record, the report and the
 //! summaries (a case not run because it reads several config files is `NotRun`; one
 //! whose rules are of another kind, or need iptables in a run without it, is
-//! `NotApplicable`).
+//! `NotApplicable`; one whose repeats disagree, or that the profile lists as
+//! nondeterministic, is `Unstable`).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,10 @@ pub enum CaseState {
     /// Not run: its steps act on rules of a kind the implementation does not keep
     /// (docs/validating-an-implementation.md §6); the reason says which.
     NotApplicable,
+    /// Its repeats disagreed, or the profile lists it in `unstable`: never counted as
+    /// passed. Listed, it does not fail the run; not listed, the run is not conformant
+    /// (the record says which cells differed between repeats).
+    Unstable,
 }
 
 impl CaseState {
@@ -33,6 +38,32 @@ impl CaseState {
             CaseState::Unsupported => "Unsupported",
             CaseState::NotRun => "Skipped",
             CaseState::NotApplicable => "Inapplicable",
+            CaseState::Unstable => "Unstable",
         }
+    }
+}
+
+/// Why a case is [`CaseState::Unstable`]: whether the profile says so, and what its
+/// repeats did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Instability {
+    /// The profile lists the case in `unstable` (then it does not fail the run).
+    pub listed: bool,
+    /// How each repeat ended, in order: `passed`, or the first line of its failure.
+    pub repeats: Vec<String>,
+    /// Each outcome cell that differed between repeats: `step N: destination/protocol
+    /// (from direction): outcome of repeat 1 | outcome of repeat 2 | ...`.
+    pub differing_cells: Vec<String>,
+}
+
+impl Instability {
+    /// Whether the repeats disagreed: some passed and some failed, or an outcome cell
+    /// differed (failures worded differently, a timing in a message, are not a
+    /// disagreement). A listed case may have agreed in this run.
+    pub fn disagreed(&self) -> bool {
+        let passed = |r: &String| r == "passed";
+        !self.differing_cells.is_empty()
+            || (self.repeats.iter().any(passed) && !self.repeats.iter().all(passed))
     }
 }

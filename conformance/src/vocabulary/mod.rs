@@ -16,7 +16,7 @@ pub mod protocol;
 
 pub use addresses::{standard_targets, Target};
 pub use backend::IptablesBackend;
-pub use case_state::CaseState;
+pub use case_state::{CaseState, Instability};
 pub use direction::Direction;
 pub use family::Family;
 pub use feature::{Feature, Level};

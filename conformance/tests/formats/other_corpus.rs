@@ -73,7 +73,7 @@ fn an_entry_naming_no_case_of_the_suite_is_still_an_error() {
     let (ok, err) = list(&profile, fixtures.path());
     assert!(!ok, "{err}");
     assert!(
-        err.contains("expected_failures names no case of")
+        err.contains("names no case of")
             && err.contains("no-such-fixture")
             && !err.contains("\"overlapping-cidrs\""),
         "{err}"

@@ -64,6 +64,7 @@ pub fn record(
         tables: vec![],
         duration: Duration::from_millis(12),
         phases: vec![],
+        unstable: None,
     }
 }
 

@@ -16,6 +16,7 @@ mod limits;
 mod nftables_verdicts;
 mod ports_observed;
 mod runner_safety;
+mod unstable_cases;
 mod wrong_implementations;
 
 use std::process::ExitCode;
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
     common::run_groups(vec![
         runner_safety::group(),
         wrong_implementations::group(),
+        unstable_cases::group(),
         limits::group(),
         honest_verdicts::group(),
         hostile::group(),
