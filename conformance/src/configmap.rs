@@ -124,6 +124,24 @@ impl ConfigMapVolume {
         self.reads.drain();
         self.reads.counts(self.generation)
     }
+
+    /// When the implementation last read (opened or closed) a file of the current
+    /// version, as far as the runner can tell: never earlier than the read itself.
+    pub fn last_read_of_current(&mut self) -> Option<std::time::Instant> {
+        self.reads.drain();
+        self.reads.last_read.get(&self.generation).copied()
+    }
+
+    /// How many times the implementation opened any file of the given versions. An open
+    /// counts, not a completed read: a version the runner replaced at once (a flap) may
+    /// be deleted, and its watch gone, before the implementation closes the file.
+    pub fn opens_of(&mut self, versions: &BTreeSet<u32>) -> u32 {
+        self.reads.drain();
+        versions
+            .iter()
+            .map(|v| self.reads.opens.get(v).copied().unwrap_or(0))
+            .sum()
+    }
 }
 
 /// Counts the implementation's reads of each published version with inotify.
@@ -141,6 +159,11 @@ struct ReadCounter {
     versions: HashMap<WatchDescriptor, u32>,
     /// (version, file) -> completed reads.
     counts: HashMap<(u32, String), u32>,
+    /// version -> opens of any of its files.
+    opens: HashMap<u32, u32>,
+    /// version -> when the runner last saw a read of it (at or after the read itself:
+    /// events are timed when drained, so a wait measured from it errs long).
+    last_read: HashMap<u32, std::time::Instant>,
 }
 
 impl ReadCounter {
@@ -149,6 +172,8 @@ impl ReadCounter {
             inotify: Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?,
             versions: HashMap::new(),
             counts: HashMap::new(),
+            opens: HashMap::new(),
+            last_read: HashMap::new(),
         })
     }
 
@@ -169,12 +194,16 @@ impl ReadCounter {
                 break;
             }
             for event in events {
-                if !event.mask.contains(AddWatchFlags::IN_CLOSE_NOWRITE) {
-                    continue;
-                }
                 let (Some(version), Some(name)) = (self.versions.get(&event.wd), event.name) else {
                     continue;
                 };
+                if event.mask.contains(AddWatchFlags::IN_OPEN) {
+                    *self.opens.entry(*version).or_default() += 1;
+                }
+                self.last_read.insert(*version, std::time::Instant::now());
+                if !event.mask.contains(AddWatchFlags::IN_CLOSE_NOWRITE) {
+                    continue;
+                }
                 let name = name.to_string_lossy().into_owned();
                 *self.counts.entry((*version, name)).or_default() += 1;
             }
@@ -258,6 +287,13 @@ mod tests {
         assert!(fs::symlink_metadata(dir.join("b")).is_err());
         fs::read(dir.join("a")).unwrap();
         assert_eq!(vol.reads_of_current().get("a"), Some(&1));
+        // Opens are counted per version, whatever the file.
+        assert_eq!(vol.opens_of(&BTreeSet::from([1])), 3);
+        assert_eq!(vol.opens_of(&BTreeSet::from([1, 2])), 4);
+        assert_eq!(vol.opens_of(&BTreeSet::from([7])), 0);
+        let before = std::time::Instant::now();
+        fs::read(dir.join("a")).unwrap();
+        assert!(vol.last_read_of_current().is_some_and(|t| t >= before));
         fs::remove_dir_all(&dir).unwrap();
     }
 }

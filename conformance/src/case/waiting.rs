@@ -110,8 +110,9 @@ impl CaseExecution<'_> {
     }
 
     /// Until the implementation has read the current config `n` times since the mark,
-    /// then until it has had the chance to act on the last of those reads: its next read
-    /// (a new round began, so that one ended) or `act_within`, whichever comes first.
+    /// then `act_within` more: the time it declares it needs to act on a read. Never cut
+    /// short by its next read: an implementation that acts seconds after a read reads
+    /// again before it acted when its period is short.
     fn wait_reads(&mut self, n: u32) -> Result<(), StepError> {
         let limit = (self.period().saturating_mul(n) + self.period().max(SLACK)).min(MAX_WAIT);
         let waited = poll::until(String::new, limit, poll::EVERY, || {
@@ -126,14 +127,59 @@ impl CaseExecution<'_> {
                 wanted: n,
             });
         }
-        let act_within = self.spec.profile.act_within();
-        let acted = poll::until(String::new, act_within, poll::EVERY, || {
+        self.alive_for(self.spec.profile.act_within())
+    }
+
+    /// Sleeps `d`, checking at every poll that the implementation is still alive.
+    pub(super) fn alive_for(&mut self, d: Duration) -> Result<(), StepError> {
+        let until = std::time::Instant::now() + d.min(MAX_WAIT);
+        loop {
             self.implementation.check_alive()?;
-            Ok::<_, StepError>((self.reads_since_mark() > n).then_some(()))
-        })?;
-        // Running out of `act_within` is the normal end of this phase, not a failure.
-        let _ = acted;
-        Ok(())
+            let now = std::time::Instant::now();
+            if now >= until {
+                return Ok(());
+            }
+            std::thread::sleep(poll::EVERY.min(until - now));
+        }
+    }
+
+    /// Whether the config in force is one the model calls bad (a conforming
+    /// implementation keeps its last good rules, and keeps running).
+    fn current_config_is_bad(&self) -> bool {
+        let (Some(source), Ok(flags)) = (&self.waits.current, &self.spec.fixture.typed_flags)
+        else {
+            return false;
+        };
+        if !source.files.is_empty() {
+            return false; // merged files: the model judges no single file's badness
+        }
+        let published = crate::model::Published::from(&source.content);
+        matches!(
+            crate::model::read(&published, flags),
+            crate::model::Reading::Bad(_)
+        )
+    }
+
+    /// A case that ends on a bad config ends only `act_within` after the
+    /// implementation's last read of it (or after now, if the runner saw none), and
+    /// checks then that the implementation is alive: one that dies seconds after reading
+    /// a bad config must not pass because the case was over first.
+    pub(super) fn end_on_bad_config(&mut self) -> Result<(), StepError> {
+        let running = self.implementation.running.is_some() && !self.implementation.terminated;
+        if !running || !self.current_config_is_bad() {
+            return Ok(());
+        }
+        let last = self.node.volume.last_read_of_current();
+        let from = last.unwrap_or_else(std::time::Instant::now);
+        let until = from + self.spec.profile.act_within();
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        self.alive_for(left).map_err(|e| match e {
+            StepError::Exited(status) => StepError::ExitedAfterBadConfig {
+                status,
+                after: last.map(|t| t.elapsed()),
+            },
+            other => other,
+        })
     }
 
     fn wait_rules(&mut self) -> Result<(), StepError> {
