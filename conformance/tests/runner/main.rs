@@ -14,6 +14,7 @@ mod honest_verdicts;
 mod hostile;
 mod limits;
 mod nftables_verdicts;
+mod observed_time;
 mod ports_observed;
 mod runner_safety;
 mod wrong_implementations;
@@ -31,5 +32,6 @@ fn main() -> ExitCode {
         directions::group(),
         ports_observed::group(),
         generate_finds_bugs::group(),
+        observed_time::group(),
     ])
 }
