@@ -3,13 +3,14 @@
 //! whole-table restore) can zero them between the probe and the listing. Taken for a
 //! listing difference, that race fails an implementation for its period: the runner
 //! notices (the chain counted fewer flows than the probe just sent through it, where the
-//! snapshot counts them all), probes again and lists again, a bounded number of times.
+//! snapshot counts them all), zeroes the chain's counters, probes again and lists again,
+//! a bounded number of times.
 
 use crate::document::{Heading, Section};
 use crate::fixture::Step;
 use crate::iptables::IptablesError;
 use crate::snapshot::normalize_listing;
-use crate::vocabulary::{Direction, Family, Outcome};
+use crate::vocabulary::{Direction, Family, Outcome, OutcomeTable};
 
 use super::error::StepError;
 use super::CaseExecution;
@@ -36,8 +37,17 @@ impl CaseExecution<'_> {
                 });
             }
             attempt += 1;
-            // The probe right before this snapshot, again: its flows are what the
-            // listing counts. Its outcomes were recorded the first time.
+            eprintln!(
+                "note: {}: the {} chain counted {counted} of the {sent} flows the probe sent through it (counters reset by a resync): probing and listing again (attempt {attempt} of {ATTEMPTS})",
+                self.spec.name,
+                family.iptables()
+            );
+            // The probe right before this snapshot, again, on zeroed counters (else a
+            // reset in the middle of a probe leaves part of it to add to the next): its
+            // flows are what the listing counts. Its outcomes were recorded the first time.
+            for &family in self.node.families {
+                self.node.tables().nat(family, &["-Z", chain])?;
+            }
             if let Some(Step::Probe(sel)) = self.previous_step() {
                 let sel = sel.clone();
                 self.probe_selection(&sel)?;
@@ -82,13 +92,7 @@ impl CaseExecution<'_> {
             let Heading::Listing { family, .. } = &section.heading else {
                 return None;
             };
-            let sent = table
-                .rows
-                .iter()
-                .filter(|r| Family::of(r.address) == *family)
-                .flat_map(|r| r.outcomes.values())
-                .filter(|o| matches!(o, Outcome::Masqueraded | Outcome::NotMasqueraded))
-                .count() as u64;
+            let sent = sent_through_chain(table, *family);
             let ours = counted(&section.body.render());
             let snapshot_counts = expected
                 .sections
@@ -98,6 +102,18 @@ impl CaseExecution<'_> {
             (ours < sent && snapshot_counts >= sent).then_some((*family, ours, sent))
         })
     }
+}
+
+/// The flows of `family` in `table` that arrived (masqueraded or not): each was a new
+/// connection through nat POSTROUTING, so through the chain when the jump is there.
+fn sent_through_chain(table: &OutcomeTable, family: Family) -> u64 {
+    table
+        .rows
+        .iter()
+        .filter(|r| Family::of(r.address) == family)
+        .flat_map(|r| r.outcomes.values())
+        .filter(|o| matches!(o, Outcome::Masqueraded | Outcome::NotMasqueraded))
+        .count() as u64
 }
 
 /// The packets a normalised listing's rules counted, in all.
@@ -110,6 +126,30 @@ fn counted(listing: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::vocabulary::{OutcomeRow, Proto};
+
+    #[test]
+    fn only_arrived_flows_of_the_family_went_through_the_chain() {
+        let row = |address: &str, outcome: Outcome| OutcomeRow {
+            name: address.into(),
+            address: address.parse().unwrap(),
+            outcomes: Proto::ALL.iter().map(|p| (*p, outcome)).collect(),
+            notes: Default::default(),
+        };
+        let table = OutcomeTable {
+            rows: vec![
+                row("10.96.0.10", Outcome::NotMasqueraded),
+                row("203.0.113.10", Outcome::Masqueraded),
+                row("198.51.100.7", Outcome::Dropped),
+                row("2001:db8::10", Outcome::Masqueraded),
+            ],
+            direction: Direction::Pod,
+        };
+        assert_eq!(sent_through_chain(&table, Family::V4), 6);
+        assert_eq!(sent_through_chain(&table, Family::V6), 3);
+    }
+
     #[test]
     fn counts_add_up_over_the_rules_only() {
         let listing = "Chain X (1 references)\npkts target prot opt in out source destination\n3 RETURN all -- * * 0.0.0.0/0 10.0.0.0/8\n2 MASQUERADE all -- * * 0.0.0.0/0 0.0.0.0/0\n";

@@ -168,7 +168,7 @@ pub enum StepError {
     },
     /// Every listing of the chain counted fewer flows than the probe before it sent
     /// through the chain: the implementation rewrote it between probe and listing.
-    #[error("counters reset by a resync: the {family} chain counted {counted} of the {sent} flows the probe had just sent through it, in each of {attempts} attempts (the implementation rewrote its chain between the probe and the listing every time)")]
+    #[error("counters reset by a resync: in each of {attempts} attempts the {family} chain counted fewer flows than the probe had just sent through it (the last time {counted} of {sent}): the implementation rewrote its chain between the probe and the listing every time")]
     CountersReset {
         family: &'static str,
         counted: u64,

@@ -17,6 +17,7 @@ mod nftables_verdicts;
 mod observed_time;
 mod ports_observed;
 mod runner_safety;
+mod waivers_honoured;
 mod wrong_implementations;
 
 use std::process::ExitCode;
@@ -33,5 +34,6 @@ fn main() -> ExitCode {
         ports_observed::group(),
         generate_finds_bugs::group(),
         observed_time::group(),
+        waivers_honoured::group(),
     ])
 }

@@ -8,7 +8,9 @@
 //!   kills the agent and exits with status 3;
 //! - `debounce MILLIS CONFIG AGENT ARGS...`: reads the config only once the ConfigMap's
 //!   `..data` link has not moved for MILLIS milliseconds (then every resync period):
-//!   a config that keeps changing (a flap) is never read.
+//!   a config that keeps changing (a flap) is never read;
+//! - `rewrite MILLIS CONFIG AGENT ARGS...`: see [`rewrite`] (a changing rule order and
+//!   counters zeroed at every sync, for the waivers' self-tests).
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -128,5 +130,96 @@ pub fn debounce(millis: u64, config: &str, agent: &str, args: &[String]) -> ! {
             synced = Some((seen.clone(), Instant::now()));
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The reference's POSTROUTING jump (IPv4).
+const JUMP: [&str; 11] = [
+    "POSTROUTING",
+    "-m",
+    "comment",
+    "--comment",
+    "ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom IP-MASQ-AGENT chain",
+    "-m",
+    "addrtype",
+    "!",
+    "--dst-type",
+    "LOCAL",
+    "-j",
+];
+
+/// `rewrite MILLIS CONFIG AGENT ARGS...`: every MILLIS milliseconds (its own period,
+/// whatever the config says) reads CONFIG, takes the agent's `--dry-run` payload for it
+/// and restores the whole chain (zeroing its counters), its RETURN rules reversed at
+/// every other sync, starting reversed: right outcomes, rules in a changing order, as an
+/// implementation that writes its rules from a hash map in one restore does (IPv4 only).
+pub fn rewrite(millis: u64, config: &str, agent: &str, args: &[String]) -> ! {
+    let period = Duration::from_millis(millis);
+    let mut syncs = 0u64;
+    loop {
+        if let Some(text) = read_config(config) {
+            std::fs::create_dir_all(Path::new(COPY).parent().expect("a parent"))
+                .expect("creating the copy's dir");
+            std::fs::write(COPY, &text).expect("writing the copy");
+            let dry = Command::new(agent)
+                .args(["--dry-run", "--config", COPY])
+                .args(args)
+                .output()
+                .expect("running the agent");
+            if dry.status.success() {
+                syncs += 1;
+                let payload = String::from_utf8_lossy(&dry.stdout);
+                apply_reordered(&payload, syncs % 2 == 1);
+            }
+        }
+        std::thread::sleep(period);
+    }
+}
+
+/// Restores `payload` with its RETURN rules reversed (or not), then makes sure of the jump.
+fn apply_reordered(payload: &str, reverse: bool) {
+    use std::io::Write as _;
+    let lines: Vec<&str> = payload.lines().collect();
+    let returns: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.ends_with("-j RETURN"))
+        .collect();
+    let mut ordered: Vec<&str> = returns.clone();
+    if reverse {
+        ordered.reverse();
+    }
+    let mut next = ordered.into_iter();
+    let text: String = lines
+        .iter()
+        .map(|l| match l.ends_with("-j RETURN") {
+            true => next.next().unwrap_or(l),
+            false => l,
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut restore = Command::new("iptables-restore")
+        .args(["-w", "5", "--noflush"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("running iptables-restore");
+    restore
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("writing the payload");
+    let _ = restore.wait();
+    let jump: Vec<&str> = JUMP.iter().copied().chain(["IP-MASQ-AGENT"]).collect();
+    let present = Command::new("iptables")
+        .args(["-w", "5", "-t", "nat", "-C"])
+        .args(&jump)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !present {
+        let _ = Command::new("iptables")
+            .args(["-w", "5", "-t", "nat", "-A"])
+            .args(&jump)
+            .status();
     }
 }
