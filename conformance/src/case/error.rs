@@ -175,6 +175,14 @@ pub enum StepError {
         sent: u64,
         attempts: usize,
     },
+    /// An `unobservable-resyncs` wait whose period is not known: the config before was
+    /// left unread longer than its hint allows, and no whole period was seen.
+    #[error("inconclusive: this wait rests on reads the runner cannot see, and the config before the one published at step {published_at} went unread for {unread:.1?}, longer than its resyncInterval ({hint:.1?}) allows, with no whole period seen: set resync_period in the profile")]
+    PeriodUnobserved {
+        unread: std::time::Duration,
+        hint: std::time::Duration,
+        published_at: usize,
+    },
     #[error("the implementation exited ({0})")]
     Exited(ExitStatus),
     #[error("the implementation has not been started")]

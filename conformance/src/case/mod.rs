@@ -23,6 +23,7 @@ pub mod error;
 pub mod faults;
 pub mod lifecycle;
 pub mod node;
+pub mod observed;
 pub mod reload;
 pub mod switch;
 pub mod traffic;
@@ -225,6 +226,8 @@ impl<'a> CaseExecution<'a> {
                 if let Some(d) = source.resync_interval {
                     self.waits.resync = Some(d);
                 }
+                self.observe_period_before(source);
+                self.waits.previous_observable = self.published_observably();
                 self.waits.baseline = Some(self.node.current_rules().unwrap_or_default());
                 self.node.publish_source(source)?;
                 self.waits.published_at = self.step_no;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::error::StepError;
+use super::observed;
 use super::CaseExecution;
 use crate::document::render_table;
 use crate::fixture::{ProbeSelection, SnapshotPart, Step, Wait};
@@ -31,6 +32,8 @@ pub struct WaitState {
     /// The version published and the reads of it already made at the last mark (a
     /// config, tamper, fault or preload step): `wait: {reads: N}` counts from there.
     pub mark: (u32, u32),
+    /// Whether the config before the current one could be seen being read.
+    pub previous_observable: bool,
 }
 
 /// The resync period assumed when neither the profile nor the config gives one: the
@@ -59,8 +62,8 @@ impl CaseExecution<'_> {
             Wait::RulesChanged => self.wait_rules_changed(),
             Wait::Reads(n) => self.wait_reads(*n),
             Wait::UnobservableResyncs(n) => {
-                std::thread::sleep(self.period().saturating_mul(*n).min(MAX_WAIT));
-                self.implementation.check_alive()
+                let period = self.unobservable_period()?;
+                self.alive_for(period.saturating_mul(*n).min(MAX_WAIT))
             }
         }
     }
@@ -77,6 +80,71 @@ impl CaseExecution<'_> {
             .unwrap_or(DEFAULT_PERIOD)
     }
 
+    /// Before an unobservable config replaces an observable one (no `resync_period` in
+    /// the profile): until the implementation has read the current version twice (a
+    /// whole period seen) or left it unread longer than the hint allows, so that
+    /// [`Self::unobservable_period`] has the evidence it needs.
+    pub(super) fn observe_period_before(&mut self, next: &crate::fixture::ConfigSource) {
+        let unobservable = !crate::fixture::observable(next.form) && next.files.is_empty();
+        if !unobservable
+            || self.spec.profile.resync_period.is_some()
+            || !self.published_observably()
+        {
+            return;
+        }
+        let hint = self.period();
+        let limit = observed::tolerance(hint) + poll::EVERY;
+        let generation = self.node.volume.generation();
+        let Some((published, _)) = self.node.volume.history(generation) else {
+            return;
+        };
+        while published.elapsed() < limit {
+            let seen = self
+                .node
+                .volume
+                .history(generation)
+                .map_or(0, |h| h.1.len());
+            if seen >= 2 {
+                return;
+            }
+            std::thread::sleep(poll::EVERY);
+        }
+    }
+
+    /// The period an `unobservable-resyncs` wait counts: the profile's `resync_period`
+    /// when it has one; else the config's hint, unless the reads of the version before
+    /// showed a longer period (then that one, and the run says so), or a version left
+    /// unread longer than the hint allows and no whole period seen: then the verdict
+    /// would rest on reads nobody can see, and the case cannot be judged.
+    fn unobservable_period(&mut self) -> Result<Duration, StepError> {
+        let hint = self.period();
+        if self.spec.profile.resync_period.is_some() || !self.waits.previous_observable {
+            return Ok(hint);
+        }
+        let generation = self.node.volume.generation();
+        let (Some((published, reads)), Some((replaced, _))) = (
+            self.node.volume.history(generation.saturating_sub(1)),
+            self.node.volume.history(generation),
+        ) else {
+            return Ok(hint);
+        };
+        match observed::judge(hint, published, &reads, replaced) {
+            observed::Period::AsHinted => Ok(hint),
+            observed::Period::Observed(period) => {
+                eprintln!(
+                    "note: {}: reads showed a period of {period:.1?}, longer than the config's {hint:.1?}: step {} waits with the observed one (set resync_period in the profile to say so)",
+                    self.spec.name, self.step_no
+                );
+                Ok(period)
+            }
+            observed::Period::Unknown { unread } => Err(StepError::PeriodUnobserved {
+                unread,
+                hint,
+                published_at: self.waits.published_at,
+            }),
+        }
+    }
+
     /// Reads of the current config by the implementation (the fewest over the files it
     /// reads).
     pub(super) fn reads(&mut self) -> u32 {
@@ -85,7 +153,7 @@ impl CaseExecution<'_> {
 
     /// Whether the runner can see the current config being read (a file, not an absent
     /// file, a directory or a symlink loop).
-    fn published_observably(&self) -> bool {
+    pub(super) fn published_observably(&self) -> bool {
         let Some(source) = &self.waits.current else {
             return false;
         };

@@ -1,6 +1,7 @@
 //! Time from what was observed (issue 21, item 4): the runner gives an implementation
 //! the `act_within` it declares after every read, watches it that long after the last
-//! read of a bad config, and never passes a flap in which no bad version was read. Each
+//! read of a bad config, never passes a flap in which no bad version was read, and never
+//! passes a case resting on unseen reads when reads showed the hint was wrong. Each
 //! wrong implementation here (`masq-wrong-agent slow-act|exit-after-bad|debounce`) is
 //! judged for the right reason, and the in-tree agent under the same profile passes the
 //! same cases (so the failure is the fault's, not the profile's).
@@ -28,6 +29,10 @@ pub fn group() -> Group {
             (
                 "a_flap_in_which_no_bad_version_was_read_fails",
                 a_flap_in_which_no_bad_version_was_read_fails,
+            ),
+            (
+                "unobservable_reads_are_inconclusive_unless_the_period_is_known",
+                unobservable_reads_are_inconclusive_unless_the_period_is_known,
             ),
         ],
         missing: None,
@@ -121,4 +126,42 @@ fn a_flap_in_which_no_bad_version_was_read_fails() {
         "{out}"
     );
     std::fs::remove_file(profile).unwrap();
+}
+
+/// Reads every 5 s whatever the config's 300 ms hint says (`masq-wrong-agent rewrite`,
+/// rules in a changing order, hence the waiver). Without `resync_period` the case whose
+/// bad input (a directory) cannot be seen being read is inconclusive, never passed (a
+/// wait of three hinted periods used to pass it unread); with `resync_period: 5s` it is
+/// judged, and passes.
+fn unobservable_reads_are_inconclusive_unless_the_period_is_known() {
+    let case = ["--exact", "config-directory-after-good::legacy"];
+    let argv: Vec<String> = [
+        env!("CARGO_BIN_EXE_masq-wrong-agent"),
+        "rewrite",
+        "5000",
+        CONFIG,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([agent().display().to_string()])
+    .collect();
+    let waiver =
+        "listing_waivers:\n  - {aspect: rule-order, reason: \"writes its rules in hash-map order\"}\n";
+    let unknown = profile_with("period-unknown", &argv, waiver);
+    let (ok, out) = run_suite(&unknown, &case);
+    assert!(!ok, "a case resting on unseen reads passed:\n{out}");
+    assert!(
+        out.contains("step 6 (wait): inconclusive: this wait rests on reads the runner cannot see"),
+        "{out}"
+    );
+
+    let known = profile_with(
+        "period-known",
+        &argv,
+        &format!("resync_period: 5s\n{waiver}"),
+    );
+    let (ok, out) = run_suite(&known, &case);
+    assert!(ok, "a known period did not make the case judgeable:\n{out}");
+    std::fs::remove_file(unknown).unwrap();
+    std::fs::remove_file(known).unwrap();
 }
