@@ -1,6 +1,6 @@
 //! Waiting: the `wait` steps, each bounded and each saying what it waited for.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::error::StepError;
 use super::observed;
@@ -81,9 +81,9 @@ impl CaseExecution<'_> {
     }
 
     /// Before an unobservable config replaces an observable one (no `resync_period` in
-    /// the profile): until the implementation has read the current version twice (a
-    /// whole period seen) or left it unread longer than the hint allows, so that
-    /// [`Self::unobservable_period`] has the evidence it needs.
+    /// the profile): until the implementation has read the current version again (a
+    /// whole period seen) or left it unread, since its last read, longer than the hint
+    /// allows, so that [`Self::unobservable_period`] has the evidence it needs.
     pub(super) fn observe_period_before(&mut self, next: &crate::fixture::ConfigSource) {
         let unobservable = !crate::fixture::observable(next.form) && next.files.is_empty();
         if !unobservable
@@ -95,16 +95,22 @@ impl CaseExecution<'_> {
         let hint = self.period();
         let limit = observed::tolerance(hint) + poll::EVERY;
         let generation = self.node.volume.generation();
-        let Some((published, _)) = self.node.volume.history(generation) else {
-            return;
-        };
-        while published.elapsed() < limit {
-            let seen = self
-                .node
-                .volume
-                .history(generation)
-                .map_or(0, |h| h.1.len());
-            if seen >= 2 {
+        // Bounded: ends `limit` after the last read (which only moves to reads that
+        // happened), and in any case by this deadline.
+        let deadline = Instant::now() + limit.saturating_mul(2).min(MAX_WAIT);
+        let last_before = self
+            .node
+            .volume
+            .history(generation)
+            .and_then(|(_, reads)| reads.iter().max().copied());
+        while Instant::now() < deadline {
+            let Some((published, reads)) = self.node.volume.history(generation) else {
+                return;
+            };
+            let last = reads.iter().max().copied();
+            // A read again after an earlier one: it keeps to the hint, or not, as judged.
+            let read_again = last_before.is_some() && last > last_before;
+            if read_again || last.unwrap_or(published).elapsed() >= limit {
                 return;
             }
             std::thread::sleep(poll::EVERY);
@@ -200,10 +206,10 @@ impl CaseExecution<'_> {
 
     /// Sleeps `d`, checking at every poll that the implementation is still alive.
     pub(super) fn alive_for(&mut self, d: Duration) -> Result<(), StepError> {
-        let until = std::time::Instant::now() + d.min(MAX_WAIT);
+        let until = Instant::now() + d.min(MAX_WAIT);
         loop {
             self.implementation.check_alive()?;
-            let now = std::time::Instant::now();
+            let now = Instant::now();
             if now >= until {
                 return Ok(());
             }
@@ -238,9 +244,9 @@ impl CaseExecution<'_> {
             return Ok(());
         }
         let last = self.node.volume.last_read_of_current();
-        let from = last.unwrap_or_else(std::time::Instant::now);
+        let from = last.unwrap_or_else(Instant::now);
         let until = from + self.spec.profile.act_within();
-        let left = until.saturating_duration_since(std::time::Instant::now());
+        let left = until.saturating_duration_since(Instant::now());
         self.alive_for(left).map_err(|e| match e {
             StepError::Exited(status) => StepError::ExitedAfterBadConfig {
                 status,
@@ -299,7 +305,30 @@ impl CaseExecution<'_> {
                 Ok::<_, StepError>((node.current_rules()? != baseline).then_some(()))
             },
         )?;
-        waited.map_err(|t| StepError::timed_out(t, format!("it stayed:\n{baseline}")))
+        waited.map_err(|t| StepError::timed_out(t, format!("it stayed:\n{baseline}")))?;
+        self.note_act_delay();
+        Ok(())
+    }
+
+    /// The delay from the implementation's first read of the current config to the
+    /// change of its rules, measured: when it exceeds `act_within`, waits after a read
+    /// give it too little, and the run says so.
+    fn note_act_delay(&mut self) {
+        let generation = self.node.volume.generation();
+        let Some((_, reads)) = self.node.volume.history(generation) else {
+            return;
+        };
+        let Some(first) = reads.iter().min() else {
+            return;
+        };
+        let delay = first.elapsed();
+        let act_within = self.spec.profile.act_within();
+        if delay > act_within + poll::EVERY {
+            eprintln!(
+                "note: {}: the rules changed {delay:.1?} after the first read of the config published at step {}, later than act_within ({act_within:.1?}): waits after a read give it only act_within (raise act_within in the profile)",
+                self.spec.name, self.waits.published_at
+            );
+        }
     }
 
     /// The probe step that follows this wait, and the outcome table the reviewed snapshot

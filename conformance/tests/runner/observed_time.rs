@@ -73,6 +73,18 @@ fn a_slow_act_is_waited_for_as_long_as_act_within_says() {
         ),
         "not failed on the probe after the read:\n{out}"
     );
+    // The delay from read to action is measured, and the run says when it exceeds
+    // act_within (a `rules-changed` wait lets it pass).
+    let (_, out) = run_suite(
+        &hasty,
+        &["--exact", "cidr-limit-exceeded-then-raised::legacy"],
+    );
+    assert!(
+        out.contains(
+            "after the first read of the config published at step 9, later than act_within (1.0s)"
+        ),
+        "{out}"
+    );
     std::fs::remove_file(patient).unwrap();
     std::fs::remove_file(hasty).unwrap();
 }

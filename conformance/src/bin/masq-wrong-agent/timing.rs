@@ -150,12 +150,13 @@ const JUMP: [&str; 11] = [
 
 /// `rewrite MILLIS CONFIG AGENT ARGS...`: every MILLIS milliseconds (its own period,
 /// whatever the config says) reads CONFIG, takes the agent's `--dry-run` payload for it
-/// and restores the whole chain (zeroing its counters), its RETURN rules reversed at
-/// every other sync, starting reversed: right outcomes, rules in a changing order, as an
+/// (the last good one when it is bad) and restores the whole chain (zeroing its
+/// counters), its RETURN rules reversed at every other sync, starting reversed: right outcomes, rules in a changing order, as an
 /// implementation that writes its rules from a hash map in one restore does (IPv4 only).
 pub fn rewrite(millis: u64, config: &str, agent: &str, args: &[String]) -> ! {
     let period = Duration::from_millis(millis);
     let mut syncs = 0u64;
+    let mut last_good: Option<String> = None;
     loop {
         if let Some(text) = read_config(config) {
             std::fs::create_dir_all(Path::new(COPY).parent().expect("a parent"))
@@ -167,10 +168,14 @@ pub fn rewrite(millis: u64, config: &str, agent: &str, args: &[String]) -> ! {
                 .output()
                 .expect("running the agent");
             if dry.status.success() {
-                syncs += 1;
-                let payload = String::from_utf8_lossy(&dry.stdout);
-                apply_reordered(&payload, syncs % 2 == 1);
+                last_good = Some(String::from_utf8_lossy(&dry.stdout).into_owned());
             }
+        }
+        // A bad or unreadable config: the last good rules, written again (in the other
+        // order), as a keep-last-good implementation resyncing them would.
+        if let Some(payload) = &last_good {
+            syncs += 1;
+            apply_reordered(payload, syncs % 2 == 1);
         }
         std::thread::sleep(period);
     }
