@@ -12,6 +12,8 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 
@@ -41,21 +43,51 @@ pub struct ConfigMapVolume {
     /// from the link, which the implementation could have re-pointed (the volume is
     /// read-only to it, but the runner does not rely on that).
     current: Option<String>,
-    reads: ReadCounter,
+    /// Drained every [`STAMP_EVERY`] by a thread of its own, so that each read is timed
+    /// within that of when it happened, whatever the case is doing.
+    reads: Arc<Mutex<ReadCounter>>,
+    /// Stops the draining thread (set on drop).
+    stop: Arc<AtomicBool>,
+    stamper: Option<std::thread::JoinHandle<()>>,
+    /// version -> when it was published.
+    published: HashMap<u32, std::time::Instant>,
 }
 
 impl ConfigMapVolume {
     /// Creates an empty volume in `dir` for the file name `key`.
     pub fn create(dir: &Path, key: &str) -> io::Result<Self> {
         fs::create_dir_all(dir)?;
+        let reads = Arc::new(Mutex::new(ReadCounter::new()?));
+        let stop = Arc::new(AtomicBool::new(false));
+        let stamper = {
+            let (reads, stop) = (Arc::clone(&reads), Arc::clone(&stop));
+            std::thread::Builder::new()
+                .name("config-reads".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        reads.lock().unwrap_or_else(|p| p.into_inner()).drain();
+                        std::thread::sleep(STAMP_EVERY);
+                    }
+                })?
+        };
         Ok(Self {
             dir: dir.to_path_buf(),
             key: key.to_string(),
             keys: BTreeSet::new(),
             generation: 0,
             current: None,
-            reads: ReadCounter::new()?,
+            reads,
+            stop,
+            stamper: Some(stamper),
+            published: HashMap::new(),
         })
+    }
+
+    /// The read counter, drained up to now.
+    fn counter(&self) -> MutexGuard<'_, ReadCounter> {
+        let mut counter = self.reads.lock().unwrap_or_else(|p| p.into_inner());
+        counter.drain();
+        counter
     }
 
     /// The volume directory (what is mounted at the config file's parent).
@@ -95,11 +127,13 @@ impl ConfigMapVolume {
                 }
             }
         }
-        self.reads.watch(&data_dir, self.generation)?;
+        self.counter().watch(&data_dir, self.generation)?;
         let tmp = self.dir.join("..data_tmp");
         let _ = fs::remove_file(&tmp);
         symlink(&data_dir_name, &tmp)?;
         fs::rename(&tmp, self.dir.join("..data"))?;
+        self.published
+            .insert(self.generation, std::time::Instant::now());
 
         self.keys.extend(files.keys().cloned());
         for key in &self.keys {
@@ -121,10 +155,57 @@ impl ConfigMapVolume {
     /// How many complete reads (an open, then a close) of each file of the current
     /// version the implementation has made so far.
     pub fn reads_of_current(&mut self) -> BTreeMap<String, u32> {
-        self.reads.drain();
-        self.reads.counts(self.generation)
+        self.counter().counts(self.generation)
+    }
+
+    /// When `version` was published, and when the runner saw each completed read of it
+    /// (at or after the read: events are timed when drained).
+    pub fn history(
+        &mut self,
+        version: u32,
+    ) -> Option<(std::time::Instant, Vec<std::time::Instant>)> {
+        let published = *self.published.get(&version)?;
+        let reads = self
+            .counter()
+            .read_times
+            .get(&version)
+            .cloned()
+            .unwrap_or_default();
+        Some((published, reads))
+    }
+
+    /// When the implementation last read (opened or closed) a file of the current
+    /// version, as far as the runner can tell: never earlier than the read itself.
+    pub fn last_read_of_current(&mut self) -> Option<std::time::Instant> {
+        self.counter().last_read.get(&self.generation).copied()
+    }
+
+    /// How many times the implementation opened any file of the given versions. An open
+    /// counts, not a completed read: a version the runner replaced at once (a flap) may
+    /// be deleted, and its watch gone, before the implementation closes the file.
+    pub fn opens_of(&mut self, versions: &BTreeSet<u32>) -> u32 {
+        let counter = self.counter();
+        versions
+            .iter()
+            .map(|v| counter.opens.get(v).copied().unwrap_or(0))
+            .sum()
     }
 }
+
+impl Drop for ConfigMapVolume {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(stamper) = self.stamper.take() {
+            let _ = stamper.join(); // ends within STAMP_EVERY
+        }
+    }
+}
+
+/// How often the volume's thread drains the read events: the precision of read times.
+const STAMP_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// How many read times a version keeps (the latest): enough for a period.
+const MAX_READ_TIMES: usize = 64;
 
 /// Counts the implementation's reads of each published version with inotify.
 ///
@@ -141,6 +222,14 @@ struct ReadCounter {
     versions: HashMap<WatchDescriptor, u32>,
     /// (version, file) -> completed reads.
     counts: HashMap<(u32, String), u32>,
+    /// version -> opens of any of its files.
+    opens: HashMap<u32, u32>,
+    /// version -> when the runner saw each completed read of it (the latest
+    /// [`MAX_READ_TIMES`]): the implementation's period, observed.
+    read_times: HashMap<u32, Vec<std::time::Instant>>,
+    /// version -> when the runner last saw a read of it (at or after the read itself:
+    /// events are timed when drained, so a wait measured from it errs long).
+    last_read: HashMap<u32, std::time::Instant>,
 }
 
 impl ReadCounter {
@@ -149,6 +238,9 @@ impl ReadCounter {
             inotify: Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?,
             versions: HashMap::new(),
             counts: HashMap::new(),
+            opens: HashMap::new(),
+            last_read: HashMap::new(),
+            read_times: HashMap::new(),
         })
     }
 
@@ -169,14 +261,23 @@ impl ReadCounter {
                 break;
             }
             for event in events {
-                if !event.mask.contains(AddWatchFlags::IN_CLOSE_NOWRITE) {
-                    continue;
-                }
                 let (Some(version), Some(name)) = (self.versions.get(&event.wd), event.name) else {
                     continue;
                 };
+                if event.mask.contains(AddWatchFlags::IN_OPEN) {
+                    *self.opens.entry(*version).or_default() += 1;
+                }
+                self.last_read.insert(*version, std::time::Instant::now());
+                if !event.mask.contains(AddWatchFlags::IN_CLOSE_NOWRITE) {
+                    continue;
+                }
                 let name = name.to_string_lossy().into_owned();
                 *self.counts.entry((*version, name)).or_default() += 1;
+                let times = self.read_times.entry(*version).or_default();
+                if times.len() == MAX_READ_TIMES {
+                    times.remove(0);
+                }
+                times.push(std::time::Instant::now());
             }
         }
     }
@@ -258,6 +359,13 @@ mod tests {
         assert!(fs::symlink_metadata(dir.join("b")).is_err());
         fs::read(dir.join("a")).unwrap();
         assert_eq!(vol.reads_of_current().get("a"), Some(&1));
+        // Opens are counted per version, whatever the file.
+        assert_eq!(vol.opens_of(&BTreeSet::from([1])), 3);
+        assert_eq!(vol.opens_of(&BTreeSet::from([1, 2])), 4);
+        assert_eq!(vol.opens_of(&BTreeSet::from([7])), 0);
+        let before = std::time::Instant::now();
+        fs::read(dir.join("a")).unwrap();
+        assert!(vol.last_read_of_current().is_some_and(|t| t >= before));
         fs::remove_dir_all(&dir).unwrap();
     }
 }

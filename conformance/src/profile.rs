@@ -145,7 +145,9 @@ pub struct Profile {
     pub resync_period: Option<GoDuration>,
     /// How long after reading a config the implementation needs, at most, to have acted
     /// on it (written its rules): `wait: {reads: N}` gives it this long after the N-th
-    /// read unless it reads again sooner. Default 1s.
+    /// read (whether or not it reads again meanwhile), a case ending on a bad config
+    /// ends this long after its last read of it, and `reload-latency` allows a
+    /// resyncInterval plus this. Default 1s.
     #[serde(default)]
     pub act_within: Option<GoDuration>,
     /// Capabilities granted beyond NET_ADMIN and NET_RAW (what the reference's

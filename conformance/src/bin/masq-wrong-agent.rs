@@ -49,8 +49,14 @@
 //!   the top of POSTROUTING (the `rfc1918-10` destination is then masqueraded), and it
 //!   then runs the agent; repeats of a case disagree in that destination's cells
 //!   (conformance/tests/runner/unstable_cases.rs).
+//! - `masq-wrong-agent slow-act|exit-after-bad|debounce|rewrite MILLIS CONFIG AGENT ARGS...`:
+//!   faults of time (acting late, exiting some time after a bad config, never reading a
+//!   config that keeps changing); see `timing`.
 //!
 //! It only ever runs as the implementation under test, inside the runner's sandbox.
+
+#[path = "masq-wrong-agent/timing.rs"]
+mod timing;
 
 use std::process::{Command, ExitCode};
 use std::time::Duration;
@@ -356,7 +362,7 @@ fn hostile(mode: &str, agent: &str, args: &[String]) -> ExitCode {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS... | drop-last-cidr CONFIG AGENT ARGS... | without-flag NAME AGENT ARGS... | src-local AGENT ARGS... | coin-flip AGENT ARGS... | nft no-verdict|saddr-local|append|apply-on-change CONFIG AGENT ARGS... | gap MILLIS AGENT ARGS... | hostile-fork-bomb|hostile-memory-hog|hostile-output-flood AGENT ARGS...";
+    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS... | drop-last-cidr CONFIG AGENT ARGS... | without-flag NAME AGENT ARGS... | src-local AGENT ARGS... | coin-flip AGENT ARGS... | nft no-verdict|saddr-local|append|apply-on-change CONFIG AGENT ARGS... | gap MILLIS AGENT ARGS... | slow-act|exit-after-bad|debounce|rewrite MILLIS CONFIG AGENT ARGS... | hostile-fork-bomb|hostile-memory-hog|hostile-output-flood AGENT ARGS...";
     match args.first().map(String::as_str) {
         Some("masquerade-everything") => masquerade_everything(),
         Some("once") if args.len() >= 2 => {
@@ -447,6 +453,18 @@ fn main() -> ExitCode {
                 .status()
                 .expect("running the agent");
             ExitCode::from(status.code().unwrap_or(1) as u8)
+        }
+        Some(mode @ ("slow-act" | "exit-after-bad" | "debounce" | "rewrite"))
+            if args.len() >= 4 =>
+        {
+            let millis: u64 = args[1].parse().expect("MILLIS is a number");
+            let (config, agent, rest) = (&args[2], &args[3], &args[4..]);
+            match mode {
+                "slow-act" => timing::slow_act(millis, config, agent, rest),
+                "exit-after-bad" => timing::exit_after_bad(millis, config, agent, rest),
+                "rewrite" => timing::rewrite(millis, config, agent, rest),
+                _ => timing::debounce(millis, config, agent, rest),
+            }
         }
         Some("exit-after") if args.len() >= 3 => {
             let millis: u64 = args[1].parse().expect("MILLIS is a number");

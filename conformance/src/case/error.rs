@@ -145,6 +145,44 @@ pub enum StepError {
         destination: String,
         seen: String,
     },
+    /// A flap ended without the implementation reading any of its bad versions: it
+    /// proved nothing about keeping the last good config.
+    #[error("the implementation read none of the {versions} bad versions the flap published within {within:.1?}: the flap proves nothing about keeping the last good config")]
+    BadVersionNeverRead {
+        versions: usize,
+        within: std::time::Duration,
+    },
+    /// `reload-latency`: half the publications took longer than the fixture promises.
+    #[error("new flows to {destination} took {p50:.1?} (median) to show a published config, more than the {promised:.1?} the fixture allows (its resyncInterval and act_within)")]
+    ReloadTooSlow {
+        p50: std::time::Duration,
+        promised: std::time::Duration,
+        destination: String,
+    },
+    /// It exited while the case gave it `act_within` after its last read of a bad
+    /// config: a conforming implementation keeps its last good config, and runs.
+    #[error("the implementation exited ({status}){} of the bad config in force", after_suffix(.after))]
+    ExitedAfterBadConfig {
+        status: ExitStatus,
+        after: Option<std::time::Duration>,
+    },
+    /// Every listing of the chain counted fewer flows than the probe before it sent
+    /// through the chain: the implementation rewrote it between probe and listing.
+    #[error("counters reset by a resync: in each of {attempts} attempts the {family} chain counted fewer flows than the probe had just sent through it (the last time {counted} of {sent}): the implementation rewrote its chain between the probe and the listing every time")]
+    CountersReset {
+        family: &'static str,
+        counted: u64,
+        sent: u64,
+        attempts: usize,
+    },
+    /// An `unobservable-resyncs` wait whose period is not known: the config before was
+    /// left unread longer than its hint allows, and no whole period was seen.
+    #[error("inconclusive: this wait rests on reads the runner cannot see, and the config before the one published at step {published_at} went unread for {unread:.1?}, longer than its resyncInterval ({hint:.1?}) allows, with no whole period seen: set resync_period in the profile")]
+    PeriodUnobserved {
+        unread: std::time::Duration,
+        hint: std::time::Duration,
+        published_at: usize,
+    },
     #[error("the implementation exited ({0})")]
     Exited(ExitStatus),
     #[error("the implementation has not been started")]
@@ -167,6 +205,13 @@ pub enum StepError {
     },
     #[error("{command} failed: {stderr}")]
     Tool { command: String, stderr: String },
+}
+
+fn after_suffix(after: &Option<std::time::Duration>) -> String {
+    match after {
+        Some(d) => format!(" within {d:.1?} of its last read"),
+        None => " with no read the runner saw".to_string(),
+    }
 }
 
 fn detail_suffix(detail: &str) -> String {

@@ -2,9 +2,10 @@
 //! back — broken tools, a held lock, a flapping config, damaged rules, stale rules.
 
 use crate::document::Section;
+use std::collections::BTreeSet;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::error::StepError;
 use super::CaseExecution;
@@ -18,11 +19,20 @@ const RESTORE_TOOLS: [&str; 2] = [Family::V4.iptables_restore(), Family::V6.ipta
 /// How often `tamper: delete-chain` tries when the implementation races it.
 const TAMPER_ATTEMPTS: usize = 5;
 
+/// How long a `fault: lock-held` lasts at least: longer than the longest `-w` an
+/// implementation may give iptables (the reference's is 5 s), so that a round blocked on
+/// the lock gives up while it is held, and the implementation must survive that.
+pub const LOCK_HELD_AT_LEAST: Duration = Duration::from_secs(7);
+
+/// How long a flap may go on past its `for`, at most, waiting for the implementation to
+/// read a bad version, beyond a few of its periods.
+const FLAP_EXTENSION: Duration = Duration::from_secs(10);
+
 /// Fault state that outlives its step.
 #[derive(Default)]
 pub struct Faults {
-    /// Held while a `fault: lock-held` lasts.
-    lock_holder: Option<nix::fcntl::Flock<std::fs::File>>,
+    /// Held while a `fault: lock-held` lasts, and since when.
+    lock_holder: Option<(nix::fcntl::Flock<std::fs::File>, Instant)>,
 }
 
 impl CaseExecution<'_> {
@@ -71,9 +81,19 @@ impl CaseExecution<'_> {
                     .map_err(|e| StepError::io("opening the xtables lock", e))?;
                 let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
                     .map_err(|(_, e)| StepError::io("taking the xtables lock", e.into()))?;
-                self.faults.lock_holder = Some(held);
+                self.faults.lock_holder = Some((held, Instant::now()));
             }
             Fault::Cleared => {
+                if let Some((_, since)) = &self.faults.lock_holder {
+                    // Held past iptables' own wait: a round that gave up must not have
+                    // taken the implementation with it.
+                    let until = *since + LOCK_HELD_AT_LEAST;
+                    while Instant::now() < until {
+                        self.implementation.check_alive()?;
+                        std::thread::sleep(crate::poll::EVERY.min(until - Instant::now()));
+                    }
+                    self.implementation.check_alive()?;
+                }
                 self.faults.lock_holder = None;
                 if nftables {
                     let real = crate::nftables::binary()
@@ -96,20 +116,34 @@ impl CaseExecution<'_> {
 
     /// Alternates bad and good configs; records whether the nat table ever moved (for
     /// listing kind none, which has no table to read: whether the outcomes of new UDP
-    /// flows to the standard destinations ever moved).
+    /// flows to the standard destinations ever moved). Samples are compared with the
+    /// profile's listing waivers applied, as the snapshots are. The flap proves something
+    /// only if the implementation read a bad version: it goes on past its `for` until it
+    /// has (a few of its periods at most), and fails if it never did.
     fn flap(&mut self, flap: &Flap) -> Result<(), StepError> {
         let (every, total) = (flap.every.get(), flap.duration.get());
         let rules_before = self.node.current_rules()?;
         let before = self.flap_sample()?;
-        let deadline = Instant::now() + total;
+        let started = Instant::now();
+        let deadline = started + total;
+        let extended = deadline
+            + (self.period().saturating_mul(3) + FLAP_EXTENSION).min(crate::poll::MAX_WAIT);
         let (mut swaps, mut changed) = (0u32, 0u32);
-        while Instant::now() < deadline {
-            let source = if swaps % 2 == 0 {
-                &flap.bad
-            } else {
-                &flap.good
-            };
+        let mut bad_versions = BTreeSet::new();
+        loop {
+            // Past `for`, the flap ends after a good version once a bad one was read.
+            let now = Instant::now();
+            let done =
+                now >= deadline && swaps % 2 == 0 && self.node.volume.opens_of(&bad_versions) > 0;
+            if done || now >= extended {
+                break;
+            }
+            let bad = swaps % 2 == 0;
+            let source = if bad { &flap.bad } else { &flap.good };
             self.node.publish_source(source)?;
+            if bad {
+                bad_versions.insert(self.node.volume.generation());
+            }
             swaps += 1;
             std::thread::sleep(every);
             if self.flap_sample()? != before {
@@ -117,6 +151,13 @@ impl CaseExecution<'_> {
             }
         }
         self.node.publish_source(&flap.good)?;
+        let bad_reads = self.node.volume.opens_of(&bad_versions);
+        if bad_reads == 0 {
+            return Err(StepError::BadVersionNeverRead {
+                versions: bad_versions.len(),
+                within: started.elapsed(),
+            });
+        }
         // Swap counts vary with machine speed; whether the table moved does not.
         self.out.document.push(Section::note(
             "flap",
@@ -136,7 +177,18 @@ impl CaseExecution<'_> {
                 let table = self.probe(&targets, &[crate::vocabulary::Proto::Udp])?;
                 Ok(crate::document::render_table(&table))
             }
-            _ => self.node.current_rules(),
+            ListingKind::Iptables => {
+                let waived: Vec<_> = self
+                    .spec
+                    .profile
+                    .listing_waivers
+                    .iter()
+                    .map(|w| w.aspect)
+                    .collect();
+                let rules = self.node.current_rules()?;
+                Ok(crate::document::waivers::rewrite_rules(&rules, &waived))
+            }
+            ListingKind::Nftables => self.node.current_rules(),
         }
     }
 

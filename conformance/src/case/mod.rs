@@ -12,17 +12,18 @@ use std::time::{Duration, Instant};
 use crate::document::{Document, Section};
 use crate::fixture::{Fixture, SnapshotPart, Step};
 use crate::implementation::Profile;
-use crate::iptables::IptablesError;
 use crate::probe::Receivers;
 use crate::profile::ListingKind;
-use crate::snapshot::{normalize_listing, normalize_save};
+use crate::snapshot::normalize_save;
 use crate::topology::Sandbox;
 use crate::vocabulary::{IptablesBackend, OutcomeTable};
 
+pub mod counters;
 pub mod error;
 pub mod faults;
 pub mod lifecycle;
 pub mod node;
+pub mod observed;
 pub mod reload;
 pub mod switch;
 pub mod traffic;
@@ -210,7 +211,13 @@ impl<'a> CaseExecution<'a> {
                 .check_not_exited_unexpectedly()
                 .map_err(failed)?;
         }
-        Ok(())
+        // Counted against the step that published the bad config.
+        let at = self.waits.published_at;
+        self.end_on_bad_config().map_err(|error| CaseError::Step {
+            number: at,
+            name: steps.get(at.wrapping_sub(1)).map_or("config", Step::name),
+            error,
+        })
     }
 
     fn step(&mut self, step: &Step) -> Result<(), StepError> {
@@ -219,6 +226,8 @@ impl<'a> CaseExecution<'a> {
                 if let Some(d) = source.resync_interval {
                     self.waits.resync = Some(d);
                 }
+                self.observe_period_before(source);
+                self.waits.previous_observable = self.published_observably();
                 self.waits.baseline = Some(self.node.current_rules().unwrap_or_default());
                 self.node.publish_source(source)?;
                 self.waits.published_at = self.step_no;
@@ -326,16 +335,7 @@ impl<'a> CaseExecution<'a> {
                 }
             }
             SnapshotPart::Listing => {
-                for &family in self.node.families {
-                    let text = match self.node.tables().list_chain(family, &chain) {
-                        Ok(t) => normalize_listing(&t),
-                        // A missing chain is an observation, not a runner error.
-                        Err(IptablesError::Failed { stderr, .. }) => {
-                            format!("error: {}\n", stderr.lines().next().unwrap_or(""))
-                        }
-                        Err(e) => return Err(e.into()),
-                    };
-                    let section = Section::listing(n, family, &chain, &text);
+                for section in self.listings(&chain)? {
                     self.out.document.push(section);
                 }
             }

@@ -60,7 +60,14 @@ impl CaseExecution<'_> {
             .find(|t| t.name == r.destination)
             .map(|t| t.address)
             .ok_or_else(|| StepError::Misuse(format!("unknown destination {:?}", r.destination)))?;
-        let bound = (self.period() + SLACK).min(MAX_WAIT);
+        // The fixture's promise: one resyncInterval of the configs it publishes (then
+        // `act_within` to act), whatever period the profile declares.
+        let promised =
+            r.to.resync_interval
+                .max(self.waits.resync)
+                .unwrap_or(self.period())
+                + self.spec.profile.act_within();
+        let bound = (promised + SLACK).min(MAX_WAIT);
         let before = self.flow_outcome(address)?;
         let mut after: Option<Outcome> = None;
         let mut latencies = Vec::new();
@@ -94,6 +101,15 @@ impl CaseExecution<'_> {
                     });
                 }
                 std::thread::sleep(BETWEEN_FLOWS);
+            }
+        }
+        if let Some((p50, _)) = percentiles(&latencies) {
+            if p50 > promised {
+                return Err(StepError::ReloadTooSlow {
+                    p50,
+                    promised,
+                    destination: r.destination.clone(),
+                });
             }
         }
         self.out.reload_latencies.extend(latencies);

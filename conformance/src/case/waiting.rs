@@ -1,8 +1,9 @@
 //! Waiting: the `wait` steps, each bounded and each saying what it waited for.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::error::StepError;
+use super::observed;
 use super::CaseExecution;
 use crate::document::render_table;
 use crate::fixture::{ProbeSelection, SnapshotPart, Step, Wait};
@@ -31,6 +32,8 @@ pub struct WaitState {
     /// The version published and the reads of it already made at the last mark (a
     /// config, tamper, fault or preload step): `wait: {reads: N}` counts from there.
     pub mark: (u32, u32),
+    /// Whether the config before the current one could be seen being read.
+    pub previous_observable: bool,
 }
 
 /// The resync period assumed when neither the profile nor the config gives one: the
@@ -59,8 +62,8 @@ impl CaseExecution<'_> {
             Wait::RulesChanged => self.wait_rules_changed(),
             Wait::Reads(n) => self.wait_reads(*n),
             Wait::UnobservableResyncs(n) => {
-                std::thread::sleep(self.period().saturating_mul(*n).min(MAX_WAIT));
-                self.implementation.check_alive()
+                let period = self.unobservable_period()?;
+                self.alive_for(period.saturating_mul(*n).min(MAX_WAIT))
             }
         }
     }
@@ -77,6 +80,77 @@ impl CaseExecution<'_> {
             .unwrap_or(DEFAULT_PERIOD)
     }
 
+    /// Before an unobservable config replaces an observable one (no `resync_period` in
+    /// the profile): until the implementation has read the current version again (a
+    /// whole period seen) or left it unread, since its last read, longer than the hint
+    /// allows, so that [`Self::unobservable_period`] has the evidence it needs.
+    pub(super) fn observe_period_before(&mut self, next: &crate::fixture::ConfigSource) {
+        let unobservable = !crate::fixture::observable(next.form) && next.files.is_empty();
+        if !unobservable
+            || self.spec.profile.resync_period.is_some()
+            || !self.published_observably()
+        {
+            return;
+        }
+        let hint = self.period();
+        let limit = observed::tolerance(hint) + poll::EVERY;
+        let generation = self.node.volume.generation();
+        // Bounded: ends `limit` after the last read (which only moves to reads that
+        // happened), and in any case by this deadline.
+        let deadline = Instant::now() + limit.saturating_mul(2).min(MAX_WAIT);
+        let last_before = self
+            .node
+            .volume
+            .history(generation)
+            .and_then(|(_, reads)| reads.iter().max().copied());
+        while Instant::now() < deadline {
+            let Some((published, reads)) = self.node.volume.history(generation) else {
+                return;
+            };
+            let last = reads.iter().max().copied();
+            // A read again after an earlier one: it keeps to the hint, or not, as judged.
+            let read_again = last_before.is_some() && last > last_before;
+            if read_again || last.unwrap_or(published).elapsed() >= limit {
+                return;
+            }
+            std::thread::sleep(poll::EVERY);
+        }
+    }
+
+    /// The period an `unobservable-resyncs` wait counts: the profile's `resync_period`
+    /// when it has one; else the config's hint, unless the reads of the version before
+    /// showed a longer period (then that one, and the run says so), or a version left
+    /// unread longer than the hint allows and no whole period seen: then the verdict
+    /// would rest on reads nobody can see, and the case cannot be judged.
+    fn unobservable_period(&mut self) -> Result<Duration, StepError> {
+        let hint = self.period();
+        if self.spec.profile.resync_period.is_some() || !self.waits.previous_observable {
+            return Ok(hint);
+        }
+        let generation = self.node.volume.generation();
+        let (Some((published, reads)), Some((replaced, _))) = (
+            self.node.volume.history(generation.saturating_sub(1)),
+            self.node.volume.history(generation),
+        ) else {
+            return Ok(hint);
+        };
+        match observed::judge(hint, published, &reads, replaced) {
+            observed::Period::AsHinted => Ok(hint),
+            observed::Period::Observed(period) => {
+                eprintln!(
+                    "note: {}: reads showed a period of {period:.1?}, longer than the config's {hint:.1?}: step {} waits with the observed one (set resync_period in the profile to say so)",
+                    self.spec.name, self.step_no
+                );
+                Ok(period)
+            }
+            observed::Period::Unknown { unread } => Err(StepError::PeriodUnobserved {
+                unread,
+                hint,
+                published_at: self.waits.published_at,
+            }),
+        }
+    }
+
     /// Reads of the current config by the implementation (the fewest over the files it
     /// reads).
     pub(super) fn reads(&mut self) -> u32 {
@@ -85,7 +159,7 @@ impl CaseExecution<'_> {
 
     /// Whether the runner can see the current config being read (a file, not an absent
     /// file, a directory or a symlink loop).
-    fn published_observably(&self) -> bool {
+    pub(super) fn published_observably(&self) -> bool {
         let Some(source) = &self.waits.current else {
             return false;
         };
@@ -110,8 +184,9 @@ impl CaseExecution<'_> {
     }
 
     /// Until the implementation has read the current config `n` times since the mark,
-    /// then until it has had the chance to act on the last of those reads: its next read
-    /// (a new round began, so that one ended) or `act_within`, whichever comes first.
+    /// then `act_within` more: the time it declares it needs to act on a read. Never cut
+    /// short by its next read: an implementation that acts seconds after a read reads
+    /// again before it acted when its period is short.
     fn wait_reads(&mut self, n: u32) -> Result<(), StepError> {
         let limit = (self.period().saturating_mul(n) + self.period().max(SLACK)).min(MAX_WAIT);
         let waited = poll::until(String::new, limit, poll::EVERY, || {
@@ -126,14 +201,59 @@ impl CaseExecution<'_> {
                 wanted: n,
             });
         }
-        let act_within = self.spec.profile.act_within();
-        let acted = poll::until(String::new, act_within, poll::EVERY, || {
+        self.alive_for(self.spec.profile.act_within())
+    }
+
+    /// Sleeps `d`, checking at every poll that the implementation is still alive.
+    pub(super) fn alive_for(&mut self, d: Duration) -> Result<(), StepError> {
+        let until = Instant::now() + d.min(MAX_WAIT);
+        loop {
             self.implementation.check_alive()?;
-            Ok::<_, StepError>((self.reads_since_mark() > n).then_some(()))
-        })?;
-        // Running out of `act_within` is the normal end of this phase, not a failure.
-        let _ = acted;
-        Ok(())
+            let now = Instant::now();
+            if now >= until {
+                return Ok(());
+            }
+            std::thread::sleep(poll::EVERY.min(until - now));
+        }
+    }
+
+    /// Whether the config in force is one the model calls bad (a conforming
+    /// implementation keeps its last good rules, and keeps running).
+    fn current_config_is_bad(&self) -> bool {
+        let (Some(source), Ok(flags)) = (&self.waits.current, &self.spec.fixture.typed_flags)
+        else {
+            return false;
+        };
+        if !source.files.is_empty() {
+            return false; // merged files: the model judges no single file's badness
+        }
+        let published = crate::model::Published::from(&source.content);
+        matches!(
+            crate::model::read(&published, flags),
+            crate::model::Reading::Bad(_)
+        )
+    }
+
+    /// A case that ends on a bad config ends only `act_within` after the
+    /// implementation's last read of it (or after now, if the runner saw none), and
+    /// checks then that the implementation is alive: one that dies seconds after reading
+    /// a bad config must not pass because the case was over first.
+    pub(super) fn end_on_bad_config(&mut self) -> Result<(), StepError> {
+        let running = self.implementation.running.is_some() && !self.implementation.terminated;
+        if !running || !self.current_config_is_bad() {
+            return Ok(());
+        }
+        let last = self.node.volume.last_read_of_current();
+        let from = last.unwrap_or_else(Instant::now);
+        let until = from + self.spec.profile.act_within();
+        let left = until.saturating_duration_since(Instant::now());
+        self.alive_for(left).map_err(|e| match e {
+            StepError::Exited(status) => StepError::ExitedAfterBadConfig {
+                status,
+                after: last.map(|t| t.elapsed()),
+            },
+            other => other,
+        })
     }
 
     fn wait_rules(&mut self) -> Result<(), StepError> {
@@ -185,7 +305,30 @@ impl CaseExecution<'_> {
                 Ok::<_, StepError>((node.current_rules()? != baseline).then_some(()))
             },
         )?;
-        waited.map_err(|t| StepError::timed_out(t, format!("it stayed:\n{baseline}")))
+        waited.map_err(|t| StepError::timed_out(t, format!("it stayed:\n{baseline}")))?;
+        self.note_act_delay();
+        Ok(())
+    }
+
+    /// The delay from the implementation's first read of the current config to the
+    /// change of its rules, measured: when it exceeds `act_within`, waits after a read
+    /// give it too little, and the run says so.
+    fn note_act_delay(&mut self) {
+        let generation = self.node.volume.generation();
+        let Some((_, reads)) = self.node.volume.history(generation) else {
+            return;
+        };
+        let Some(first) = reads.iter().min() else {
+            return;
+        };
+        let delay = first.elapsed();
+        let act_within = self.spec.profile.act_within();
+        if delay > act_within + poll::EVERY {
+            eprintln!(
+                "note: {}: the rules changed {delay:.1?} after the first read of the config published at step {}, later than act_within ({act_within:.1?}): waits after a read give it only act_within (raise act_within in the profile)",
+                self.spec.name, self.waits.published_at
+            );
+        }
     }
 
     /// The probe step that follows this wait, and the outcome table the reviewed snapshot

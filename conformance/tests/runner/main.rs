@@ -14,9 +14,11 @@ mod honest_verdicts;
 mod hostile;
 mod limits;
 mod nftables_verdicts;
+mod observed_time;
 mod ports_observed;
 mod runner_safety;
 mod unstable_cases;
+mod waivers_honoured;
 mod wrong_implementations;
 
 use std::process::ExitCode;
@@ -33,5 +35,7 @@ fn main() -> ExitCode {
         directions::group(),
         ports_observed::group(),
         generate_finds_bugs::group(),
+        observed_time::group(),
+        waivers_honoured::group(),
     ])
 }
