@@ -24,6 +24,18 @@ pub enum CaseState {
 }
 
 impl CaseState {
+    /// The word the report's JSON writes (`known-failure`), which every message prints.
+    pub fn word(self) -> &'static str {
+        match self {
+            CaseState::Passed => "passed",
+            CaseState::Failed => "failed",
+            CaseState::KnownFailure => "known-failure",
+            CaseState::Unsupported => "unsupported",
+            CaseState::NotRun => "not-run",
+            CaseState::NotApplicable => "not-applicable",
+        }
+    }
+
     /// The name `--timings` lines have always given the state.
     pub fn timing_name(self) -> &'static str {
         match self {
@@ -33,6 +45,25 @@ impl CaseState {
             CaseState::Unsupported => "Unsupported",
             CaseState::NotRun => "Skipped",
             CaseState::NotApplicable => "Inapplicable",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CaseState;
+
+    #[test]
+    fn words_are_the_json_ones() {
+        for s in [
+            CaseState::Passed,
+            CaseState::Failed,
+            CaseState::KnownFailure,
+            CaseState::Unsupported,
+            CaseState::NotRun,
+            CaseState::NotApplicable,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.word());
         }
     }
 }

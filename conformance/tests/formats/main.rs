@@ -5,6 +5,7 @@
 mod cli_deprecations;
 mod fixture_schema;
 mod input_files;
+mod presentation;
 mod report_refusals;
 mod report_schema;
 mod reports;

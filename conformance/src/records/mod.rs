@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use crate::vocabulary::{CaseState, IptablesBackend, Outcome, OutcomeTable};
 
+pub mod causes;
+
 /// One trial's record.
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -169,27 +171,26 @@ pub fn closing(
     });
     let unsupported = count(records, |s| s == CaseState::Unsupported);
     let mut out = String::new();
-    for (fixtures, backends, headline) in grouped_failures(records, CaseState::Failed) {
-        if out.is_empty() {
-            out.push_str("\nfailures:\n");
+    let groups = causes::root_causes(records);
+    for (state, title) in [
+        (CaseState::Failed, "failures, by root cause"),
+        (CaseState::KnownFailure, "known failures, by root cause"),
+    ] {
+        let mut listed = groups.iter().filter(|c| c.state == state).peekable();
+        if listed.peek().is_some() {
+            writeln!(out, "\n{title}:").ok();
         }
-        writeln!(out, "  {fixtures} on {backends}: {headline}").ok();
-    }
-    for r in records
-        .iter()
-        .filter(|r| r.state == CaseState::KnownFailure)
-    {
-        if !out.contains("known failures:") {
-            out.push_str("\nknown failures:\n");
+        for c in listed {
+            writeln!(
+                out,
+                "  {} ({} case{}): {}",
+                c.cause,
+                c.trials.len(),
+                if c.trials.len() == 1 { "" } else { "s" },
+                causes::fixtures_text(&c.trials)
+            )
+            .ok();
         }
-        writeln!(
-            out,
-            "  {}: {} — {}",
-            r.trial,
-            r.reason.as_deref().unwrap_or_default(),
-            r.headline
-        )
-        .ok();
     }
     for (trial, p50, p99, n) in latencies(records) {
         writeln!(
@@ -300,14 +301,29 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
         }
         out.push('\n');
     }
-    let failures = grouped_failures(records, CaseState::Failed);
-    if !failures.is_empty() {
-        out.push_str("### Failures\n\n");
-        for (fixture, backends, headline) in &failures {
+    let groups = causes::root_causes(records);
+    for (state, title) in [
+        (CaseState::Failed, "Failures by root cause"),
+        (CaseState::KnownFailure, "Known failures by root cause"),
+    ] {
+        let listed: Vec<_> = groups.iter().filter(|c| c.state == state).collect();
+        if listed.is_empty() {
+            continue;
+        }
+        writeln!(out, "### {title}\n").ok();
+        for c in listed {
+            let fixtures: Vec<String> = causes::fixtures_text(&c.trials)
+                .split(", ")
+                // (Fixture names are strict identifiers: nothing to escape in a code span.)
+                .map(|f| format!("`{f}`"))
+                .collect();
             writeln!(
                 out,
-                "- `{fixture}` on {backends}: {}",
-                crate::vocabulary::markup::markdown(headline)
+                "- **{}** ({} case{}): {}",
+                crate::vocabulary::markup::markdown(&c.cause),
+                c.trials.len(),
+                if c.trials.len() == 1 { "" } else { "s" },
+                fixtures.join(", ")
             )
             .ok();
         }
