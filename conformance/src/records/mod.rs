@@ -225,39 +225,6 @@ pub fn latencies(records: &[Record]) -> Vec<(String, Duration, Duration, usize)>
     out
 }
 
-/// Failures of `status`, one entry per fixture and distinct failure: (fixture, the
-/// backends that fail that way, the headline).
-pub fn grouped_failures(records: &[Record], status: CaseState) -> Vec<(String, String, String)> {
-    let mut groups: Vec<(String, Vec<&'static str>, String, String)> = Vec::new();
-    let mut sorted: Vec<&Record> = records.iter().filter(|r| r.state == status).collect();
-    sorted.sort_by(|a, b| (&a.fixture, a.backend).cmp(&(&b.fixture, b.backend)));
-    for r in sorted {
-        match groups
-            .iter_mut()
-            .find(|g| g.0 == r.fixture && g.2 == r.headline && g.3 == r.detail)
-        {
-            Some(g) => g.1.push(r.backend.name()),
-            None => groups.push((
-                r.fixture.clone(),
-                vec![r.backend.name()],
-                r.headline.clone(),
-                r.detail.clone(),
-            )),
-        }
-    }
-    groups
-        .into_iter()
-        .map(|(f, b, h, _)| {
-            let backends = if b.len() > 1 {
-                format!("{} (identically)", b.join(", "))
-            } else {
-                b.join(", ")
-            };
-            (f, backends, h)
-        })
-        .collect()
-}
-
 fn short(o: &Outcome) -> String {
     match o {
         Outcome::Masqueraded => "masq".into(),
@@ -432,21 +399,42 @@ mod tests {
     }
 
     #[test]
-    fn identical_failures_of_both_backends_are_grouped() {
+    fn the_summary_groups_failures_by_root_cause() {
         let recs = vec![
-            record("a", IptablesBackend::Nft, CaseState::Failed, "h"),
-            record("a", IptablesBackend::Legacy, CaseState::Failed, "h"),
-            record("b", IptablesBackend::Legacy, CaseState::Failed, "h1"),
-            record("b", IptablesBackend::Nft, CaseState::Failed, "h2"),
+            record(
+                "a",
+                IptablesBackend::Nft,
+                CaseState::Failed,
+                "step 2 (wait): did not read the config within 10.3s",
+            ),
+            record(
+                "a",
+                IptablesBackend::Legacy,
+                CaseState::Failed,
+                "step 2 (wait): did not read the config within 10.5s",
+            ),
+            record(
+                "b",
+                IptablesBackend::Legacy,
+                CaseState::Failed,
+                "step 6 (wait): did not read the config within 11s",
+            ),
+            record(
+                "c",
+                IptablesBackend::Nft,
+                CaseState::Failed,
+                "step 4 (snapshot): x/udp expected masqueraded, got not-masqueraded",
+            ),
+            record("d", IptablesBackend::Nft, CaseState::KnownFailure, "h"),
         ];
-        let g = grouped_failures(&recs, CaseState::Failed);
-        assert_eq!(
-            g,
-            vec![
-                ("a".into(), "legacy, nft (identically)".into(), "h".into()),
-                ("b".into(), "legacy".into(), "h1".into()),
-                ("b".into(), "nft".into(), "h2".into()),
-            ]
+        let md = markdown_summary("impl", &recs);
+        assert!(
+            md.contains("### Failures by root cause\n\n- **wait: did not read the config within Ns** (3 cases): `a`, `b (legacy)`\n- **snapshot: expected masqueraded, got not-masqueraded** (1 case): `c (nft)`\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("### Known failures by root cause\n\n- **why** (1 case): `d (nft)`"),
+            "{md}"
         );
     }
 }

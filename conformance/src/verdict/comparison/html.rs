@@ -6,9 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::{
-    case_icon, disagreements, feature_icon, severity, short_commit, title, Cell, Severity,
-};
+use super::{disagreements, severity, short_commit, title, Cell, Severity};
 use crate::records::causes::fixtures_text;
 use crate::verdict::{causes_of, Cause, FeatureResult, FeatureState, Report};
 use crate::vocabulary::markup::html as esc;
@@ -25,7 +23,31 @@ th{background:#f6f8fa}.passed{background:#dafbe1}.sev-few{background:#fff8c5}.se
 .v-conformant{background:#dafbe1}.v-partially-conformant{background:#fff8c5}.v-non-conformant{background:#ffcecb}
 .v-incomplete,.v-partial-run{background:#eaeef2}.verdict{font-weight:700}
 .legend span{display:inline-block;margin-right:.6em;padding:.1em .5em;border:1px solid #d0d7de}
+.i-ok{color:#1a7f37;font-weight:700}.i-bad{color:#cf222e;font-weight:700}.i-warn{color:#9a6700;font-weight:700}.i-off{color:#57606a}
 @media print{details>summary{list-style:none}}";
+
+/// A state's mark: plain text glyphs in a colour, not emoji, which a machine without an
+/// emoji font (a CI runner's headless browser, print) shows as empty boxes.
+fn mark(word: &str) -> String {
+    let (glyph, class) = match word {
+        "passed" => ("✓", "i-ok"),
+        "failed" => ("✗", "i-bad"),
+        "partial" | "known-failure" => ("⚠", "i-warn"),
+        "unsupported" => ("–", "i-off"),
+        "not-applicable" => ("∅", "i-off"),
+        "not-run" => ("○", "i-off"),
+        _ => ("?", "i-off"),
+    };
+    format!("<span class=\"{class}\">{glyph}</span>")
+}
+
+fn case_icon(state: CaseState) -> String {
+    mark(state.word())
+}
+
+fn feature_icon(state: FeatureState) -> String {
+    mark(state.word())
+}
 
 /// Fixtures a summary names before `…`.
 const NAMED: usize = 3;
@@ -39,7 +61,7 @@ pub fn html(reports: &[Report]) -> String {
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>ip-masq-agent conformance</title>\n<style>\n{STYLE}\n</style></head><body>\n<h1>ip-masq-agent conformance</h1>\n"
     );
-    out.push_str("<p class=\"legend\"><span class=\"passed\">passed</span><span class=\"sev-few\">a few cases fail</span><span class=\"sev-most\">most cases fail</span><span class=\"unsupported\">unsupported / not applicable</span><span class=\"not-run\">not run / unobserved</span> ❌ failed (unexpected) · ⚠️ known failure (listed in the profile) · click a cell or a row to expand it</p>\n");
+    out.push_str("<p class=\"legend\"><span class=\"passed\">passed</span><span class=\"sev-few\">a few cases fail</span><span class=\"sev-most\">most cases fail</span><span class=\"unsupported\">unsupported / not applicable</span><span class=\"not-run\">not run / unobserved</span> <span class=\"i-bad\">✗</span> failed (unexpected) · <span class=\"i-warn\">⚠</span> known failure (listed in the profile) · click a cell or a row to expand it</p>\n");
     runs(&mut out, reports);
     matrix(&mut out, reports);
     root_causes(&mut out, reports);
