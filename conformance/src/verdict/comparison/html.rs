@@ -22,7 +22,7 @@ th{background:#f6f8fa}.passed{background:#dafbe1}.sev-few{background:#fff8c5}.se
 .meta{font-size:12px;color:#424a53}code{font-size:12px}summary{cursor:pointer}details ul{margin:.3em 0;padding-left:1.2em}
 .v-conformant{background:#dafbe1}.v-partially-conformant{background:#fff8c5}.v-non-conformant{background:#ffcecb}
 .v-incomplete,.v-partial-run{background:#eaeef2}.verdict{font-weight:700}
-.legend span{display:inline-block;margin-right:.6em;padding:.1em .5em;border:1px solid #d0d7de}
+.legend .key{display:inline-block;margin-right:.6em;padding:.1em .5em;border:1px solid #d0d7de}
 .i-ok{color:#1a7f37;font-weight:700}.i-bad{color:#cf222e;font-weight:700}.i-warn{color:#9a6700;font-weight:700}.i-off{color:#57606a}
 @media print{details>summary{list-style:none}}";
 
@@ -61,7 +61,7 @@ pub fn html(reports: &[Report]) -> String {
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>ip-masq-agent conformance</title>\n<style>\n{STYLE}\n</style></head><body>\n<h1>ip-masq-agent conformance</h1>\n"
     );
-    out.push_str("<p class=\"legend\"><span class=\"passed\">passed</span><span class=\"sev-few\">a few cases fail</span><span class=\"sev-most\">most cases fail</span><span class=\"unsupported\">unsupported / not applicable</span><span class=\"not-run\">not run / unobserved</span> <span class=\"i-bad\">✗</span> failed (unexpected) · <span class=\"i-warn\">⚠</span> known failure (listed in the profile) · click a cell or a row to expand it</p>\n");
+    out.push_str("<p class=\"legend\"><span class=\"key passed\">passed</span><span class=\"key sev-few\">a few cases fail</span><span class=\"key sev-most\">most cases fail</span><span class=\"key unsupported\">unsupported / not applicable</span><span class=\"key not-run\">not run / unobserved</span> <span class=\"i-bad\">✗</span> failed (unexpected) · <span class=\"i-warn\">⚠</span> known failure (listed in the profile) · click a cell or a row to expand it</p>\n");
     runs(&mut out, reports);
     matrix(&mut out, reports);
     root_causes(&mut out, reports);
