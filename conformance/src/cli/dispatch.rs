@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{Command, Schema};
-use crate::verdict::comparison::verdict_label;
 use crate::verdict::suite_cases::SuiteCases;
 
 /// The suite a report is verified against, read from `dir` (an error already printed).
@@ -40,7 +39,7 @@ fn verify_report(path: &Path, fixtures: &Path) -> ExitCode {
                     .version
                     .as_deref()
                     .unwrap_or("(no version)"),
-                verdict_label(r.verdict),
+                r.verdict.word(),
                 r.cases.len()
             );
             ExitCode::SUCCESS

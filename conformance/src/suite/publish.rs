@@ -53,7 +53,7 @@ pub fn publish(
         });
         let text = serde_json::to_string_pretty(&report).expect("a report serialises");
         match std::fs::write(path, text + "\n") {
-            Ok(()) => println!("report: {} ({:?})", path.display(), report.verdict),
+            Ok(()) => println!("report: {} ({})", path.display(), report.verdict.word()),
             Err(e) => eprintln!("error: writing {}: {e}", path.display()),
         }
     }

@@ -170,6 +170,12 @@ pub fn build(facts: &RunFacts<'_>) -> Report {
         },
         coverage: facts.coverage.clone(),
         command: command.join(" "),
+        causes: Some(
+            crate::records::causes::root_causes(facts.records)
+                .into_iter()
+                .map(super::Cause::from)
+                .collect(),
+        ),
         summary: Summary::of(&cases),
         features,
         cases,

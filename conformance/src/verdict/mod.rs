@@ -38,6 +38,11 @@ pub struct Report {
     pub command: String,
     pub features: Vec<FeatureResult>,
     pub cases: Vec<CaseRecord>,
+    /// The failures and known failures grouped by root cause (the same known-failure
+    /// reason, or the same first failing message): one bug, one entry. Absent from
+    /// reports written before issue 21, which still load ([`causes_of`] groups them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub causes: Option<Vec<Cause>>,
     pub summary: Summary,
     pub verdict: RunVerdict,
 }
@@ -167,6 +172,53 @@ impl CaseRecord {
     }
 }
 
+/// One root cause and the cases it explains.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cause {
+    /// The known-failure reason, or the first failing message with what varies between
+    /// cases (step numbers, durations, the first differing cell) taken out.
+    pub cause: String,
+    /// `failed` or `known-failure`.
+    pub state: CaseState,
+    /// The cases (`fixture::backend`), sorted.
+    pub cases: Vec<String>,
+}
+
+impl From<crate::records::causes::RootCause> for Cause {
+    fn from(c: crate::records::causes::RootCause) -> Self {
+        Cause {
+            cause: c.cause,
+            state: c.state,
+            cases: c.trials,
+        }
+    }
+}
+
+/// A report's causes: as recorded, or, for a report written before they were, grouped
+/// from its case records (a known failure's reason is written `REASON — HEADLINE`).
+pub fn causes_of(report: &Report) -> Vec<Cause> {
+    if let Some(c) = &report.causes {
+        return c.clone();
+    }
+    use crate::records::causes::{cause_of, group};
+    group(report.cases.iter().filter_map(|c| {
+        let text = c.reason.as_deref().unwrap_or("");
+        let (reason, headline) = match c.state {
+            CaseState::KnownFailure => match text.split_once(" — ") {
+                Some((r, h)) => (Some(r), h),
+                None => (Some(text), text),
+            },
+            _ => (None, text),
+        };
+        let cause = cause_of(c.state, reason, headline)?;
+        Some((c.state, cause, format!("{}::{}", c.fixture, c.backend)))
+    }))
+    .into_iter()
+    .map(Cause::from)
+    .collect()
+}
+
 /// Publication to the first new flow with the new outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -246,6 +298,42 @@ pub enum RunVerdict {
     /// The run did not cover the whole suite ([`Coverage`]): it says nothing of
     /// conformance, whatever its cases did.
     PartialRun,
+}
+
+impl RunVerdict {
+    /// The word the report's JSON writes (`non-conformant`): `verify-report`, the run's
+    /// closing line, the page and the badge print this one, never the Rust name.
+    pub fn word(self) -> &'static str {
+        match self {
+            RunVerdict::Conformant => "conformant",
+            RunVerdict::PartiallyConformant => "partially-conformant",
+            RunVerdict::NonConformant => "non-conformant",
+            RunVerdict::Incomplete => "incomplete",
+            RunVerdict::PartialRun => "partial-run",
+        }
+    }
+
+    pub const ALL: [RunVerdict; 5] = [
+        RunVerdict::Conformant,
+        RunVerdict::PartiallyConformant,
+        RunVerdict::NonConformant,
+        RunVerdict::Incomplete,
+        RunVerdict::PartialRun,
+    ];
+}
+
+impl FeatureState {
+    /// The word the report's JSON writes (`not-run`).
+    pub fn word(self) -> &'static str {
+        match self {
+            FeatureState::Passed => "passed",
+            FeatureState::Partial => "partial",
+            FeatureState::Failed => "failed",
+            FeatureState::Unsupported => "unsupported",
+            FeatureState::NotRun => "not-run",
+            FeatureState::Unobserved => "unobserved",
+        }
+    }
 }
 
 impl Summary {
@@ -378,6 +466,23 @@ mod tests {
             reason: None,
             reload_latency: None,
             unstable: None,
+        }
+    }
+
+    #[test]
+    fn words_are_the_json_ones() {
+        for v in RunVerdict::ALL {
+            assert_eq!(serde_json::to_value(v).unwrap(), v.word());
+        }
+        for s in [
+            FeatureState::Passed,
+            FeatureState::Partial,
+            FeatureState::Failed,
+            FeatureState::Unsupported,
+            FeatureState::NotRun,
+            FeatureState::Unobserved,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.word());
         }
     }
 

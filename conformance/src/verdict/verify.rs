@@ -51,6 +51,7 @@ pub fn verify(text: &str, suite: &SuiteCases) -> Result<Report, Vec<String>> {
     corpus(&report, suite, &mut problems);
     cases(&report, suite, &mut problems);
     consistency(&report, &mut problems);
+    causes(&report, &mut problems);
     if problems.is_empty() {
         Ok(report)
     } else {
@@ -207,7 +208,10 @@ fn consistency(report: &Report, problems: &mut Vec<String>) {
             | CaseState::Unstable
                 if c.reason.is_none() =>
             {
-                problems.push(format!("case {name} is {:?} without a reason", c.state))
+                problems.push(format!(
+                    "case {name} is {} without a reason",
+                    c.state.word()
+                ))
             }
             _ => {}
         }
@@ -254,8 +258,12 @@ fn consistency(report: &Report, problems: &mut Vec<String>) {
         match report.features.iter().find(|r| r.feature == f.feature) {
             None => problems.push(format!("feature {} is missing from the report", f.feature)),
             Some(r) if r != f => problems.push(format!(
-                "feature {} says {:?} with {:?}; its cases give {:?} with {:?}",
-                f.feature, r.state, r.counts, f.state, f.counts
+                "feature {} says {} with {:?}; its cases give {} with {:?}",
+                f.feature,
+                r.state.word(),
+                r.counts,
+                f.state.word(),
+                f.counts
             )),
             Some(_) => {}
         }
@@ -270,8 +278,53 @@ fn consistency(report: &Report, problems: &mut Vec<String>) {
     let recomputed = verdict(&report.coverage, &report.cases, &features);
     if recomputed != report.verdict {
         problems.push(format!(
-            "verdict says {:?}; the cases give {recomputed:?}",
-            report.verdict
+            "verdict says {}; the cases give {}",
+            report.verdict.word(),
+            recomputed.word()
         ));
+    }
+}
+
+/// Recorded causes, when a report has them, account for every failure and known failure
+/// once, in its own state, and for nothing else.
+fn causes(report: &Report, problems: &mut Vec<String>) {
+    let Some(causes) = &report.causes else {
+        return; // (written before causes were recorded)
+    };
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for cause in causes {
+        for name in &cause.cases {
+            *seen.entry(name.as_str()).or_default() += 1;
+            let case = report
+                .cases
+                .iter()
+                .find(|c| format!("{}::{}", c.fixture, c.backend) == *name);
+            match case {
+                None => problems.push(format!(
+                    "causes: {name:?} (cause {:?}) is not a case of the report",
+                    cause.cause
+                )),
+                Some(c) if c.state != cause.state => problems.push(format!(
+                    "causes: {name} is {}, but listed under a {} cause ({:?})",
+                    c.state.word(),
+                    cause.state.word(),
+                    cause.cause
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    for c in &report.cases {
+        if matches!(c.state, CaseState::Failed | CaseState::KnownFailure) {
+            let name = format!("{}::{}", c.fixture, c.backend);
+            match seen.get(name.as_str()).copied().unwrap_or(0) {
+                1 => {}
+                0 => problems.push(format!(
+                    "causes: case {name} is {} but under no cause",
+                    c.state.word()
+                )),
+                n => problems.push(format!("causes: case {name} is under {n} causes")),
+            }
+        }
     }
 }

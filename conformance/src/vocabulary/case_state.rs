@@ -29,6 +29,19 @@ pub enum CaseState {
 }
 
 impl CaseState {
+    /// The word the report's JSON writes (`known-failure`), which every message prints.
+    pub fn word(self) -> &'static str {
+        match self {
+            CaseState::Passed => "passed",
+            CaseState::Failed => "failed",
+            CaseState::KnownFailure => "known-failure",
+            CaseState::Unsupported => "unsupported",
+            CaseState::NotRun => "not-run",
+            CaseState::NotApplicable => "not-applicable",
+            CaseState::Unstable => "unstable",
+        }
+    }
+
     /// The name `--timings` lines have always given the state.
     pub fn timing_name(self) -> &'static str {
         match self {
@@ -65,5 +78,25 @@ impl Instability {
         let passed = |r: &String| r == "passed";
         !self.differing_cells.is_empty()
             || (self.repeats.iter().any(passed) && !self.repeats.iter().all(passed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CaseState;
+
+    #[test]
+    fn words_are_the_json_ones() {
+        for s in [
+            CaseState::Passed,
+            CaseState::Failed,
+            CaseState::KnownFailure,
+            CaseState::Unsupported,
+            CaseState::NotRun,
+            CaseState::NotApplicable,
+            CaseState::Unstable,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.word());
+        }
     }
 }

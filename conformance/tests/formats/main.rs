@@ -7,6 +7,7 @@ mod fixture_schema;
 mod input_files;
 mod known_failures;
 mod other_corpus;
+mod presentation;
 mod report_refusals;
 mod report_schema;
 mod reports;

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use crate::vocabulary::{CaseState, Instability, IptablesBackend, Outcome, OutcomeTable};
 
+pub mod causes;
+
 /// One trial's record.
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -217,27 +219,26 @@ pub fn closing(
         (n, u) => format!(", {n} unstable ({u} not listed: failing the run)"),
     };
     let mut out = String::new();
-    for (fixtures, backends, headline) in grouped_failures(records, CaseState::Failed) {
-        if out.is_empty() {
-            out.push_str("\nfailures:\n");
+    let groups = causes::root_causes(records);
+    for (state, title) in [
+        (CaseState::Failed, "failures, by root cause"),
+        (CaseState::KnownFailure, "known failures, by root cause"),
+    ] {
+        let mut listed = groups.iter().filter(|c| c.state == state).peekable();
+        if listed.peek().is_some() {
+            writeln!(out, "\n{title}:").ok();
         }
-        writeln!(out, "  {fixtures} on {backends}: {headline}").ok();
-    }
-    for r in records
-        .iter()
-        .filter(|r| r.state == CaseState::KnownFailure)
-    {
-        if !out.contains("known failures:") {
-            out.push_str("\nknown failures:\n");
+        for c in listed {
+            writeln!(
+                out,
+                "  {} ({} case{}): {}",
+                c.cause,
+                c.trials.len(),
+                if c.trials.len() == 1 { "" } else { "s" },
+                causes::fixtures_text(&c.trials)
+            )
+            .ok();
         }
-        writeln!(
-            out,
-            "  {}: {} — {}",
-            r.trial,
-            r.reason.as_deref().unwrap_or_default(),
-            r.headline
-        )
-        .ok();
     }
     for r in records.iter().filter(|r| r.state == CaseState::Unstable) {
         if !out.contains("unstable:\n") {
@@ -285,39 +286,6 @@ pub fn latencies(records: &[Record]) -> Vec<(String, Duration, Duration, usize)>
     out
 }
 
-/// Failures of `status`, one entry per fixture and distinct failure: (fixture, the
-/// backends that fail that way, the headline).
-pub fn grouped_failures(records: &[Record], status: CaseState) -> Vec<(String, String, String)> {
-    let mut groups: Vec<(String, Vec<&'static str>, String, String)> = Vec::new();
-    let mut sorted: Vec<&Record> = records.iter().filter(|r| r.state == status).collect();
-    sorted.sort_by(|a, b| (&a.fixture, a.backend).cmp(&(&b.fixture, b.backend)));
-    for r in sorted {
-        match groups
-            .iter_mut()
-            .find(|g| g.0 == r.fixture && g.2 == r.headline && g.3 == r.detail)
-        {
-            Some(g) => g.1.push(r.backend.name()),
-            None => groups.push((
-                r.fixture.clone(),
-                vec![r.backend.name()],
-                r.headline.clone(),
-                r.detail.clone(),
-            )),
-        }
-    }
-    groups
-        .into_iter()
-        .map(|(f, b, h, _)| {
-            let backends = if b.len() > 1 {
-                format!("{} (identically)", b.join(", "))
-            } else {
-                b.join(", ")
-            };
-            (f, backends, h)
-        })
-        .collect()
-}
-
 fn short(o: &Outcome) -> String {
     match o {
         Outcome::Masqueraded => "masq".into(),
@@ -362,14 +330,29 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
         }
         out.push('\n');
     }
-    let failures = grouped_failures(records, CaseState::Failed);
-    if !failures.is_empty() {
-        out.push_str("### Failures\n\n");
-        for (fixture, backends, headline) in &failures {
+    let groups = causes::root_causes(records);
+    for (state, title) in [
+        (CaseState::Failed, "Failures by root cause"),
+        (CaseState::KnownFailure, "Known failures by root cause"),
+    ] {
+        let listed: Vec<_> = groups.iter().filter(|c| c.state == state).collect();
+        if listed.is_empty() {
+            continue;
+        }
+        writeln!(out, "### {title}\n").ok();
+        for c in listed {
+            let fixtures: Vec<String> = causes::fixtures_text(&c.trials)
+                .split(", ")
+                // (Fixture names are strict identifiers: nothing to escape in a code span.)
+                .map(|f| format!("`{f}`"))
+                .collect();
             writeln!(
                 out,
-                "- `{fixture}` on {backends}: {}",
-                crate::vocabulary::markup::markdown(headline)
+                "- **{}** ({} case{}): {}",
+                crate::vocabulary::markup::markdown(&c.cause),
+                c.trials.len(),
+                if c.trials.len() == 1 { "" } else { "s" },
+                fixtures.join(", ")
             )
             .ok();
         }
@@ -500,21 +483,42 @@ mod tests {
     }
 
     #[test]
-    fn identical_failures_of_both_backends_are_grouped() {
+    fn the_summary_groups_failures_by_root_cause() {
         let recs = vec![
-            record("a", IptablesBackend::Nft, CaseState::Failed, "h"),
-            record("a", IptablesBackend::Legacy, CaseState::Failed, "h"),
-            record("b", IptablesBackend::Legacy, CaseState::Failed, "h1"),
-            record("b", IptablesBackend::Nft, CaseState::Failed, "h2"),
+            record(
+                "a",
+                IptablesBackend::Nft,
+                CaseState::Failed,
+                "step 2 (wait): did not read the config within 10.3s",
+            ),
+            record(
+                "a",
+                IptablesBackend::Legacy,
+                CaseState::Failed,
+                "step 2 (wait): did not read the config within 10.5s",
+            ),
+            record(
+                "b",
+                IptablesBackend::Legacy,
+                CaseState::Failed,
+                "step 6 (wait): did not read the config within 11s",
+            ),
+            record(
+                "c",
+                IptablesBackend::Nft,
+                CaseState::Failed,
+                "step 4 (snapshot): x/udp expected masqueraded, got not-masqueraded",
+            ),
+            record("d", IptablesBackend::Nft, CaseState::KnownFailure, "h"),
         ];
-        let g = grouped_failures(&recs, CaseState::Failed);
-        assert_eq!(
-            g,
-            vec![
-                ("a".into(), "legacy, nft (identically)".into(), "h".into()),
-                ("b".into(), "legacy".into(), "h1".into()),
-                ("b".into(), "nft".into(), "h2".into()),
-            ]
+        let md = markdown_summary("impl", &recs);
+        assert!(
+            md.contains("### Failures by root cause\n\n- **wait: did not read the config within Ns** (3 cases): `a`, `b (legacy)`\n- **snapshot: expected masqueraded, got not-masqueraded** (1 case): `c (nft)`\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("### Known failures by root cause\n\n- **why** (1 case): `d (nft)`"),
+            "{md}"
         );
     }
 
