@@ -1,0 +1,174 @@
+//! Unit tests of the report's verdict and features.
+use super::*;
+
+pub(crate) fn case(fixture: &str, state: CaseState, features: &[Feature]) -> CaseRecord {
+    CaseRecord {
+        fixture: fixture.into(),
+        backend: "legacy".into(),
+        state,
+        features: features.to_vec(),
+        duration_ms: 1,
+        failing_step: None,
+        reason: None,
+        reload_latency: None,
+        unstable: None,
+    }
+}
+
+#[test]
+fn words_are_the_json_ones() {
+    for v in RunVerdict::ALL {
+        assert_eq!(serde_json::to_value(v).unwrap(), v.word());
+    }
+    for s in [
+        FeatureState::Passed,
+        FeatureState::Partial,
+        FeatureState::Failed,
+        FeatureState::Unsupported,
+        FeatureState::NotRun,
+        FeatureState::Unobserved,
+    ] {
+        assert_eq!(serde_json::to_value(s).unwrap(), s.word());
+    }
+}
+
+#[test]
+fn verdict_levels() {
+    let all = |_: Feature| true;
+    let pass = vec![
+        case("a", CaseState::Passed, &[Feature::Defaults]),
+        case("b", CaseState::Passed, &Feature::ALL),
+    ];
+    let f = feature_results(&pass, &all);
+    assert_eq!(
+        verdict(&Coverage::full(), &pass, &f),
+        RunVerdict::Conformant
+    );
+
+    let mut extended_known = pass.clone();
+    extended_known.push(case("c", CaseState::KnownFailure, &[Feature::ToPorts]));
+    let f = feature_results(&extended_known, &all);
+    assert_eq!(
+        verdict(&Coverage::full(), &extended_known, &f),
+        RunVerdict::Conformant
+    );
+    assert_eq!(
+        f.iter()
+            .find(|r| r.feature == Feature::ToPorts)
+            .unwrap()
+            .state,
+        FeatureState::Partial
+    );
+
+    let mut core_known = pass.clone();
+    core_known.push(case("d", CaseState::KnownFailure, &[Feature::Healing]));
+    let f = feature_results(&core_known, &all);
+    assert_eq!(
+        verdict(&Coverage::full(), &core_known, &f),
+        RunVerdict::PartiallyConformant
+    );
+
+    let mut failed = core_known.clone();
+    failed.push(case("e", CaseState::Failed, &[Feature::Ipv6]));
+    let f = feature_results(&failed, &all);
+    assert_eq!(
+        verdict(&Coverage::full(), &failed, &f),
+        RunVerdict::NonConformant
+    );
+
+    let mut filtered = pass.clone();
+    filtered.push(case("f", CaseState::NotRun, &[Feature::Ipv6]));
+    let f = feature_results(&filtered, &all);
+    assert_eq!(
+        verdict(&Coverage::full(), &filtered, &f),
+        RunVerdict::Incomplete
+    );
+
+    let no_ipv6 = |f: Feature| f != Feature::Ipv6;
+    let mut unsupported = pass.clone();
+    unsupported.push(case("g", CaseState::Unsupported, &[Feature::Ipv6]));
+    unsupported[1].features.retain(|f| *f != Feature::Ipv6);
+    let f = feature_results(&unsupported, &no_ipv6);
+    assert_eq!(
+        verdict(&Coverage::full(), &unsupported, &f),
+        RunVerdict::Conformant
+    );
+
+    // A partial run says nothing of conformance, even when every case passed.
+    let partial = Coverage::restricted_by(vec!["--skip x".into()]);
+    let f = feature_results(&pass, &all);
+    assert_eq!(verdict(&partial, &pass, &f), RunVerdict::PartialRun);
+}
+
+#[test]
+fn a_core_feature_never_observed_is_incomplete_never_unsupported() {
+    let all = |_: Feature| true;
+    let mut cases = vec![case("a", CaseState::Passed, &Feature::ALL)];
+    cases[0].features.retain(|f| *f != Feature::Healing);
+    cases.push(case("h", CaseState::NotApplicable, &[Feature::Healing]));
+    let f = feature_results(&cases, &all);
+    let healing = f.iter().find(|r| r.feature == Feature::Healing).unwrap();
+    assert_eq!(healing.state, FeatureState::Unobserved);
+    assert_eq!(
+        verdict(&Coverage::full(), &cases, &f),
+        RunVerdict::Incomplete
+    );
+    // An extended feature in the same position is unsupported, and the run conformant.
+    let mut cases = vec![case("a", CaseState::Passed, &Feature::ALL)];
+    cases[0].features.retain(|f| *f != Feature::ToPorts);
+    cases.push(case("t", CaseState::NotApplicable, &[Feature::ToPorts]));
+    let f = feature_results(&cases, &all);
+    assert_eq!(
+        verdict(&Coverage::full(), &cases, &f),
+        RunVerdict::Conformant
+    );
+    // A core feature not claimed is no conformance.
+    let no_healing = |f: Feature| f != Feature::Healing;
+    let cases = vec![case("a", CaseState::Passed, &Feature::ALL)];
+    let f = feature_results(&cases, &no_healing);
+    assert_eq!(
+        verdict(&Coverage::full(), &cases, &f),
+        RunVerdict::NonConformant
+    );
+}
+
+#[test]
+fn unstable_cases_never_pass_and_fail_the_run_only_when_unlisted() {
+    let all = |_: Feature| true;
+    let unstable = |listed: bool, features: &[Feature]| CaseRecord {
+        reason: Some("r".into()),
+        unstable: Some(Instability {
+            listed,
+            repeats: vec!["passed".into(), "failed: x".into()],
+            differing_cells: vec!["step 2: internet/udp: masqueraded | dropped".into()],
+        }),
+        ..case("u", CaseState::Unstable, features)
+    };
+    let base = vec![case("a", CaseState::Passed, &Feature::ALL)];
+    let mut cases = base.clone();
+    cases.push(unstable(true, &[Feature::ToPorts]));
+    let f = feature_results(&cases, &all);
+    assert_eq!(
+        verdict(&Coverage::full(), &cases, &f),
+        RunVerdict::Conformant
+    );
+    let to_ports = f.iter().find(|r| r.feature == Feature::ToPorts).unwrap();
+    assert_eq!(to_ports.state, FeatureState::Partial, "never passed");
+    assert_eq!(to_ports.counts.unstable, 1);
+    let mut cases = base.clone();
+    cases.push(unstable(true, &[Feature::Healing]));
+    let f = feature_results(&cases, &all);
+    assert_eq!(
+        verdict(&Coverage::full(), &cases, &f),
+        RunVerdict::PartiallyConformant
+    );
+    let mut cases = base;
+    cases.push(unstable(false, &[Feature::ToPorts]));
+    let f = feature_results(&cases, &all);
+    assert_eq!(
+        verdict(&Coverage::full(), &cases, &f),
+        RunVerdict::NonConformant
+    );
+    let to_ports = f.iter().find(|r| r.feature == Feature::ToPorts).unwrap();
+    assert_eq!(to_ports.state, FeatureState::Failed);
+}
