@@ -100,11 +100,14 @@ ref_run() {
   dir=$(mktemp -d "$work/ref.XXXXXX")
   mkdir "$dir/u" "$dir/w"
   sed '/^cidrLimit:/d' "$cfg" >"$dir/config"
-  unshare --net --mount --propagation private env "PATH=$bin:$PATH" DIR="$dir" REF="$IP_MASQ_AGENT_GO" bash -c '
+  # A PID namespace of its own, whose pid 1 is this bash: `kill -9 -1` ends the reference
+  # and strace together (strace outlives a SIGTERM), and the timeout bounds the whole.
+  timeout -s KILL 20 unshare --net --mount --pid --fork --mount-proc --propagation private \
+    env "PATH=$bin:$PATH" DIR="$dir" REF="$IP_MASQ_AGENT_GO" bash -c '
     mount -t overlay overlay -o "lowerdir=/etc,upperdir=$DIR/u,workdir=$DIR/w" /etc
     mkdir -p /etc/config && cp "$DIR/config" /etc/config/ip-masq-agent
     strace --seccomp-bpf -f -ttt -qq -e trace=execve,exit_group -o "$DIR/trace" "$REF" --logtostderr 2>"$DIR/log" &
-    sleep 1.5; kill %1; wait' || true
+    sleep 1.5; kill -9 -1; wait' || true
   awk '
     / execve\(".*tables[^"]*", / && !/--version/ { start[$1] = $2; next }
     / exit_group\(/ && ($1 in start) { print start[$1], $2; delete start[$1] }' "$dir/trace" |
