@@ -192,6 +192,31 @@ pub fn junit(suite: &str, records: &[Record]) -> String {
     out
 }
 
+/// The cases in `state`, by fixture: `(fixture, backends, headline)`, the backends of a
+/// fixture on one line ("legacy, nft (identically)") when they failed alike.
+fn failures_by_fixture(records: &[Record], state: CaseState) -> Vec<(String, String, String)> {
+    let mut rows: Vec<(&Record, Vec<&'static str>)> = Vec::new();
+    let mut sorted: Vec<&Record> = records.iter().filter(|r| r.state == state).collect();
+    sorted.sort_by(|a, b| (&a.fixture, a.backend).cmp(&(&b.fixture, b.backend)));
+    for r in sorted {
+        match rows.iter_mut().find(|(first, _)| {
+            first.fixture == r.fixture && first.headline == r.headline && first.detail == r.detail
+        }) {
+            Some(row) => row.1.push(r.backend.name()),
+            None => rows.push((r, vec![r.backend.name()])),
+        }
+    }
+    rows.into_iter()
+        .map(|(r, b)| {
+            let backends = match b.len() {
+                1 => b.join(", "),
+                _ => format!("{} (identically)", b.join(", ")),
+            };
+            (r.fixture.clone(), backends, r.headline.clone())
+        })
+        .collect()
+}
+
 /// The suite's own closing lines, after libtest's: honest counts (a known failure is
 /// neither a pass nor a failure), and the failures grouped where every backend of a
 /// fixture fails the same way.
@@ -219,6 +244,24 @@ pub fn closing(
         (n, u) => format!(", {n} unstable ({u} not listed: failing the run)"),
     };
     let mut out = String::new();
+    // Each failing case with its own first line (both backends on one line when they
+    // failed alike), then the same failures grouped by root cause.
+    for (fixture, backends, headline) in failures_by_fixture(records, CaseState::Failed) {
+        if out.is_empty() {
+            out.push_str("\nfailures:\n");
+        }
+        writeln!(out, "  {fixture} on {backends}: {headline}").ok();
+    }
+    for r in records
+        .iter()
+        .filter(|r| r.state == CaseState::KnownFailure)
+    {
+        if !out.contains("known failures:\n") {
+            out.push_str("\nknown failures:\n");
+        }
+        let reason = r.reason.as_deref().unwrap_or_default();
+        writeln!(out, "  {}: {reason} — {}", r.trial, r.headline).ok();
+    }
     let groups = causes::root_causes(records);
     for (state, title) in [
         (CaseState::Failed, "failures, by root cause"),
