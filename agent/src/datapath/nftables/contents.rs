@@ -12,7 +12,7 @@
 //! and refills, which needs no reading.
 
 use super::netlink::Message;
-use super::objects::{attributes, u16_at, u32_at, ObjectsError};
+use super::objects::{attributes, u16_at, walk_dump, ObjectsError};
 use super::socket::exchange;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -29,12 +29,8 @@ const NFTA_SET_ELEM_KEY: u16 = 1;
 const NFTA_SET_ELEM_FLAGS: u16 = 3;
 const NFTA_DATA_VALUE: u16 = 1;
 const NFT_SET_ELEM_INTERVAL_END: u32 = 1;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_DUMP: u16 = 0x300;
-/// `NLM_F_DUMP_INTR`: the dump met a change; its answer cannot be trusted.
-const NLM_F_DUMP_INTR: u16 = 0x10;
 const NFPROTO_INET: u8 = 1;
 const NLMSG_HDRLEN: usize = 16;
 
@@ -102,49 +98,22 @@ fn each_nested<'a>(
 /// The elements in a datagram of the dump answering `seq`, and whether it is done.
 pub fn decode_dump(buf: &[u8], seq: u32) -> Result<(Vec<Element>, bool), ObjectsError> {
     let mut out = Vec::new();
-    let mut at = 0;
-    while buf.len() - at >= NLMSG_HDRLEN {
-        let len = u32_at(buf, at) as usize;
-        if len < NLMSG_HDRLEN || at + len > buf.len() {
-            return Err(ObjectsError::Malformed("message length"));
-        }
-        let msg = &buf[at..at + len];
-        at += len.next_multiple_of(4).min(buf.len() - at);
-        if u32_at(msg, 8) != seq {
-            continue;
-        }
-        if u16_at(msg, 6) & NLM_F_DUMP_INTR != 0 {
-            return Err(ObjectsError::Malformed(
-                "the dump was interrupted by a change",
-            ));
-        }
-        match u16_at(msg, 4) {
-            NLMSG_DONE => return Ok((out, true)),
-            NLMSG_ERROR => {
-                if msg.len() < NLMSG_HDRLEN + 4 {
-                    return Err(ObjectsError::Malformed("short error message"));
+    let done = walk_dump(buf, seq, NFT_MSG_NEWSETELEM, true, |msg| {
+        let attrs = attributes(msg, NLMSG_HDRLEN + 4)?;
+        for (_, list) in attrs
+            .iter()
+            .filter(|(a, _)| *a == NFTA_SET_ELEM_LIST_ELEMENTS)
+        {
+            each_nested(list, |a, elem| {
+                if a == NFTA_LIST_ELEM {
+                    out.push(element(elem)?);
                 }
-                let errno = i32::from_ne_bytes(msg[16..20].try_into().unwrap());
-                return Err(ObjectsError::Refused(-errno));
-            }
-            t if t == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM => {
-                let attrs = attributes(msg, NLMSG_HDRLEN + 4)?;
-                for (_, list) in attrs
-                    .iter()
-                    .filter(|(a, _)| *a == NFTA_SET_ELEM_LIST_ELEMENTS)
-                {
-                    each_nested(list, |a, elem| {
-                        if a == NFTA_LIST_ELEM {
-                            out.push(element(elem)?);
-                        }
-                        Ok(())
-                    })?;
-                }
-            }
-            _ => return Err(ObjectsError::Malformed("unexpected message type")),
+                Ok(())
+            })?;
         }
-    }
-    Ok((out, false))
+        Ok(())
+    })?;
+    Ok((out, done))
 }
 
 fn element(value: &[u8]) -> Result<Element, ObjectsError> {

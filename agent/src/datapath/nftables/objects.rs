@@ -29,11 +29,13 @@ const NFTA_SET_NAME: u16 = 2;
 const NFTA_SET_FLAGS: u16 = 3;
 /// `NFT_SET_ANONYMOUS` (enum nft_set_flags).
 const NFT_SET_ANONYMOUS: u32 = 0x1;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
+pub(super) const NLMSG_ERROR: u16 = 2;
+pub(super) const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 0x1;
 /// `NLM_F_DUMP` (`NLM_F_ROOT | NLM_F_MATCH`).
 const NLM_F_DUMP: u16 = 0x300;
+/// `NLM_F_DUMP_INTR`: the dump met a change; its answer cannot be trusted.
+pub(super) const NLM_F_DUMP_INTR: u16 = 0x10;
 const NFPROTO_INET: u8 = 1;
 const NLMSG_HDRLEN: usize = 16;
 const NFGENMSG_LEN: usize = 4;
@@ -114,13 +116,19 @@ fn text(value: &[u8]) -> String {
 /// One object of a dump answer: (table, name, set flags).
 type Object = (String, String, u32);
 
-/// The objects in a datagram of the dump answering `seq`, and whether the dump is done.
-pub fn decode_dump(buf: &[u8], seq: u32, kind: u16) -> Result<(Vec<Object>, bool), ObjectsError> {
-    let (table_attr, name_attr) = match kind {
-        NFT_MSG_NEWCHAIN => (NFTA_CHAIN_TABLE, NFTA_CHAIN_NAME),
-        _ => (NFTA_SET_TABLE, NFTA_SET_NAME),
-    };
-    let mut out = Vec::new();
+/// Walks one datagram of a dump answering `seq`: hands each message of type `want`
+/// (in the nftables subsystem) to `on`, skips other sequence numbers, and ends at the
+/// dump's end (`Ok(true)`), at the kernel's error, or at any other message. With
+/// `interrupted_is_error`, a message the kernel marks `NLM_F_DUMP_INTR` (the dumped
+/// object changed meanwhile) ends it too. Shared by the dumps of objects and of a set's
+/// elements (`contents`).
+pub(super) fn walk_dump(
+    buf: &[u8],
+    seq: u32,
+    want: u16,
+    interrupted_is_error: bool,
+    mut on: impl FnMut(&[u8]) -> Result<(), ObjectsError>,
+) -> Result<bool, ObjectsError> {
     let mut at = 0;
     while buf.len() - at >= NLMSG_HDRLEN {
         let len = u32_at(buf, at) as usize;
@@ -132,8 +140,13 @@ pub fn decode_dump(buf: &[u8], seq: u32, kind: u16) -> Result<(Vec<Object>, bool
         if u32_at(msg, 8) != seq {
             continue;
         }
+        if interrupted_is_error && u16_at(msg, 6) & NLM_F_DUMP_INTR != 0 {
+            return Err(ObjectsError::Malformed(
+                "the dump was interrupted by a change",
+            ));
+        }
         match u16_at(msg, 4) {
-            NLMSG_DONE => return Ok((out, true)),
+            NLMSG_DONE => return Ok(true),
             NLMSG_ERROR => {
                 if msg.len() < NLMSG_HDRLEN + 4 {
                     return Err(ObjectsError::Malformed("short error message"));
@@ -141,29 +154,43 @@ pub fn decode_dump(buf: &[u8], seq: u32, kind: u16) -> Result<(Vec<Object>, bool
                 let errno = i32::from_ne_bytes(msg[16..20].try_into().unwrap());
                 return Err(ObjectsError::Refused(-errno));
             }
-            t if t == (NFNL_SUBSYS_NFTABLES << 8) | kind => {
-                let (mut table, mut name, mut flags) = (None, None, 0);
-                for (a, value) in attributes(msg, NLMSG_HDRLEN + NFGENMSG_LEN)? {
-                    if a == table_attr {
-                        table = Some(text(value));
-                    } else if a == name_attr {
-                        name = Some(text(value));
-                    } else if kind == NFT_MSG_NEWSET && a == NFTA_SET_FLAGS {
-                        let v: [u8; 4] = value
-                            .try_into()
-                            .map_err(|_| ObjectsError::Malformed("NFTA_SET_FLAGS size"))?;
-                        flags = u32::from_be_bytes(v);
-                    }
-                }
-                match (table, name) {
-                    (Some(t), Some(n)) => out.push((t, n, flags)),
-                    _ => return Err(ObjectsError::Malformed("an object without a name")),
-                }
-            }
+            t if t == (NFNL_SUBSYS_NFTABLES << 8) | want => on(msg)?,
             _ => return Err(ObjectsError::Malformed("unexpected message type")),
         }
     }
-    Ok((out, false))
+    Ok(false)
+}
+
+/// The objects in a datagram of the dump answering `seq`, and whether the dump is done.
+pub fn decode_dump(buf: &[u8], seq: u32, kind: u16) -> Result<(Vec<Object>, bool), ObjectsError> {
+    let (table_attr, name_attr) = match kind {
+        NFT_MSG_NEWCHAIN => (NFTA_CHAIN_TABLE, NFTA_CHAIN_NAME),
+        _ => (NFTA_SET_TABLE, NFTA_SET_NAME),
+    };
+    let mut out = Vec::new();
+    let done = walk_dump(buf, seq, kind, false, |msg| {
+        let (mut table, mut name, mut flags) = (None, None, 0);
+        for (a, value) in attributes(msg, NLMSG_HDRLEN + NFGENMSG_LEN)? {
+            if a == table_attr {
+                table = Some(text(value));
+            } else if a == name_attr {
+                name = Some(text(value));
+            } else if kind == NFT_MSG_NEWSET && a == NFTA_SET_FLAGS {
+                let v: [u8; 4] = value
+                    .try_into()
+                    .map_err(|_| ObjectsError::Malformed("NFTA_SET_FLAGS size"))?;
+                flags = u32::from_be_bytes(v);
+            }
+        }
+        match (table, name) {
+            (Some(t), Some(n)) => {
+                out.push((t, n, flags));
+                Ok(())
+            }
+            _ => Err(ObjectsError::Malformed("an object without a name")),
+        }
+    })?;
+    Ok((out, done))
 }
 
 /// Every object of one dump (`NFT_MSG_GETCHAIN` or `NFT_MSG_GETSET`), within `timeout`.

@@ -2,6 +2,7 @@
 //! answers so is tested in a namespace (agent/tests/in_namespace).
 
 use super::*;
+use crate::datapath::nftables::objects::{NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP_INTR};
 
 fn start(key: &[u8]) -> Element {
     Element::new(key, false)
