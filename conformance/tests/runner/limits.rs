@@ -224,15 +224,7 @@ fn sigint_and_sigterm_remove_everything_the_run_made() {
         let out_path =
             std::env::temp_dir().join(format!("limits-{}-{signal}.out", std::process::id()));
         let out = std::fs::File::create(&out_path).unwrap();
-        let mut run = Command::new(env!("CARGO_BIN_EXE_masq-conformance"))
-            .current_dir(workspace())
-            .env("IP_MASQ_AGENT_BIN", agent())
-            .args([
-                "--fixtures",
-                fixtures.to_str().unwrap(),
-                "--test-threads",
-                "2",
-            ])
+        let mut run = crate::runner_safety::slow_run(&fixtures)
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)

@@ -214,6 +214,21 @@ pub fn slow_fixture_dir() -> PathBuf {
     dir
 }
 
+/// The suite over [`slow_fixture_dir`]'s cases with the in-tree agent, two in flight,
+/// started from the workspace as a user would: a run to interrupt or kill.
+pub fn slow_run(fixtures: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_masq-conformance"));
+    cmd.current_dir(workspace())
+        .env("IP_MASQ_AGENT_BIN", agent())
+        .args([
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+            "--test-threads",
+            "2",
+        ]);
+    cmd
+}
+
 /// A case that waits long enough to be killed.
 const SLOW_FIXTURE: &str = "description: waits long enough to be killed\nfeatures: [defaults]\nresync_interval: 10s\nsteps:\n  - config: null\n  - wait: rules\n  - wait: {unobservable-resyncs: 5}\n";
 
@@ -223,15 +238,7 @@ fn a_run_killed_with_sigkill_is_swept_by_the_next() {
     // Killed at different moments: right after the namespaces exist, while the
     // implementations start, and while they run.
     for (round, delay_ms) in [0u64, 150, 600].into_iter().enumerate() {
-        let mut run = Command::new(bin)
-            .current_dir(workspace())
-            .env("IP_MASQ_AGENT_BIN", agent())
-            .args([
-                "--fixtures",
-                fixtures.to_str().unwrap(),
-                "--test-threads",
-                "2",
-            ])
+        let mut run = slow_run(&fixtures)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
