@@ -139,11 +139,18 @@ impl<B: Backend> Agent<B> {
         }
         let path = &self.settings.config_path;
         self.last_read = None;
+        let start = Instant::now();
         let bytes = match self.pending_read.take() {
             Some(bytes) => bytes,
             None => read_config(path)?,
         };
+        let read = start.elapsed();
         let parsed = parse_config(path, bytes.as_deref(), &self.settings.parse_options());
+        tracing::debug!(
+            "config read in {:.3} ms, parsed in {:.3} ms",
+            read.as_secs_f64() * 1e3,
+            (start.elapsed() - read).as_secs_f64() * 1e3
+        );
         self.last_read = Some(bytes);
         let (parsed, source) = parsed?;
         if parsed.warnings != self.last_warnings {
@@ -195,7 +202,10 @@ impl<B: Backend> Agent<B> {
         };
         let chain = self.settings.rules.chain.clone();
         let (mut applied, mut cleaned) = (Duration::ZERO, Duration::ZERO);
-        for step in plan(&config, &self.settings, random_fully) {
+        let start = Instant::now();
+        let steps = plan(&config, &self.settings, random_fully);
+        tracing::debug!("planned in {:.3} ms", start.elapsed().as_secs_f64() * 1e3);
+        for step in steps {
             if self.stop.is_set() {
                 return Err(SyncError::Stopped);
             }

@@ -4,6 +4,7 @@ use super::Settings;
 use crate::config::Config;
 use crate::datapath::iptables::restore_payload;
 use crate::datapath::{nftables, Datapath, Family, RuleOptions};
+use std::sync::Arc;
 
 /// The options a round renders with: the flags', with `random_fully` as decided for this
 /// datapath (requested and, for iptables, supported).
@@ -50,7 +51,7 @@ pub enum Step {
     EnsureJump(Family, String),
     /// The nftables datapath's sync: nothing if the table is as we left it, else the two
     /// in-place transactions (the whole-table replacement if they fail).
-    NftApply(Box<nftables::Scripts>),
+    NftApply(Arc<nftables::Scripts>),
     /// Removing the iptables datapath's chain and jump (switching to nftables).
     RemoveIptables(Family, String),
     /// Removing the nftables datapath's table (switching to iptables).
@@ -87,7 +88,7 @@ pub fn plan(config: &Config, settings: &Settings, random_fully: bool) -> Vec<Ste
             }
         }
         Datapath::Nftables => {
-            steps.push(Step::NftApply(Box::new(nft_scripts(
+            steps.push(Step::NftApply(Arc::new(nft_scripts(
                 config,
                 settings,
                 random_fully,

@@ -12,6 +12,7 @@ use super::iptables::postrouting_jump_args;
 use super::iptables::text::{parse_version, split_rule};
 use super::nftables::elements::ElementEdit;
 use super::nftables::objects::TableObjects;
+use super::nftables::socket::{Channel, SocketError};
 use super::runner::{Output, Runner};
 use super::Family;
 use std::time::Duration;
@@ -47,6 +48,39 @@ pub struct Cli {
     /// The `nft` file that last exited 0: while `PATH` still resolves `nft` to that very
     /// file, it runs, and an element batch needs no `nft --version` of its own.
     nft_proven: Option<ToolIdentity>,
+    /// The netlink socket kept for the generation reads and element batches
+    /// ([`super::nftables::socket`] says why it stays open).
+    netlink: KeptChannel,
+}
+
+/// The kept netlink socket: opened on first use, dropped after a failed exchange (the
+/// next one opens another); a clone of the backend opens its own.
+#[derive(Debug, Default)]
+struct KeptChannel(Option<Channel>);
+
+impl Clone for KeptChannel {
+    fn clone(&self) -> Self {
+        KeptChannel(None)
+    }
+}
+
+impl KeptChannel {
+    /// Runs `f` on the channel (opened if needed); a failure drops it.
+    fn with<T, E: From<SocketError>>(
+        &mut self,
+        timeout: Duration,
+        f: impl FnOnce(&mut Channel) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let channel = match &mut self.0 {
+            Some(c) => c,
+            empty => empty.insert(Channel::open(timeout)?),
+        };
+        let result = f(channel);
+        if result.is_err() {
+            self.0 = None;
+        }
+        result
+    }
 }
 
 impl Cli {
@@ -56,6 +90,7 @@ impl Cli {
             runner: Runner::new(stop, timeout),
             check_with_c: Vec::new(),
             nft_proven: None,
+            netlink: KeptChannel::default(),
         }
     }
 
@@ -208,10 +243,16 @@ impl Backend for Cli {
                 return Err(out.into_error());
             }
         }
-        Ok(super::nftables::netlink::apply(
-            edit,
-            self.runner.timeout(),
-        )?)
+        let timings = self.netlink.with(self.runner.timeout(), |c| {
+            super::nftables::netlink::apply(edit, c)
+        })?;
+        tracing::debug!(
+            "nft element batch: built in {:.3} ms, sent and committed in {:.3} ms, answers read in {:.3} ms",
+            timings.build.as_secs_f64() * 1e3,
+            timings.send_and_commit.as_secs_f64() * 1e3,
+            timings.answers.as_secs_f64() * 1e3
+        );
+        Ok(())
     }
 
     fn nft_table_objects(&mut self, table: &str) -> Option<TableObjects> {
@@ -228,7 +269,9 @@ impl Backend for Cli {
     }
 
     fn nft_generation(&mut self) -> Option<u32> {
-        super::nftables::generation::read(self.runner.timeout())
+        let timeout = self.runner.timeout();
+        self.netlink
+            .with(timeout, super::nftables::generation::read)
             .inspect_err(|e| tracing::debug!("nft generation unreadable: {e}"))
             .ok()
     }

@@ -66,12 +66,13 @@ use super::RuleOptions;
 use crate::config::Config;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
+pub mod clock;
 pub mod contents;
 pub mod elements;
 pub mod generation;
 pub mod netlink;
 pub mod objects;
-mod socket;
+pub mod socket;
 pub mod state;
 pub mod sync;
 

@@ -23,10 +23,10 @@
 //! Constants: include/uapi/linux/netlink.h, netfilter/nfnetlink.h, netfilter/nf_tables.h.
 
 use super::elements::ElementEdit;
-use super::socket::{exchange, SocketError};
+use super::socket::{Channel, SocketError};
 use ipnet::IpNet;
 use std::collections::HashSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
@@ -282,26 +282,74 @@ pub fn decode_acks(buf: &[u8]) -> Result<Vec<(u32, i32)>, BatchError> {
     Ok(out)
 }
 
-/// Sends `edit` as one batch and waits for the kernel's answer (within `timeout`). `Ok`
-/// only when every message was acknowledged: the transaction committed.
-pub fn apply(edit: &ElementEdit, timeout: Duration) -> Result<(), BatchError> {
-    let (batch, acked) = encode(edit, 1);
+/// Takes the acknowledgements in `answer` of the batch whose messages are numbered
+/// `ours` off `pending`: `Some` once none is pending. An error for any of its messages
+/// (the begin message's included: the generation check answers there) fails the batch;
+/// answers to other sequence numbers (an earlier, abandoned exchange's) are not ours.
+pub fn take_answers(
+    answer: &[u8],
+    ours: &std::ops::Range<u32>,
+    pending: &mut HashSet<u32>,
+    generation: u32,
+) -> Result<Option<()>, BatchError> {
+    for (seq, errno) in decode_acks(answer)? {
+        if !ours.contains(&seq) {
+            continue;
+        }
+        match errno {
+            0 => {
+                pending.remove(&seq);
+            }
+            ERESTART => return Err(BatchError::GenerationMoved(generation)),
+            e => return Err(BatchError::Refused(e)),
+        }
+    }
+    Ok(pending.is_empty().then_some(()))
+}
+
+/// Where a batch's time went, for the round's debug line: building it, the send (the
+/// kernel processes and commits the whole batch inside it), and reading the answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BatchTimings {
+    pub build: Duration,
+    pub send_and_commit: Duration,
+    pub answers: Duration,
+}
+
+/// Sends `edit` as one batch over `channel` and waits for the kernel's answer (within
+/// the channel's timeout). `Ok` only when every message was acknowledged: the
+/// transaction committed. Answers to other requests (an earlier exchange's) are ignored;
+/// an error for the batch's begin message (the generation check, a permission) fails it.
+pub fn apply(edit: &ElementEdit, channel: &mut Channel) -> Result<BatchTimings, BatchError> {
+    let start = Instant::now();
+    let messages = edit
+        .sets
+        .iter()
+        .map(|s| 2 + s.delete.len() + s.add.len())
+        .sum::<usize>()
+        + 2;
+    let count = u32::try_from(messages).unwrap_or(u32::MAX);
+    let first = channel.sequence(count);
+    let ours = first..first.saturating_add(count);
+    let (batch, acked) = encode(edit, first);
+    let mut timings = BatchTimings::default();
     if acked.is_empty() {
-        return Ok(());
+        return Ok(timings);
     }
     let mut pending: HashSet<u32> = acked.into_iter().collect();
-    exchange(&batch, timeout, |answer| {
-        for (seq, errno) in decode_acks(answer)? {
-            match errno {
-                0 => {
-                    pending.remove(&seq);
-                }
-                ERESTART => return Err(BatchError::GenerationMoved(edit.generation)),
-                e => return Err(BatchError::Refused(e)),
-            }
-        }
-        Ok(pending.is_empty().then_some(()))
-    })
+    let built = Instant::now();
+    timings.build = built - start;
+    let mut sent = None;
+    channel.exchange(&batch, |answer| {
+        sent.get_or_insert_with(Instant::now);
+        take_answers(answer, &ours, &mut pending, edit.generation)
+    })?;
+    // The first answer is read once the send returned: the kernel acknowledges a batch
+    // only after its commit.
+    let sent = sent.unwrap_or(built);
+    timings.send_and_commit = sent - built;
+    timings.answers = sent.elapsed();
+    Ok(timings)
 }
 
 #[cfg(test)]

@@ -39,26 +39,12 @@
 //! before that listing, for the same reason) is kept too and nothing is sent. No
 //! generation (no netlink permission, no nf_tables) means always listing, as before.
 
+use super::clock::RoundClock;
 use super::elements;
 use super::state::is_expected;
 use crate::datapath::backend::{Backend, BackendError};
 use crate::datapath::nftables;
-
-/// This thread's CPU time (user and system: the kernel's commit runs in our send; a
-/// child's, such as `nft --version`, is not in it), for the log: on a loaded machine it
-/// says more than the wall time.
-fn thread_cpu() -> std::time::Duration {
-    use nix::libc::{clock_gettime, timespec, CLOCK_THREAD_CPUTIME_ID};
-    let mut ts = timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid clock id and a pointer to a timespec we own.
-    if unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
-        return std::time::Duration::ZERO;
-    }
-    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
+use std::sync::Arc;
 
 /// What the last round left in the kernel, as far as it could tell.
 #[derive(Debug, Default)]
@@ -73,7 +59,8 @@ pub struct NftSync {
 /// our elements and rules.
 #[derive(Debug)]
 struct Applied {
-    scripts: nftables::Scripts,
+    /// Shared with the round that applied them: keeping them copies nothing.
+    scripts: Arc<nftables::Scripts>,
     listing: Option<String>,
     /// Read just before `listing` was taken (see the module's ordering argument), or
     /// right after our own commits, when they were the only ones since the generation
@@ -85,12 +72,15 @@ struct Applied {
 impl Applied {
     /// Whether the table still holds what was applied; on a listing that shows it does,
     /// the generation read before that listing (and the listing) are kept.
-    fn still_held<B: Backend>(&mut self, backend: &mut B) -> bool {
+    fn still_held<B: Backend>(&mut self, backend: &mut B, clock: &mut RoundClock) -> bool {
         let generation = backend.nft_generation();
+        clock.mark("generation read");
         if generation.is_some() && generation == self.generation {
             return true;
         }
-        let Some(listing) = backend.nft_list_table(&self.scripts.expect.table) else {
+        let listing = backend.nft_list_table(&self.scripts.expect.table);
+        clock.mark("listing");
+        let Some(listing) = listing else {
             return false;
         };
         let held = match &self.listing {
@@ -113,21 +103,37 @@ impl NftSync {
     pub fn sync<B: Backend>(
         &mut self,
         backend: &mut B,
-        scripts: &nftables::Scripts,
+        scripts: &Arc<nftables::Scripts>,
+    ) -> Result<(), BackendError> {
+        let mut clock = RoundClock::start();
+        let result = self.round(backend, scripts, &mut clock);
+        if let Some(summary) = clock.summary() {
+            tracing::debug!("nft round: {summary}");
+        }
+        result
+    }
+
+    fn round<B: Backend>(
+        &mut self,
+        backend: &mut B,
+        scripts: &Arc<nftables::Scripts>,
+        clock: &mut RoundClock,
     ) -> Result<(), BackendError> {
         if let Some(mut applied) = self.applied.take() {
-            if applied.still_held(backend) {
-                if applied.scripts == *scripts {
+            if applied.still_held(backend, clock) {
+                let unchanged = applied.scripts == *scripts;
+                clock.mark("comparison");
+                if unchanged {
                     tracing::debug!("nft table unchanged: no transaction");
                     self.applied = Some(applied);
                     return Ok(());
                 }
-                if self.edit_elements(backend, &applied, scripts) {
+                if self.edit_elements(backend, &applied, scripts, clock) {
                     return Ok(());
                 }
             }
         }
-        self.apply(backend, scripts)
+        self.apply(backend, scripts, clock)
     }
 
     /// Sends only the element changes from `applied` to `scripts`, when those are all
@@ -137,7 +143,8 @@ impl NftSync {
         &mut self,
         backend: &mut B,
         applied: &Applied,
-        scripts: &nftables::Scripts,
+        scripts: &Arc<nftables::Scripts>,
+        clock: &mut RoundClock,
     ) -> bool {
         let Some(generation) = applied.generation else {
             return false;
@@ -145,30 +152,30 @@ impl NftSync {
         if applied.scripts.rules != scripts.rules {
             return false;
         }
-        let Some(edit) = elements::edit(&applied.scripts.expect, &scripts.expect, generation)
-        else {
+        let edit = elements::edit(&applied.scripts.expect, &scripts.expect, generation);
+        clock.mark("difference");
+        let Some(edit) = edit else {
             return false;
         };
-        let (start, cpu) = (std::time::Instant::now(), thread_cpu());
-        if let Err(e) = backend.nft_edit_elements(&edit) {
+        let sent = backend.nft_edit_elements(&edit);
+        clock.mark("element batch");
+        if let Err(e) = sent {
             tracing::warn!("nft element update failed, applying the two transactions: {e}");
             return false;
         }
         let (deleted, added) = edit.counts();
-        tracing::debug!(
-            "nft elements: {deleted} deleted, {added} added in one transaction, {:.2} ms ({:.2} ms of this thread's CPU, the commit included)",
-            start.elapsed().as_secs_f64() * 1e3,
-            (thread_cpu() - cpu).as_secs_f64() * 1e3
-        );
+        tracing::debug!("nft elements: {deleted} deleted, {added} added in one transaction");
         // Our commit is the only one since `generation` when the generation moved by
         // exactly one: it then vouches for the new contents; otherwise the next round
         // lists the table.
         let after = backend.nft_generation();
+        clock.mark("generation read");
         self.applied = Some(Applied {
             scripts: scripts.clone(),
             listing: None,
             generation: after.filter(|g| *g == generation.wrapping_add(1)),
         });
+        clock.mark("kept");
         true
     }
 
@@ -179,10 +186,11 @@ impl NftSync {
     fn apply<B: Backend>(
         &mut self,
         backend: &mut B,
-        scripts: &nftables::Scripts,
+        scripts: &Arc<nftables::Scripts>,
+        clock: &mut RoundClock,
     ) -> Result<(), BackendError> {
         let table = &scripts.expect.table;
-        let in_place = Self::in_place(backend, scripts);
+        let in_place = Self::in_place(backend, scripts, clock);
         let mut replaced = false;
         let vouched = match in_place {
             Ok(vouched) => vouched,
@@ -195,7 +203,9 @@ impl NftSync {
             }
         };
         if let Some(generation) = vouched {
-            match backend.nft_table_objects(table) {
+            let objects = backend.nft_table_objects(table);
+            clock.mark("table objects");
+            match objects {
                 Some(objects) if objects.are_ours(&scripts.expect) => {
                     self.applied = Some(Applied {
                         scripts: scripts.clone(),
@@ -217,6 +227,7 @@ impl NftSync {
         let ours = |l: &str| is_expected(l, &scripts.expect);
         let mut generation = backend.nft_generation();
         let mut listing = backend.nft_list_table(table);
+        clock.mark("listing");
         // Whether the listing is exactly ours; `None`: nft could not list, which is no
         // evidence of drift: leave it to the next round, which will apply again (nothing
         // is kept).
@@ -249,14 +260,18 @@ impl NftSync {
     /// generation, and each commit moves it by exactly one.
     fn in_place<B: Backend>(
         backend: &mut B,
-        scripts: &nftables::Scripts,
+        scripts: &Arc<nftables::Scripts>,
+        clock: &mut RoundClock,
     ) -> Result<Option<u32>, BackendError> {
         backend.nft_apply(&scripts.structure)?;
-        let refilled = Self::refill(backend, &scripts.expect);
+        clock.mark("table and sets (nft)");
+        let refilled = Self::refill(backend, &scripts.expect, clock);
         if refilled.is_none() {
             backend.nft_apply(&scripts.sets)?;
+            clock.mark("sets refilled (nft)");
         }
         backend.nft_apply(&scripts.rules)?;
+        clock.mark("rules (nft)");
         tracing::debug!(
             "nft transactions applied:\n{}{}",
             if refilled.is_some() {
@@ -270,6 +285,7 @@ impl NftSync {
             return Ok(None);
         };
         let after = backend.nft_generation();
+        clock.mark("generation read");
         Ok(after.filter(|a| *a == guard.wrapping_add(commits + 1)))
     }
 
@@ -282,6 +298,7 @@ impl NftSync {
     fn refill<B: Backend>(
         backend: &mut B,
         expect: &nftables::Expected,
+        clock: &mut RoundClock,
     ) -> Option<(u32, Option<u32>)> {
         let guard = backend.nft_generation()?;
         let current: Option<Vec<_>> = expect
@@ -291,6 +308,7 @@ impl NftSync {
             .collect();
         // Read at the guard's generation only if nothing was committed during the read.
         let after_read = backend.nft_generation();
+        clock.mark("set contents read");
         let difference = match current {
             Some(now) if after_read == Some(guard) => elements::difference(&now, expect, guard),
             Some(_) => {
@@ -313,22 +331,26 @@ impl NftSync {
                 (fill, adds.then_some(1))
             }
         };
+        clock.mark("difference");
         if commits == Some(0) {
             tracing::debug!("nft sets already hold exactly the config's elements");
             return Some((guard, commits));
         }
-        let (start, cpu) = (std::time::Instant::now(), thread_cpu());
-        if let Err(e) = backend.nft_edit_elements(&edit) {
+        let sent = backend.nft_edit_elements(&edit);
+        clock.mark("element batch");
+        if let Err(e) = sent {
             tracing::warn!("nft set elements over netlink failed, refilling with nft: {e}");
             return None;
         }
         let (deleted, added) = edit.counts();
         let flushed = edit.sets.iter().any(|s| s.flush);
         tracing::debug!(
-            "nft sets {}: {deleted} deleted, {added} added in one transaction, {:.2} ms ({:.2} ms of this thread's CPU, the commit included)",
-            if flushed { "flushed and refilled" } else { "updated" },
-            start.elapsed().as_secs_f64() * 1e3,
-            (thread_cpu() - cpu).as_secs_f64() * 1e3
+            "nft sets {}: {deleted} deleted, {added} added in one transaction",
+            if flushed {
+                "flushed and refilled"
+            } else {
+                "updated"
+            },
         );
         Some((guard, commits))
     }

@@ -34,6 +34,51 @@ fn only_the_changed_elements_of_the_changed_sets() {
     assert!(edit(&from, &from, 7).unwrap().sets.is_empty());
 }
 
+/// The difference is the same whatever part of the lists agrees: what both start and end
+/// with is skipped, the rest compared as sets (a naive set difference as the oracle).
+#[test]
+fn the_difference_skips_what_both_lists_share_and_equals_the_set_difference() {
+    let all: Vec<String> = (0..40).map(|i| format!("10.{i}.0.0/16")).collect();
+    let pick = |keep: &dyn Fn(usize) -> bool| -> Vec<&str> {
+        all.iter()
+            .enumerate()
+            .filter(|(i, _)| keep(*i))
+            .map(|(_, s)| s.as_str())
+            .collect()
+    };
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (pick(&|i| i < 30), pick(&|i| i < 31)), // one added at the end
+        (pick(&|i| i > 0 && i < 30), pick(&|i| i < 30)), // one added at the start
+        (pick(&|i| i != 15), pick(&|_| true)),  // one added in the middle
+        (pick(&|_| true), pick(&|i| i != 15)),  // one removed in the middle
+        (pick(&|i| i % 2 == 0), pick(&|i| i % 3 == 0)), // everything differs
+        (pick(&|i| i < 20), pick(&|i| i >= 20)), // disjoint
+        (pick(&|_| false), pick(&|i| i < 3)),   // from empty
+        (pick(&|i| i < 3), pick(&|_| false)),   // to empty
+        (pick(&|i| i != 5 && i != 35), pick(&|i| i != 6 && i != 34)),
+    ];
+    for (old, new) in cases {
+        let (from, to) = (expected(&old, 5), expected(&new, 5));
+        let e = edit(&from, &to, 1).unwrap();
+        let nets = |v: &[&str], w: &[&str]| -> Vec<IpNet> {
+            let mut d: Vec<IpNet> = v
+                .iter()
+                .filter(|x| !w.contains(x))
+                .map(|x| x.parse().unwrap())
+                .collect();
+            d.sort();
+            d
+        };
+        let (delete, add) = (nets(&old, &new), nets(&new, &old));
+        let got = e.sets.first().map(|s| (s.delete.clone(), s.add.clone()));
+        if delete.is_empty() && add.is_empty() {
+            assert!(e.sets.is_empty(), "{old:?} -> {new:?}");
+        } else {
+            assert_eq!(got, Some((delete, add)), "{old:?} -> {new:?}");
+        }
+    }
+}
+
 #[test]
 fn anything_but_elements_needs_the_full_sync() {
     let from = expected(&["10.0.0.0/8"], 5);

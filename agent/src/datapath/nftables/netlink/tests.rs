@@ -116,4 +116,28 @@ fn acks_and_errors_are_read_by_sequence_number() {
     two.extend(ack(3, ERESTART));
     assert_eq!(decode_acks(&two).unwrap(), [(2, 0), (3, ERESTART)]);
     assert!(decode_acks(&two[..30]).is_err());
+
+    // On the kept socket: a batch numbered 10..14 (begin 10, messages 11-12, end 13).
+    let ours = 10..14;
+    let pending = || [11u32, 12].into_iter().collect::<HashSet<u32>>();
+    // An earlier, abandoned exchange's error is not this batch's.
+    let mut p = pending();
+    let mut stale = ack(3, ERESTART);
+    stale.extend(ack(11, 0));
+    assert_eq!(take_answers(&stale, &ours, &mut p, 7).unwrap(), None);
+    assert_eq!(
+        take_answers(&ack(12, 0), &ours, &mut p, 7).unwrap(),
+        Some(())
+    );
+    // The generation check answers on the begin message.
+    let mut p = pending();
+    assert!(matches!(
+        take_answers(&ack(10, ERESTART), &ours, &mut p, 7),
+        Err(BatchError::GenerationMoved(7))
+    ));
+    let mut p = pending();
+    assert!(matches!(
+        take_answers(&ack(12, 1), &ours, &mut p, 7),
+        Err(BatchError::Refused(1))
+    ));
 }
