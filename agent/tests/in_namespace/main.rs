@@ -45,6 +45,10 @@ const NFT_CASES: &[(&str, fn())] = &[
         nft_resync::a_change_of_cidrs_commits_only_those_elements,
     ),
     (
+        "nft_element_changes_reuse_one_kept_socket_and_a_foreign_change_is_healed",
+        nft_resync::element_changes_reuse_one_kept_socket_and_a_foreign_change_is_healed,
+    ),
+    (
         "nft_a_full_apply_sends_the_elements_over_netlink",
         nft_netlink::a_full_apply_sends_the_elements_over_netlink,
     ),
