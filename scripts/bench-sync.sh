@@ -25,12 +25,23 @@
 #   wall            the whole `--once` process of the resync, start to exit;
 #   cpu             user+sys CPU of that process and its children (iptables/nft), which
 #                   a loaded machine inflates far less than wall time.
-# Usage: scripts/bench-sync.sh            (as root; RUNS=7 by default; SIZES="64 1000 10000")
+#
+# STEPS=1 runs the nftables daemon with --v=4 and prints, after the table, the agent's own
+# figures for the one-CIDR round (its "nft round:" debug line, medians): wall, this
+# thread's CPU, the wait for a CPU while runnable, and the element batch's CPU (the
+# kernel's commit included). On a loaded machine the CPU figures say what the round
+# costs; the wall figures say what the load added. The debug clock itself (a few
+# /proc reads per step) is then inside the apply figure: read that column from a run
+# without STEPS.
+# Usage: scripts/bench-sync.sh            (as root; RUNS=7 by default; SIZES="64 1000 10000";
+#                                          DATAPATHS="iptables-legacy iptables-nft nftables")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then exec sudo -E env "PATH=$PATH" "$0" "$@"; fi
 RUNS=${RUNS:-7}
 SIZES=${SIZES:-64 1000 10000}
+DATAPATHS=${DATAPATHS:-iptables-legacy iptables-nft nftables}
+STEPS=${STEPS:-}
 scripts/setup.sh >/dev/null
 cargo build --release --locked -q -p ip-masq-agent
 AGENT=$PWD/target/release/ip-masq-agent
@@ -48,10 +59,12 @@ cidrs() { # N -> config with N /24s, no two adjacent
 . scripts/lib/bench-common.sh
 
 # One run in a fresh namespace: prints "first_ms resync_ms wall_ms cpu_ms unchanged_ms
-# added_ms".
+# added_ms", then with STEPS on the nftables datapath the one-CIDR round's own figures
+# "round_wall_ms round_cpu_ms round_waited_ms batch_cpu_ms" (else four "-").
 one_run() {
-  local bin=$1 datapath=$2 cfg=$3
-  unshare --net env "PATH=$bin:$PATH" AGENT="$AGENT" DATAPATH="$datapath" CFG="$cfg" OUT="$work/out" bash -c '
+  local bin=$1 datapath=$2 cfg=$3 verbosity=0
+  if [ -n "$STEPS" ] && [ "$datapath" = nftables ]; then verbosity=4; fi
+  unshare --net env "PATH=$bin:$PATH" AGENT="$AGENT" DATAPATH="$datapath" CFG="$cfg" OUT="$work/out" V="$verbosity" bash -c '
     "$AGENT" --once --datapath "$DATAPATH" --config "$CFG" 2>"$OUT.1"
     # bash'"'"'s time: wall, user and sys (children included) with millisecond resolution.
     TIMEFORMAT="%3R %3U %3S"
@@ -63,7 +76,7 @@ one_run() {
     cpu=$(awk -v u="$user" -v s="$sys" "BEGIN {printf \"%.0f\", (u + s) * 1000}")
     [ -n "$a1" ] && [ -n "$a2" ] || { cat "$OUT.1" "$OUT.2" >&2; exit 1; }
     # The daemon, until its third "synced:" line (30 s at most), then stopped.
-    "$AGENT" --datapath "$DATAPATH" --config "$CFG" 2>"$OUT.3" &
+    "$AGENT" --datapath "$DATAPATH" --config "$CFG" --v="$V" 2>"$OUT.3" &
     daemon=$!
     for _ in $(seq 300); do
       [ "$(grep -c "synced: " "$OUT.3")" -ge 3 ] && break
@@ -84,7 +97,9 @@ one_run() {
     a3=$(sed -n "s/.*applied in \([0-9.]*\) ms.*/\1/p" "$OUT.3" | sed -n 3p)
     a4=$(grep "$more" "$OUT.3" | sed -n "s/.*applied in \([0-9.]*\) ms.*/\1/p" | sed -n 1p)
     [ -n "$a3" ] && [ -n "$a4" ] || { cat "$OUT.3" >&2; exit 1; }
-    echo "$a1 $a2 $wall $cpu $a3 $a4"'
+    # The one-CIDR round is the last one that sent an element batch.
+    steps=$(grep "nft round: .*element batch" "$OUT.3" | tail -n 1 | sed -n "s/.*element batch [0-9.]* ms (\([0-9.]*\) CPU.*total \([0-9.]*\) ms (\([0-9.]*\) ms of this thread.s CPU, \([0-9.]*\) ms waiting.*/\2 \3 \4 \1/p")
+    echo "$a1 $a2 $wall $cpu $a3 $a4 ${steps:-- - - -}"'
 }
 
 # The reference Go agent (IP_MASQ_AGENT_GO=/path/to/binary; docs/performance.md says how
@@ -122,9 +137,10 @@ ref_run() {
 echo "nftables $(nft --version | awk '{print $2}'), iptables $(/usr/sbin/xtables-legacy-multi iptables --version | awk '{print $2}'), kernel $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '\n| CIDRs | datapath | first sync, apply (ms) | resync, apply (ms) | resync, --once wall (ms) | resync, --once CPU (ms) | daemon, unchanged round, apply (ms) | daemon, one CIDR added, apply (ms) |\n'
 printf '|---:|---|---:|---:|---:|---:|---:|---:|\n'
+steps_line=
 for n in $SIZES; do
   cidrs "$n" >"$work/c$n.yaml"
-  for dp in iptables-legacy iptables-nft nftables; do
+  for dp in $DATAPATHS; do
     case $dp in
       iptables-legacy) bin=$(shims legacy); datapath=iptables ;;
       iptables-nft) bin=$(shims nft); datapath=iptables ;;
@@ -134,6 +150,9 @@ for n in $SIZES; do
     for ((r = 0; r < RUNS; r++)); do one_run "$bin" "$datapath" "$work/c$n.yaml" >>"$work/runs"; done
     col() { awk -v c="$1" '{print $c}' "$work/runs" | median; }
     printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$dp" "$(col 1)" "$(col 2)" "$(col 3)" "$(col 4)" "$(col 5)" "$(col 6)"
+    if [ "$(col 7)" != - ]; then
+      steps_line+="$n CIDRs, nftables, one CIDR added, the agent's own figures (median of $RUNS): round $(col 7) ms wall, $(col 8) ms CPU, $(col 9) ms waiting for a CPU; element batch $(col 10) ms CPU"$'\n'
+    fi
   done
   if [ -n "${IP_MASQ_AGENT_GO:-}" ] && [ "$n" -le 64 ]; then
     for backend in legacy nft; do
@@ -146,3 +165,4 @@ for n in $SIZES; do
 done
 echo
 echo "median of $RUNS runs, each in a new network namespace; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -n "$steps_line" ]; then printf '\n%s' "$steps_line"; fi

@@ -294,8 +294,7 @@ pub fn element_changes_reuse_one_kept_socket_and_a_foreign_change_is_healed() {
             let round = log
                 .all()
                 .into_iter()
-                .filter(|l| l.contains("nft round: "))
-                .last()
+                .rfind(|l| l.contains("nft round: "))
                 .unwrap();
             assert!(
                 round.contains("element batch") && !round.contains("listing"),
@@ -324,8 +323,7 @@ pub fn element_changes_reuse_one_kept_socket_and_a_foreign_change_is_healed() {
         let round = log
             .all()
             .into_iter()
-            .filter(|l| l.contains("nft round: "))
-            .last()
+            .rfind(|l| l.contains("nft round: "))
             .unwrap();
         assert!(
             round.contains("listing"),
