@@ -30,6 +30,7 @@ fn feature_icon(state: FeatureState) -> &'static str {
         FeatureState::Unsupported => "➖",
         FeatureState::NotRun => "⏸",
         FeatureState::Unobserved => "❔",
+        FeatureState::Inconclusive => "❓",
     }
 }
 
@@ -42,6 +43,7 @@ fn case_icon(state: CaseState) -> &'static str {
         CaseState::NotRun => "⏸",
         CaseState::NotApplicable => "⏭",
         CaseState::Unstable => "🎲",
+        CaseState::Inconclusive => "❓",
     }
 }
 
