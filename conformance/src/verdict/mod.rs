@@ -367,6 +367,11 @@ impl FeatureState {
 }
 
 impl Summary {
+    /// The cases that ran to an end of their own: every state but those not run.
+    pub fn ran(&self) -> usize {
+        self.passed + self.failed + self.known_failures + self.unstable + self.inconclusive
+    }
+
     /// Counts the states of `cases`.
     pub fn of<'a>(cases: impl IntoIterator<Item = &'a CaseRecord>) -> Self {
         let mut s = Summary::default();

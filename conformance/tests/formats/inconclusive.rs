@@ -189,6 +189,12 @@ fn junit_the_closing_lines_the_summary_and_the_page_count_it() {
     assert!(md.contains("❔ INCONCLUSIVE"), "{md}");
     let report = report_with(&in_tree_profile(), &records, Coverage::full());
     let page = comparison::html(&[report]);
+    // Counted among the cases of their feature, never as passed.
+    assert!(page.contains("✗</span> failed 55/60"), "{page}");
+    assert!(
+        page.contains(" known failures · 1 unstable · 4 inconclusive<br>"),
+        "{page}"
+    );
     assert!(
         page.contains(
             "<td class=\"inconclusive\"><span class=\"i-bad\">?</span> inconclusive</td>"

@@ -93,7 +93,7 @@ fn runs(out: &mut String, reports: &[Report]) {
             .collect();
         write!(
             out,
-            "<tr><td><b>{}</b>{}</td><td class=\"verdict v-{v}\">{v}{coverage}</td><td class=\"meta\">{} passed · {} failed · {} known failures<br>{} unsupported · {} not applicable · {} not run</td><td class=\"meta\">masq-conformance {}<br>commit <code>{}</code><br>corpus <code>{}</code></td><td class=\"meta\">{} · {}<br>kernel {}<br>{}</td></tr>",
+            "<tr><td><b>{}</b>{}</td><td class=\"verdict v-{v}\">{v}{coverage}</td><td class=\"meta\">{} passed · {} failed · {} known failures{}<br>{} unsupported · {} not applicable · {} not run</td><td class=\"meta\">masq-conformance {}<br>commit <code>{}</code><br>corpus <code>{}</code></td><td class=\"meta\">{} · {}<br>kernel {}<br>{}</td></tr>",
             esc(&title(r)),
             r.implementation
                 .url
@@ -103,6 +103,12 @@ fn runs(out: &mut String, reports: &[Report]) {
             s.passed,
             s.failed,
             s.known_failures,
+            // (Named when there are any: neither is a pass nor a failure.)
+            [(s.unstable, "unstable"), (s.inconclusive, "inconclusive")]
+                .iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, w)| format!(" · {n} {w}"))
+                .collect::<String>(),
             s.unsupported,
             s.not_applicable,
             s.not_run,
@@ -206,7 +212,7 @@ fn matrix(out: &mut String, reports: &[Report]) {
                 (FeatureState::Failed | FeatureState::Partial, _) => "sev-few",
                 (s, _) => s.word(),
             };
-            let ran = x.counts.passed + x.counts.failed + x.counts.known_failures;
+            let ran = x.counts.ran();
             let text = format!(
                 "{} {} {}/{}",
                 feature_icon(x.state),
