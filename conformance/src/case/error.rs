@@ -56,6 +56,18 @@ impl CaseError {
         }
     }
 
+    /// Whether the case could not be judged ([`StepError::PeriodUnobserved`]): it is
+    /// `inconclusive`, neither passed nor failed.
+    pub fn is_inconclusive(&self) -> bool {
+        matches!(
+            self,
+            CaseError::Step {
+                error: StepError::PeriodUnobserved { .. },
+                ..
+            }
+        )
+    }
+
     /// Whether the implementation hit one of the case's limits.
     pub fn is_limit(&self) -> bool {
         matches!(

@@ -60,6 +60,8 @@ pub struct CaseOutput {
     /// Each publication's time to a new flow with the new outcome (`reload-latency`).
     pub reload_latencies: Vec<Duration>,
     pub timings: Timings,
+    /// The implementation's read period and delay from read to action, as measured.
+    pub measurements: observed::Measurements,
 }
 
 /// A case's end: what it produced, and why it stopped early if it did.
@@ -117,6 +119,7 @@ pub fn run_case(spec: &CaseSpec<'_>) -> CaseRun {
         Err(e) => return fail(CaseError::Setup(e)),
     };
     let result = execution.run_steps();
+    execution.measure_read_periods();
     let teardown = Instant::now();
     if let Some(mut r) = execution.implementation.running.take() {
         execution.out.log = r.log();

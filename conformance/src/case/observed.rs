@@ -6,6 +6,10 @@
 //! reads of the version before tell: when the implementation left it unread for longer
 //! than the hint allows, the wait counts the longest period it was seen to take, and a
 //! case whose reads never showed a whole such period cannot be judged.
+//!
+//! What the runner measured of a case's timing ([`Measurements`]: each interval between
+//! reads, each delay from a read to the change of the rules, and what the waits made of
+//! them) goes into the trial's record, the report and the closing lines, not only stderr.
 
 use std::time::{Duration, Instant};
 
@@ -43,6 +47,64 @@ pub fn judge(hint: Duration, published: Instant, reads: &[Instant], replaced: In
         _ if unread <= tolerated => Period::AsHinted,
         _ => Period::Unknown { unread },
     }
+}
+
+/// What the runner measured of one case's timing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Measurements {
+    /// The reads the runner saw, of every version it could see read (reads within
+    /// [`SAME_READ`] of each other count once).
+    pub reads: usize,
+    /// Each interval between two reads of one published version ([`read_intervals`]).
+    pub read_periods: Vec<Duration>,
+    /// Each delay from the first read of a config to the change of the rules it caused
+    /// (measured by `wait: rules-changed`, so at most a poll late).
+    pub act_delays: Vec<Duration>,
+    /// What the waits made of them, as the run says it: an observed period that replaced
+    /// the config's hint, an act later than `act_within`.
+    pub notes: Vec<String>,
+}
+
+/// Reads closer together than this are one read (several files of one version, or the
+/// events of one read drained apart).
+const SAME_READ: Duration = Duration::from_millis(50);
+
+/// The intervals between the reads of one version (the runner's times of them, in any
+/// order), reads within [`SAME_READ`] of the one before counting once: one fewer than
+/// the reads it counts, for a version read at all.
+pub fn read_intervals(reads: &[Instant]) -> Vec<Duration> {
+    let mut reads = reads.to_vec();
+    reads.sort();
+    let mut out = Vec::new();
+    let mut last: Option<Instant> = None;
+    for r in reads {
+        match last {
+            Some(l) if r - l < SAME_READ => continue,
+            Some(l) => out.push(r - l),
+            None => {}
+        }
+        last = Some(r);
+    }
+    out
+}
+
+/// The median and the largest of some samples, and how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub samples: usize,
+    pub median: Duration,
+    pub max: Duration,
+}
+
+/// `None` without samples; the median of an even count is the upper middle one.
+pub fn stat(samples: &[Duration]) -> Option<Stat> {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    Some(Stat {
+        samples: sorted.len(),
+        median: *sorted.get(sorted.len() / 2)?,
+        max: *sorted.last()?,
+    })
 }
 
 #[cfg(test)]
@@ -92,5 +154,17 @@ mod tests {
             judge(hint, t0, &[], replaced),
             Period::Unknown { .. }
         ));
+    }
+
+    #[test]
+    fn reads_close_together_count_once_and_stats_take_the_median_and_max() {
+        let t0 = Instant::now();
+        // Two files of one version read 10 ms apart, then every 300 ms.
+        let reads = at(t0, &[600, 0, 10, 300, 900]);
+        let ms = |m| Duration::from_millis(m);
+        assert_eq!(read_intervals(&reads), vec![ms(300), ms(300), ms(300)]);
+        assert_eq!(stat(&[]), None);
+        let s = stat(&[ms(5), ms(1), ms(9), ms(2)]).unwrap();
+        assert_eq!((s.samples, s.median, s.max), (4, ms(5), ms(9)));
     }
 }

@@ -137,10 +137,12 @@ impl CaseExecution<'_> {
         match observed::judge(hint, published, &reads, replaced) {
             observed::Period::AsHinted => Ok(hint),
             observed::Period::Observed(period) => {
-                eprintln!(
-                    "note: {}: reads showed a period of {period:.1?}, longer than the config's {hint:.1?}: step {} waits with the observed one (set resync_period in the profile to say so)",
-                    self.spec.name, self.step_no
+                let note = format!(
+                    "step {}: reads showed a period of {period:.1?}, longer than the config's {hint:.1?}: it waited with the observed one (set resync_period in the profile to say so)",
+                    self.step_no
                 );
+                eprintln!("note: {}: {note}", self.spec.name);
+                self.out.measurements.notes.push(note);
                 Ok(period)
             }
             observed::Period::Unknown { unread } => Err(StepError::PeriodUnobserved {
@@ -322,12 +324,29 @@ impl CaseExecution<'_> {
             return;
         };
         let delay = first.elapsed();
+        self.out.measurements.act_delays.push(delay);
         let act_within = self.spec.profile.act_within();
         if delay > act_within + poll::EVERY {
-            eprintln!(
-                "note: {}: the rules changed {delay:.1?} after the first read of the config published at step {}, later than act_within ({act_within:.1?}): waits after a read give it only act_within (raise act_within in the profile)",
-                self.spec.name, self.waits.published_at
+            let note = format!(
+                "step {}: the rules changed {delay:.1?} after the first read of the config published at step {}, later than act_within ({act_within:.1?}): waits after a read give it only act_within (raise act_within in the profile)",
+                self.step_no, self.waits.published_at
             );
+            eprintln!("note: {}: {note}", self.spec.name);
+            self.out.measurements.notes.push(note);
+        }
+    }
+
+    /// Every interval between two reads of a version the case published, for the
+    /// record (read once the case is over: the volume keeps each version's reads).
+    pub(super) fn measure_read_periods(&mut self) {
+        let m = &mut self.out.measurements;
+        for g in 1..=self.node.volume.generation() {
+            let Some((_, reads)) = self.node.volume.history(g) else {
+                continue;
+            };
+            let periods = observed::read_intervals(&reads);
+            m.reads += usize::from(!reads.is_empty()) + periods.len();
+            m.read_periods.extend(periods);
         }
     }
 

@@ -6,14 +6,18 @@
 //! out: the step number, durations and counts, the destination cell it was first seen in,
 //! and how many more cells differ. An exit status and addresses are kept: they tell causes
 //! apart.
+//!
+//! Unstable and inconclusive cases are grouped the same way: an unstable case by the
+//! profile's reason when it lists it, else by the first failing message among its
+//! repeats (what goes wrong, sometimes); an inconclusive one by its message.
 
 use super::Record;
-use crate::vocabulary::{CaseState, IptablesBackend};
+use crate::vocabulary::{CaseState, Instability, IptablesBackend};
 
 /// One root cause and the trials it explains.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RootCause {
-    /// `Failed` or `KnownFailure`.
+    /// `Failed`, `KnownFailure`, `Unstable` or `Inconclusive`.
     pub state: CaseState,
     /// The known-failure reason, or the normalised first failing message.
     pub cause: String,
@@ -28,16 +32,52 @@ pub fn cause_of(state: CaseState, reason: Option<&str>, headline: &str) -> Optio
             Some(r) if !r.is_empty() => r.to_string(),
             _ => first_message(headline),
         }),
-        CaseState::Failed => Some(first_message(headline)),
+        CaseState::Failed | CaseState::Inconclusive => Some(first_message(headline)),
         _ => None,
     }
+}
+
+/// The cause of an unstable case: the profile's reason when it lists the case, else the
+/// first failing message among its repeats, else the first cell that differed (with what
+/// varies taken out), else its headline's.
+pub fn unstable_cause(
+    reason: Option<&str>,
+    unstable: Option<&Instability>,
+    headline: &str,
+) -> String {
+    if let Some(r) = reason.map(str::trim).filter(|r| !r.is_empty()) {
+        return r.to_string();
+    }
+    let failed = unstable.and_then(|u| {
+        u.repeats
+            .iter()
+            .find_map(|r| r.strip_prefix("failed: "))
+            .map(|f| format!("sometimes: {}", first_message(f)))
+    });
+    let cell = || {
+        let cell = unstable?.differing_cells.first()?;
+        // "step 2: internet/udp: a | b": the step and the cell's name vary by fixture.
+        let outcomes = cell.rsplit_once(": ").map_or(cell.as_str(), |(_, o)| o);
+        Some(format!(
+            "outcomes differ between repeats: {}",
+            numbers_out(outcomes)
+        ))
+    };
+    failed
+        .or_else(cell)
+        .unwrap_or_else(|| first_message(headline))
 }
 
 /// The failures and known failures of `records` grouped by cause: most trials first, then
 /// failures before known failures, then by cause.
 pub fn root_causes(records: &[Record]) -> Vec<RootCause> {
     group(records.iter().filter_map(|r| {
-        let cause = cause_of(r.state, r.reason.as_deref(), &r.headline)?;
+        let cause = match r.state {
+            CaseState::Unstable => {
+                unstable_cause(r.reason.as_deref(), r.unstable.as_ref(), &r.headline)
+            }
+            s => cause_of(s, r.reason.as_deref(), &r.headline)?,
+        };
         Some((r.state, cause, r.trial.clone()))
     }))
 }
@@ -281,6 +321,43 @@ mod tests {
         assert_eq!(
             cause_of(CaseState::KnownFailure, Some(" "), "step 1 (wait): h").unwrap(),
             "wait: h"
+        );
+    }
+
+    #[test]
+    fn an_unstable_case_is_grouped_by_its_reason_or_what_sometimes_fails() {
+        let u = Instability {
+            listed: false,
+            repeats: vec![
+                "passed".into(),
+                "failed: step 4 (snapshot): rfc1918-10/udp expected not-masqueraded, got masqueraded (and 3 more cells)".into(),
+            ],
+            differing_cells: vec!["step 4: rfc1918-10/udp: not-masqueraded | masqueraded".into()],
+        };
+        assert_eq!(
+            unstable_cause(None, Some(&u), "unstable: its 2 repeats disagree"),
+            "sometimes: snapshot: expected not-masqueraded, got masqueraded"
+        );
+        assert_eq!(
+            unstable_cause(Some("map order"), Some(&u), "h"),
+            "map order"
+        );
+        let cells_only = Instability {
+            repeats: vec!["passed".into(), "passed".into()],
+            ..u.clone()
+        };
+        assert_eq!(
+            unstable_cause(None, Some(&cells_only), "h"),
+            "outcomes differ between repeats: not-masqueraded | masqueraded"
+        );
+        assert_eq!(
+            cause_of(
+                CaseState::Inconclusive,
+                None,
+                "step 6 (wait): inconclusive: this wait rests on reads the runner cannot see, and the config before the one published at step 5 went unread for 3.1s"
+            )
+            .unwrap(),
+            "wait: inconclusive: this wait rests on reads the runner cannot see, and the config before the one published at step N went unread for Ns"
         );
     }
 }

@@ -9,6 +9,10 @@ use std::time::Duration;
 use crate::vocabulary::{CaseState, Instability, IptablesBackend, Outcome, OutcomeTable};
 
 pub mod causes;
+mod junit;
+pub mod measured;
+
+pub use junit::junit;
 
 /// One trial's record.
 #[derive(Debug, Clone)]
@@ -37,14 +41,16 @@ pub struct Record {
     pub phases: Vec<(&'static str, Duration)>,
     /// For an unstable case: listed or not, and what its repeats did.
     pub unstable: Option<Instability>,
+    /// The implementation's read period and read-to-action delay, as measured.
+    pub measurements: crate::case::observed::Measurements,
 }
 
 impl Record {
-    /// Whether the record fails the run: a failure, or an unstable case the profile does
-    /// not list.
+    /// Whether the record fails the run (its exit status): a failure, an unstable case
+    /// the profile does not list, or a case that could not be judged.
     pub fn fails_run(&self) -> bool {
         match self.state {
-            CaseState::Failed => true,
+            CaseState::Failed | CaseState::Inconclusive => true,
             CaseState::Unstable => !self.unstable.as_ref().is_some_and(|u| u.listed),
             _ => false,
         }
@@ -93,103 +99,6 @@ impl Recorder {
 /// How many records have a status that satisfies `pred`.
 pub fn count(records: &[Record], pred: impl Fn(CaseState) -> bool) -> usize {
     records.iter().filter(|r| pred(r.state)).count()
-}
-
-fn xml_escape(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-        .map(|c| match c {
-            '&' => "&amp;".to_string(),
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '"' => "&quot;".to_string(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
-/// JUnit XML for `records`, one testcase per trial.
-pub fn junit(suite: &str, records: &[Record]) -> String {
-    let failures = records.iter().filter(|r| r.fails_run()).count();
-    let listed_unstable = records
-        .iter()
-        .filter(|r| r.state == CaseState::Unstable && !r.fails_run())
-        .count();
-    let skipped = listed_unstable
-        + count(records, |s| {
-            matches!(
-                s,
-                CaseState::NotRun
-                    | CaseState::Unsupported
-                    | CaseState::NotApplicable
-                    | CaseState::KnownFailure
-            )
-        });
-    let total: f64 = records.iter().map(|r| r.duration.as_secs_f64()).sum();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    writeln!(
-        out,
-        "<testsuites><testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{total:.3}\">",
-        xml_escape(suite),
-        records.len()
-    )
-    .ok();
-    for r in records {
-        let (class, name) = r.trial.split_once("::").unwrap_or((&r.trial, ""));
-        write!(
-            out,
-            "  <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
-            xml_escape(class),
-            xml_escape(name),
-            r.duration.as_secs_f64()
-        )
-        .ok();
-        match r.state {
-            CaseState::Passed => {}
-            CaseState::Failed => {
-                write!(
-                    out,
-                    "<failure message=\"{}\">{}</failure>",
-                    xml_escape(&r.headline),
-                    xml_escape(&r.message)
-                )
-                .ok();
-            }
-            CaseState::KnownFailure => {
-                write!(
-                    out,
-                    "<skipped message=\"known failure: {}\">{}</skipped>",
-                    xml_escape(r.reason.as_deref().unwrap_or_default()),
-                    xml_escape(&r.headline)
-                )
-                .ok();
-            }
-            CaseState::NotRun | CaseState::Unsupported | CaseState::NotApplicable => {
-                write!(out, "<skipped message=\"{}\"/>", xml_escape(&r.headline)).ok();
-            }
-            CaseState::Unstable if !r.fails_run() => {
-                write!(
-                    out,
-                    "<skipped message=\"unstable: {}\">{}</skipped>",
-                    xml_escape(r.reason.as_deref().unwrap_or_default()),
-                    xml_escape(&r.headline)
-                )
-                .ok();
-            }
-            CaseState::Unstable => {
-                write!(
-                    out,
-                    "<failure message=\"{}\">{}</failure>",
-                    xml_escape(&r.headline),
-                    xml_escape(&r.message)
-                )
-                .ok();
-            }
-        }
-        out.push_str("</testcase>\n");
-    }
-    out.push_str("</testsuite></testsuites>\n");
-    out
 }
 
 /// The cases in `state`, by fixture: `(fixture, backends, headline)`, the backends of a
@@ -243,12 +152,26 @@ pub fn closing(
         (n, 0) => format!(", {n} unstable"),
         (n, u) => format!(", {n} unstable ({u} not listed: failing the run)"),
     };
+    let inconclusive = count(records, |s| s == CaseState::Inconclusive);
+    let inconclusive_count = match inconclusive {
+        0 => String::new(),
+        n => format!(", {n} inconclusive (not judged: failing the run)"),
+    };
     let mut out = String::new();
     // Each failing case with its own first line (both backends on one line when they
     // failed alike), then the same failures grouped by root cause.
     for (fixture, backends, headline) in failures_by_fixture(records, CaseState::Failed) {
         if out.is_empty() {
             out.push_str("\nfailures:\n");
+        }
+        writeln!(out, "  {fixture} on {backends}: {headline}").ok();
+    }
+    for (i, (fixture, backends, headline)) in failures_by_fixture(records, CaseState::Inconclusive)
+        .into_iter()
+        .enumerate()
+    {
+        if i == 0 {
+            out.push_str("\ninconclusive (the verdict rests on reads the runner could not see):\n");
         }
         writeln!(out, "  {fixture} on {backends}: {headline}").ok();
     }
@@ -266,6 +189,8 @@ pub fn closing(
     for (state, title) in [
         (CaseState::Failed, "failures, by root cause"),
         (CaseState::KnownFailure, "known failures, by root cause"),
+        (CaseState::Unstable, "unstable, by root cause"),
+        (CaseState::Inconclusive, "inconclusive, by root cause"),
     ] {
         let mut listed = groups.iter().filter(|c| c.state == state).peekable();
         if listed.peek().is_some() {
@@ -305,9 +230,10 @@ pub fn closing(
         )
         .ok();
     }
+    out.push_str(&measured::closing(records));
     writeln!(
         out,
-        "\nmasq-conformance: {implementation}: {passed} passed, {failed} failed, {known} known failures (counted as ignored above){unstable_count}, {unsupported} unsupported, {not_applicable} not applicable, {} not run",
+        "\nmasq-conformance: {implementation}: {passed} passed, {failed} failed, {known} known failures (counted as ignored above){unstable_count}{inconclusive_count}, {unsupported} unsupported, {not_applicable} not applicable, {} not run",
         (conclusion.num_ignored as usize)
             .saturating_sub(known + not_applicable + unsupported + unstable - unlisted_unstable)
             + conclusion.num_filtered_out as usize
@@ -355,10 +281,15 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
     let failed = count(records, |s| s == CaseState::Failed);
     let known = count(records, |s| s == CaseState::KnownFailure);
     let unstable = count(records, |s| s == CaseState::Unstable);
+    let inconclusive = match count(records, |s| s == CaseState::Inconclusive) {
+        0 => String::new(),
+        n => format!(", {n} inconclusive"),
+    };
     let implementation = crate::vocabulary::markup::markdown(implementation);
     let mut out = format!(
-        "## ip-masq-agent conformance: {implementation}\n\n{passed} passed, {failed} failed, {known} known failures, {unstable} unstable\n\n`kept` = arrived with the pod's address, `masq` = with the node's.\n\n"
+        "## ip-masq-agent conformance: {implementation}\n\n{passed} passed, {failed} failed, {known} known failures, {unstable} unstable{inconclusive}\n\n`kept` = arrived with the pod's address, `masq` = with the node's.\n\n"
     );
+    out.push_str(&measured::markdown(records));
     let measured = latencies(records);
     if !measured.is_empty() {
         out.push_str("### Reload latency (publication to the first new flow with the new outcome)\n\n| case | p50 | p99 | publications |\n|---|---|---|---|\n");
@@ -377,6 +308,8 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
     for (state, title) in [
         (CaseState::Failed, "Failures by root cause"),
         (CaseState::KnownFailure, "Known failures by root cause"),
+        (CaseState::Unstable, "Unstable cases by root cause"),
+        (CaseState::Inconclusive, "Inconclusive cases by root cause"),
     ] {
         let listed: Vec<_> = groups.iter().filter(|c| c.state == state).collect();
         if listed.is_empty() {
@@ -439,6 +372,7 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
             CaseState::Unsupported => "➖ unsupported",
             CaseState::Unstable if r.fails_run() => "❌ UNSTABLE (not listed)",
             CaseState::Unstable => "🎲 unstable",
+            CaseState::Inconclusive => "❔ INCONCLUSIVE",
         };
         write!(out, "| `{}` | {result} |", r.trial).ok();
         for c in &columns {
@@ -470,7 +404,7 @@ pub fn markdown_summary(implementation: &str, records: &[Record]) -> String {
 mod tests {
     use super::*;
 
-    fn record(
+    pub(super) fn record(
         fixture: &str,
         backend: IptablesBackend,
         status: CaseState,
@@ -492,6 +426,7 @@ mod tests {
             duration: Duration::from_millis(5),
             phases: vec![],
             unstable: None,
+            measurements: Default::default(),
         }
     }
 

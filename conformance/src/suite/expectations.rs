@@ -176,6 +176,7 @@ mod tests {
             duration: std::time::Duration::ZERO,
             phases: vec![],
             unstable: None,
+            measurements: Default::default(),
         };
         assert_eq!(
             failing_cases(&[record(IptablesBackend::Legacy)], &IptablesBackend::ALL),

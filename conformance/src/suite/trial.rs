@@ -49,6 +49,9 @@ struct Failure {
     limit: bool,
     /// Each thing that went wrong (what expected_failures entries must cover).
     differences: Vec<Difference>,
+    /// The case could not be judged (its verdict rests on reads the runner cannot see):
+    /// `inconclusive`, whatever the profile lists.
+    inconclusive: bool,
 }
 
 impl Failure {
@@ -64,6 +67,7 @@ impl Failure {
             headline,
             detail: String::new(),
             limit,
+            inconclusive: false,
         }
     }
 }
@@ -110,7 +114,10 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
     };
     let run = case::run_case(&case_spec);
     if let Some(e) = run.error {
-        let failure = Failure::single(e.step(), e.to_string(), e.is_limit());
+        let failure = Failure {
+            inconclusive: e.is_inconclusive(),
+            ..Failure::single(e.step(), e.to_string(), e.is_limit())
+        };
         return (Err(failure), run.output);
     }
     let verdict =
@@ -148,6 +155,7 @@ fn of_mismatch(m: Mismatch) -> Failure {
         detail: m.detail,
         limit: false,
         differences,
+        inconclusive: false,
     }
 }
 
@@ -157,6 +165,13 @@ struct Attempt {
     output: CaseOutput,
     /// The runner panicked: a bug of the runner, never a known failure.
     panicked: bool,
+}
+
+impl Attempt {
+    /// It could not be judged: it says nothing of whether the repeats agree.
+    fn inconclusive(&self) -> bool {
+        matches!(&self.verdict, Err(f) if f.inconclusive)
+    }
 }
 
 /// Runs the case once on a fresh thread (namespaces entered by setns never leak into the
@@ -247,6 +262,7 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
             duration: started.elapsed(),
             phases: Vec::new(),
             unstable: None,
+            measurements: Default::default(),
         });
         return Ok(Completion::ignored_with(reason));
     }
@@ -266,10 +282,13 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
         .position(|a| a.panicked || matches!(&a.verdict, Err(f) if f.limit));
     let entries = spec.profile.expected_failures_of(&spec.name, spec.backend);
     let listed = spec.profile.unstable_entry(&spec.name, spec.backend);
+    // Repeats that could not be judged neither agree nor disagree with the others; when
+    // none could, the case is inconclusive, listed in unstable or not.
+    let conclusive: Vec<&Attempt> = attempts.iter().filter(|a| !a.inconclusive()).collect();
     let instability = match fatal {
-        None if attempts.len() > 1 || listed.is_some() => {
-            let docs: Vec<_> = attempts.iter().map(|a| &a.output.document).collect();
-            let ends: Vec<Option<&str>> = attempts
+        None if !conclusive.is_empty() && (conclusive.len() > 1 || listed.is_some()) => {
+            let docs: Vec<_> = conclusive.iter().map(|a| &a.output.document).collect();
+            let ends: Vec<Option<&str>> = conclusive
                 .iter()
                 .map(|a| a.verdict.as_ref().err().map(|f| f.headline.as_str()))
                 .collect();
@@ -280,12 +299,13 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
     let chosen = match fatal {
         Some(i) => i,
         // The worst of agreeing repeats speaks for them: a failure no entry covers, else
-        // a failure, else the first.
+        // a failure, else a pass, else (none could be judged) the first.
         None => {
             let rank = |a: &Attempt| match &a.verdict {
-                Err(f) if !known::uncovered(&entries, &f.differences).is_empty() => 2,
-                Err(_) => 1,
-                Ok(()) => 0,
+                Err(f) if f.inconclusive => 0,
+                Err(f) if !known::uncovered(&entries, &f.differences).is_empty() => 3,
+                Err(_) => 2,
+                Ok(()) => 1,
             };
             (0..attempts.len())
                 .max_by_key(|&i| (rank(&attempts[i]), std::cmp::Reverse(i)))
@@ -326,8 +346,13 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
         }
     };
     let instability = instability.filter(|_| status == CaseState::Unstable);
-    let message = match status {
-        s if s == CaseState::Failed || (s == CaseState::Unstable && listed.is_none()) => {
+    let whole = match status {
+        CaseState::Failed | CaseState::Inconclusive => true,
+        CaseState::Unstable => listed.is_none(),
+        _ => false,
+    };
+    let message = match whole {
+        true => {
             let mut m = format!("{headline}\n  fixture: {}", spec.fixture.description);
             if !detail.is_empty() {
                 m.push_str(&format!("\n{}", detail.trim_end()));
@@ -342,7 +367,7 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
             }
             m
         }
-        _ => String::new(),
+        false => String::new(),
     };
     spec.recorder.record(Record {
         trial,
@@ -360,6 +385,7 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
         duration: started.elapsed(),
         phases: output.timings.phases,
         unstable: instability,
+        measurements: output.measurements,
     });
     match status {
         CaseState::Passed => Ok(Completion::Completed),
@@ -386,6 +412,14 @@ fn judged(
     fatal: bool,
 ) -> (CaseState, String, String, Option<String>, Option<usize>) {
     match verdict {
+        // Neither passed nor failed: no entry covers it, and none is contradicted by it.
+        Err(f) if f.inconclusive => (
+            CaseState::Inconclusive,
+            f.headline,
+            f.detail,
+            None,
+            f.step,
+        ),
         Ok(()) if entries.is_empty() => {
             (CaseState::Passed, String::new(), String::new(), None, None)
         }

@@ -126,6 +126,8 @@ pub fn build(facts: &RunFacts<'_>) -> Report {
                 failing_step: record.and_then(|r| r.failing_step),
                 reason,
                 unstable: record.and_then(|r| r.unstable.clone()),
+                measurements: record
+                    .and_then(|r| super::measurements::Measurements::of_case(&r.measurements)),
                 reload_latency: record.and_then(|r| {
                     let (p50, p99) = crate::case::reload::percentiles(&r.reload_latencies)?;
                     Some(super::Latency {
@@ -176,6 +178,9 @@ pub fn build(facts: &RunFacts<'_>) -> Report {
                 .map(super::Cause::from)
                 .collect(),
         ),
+        measurements: super::measurements::Measurements::of_run(&crate::records::measured::of_run(
+            facts.records,
+        )),
         summary: Summary::of(&cases),
         features,
         cases,

@@ -14,13 +14,19 @@ use crate::vocabulary::{CaseState, Feature, Instability, Level};
 pub mod build;
 pub mod comparison;
 pub mod environment;
+pub mod measurements;
 pub mod suite_cases;
 pub mod verify;
 
 /// The report format's version. v2 (issue 20): `coverage`; digests written
 /// `sha256:<hex>` and taken of what was judged (read before the run); the feature state
-/// `unobserved` and the verdict `partial-run`.
-pub const API_VERSION: &str = "masq-conformance.report/v2";
+/// `unobserved` and the verdict `partial-run`. v3 (issue 21): the case and feature state
+/// `inconclusive` and its count, `measurements` (the run's and each case's), and causes
+/// for unstable and inconclusive cases too. A v2 report is a v3 one without them.
+pub const API_VERSION: &str = "masq-conformance.report/v3";
+
+/// The versions this suite reads: its own, and v2 (written before `inconclusive`).
+pub const READS: [&str; 2] = [API_VERSION, "masq-conformance.report/v2"];
 
 /// A whole report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -43,6 +49,10 @@ pub struct Report {
     /// reports written before issue 21, which still load ([`causes_of`] groups them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causes: Option<Vec<Cause>>,
+    /// The implementation's read period and read-to-action delay over the run, and what
+    /// the waits made of them (absent when nothing was measured, and from v2 reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measurements: Option<measurements::Measurements>,
     pub summary: Summary,
     pub verdict: RunVerdict,
 }
@@ -163,6 +173,9 @@ pub struct CaseRecord {
     /// the outcome cells that differed between repeats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unstable: Option<Instability>,
+    /// What the runner measured of the implementation's timing in this case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measurements: Option<measurements::Measurements>,
 }
 
 impl CaseRecord {
@@ -179,7 +192,8 @@ pub struct Cause {
     /// The known-failure reason, or the first failing message with what varies between
     /// cases (step numbers, durations, the first differing cell) taken out.
     pub cause: String,
-    /// `failed` or `known-failure`.
+    /// `failed`, `known-failure`, `unstable` or `inconclusive` (v2 reports: the first
+    /// two only).
     pub state: CaseState,
     /// The cases (`fixture::backend`), sorted.
     pub cases: Vec<String>,
@@ -201,17 +215,25 @@ pub fn causes_of(report: &Report) -> Vec<Cause> {
     if let Some(c) = &report.causes {
         return c.clone();
     }
-    use crate::records::causes::{cause_of, group};
+    use crate::records::causes::{cause_of, group, unstable_cause};
     group(report.cases.iter().filter_map(|c| {
         let text = c.reason.as_deref().unwrap_or("");
+        let listed = c.unstable.as_ref().is_some_and(|u| u.listed);
         let (reason, headline) = match c.state {
             CaseState::KnownFailure => match text.split_once(" — ") {
                 Some((r, h)) => (Some(r), h),
                 None => (Some(text), text),
             },
+            CaseState::Unstable if listed => match text.split_once(" — ") {
+                Some((r, h)) => (Some(r), h),
+                None => (Some(text), text),
+            },
             _ => (None, text),
         };
-        let cause = cause_of(c.state, reason, headline)?;
+        let cause = match c.state {
+            CaseState::Unstable => unstable_cause(reason, c.unstable.as_ref(), headline),
+            s => cause_of(s, reason, headline)?,
+        };
         Some((c.state, cause, format!("{}::{}", c.fixture, c.backend)))
     }))
     .into_iter()
@@ -246,6 +268,9 @@ pub enum FeatureState {
     /// the implementation, e.g. healing under `listings: none`): it is claimed, as core
     /// features always are, and nothing shows it holds.
     Unobserved,
+    /// Claimed, and a case of it could not be judged (`inconclusive`: its verdict rests
+    /// on reads the runner could not see), none failed.
+    Inconclusive,
 }
 
 /// One feature's results.
@@ -274,6 +299,9 @@ pub struct Summary {
     /// Unstable cases, listed or not (absent from reports written before repeats).
     #[serde(default)]
     pub unstable: usize,
+    /// Cases that could not be judged (absent from v2 reports).
+    #[serde(default)]
+    pub inconclusive: usize,
 }
 
 /// The verdict levels (docs/validating-an-implementation.md, "Verdicts").
@@ -292,8 +320,9 @@ pub enum RunVerdict {
     /// profile listing it as `unstable`.
     NonConformant,
     /// A case of a claimed feature did not run (nothing could run here, a case the
-    /// profile cannot publish), or a core feature could not be observed
-    /// ([`FeatureState::Unobserved`]): the report cannot say more.
+    /// profile cannot publish), could not be judged ([`CaseState::Inconclusive`]), or a
+    /// core feature could not be observed ([`FeatureState::Unobserved`]): the report
+    /// cannot say more.
     Incomplete,
     /// The run did not cover the whole suite ([`Coverage`]): it says nothing of
     /// conformance, whatever its cases did.
@@ -332,11 +361,17 @@ impl FeatureState {
             FeatureState::Unsupported => "unsupported",
             FeatureState::NotRun => "not-run",
             FeatureState::Unobserved => "unobserved",
+            FeatureState::Inconclusive => "inconclusive",
         }
     }
 }
 
 impl Summary {
+    /// The cases that ran to an end of their own: every state but those not run.
+    pub fn ran(&self) -> usize {
+        self.passed + self.failed + self.known_failures + self.unstable + self.inconclusive
+    }
+
     /// Counts the states of `cases`.
     pub fn of<'a>(cases: impl IntoIterator<Item = &'a CaseRecord>) -> Self {
         let mut s = Summary::default();
@@ -349,6 +384,7 @@ impl Summary {
                 CaseState::NotRun => s.not_run += 1,
                 CaseState::NotApplicable => s.not_applicable += 1,
                 CaseState::Unstable => s.unstable += 1,
+                CaseState::Inconclusive => s.inconclusive += 1,
             }
         }
         s
@@ -373,6 +409,8 @@ pub fn feature_results(
             } else if counts.not_run > 0 {
                 // (A case unsupported for another of its features does not count here.)
                 FeatureState::NotRun
+            } else if counts.inconclusive > 0 {
+                FeatureState::Inconclusive
             } else if counts.known_failures + counts.unstable > 0 {
                 // (A listed unstable case is never counted as passed.)
                 FeatureState::Partial
@@ -418,9 +456,16 @@ pub fn verdict(
     {
         return RunVerdict::NonConformant;
     }
-    if features
-        .iter()
-        .any(|f| f.supported && matches!(f.state, FeatureState::NotRun | FeatureState::Unobserved))
+    // A case nobody could judge is never taken as passed: the run cannot say more.
+    let inconclusive = cases.iter().any(|c| c.state == CaseState::Inconclusive);
+    if inconclusive
+        || features.iter().any(|f| {
+            f.supported
+                && matches!(
+                    f.state,
+                    FeatureState::NotRun | FeatureState::Unobserved | FeatureState::Inconclusive
+                )
+        })
     {
         return RunVerdict::Incomplete;
     }

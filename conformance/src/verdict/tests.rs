@@ -12,6 +12,7 @@ pub(crate) fn case(fixture: &str, state: CaseState, features: &[Feature]) -> Cas
         reason: None,
         reload_latency: None,
         unstable: None,
+        measurements: None,
     }
 }
 
@@ -27,6 +28,7 @@ fn words_are_the_json_ones() {
         FeatureState::Unsupported,
         FeatureState::NotRun,
         FeatureState::Unobserved,
+        FeatureState::Inconclusive,
     ] {
         assert_eq!(serde_json::to_value(s).unwrap(), s.word());
     }
@@ -171,4 +173,48 @@ fn unstable_cases_never_pass_and_fail_the_run_only_when_unlisted() {
     );
     let to_ports = f.iter().find(|r| r.feature == Feature::ToPorts).unwrap();
     assert_eq!(to_ports.state, FeatureState::Failed);
+}
+
+#[test]
+fn an_inconclusive_case_is_never_passed_and_keeps_the_run_incomplete() {
+    let all = |_: Feature| true;
+    let inconclusive = CaseRecord {
+        reason: Some(
+            "step 6 (wait): inconclusive: this wait rests on reads the runner cannot see".into(),
+        ),
+        failing_step: Some(6),
+        ..case("i", CaseState::Inconclusive, &[Feature::KeepLastGood])
+    };
+    let mut cases = vec![case("a", CaseState::Passed, &Feature::ALL), inconclusive];
+    let f = feature_results(&cases, &all);
+    let klg = f
+        .iter()
+        .find(|r| r.feature == Feature::KeepLastGood)
+        .unwrap();
+    assert_eq!(klg.state, FeatureState::Inconclusive);
+    assert_eq!((klg.counts.inconclusive, klg.counts.passed), (1, 1));
+    assert_eq!(
+        verdict(&Coverage::full(), &cases, &f),
+        RunVerdict::Incomplete
+    );
+    assert_eq!(Summary::of(&cases).inconclusive, 1);
+    // A failure elsewhere still makes the run non-conformant.
+    cases.push(case("b", CaseState::Failed, &[Feature::ToPorts]));
+    let f = feature_results(&cases, &all);
+    assert_eq!(
+        verdict(&Coverage::full(), &cases, &f),
+        RunVerdict::NonConformant
+    );
+    // Its cause is grouped like a failure's (v2 reports, without `causes`).
+    let report_causes = crate::records::causes::group(cases.iter().filter_map(|c| {
+        let cause = crate::records::causes::cause_of(c.state, None, c.reason.as_deref()?)?;
+        Some((c.state, cause, c.fixture.clone()))
+    }));
+    assert!(
+        report_causes
+            .iter()
+            .any(|c| c.state == CaseState::Inconclusive
+                && c.cause == "wait: inconclusive: this wait rests on reads the runner cannot see"),
+        "{report_causes:?}"
+    );
 }

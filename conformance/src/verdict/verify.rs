@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::suite_cases::{SuiteCases, SUITE_VERSION};
 use super::{claimed, feature_results, verdict, CaseState, CoverageState, Report, Summary};
-use super::{FeatureState, API_VERSION};
+use super::{FeatureState, API_VERSION, READS};
 use crate::vocabulary::identifiers as id;
 use crate::vocabulary::{IptablesBackend, Level};
 
@@ -29,10 +29,10 @@ pub fn verify(text: &str, suite: &SuiteCases) -> Result<Report, Vec<String>> {
     if !schema_errors.is_empty() {
         let mut problems = schema_errors;
         if let Some(v) = value.get("apiVersion").and_then(|v| v.as_str()) {
-            if v != API_VERSION {
+            if !READS.contains(&v) {
                 problems.insert(
                     0,
-                    format!("apiVersion is {v:?}; this suite reads {API_VERSION:?}"),
+                    format!("apiVersion is {v:?}; this suite reads {}", READS.join(", ")),
                 );
             }
         }
@@ -41,10 +41,11 @@ pub fn verify(text: &str, suite: &SuiteCases) -> Result<Report, Vec<String>> {
     let report: Report =
         serde_json::from_value(value).map_err(|e| vec![format!("not a report: {e}")])?;
     let mut problems = Vec::new();
-    if report.api_version != API_VERSION {
+    if !READS.contains(&report.api_version.as_str()) {
         problems.push(format!(
-            "apiVersion is {:?}; this suite reads {API_VERSION:?}",
-            report.api_version
+            "apiVersion is {:?}; this suite reads {}",
+            report.api_version,
+            READS.join(", ")
         ));
     }
     identifiers(&report, &mut problems);
@@ -206,6 +207,7 @@ fn consistency(report: &Report, problems: &mut Vec<String>) {
             | CaseState::KnownFailure
             | CaseState::NotApplicable
             | CaseState::Unstable
+            | CaseState::Inconclusive
                 if c.reason.is_none() =>
             {
                 problems.push(format!(
@@ -286,7 +288,8 @@ fn consistency(report: &Report, problems: &mut Vec<String>) {
 }
 
 /// Recorded causes, when a report has them, account for every failure and known failure
-/// once, in its own state, and for nothing else.
+/// (and, from v3 on, every unstable and inconclusive case) once, in its own state, and for
+/// nothing else.
 fn causes(report: &Report, problems: &mut Vec<String>) {
     let Some(causes) = &report.causes else {
         return; // (written before causes were recorded)
@@ -314,8 +317,13 @@ fn causes(report: &Report, problems: &mut Vec<String>) {
             }
         }
     }
+    let grouped = |s: CaseState| match s {
+        CaseState::Failed | CaseState::KnownFailure => true,
+        CaseState::Unstable | CaseState::Inconclusive => report.api_version == API_VERSION,
+        _ => false,
+    };
     for c in &report.cases {
-        if matches!(c.state, CaseState::Failed | CaseState::KnownFailure) {
+        if grouped(c.state) {
             let name = format!("{}::{}", c.fixture, c.backend);
             match seen.get(name.as_str()).copied().unwrap_or(0) {
                 1 => {}

@@ -2,7 +2,8 @@
 //! summaries (a case not run because it reads several config files is `NotRun`; one
 //! whose rules are of another kind, or need iptables in a run without it, is
 //! `NotApplicable`; one whose repeats disagree, or that the profile lists as
-//! nondeterministic, is `Unstable`).
+//! nondeterministic, is `Unstable`; one whose verdict rests on reads the runner could
+//! not observe is `Inconclusive`).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,11 @@ pub enum CaseState {
     /// passed. Listed, it does not fail the run; not listed, the run is not conformant
     /// (the record says which cells differed between repeats).
     Unstable,
+    /// Its verdict rests on reads the runner cannot see (an absent file, a directory, a
+    /// symlink loop), and the reads it could see showed a period longer than the
+    /// config's hint without ever showing it whole: never passed, never failed, and the
+    /// run is not conformant (`incomplete`) until the profile says `resync_period`.
+    Inconclusive,
 }
 
 impl CaseState {
@@ -39,6 +45,7 @@ impl CaseState {
             CaseState::NotRun => "not-run",
             CaseState::NotApplicable => "not-applicable",
             CaseState::Unstable => "unstable",
+            CaseState::Inconclusive => "inconclusive",
         }
     }
 
@@ -52,6 +59,7 @@ impl CaseState {
             CaseState::NotRun => "Skipped",
             CaseState::NotApplicable => "Inapplicable",
             CaseState::Unstable => "Unstable",
+            CaseState::Inconclusive => "Inconclusive",
         }
     }
 }
@@ -95,6 +103,7 @@ mod tests {
             CaseState::NotRun,
             CaseState::NotApplicable,
             CaseState::Unstable,
+            CaseState::Inconclusive,
         ] {
             assert_eq!(serde_json::to_value(s).unwrap(), s.word());
         }

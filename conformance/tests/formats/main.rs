@@ -4,6 +4,7 @@
 
 mod cli_deprecations;
 mod fixture_schema;
+mod inconclusive;
 mod input_files;
 mod known_failures;
 mod other_corpus;

@@ -65,6 +65,7 @@ pub fn record(
         duration: Duration::from_millis(12),
         phases: vec![],
         unstable: None,
+        measurements: Default::default(),
     }
 }
 

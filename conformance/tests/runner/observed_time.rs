@@ -141,12 +141,18 @@ fn a_flap_in_which_no_bad_version_was_read_fails() {
 }
 
 /// Reads every 5 s whatever the config's 300 ms hint says (`masq-wrong-agent rewrite`,
-/// rules in a changing order, hence the waiver). Without `resync_period` the case whose
-/// bad input (a directory) cannot be seen being read is inconclusive, never passed (a
-/// wait of three hinted periods used to pass it unread); with `resync_period: 5s` it is
-/// judged, and passes.
+/// rules in a changing order, hence the waiver). Without `resync_period` the cases whose
+/// bad input (a directory, a symlink loop) cannot be seen being read are `inconclusive`,
+/// never passed (a wait of three hinted periods used to pass them unread) nor failed:
+/// counted as such in the closing lines, JUnit and the report, grouped by cause, and the
+/// measured period is on the closing lines. With `resync_period: 5s` they are judged,
+/// and pass.
 fn unobservable_reads_are_inconclusive_unless_the_period_is_known() {
-    let case = ["--exact", "config-directory-after-good::legacy"];
+    let cases = [
+        "--exact",
+        "config-directory-after-good::legacy",
+        "config-unreadable-after-good::legacy",
+    ];
     let argv: Vec<String> = [
         env!("CARGO_BIN_EXE_masq-wrong-agent"),
         "rewrite",
@@ -160,10 +166,54 @@ fn unobservable_reads_are_inconclusive_unless_the_period_is_known() {
     let waiver =
         "listing_waivers:\n  - {aspect: rule-order, reason: \"writes its rules in hash-map order\"}\n";
     let unknown = profile_with("period-unknown", &argv, waiver);
-    let (ok, out) = run_suite(&unknown, &case);
-    assert!(!ok, "a case resting on unseen reads passed:\n{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, report) = (dir.path().join("junit.xml"), dir.path().join("r.json"));
+    let mut args = cases.to_vec();
+    let paths = [junit.to_str().unwrap(), report.to_str().unwrap()];
+    args.extend(["--junit", paths[0], "--report", paths[1]]);
+    let (ok, out) = run_suite(&unknown, &args);
+    assert!(!ok, "cases resting on unseen reads passed:\n{out}");
+    for needle in [
+        "0 passed, 0 failed, 0 known failures (counted as ignored above), 2 inconclusive (not judged: failing the run)",
+        "config-directory-after-good on legacy: step 6 (wait): inconclusive: this wait rests on reads the runner cannot see",
+        "config-unreadable-after-good on legacy: step 6 (wait): inconclusive: this wait rests on reads the runner cannot see",
+        "inconclusive, by root cause:\n  wait: inconclusive: this wait rests on reads the runner cannot see",
+        "\nmeasured: ",
+    ] {
+        assert!(out.contains(needle), "no {needle:?} in:\n{out}");
+    }
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(
+        junit.matches("<failure type=\"inconclusive\"").count(),
+        2,
+        "{junit}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["summary"]["inconclusive"], 2, "{report}");
+    // Each case saw the read at start, and no second one of any version: no period.
     assert!(
-        out.contains("step 6 (wait): inconclusive: this wait rests on reads the runner cannot see"),
+        report["measurements"]["reads"].as_u64() >= Some(2),
+        "{report}"
+    );
+    assert!(
+        out.contains("reads (no period: no version was seen read twice)"),
+        "{out}"
+    );
+
+    // Repeats that could not be judged do not disagree: still inconclusive, not unstable.
+    let (ok, out) = run_suite(
+        &unknown,
+        &[
+            "--exact",
+            "config-directory-after-good::legacy",
+            "--repeat",
+            "2",
+        ],
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("0 failed, 0 known failures (counted as ignored above), 1 inconclusive"),
         "{out}"
     );
 
@@ -172,8 +222,12 @@ fn unobservable_reads_are_inconclusive_unless_the_period_is_known() {
         &argv,
         &format!("resync_period: 5s\n{waiver}"),
     );
-    let (ok, out) = run_suite(&known, &case);
-    assert!(ok, "a known period did not make the case judgeable:\n{out}");
+    let (ok, out) = run_suite(&known, &cases);
+    assert!(
+        ok,
+        "a known period did not make the cases judgeable:\n{out}"
+    );
+    assert!(out.contains("2 passed, 0 failed"), "{out}");
     std::fs::remove_file(unknown).unwrap();
     std::fs::remove_file(known).unwrap();
 }

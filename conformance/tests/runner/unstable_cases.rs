@@ -77,7 +77,21 @@ fn a_nondeterministic_implementation_is_unstable_naming_the_differing_cells() {
         "{out}"
     );
     assert!(!out.contains("remove it from the list"), "{out}");
-    let (_, case) = report_case(&report);
+    // Grouped by cause as failures are: what its failing repeats said.
+    assert!(
+        out.contains("\nunstable, by root cause:\n  sometimes: snapshot: expected "),
+        "{out}"
+    );
+    let (r, case) = report_case(&report);
+    let causes = r["causes"].as_array().unwrap();
+    assert!(
+        causes.iter().any(|c| c["state"] == "unstable"
+            && c["cause"]
+                .as_str()
+                .unwrap()
+                .starts_with("sometimes: snapshot: expected ")),
+        "{r}"
+    );
     assert_eq!(case["state"], "unstable", "{case}");
     assert_eq!(case["unstable"]["listed"], false, "{case}");
     assert_eq!(case["unstable"]["repeats"].as_array().unwrap().len(), 10);
@@ -126,6 +140,10 @@ fn a_nondeterministic_implementation_is_unstable_naming_the_differing_cells() {
     assert!(ok, "a listed unstable case must not fail the run:\n{out}");
     assert!(
         out.contains("default-no-config::legacy: listed: a coin at each start"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\nunstable, by root cause:\n  a coin at each start masquerades 10.96.0.10 (1 case): default-no-config (legacy)\n"),
         "{out}"
     );
     let (r, case) = report_case(&report);

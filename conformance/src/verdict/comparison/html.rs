@@ -17,7 +17,7 @@ h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em}h3{font-size:1em;margin:1.
 table{border-collapse:collapse;margin-bottom:1em}th,td{border:1px solid #d0d7de;padding:.35em .6em;text-align:left;vertical-align:top}
 th{background:#f6f8fa}.passed{background:#dafbe1}.sev-few{background:#fff8c5}.sev-most{background:#ffcecb}
 .failed{font-weight:600}.unsupported,.not-applicable{background:#f6f8fa;color:#57606a}.not-run,.unobserved{background:#ddf4ff}
-.known-failure{background:#fff8c5}td.failed-case{background:#ffebe9}
+.known-failure,.unstable{background:#fff8c5}.inconclusive{background:#ddf4ff}td.failed-case{background:#ffebe9}
 .core{font-weight:600}.level{color:#57606a;font-size:12px}.why{font-weight:400;font-size:12px;color:#424a53;max-width:34em}
 .meta{font-size:12px;color:#424a53}code{font-size:12px}summary{cursor:pointer}details ul{margin:.3em 0;padding-left:1.2em}
 .v-conformant{background:#dafbe1}.v-partially-conformant{background:#fff8c5}.v-non-conformant{background:#ffcecb}
@@ -36,6 +36,8 @@ fn mark(word: &str) -> String {
         "unsupported" => ("–", "i-off"),
         "not-applicable" => ("∅", "i-off"),
         "not-run" => ("○", "i-off"),
+        "unstable" => ("≈", "i-warn"),
+        "inconclusive" => ("?", "i-bad"),
         _ => ("?", "i-off"),
     };
     format!("<span class=\"{class}\">{glyph}</span>")
@@ -61,7 +63,7 @@ pub fn html(reports: &[Report]) -> String {
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>ip-masq-agent conformance</title>\n<style>\n{STYLE}\n</style></head><body>\n<h1>ip-masq-agent conformance</h1>\n"
     );
-    out.push_str("<p class=\"legend\"><span class=\"key passed\">passed</span><span class=\"key sev-few\">a few cases fail</span><span class=\"key sev-most\">most cases fail</span><span class=\"key unsupported\">unsupported / not applicable</span><span class=\"key not-run\">not run / unobserved</span> <span class=\"i-bad\">✗</span> failed (unexpected) · <span class=\"i-warn\">⚠</span> known failure (listed in the profile) · click a cell or a row to expand it</p>\n");
+    out.push_str("<p class=\"legend\"><span class=\"key passed\">passed</span><span class=\"key sev-few\">a few cases fail</span><span class=\"key sev-most\">most cases fail</span><span class=\"key unsupported\">unsupported / not applicable</span><span class=\"key not-run\">not run / unobserved / inconclusive</span> <span class=\"i-bad\">✗</span> failed (unexpected) · <span class=\"i-warn\">⚠</span> known failure (listed in the profile) · <span class=\"i-warn\">≈</span> unstable · <span class=\"i-bad\">?</span> inconclusive (not judged: the period was not known) · click a cell or a row to expand it</p>\n");
     runs(&mut out, reports);
     matrix(&mut out, reports);
     root_causes(&mut out, reports);
@@ -91,7 +93,7 @@ fn runs(out: &mut String, reports: &[Report]) {
             .collect();
         write!(
             out,
-            "<tr><td><b>{}</b>{}</td><td class=\"verdict v-{v}\">{v}{coverage}</td><td class=\"meta\">{} passed · {} failed · {} known failures<br>{} unsupported · {} not applicable · {} not run</td><td class=\"meta\">masq-conformance {}<br>commit <code>{}</code><br>corpus <code>{}</code></td><td class=\"meta\">{} · {}<br>kernel {}<br>{}</td></tr>",
+            "<tr><td><b>{}</b>{}</td><td class=\"verdict v-{v}\">{v}{coverage}</td><td class=\"meta\">{} passed · {} failed · {} known failures{}<br>{} unsupported · {} not applicable · {} not run</td><td class=\"meta\">masq-conformance {}<br>commit <code>{}</code><br>corpus <code>{}</code></td><td class=\"meta\">{} · {}<br>kernel {}<br>{}</td></tr>",
             esc(&title(r)),
             r.implementation
                 .url
@@ -101,6 +103,12 @@ fn runs(out: &mut String, reports: &[Report]) {
             s.passed,
             s.failed,
             s.known_failures,
+            // (Named when there are any: neither is a pass nor a failure.)
+            [(s.unstable, "unstable"), (s.inconclusive, "inconclusive")]
+                .iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, w)| format!(" · {n} {w}"))
+                .collect::<String>(),
             s.unsupported,
             s.not_applicable,
             s.not_run,
@@ -204,7 +212,7 @@ fn matrix(out: &mut String, reports: &[Report]) {
                 (FeatureState::Failed | FeatureState::Partial, _) => "sev-few",
                 (s, _) => s.word(),
             };
-            let ran = x.counts.passed + x.counts.failed + x.counts.known_failures;
+            let ran = x.counts.ran();
             let text = format!(
                 "{} {} {}/{}",
                 feature_icon(x.state),

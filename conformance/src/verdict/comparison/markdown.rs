@@ -58,7 +58,7 @@ pub fn markdown(reports: &[Report]) -> String {
                     feature_icon(x.state),
                     x.state.word(),
                     x.counts.passed,
-                    x.counts.passed + x.counts.failed + x.counts.known_failures
+                    x.counts.ran()
                 )
             });
             write!(out, " {} |", cell.unwrap_or_default()).ok();

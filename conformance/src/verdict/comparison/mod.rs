@@ -30,6 +30,7 @@ fn feature_icon(state: FeatureState) -> &'static str {
         FeatureState::Unsupported => "➖",
         FeatureState::NotRun => "⏸",
         FeatureState::Unobserved => "❔",
+        FeatureState::Inconclusive => "❓",
     }
 }
 
@@ -42,6 +43,7 @@ fn case_icon(state: CaseState) -> &'static str {
         CaseState::NotRun => "⏸",
         CaseState::NotApplicable => "⏭",
         CaseState::Unstable => "🎲",
+        CaseState::Inconclusive => "❓",
     }
 }
 
@@ -63,8 +65,9 @@ fn title(r: &Report) -> String {
     }
 }
 
-/// How bad a feature's failures are: `Most` when more than half of its cases that ran
-/// failed or are known failures, `Few` when some did, `None` when none did.
+/// How bad a feature's failures are: `Most` when more than half of its cases that were
+/// judged failed, are known failures or unstable, `Few` when some did, `None` when none
+/// did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
     None,
@@ -74,7 +77,7 @@ pub enum Severity {
 
 /// The severity of a feature's counts.
 pub fn severity(counts: &super::Summary) -> Severity {
-    let bad = counts.failed + counts.known_failures;
+    let bad = counts.failed + counts.known_failures + counts.unstable;
     let ran = bad + counts.passed;
     if bad == 0 {
         Severity::None
