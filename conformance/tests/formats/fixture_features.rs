@@ -162,3 +162,40 @@ fn bug_compatibility_is_its_own_extended_feature_shown_by_steps() {
         );
     }
 }
+
+#[test]
+fn a_cell_wrong_before_an_event_is_not_the_events_failure() {
+    // established-flow-keeps-nat-decision: an outcome after `flow-open` (step 4), and the
+    // same cell again after the config changed (step 16, after `probe: default`).
+    let f = fixture("established-flow-keeps-nat-decision");
+    let first = at(4, cell("internet", "203.0.113.10", Direction::Pod));
+    let later = at(14, cell("internet", "203.0.113.10", Direction::Pod));
+    assert_eq!(
+        f.features_of_failure(std::slice::from_ref(&later)),
+        vec![Feature::Resync]
+    );
+    assert_eq!(
+        f.features_of_failure(&[first, later]),
+        vec![Feature::EstablishedFlows]
+    );
+}
+
+#[test]
+fn a_listing_beside_wrong_cells_counts_as_the_cells() {
+    let f = fixture("masq-link-local-false");
+    let ll = at(4, cell("link-local", "169.254.169.254", Direction::Pod));
+    let rules = Difference {
+        step: Some(4),
+        cell: None,
+        text: "rules (iptables-save -t nat) after step 4 differs".into(),
+    };
+    assert_eq!(
+        f.features_of_failure(&[ll, rules.clone()]),
+        vec![Feature::MasqLinkLocal]
+    );
+    // Alone, it is the fixture's base features'.
+    assert_eq!(
+        f.features_of_failure(&[rules]),
+        vec![Feature::NonMasqueradeCidrs]
+    );
+}
