@@ -133,6 +133,23 @@ fn a_failure_is_attributed_to_its_step_and_cells() {
     };
     assert_eq!(f.features_of_failure(&[start]), vec![Feature::KlogFlags]);
 
+    // An exit under a bad config is keep-last-good's, wherever it happens; a wrong cell
+    // after a tamper is healing's, unless the step says otherwise.
+    let f = fixture("invalid-config-does-not-heal-tampering");
+    let exit = Difference {
+        step: Some(8),
+        cell: None,
+        text: "the implementation exited (exit status: 255) 0.4s after its last read of the bad config in force".into(),
+    };
+    assert_eq!(f.features_of_failure(&[exit]), vec![Feature::KeepLastGood]);
+    let kept = at(10, cell("internet", "203.0.113.10", Direction::Pod));
+    assert_eq!(f.features_of_failure(&[kept]), vec![Feature::KeepLastGood]);
+    let healed = at(15, cell("internet", "203.0.113.10", Direction::Pod));
+    assert_eq!(f.features_of_failure(&[healed]), vec![Feature::Healing]);
+    let f = fixture("tamper-flush-chain-healed");
+    let after = at(6, cell("internet", "203.0.113.10", Direction::Pod));
+    assert_eq!(f.features_of_failure(&[after]), vec![Feature::Healing]);
+
     // A step's explicit feature decides.
     let f = fixture("duplicated-cidrs");
     let (n, feature) = f.steps.explicit().next().expect("a step names its feature");
