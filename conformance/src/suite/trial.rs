@@ -400,6 +400,11 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
     let message = match status {
         s if s == CaseState::Failed || (s == CaseState::Unstable && listed.is_none()) => {
             let mut m = format!("{headline}\n  fixture: {}", spec.fixture.description);
+            if status == CaseState::Failed {
+                let blamed = counts_for.as_ref().unwrap_or(&spec.fixture.features);
+                let names: Vec<String> = blamed.iter().map(|f| f.name()).collect();
+                m.push_str(&format!("\n  counts against: {}", names.join(", ")));
+            }
             if !detail.is_empty() {
                 m.push_str(&format!("\n{}", detail.trim_end()));
             }

@@ -95,6 +95,8 @@ fn an_implementation_ignoring_a_key_fails_the_partner_fixture_for_that_key() {
         out.contains("link-local/udp expected not-masqueraded, got masqueraded"),
         "{out}"
     );
+    // And says which feature it counts against.
+    assert!(out.contains("counts against: masq-link-local\n"), "{out}");
     let report = read_report(&report_path);
     // The key's own case cannot tell: it passes.
     assert_eq!(
