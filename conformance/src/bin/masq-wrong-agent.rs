@@ -11,6 +11,10 @@
 //!   CONFIG, drops the last entry of a `nonMasqueradeCIDRs` list of two or more, and runs
 //!   `AGENT --once --config REWRITTEN ARGS...`: a subtle bug for `masq-generate`'s
 //!   self-test to find on its own (conformance/tests/runner/generate_finds_bugs.rs);
+//! - `masq-wrong-agent force-key KEY VALUE CONFIG AGENT ARGS...`: the same loop, with
+//!   CONFIG's KEY (any case) set to VALUE (JSON): an implementation that ignores the key
+//!   and always does what VALUE says, e.g. `masqLinkLocal true` never exempts link-local
+//!   (conformance/tests/runner/features_attributed.rs);
 //! - `masq-wrong-agent without-flag NAME AGENT ARGS...`: runs the agent without the flag
 //!   `--NAME` (either form) and with `--random-fully=false`: its translated ports ignore
 //!   `--to-ports` and `--random-fully` (conformance/tests/runner/ports_observed.rs);
@@ -217,7 +221,21 @@ fn nft_loop(fault: NftFault, config: &str, agent: &str, args: &[String]) -> ! {
     }
 }
 
-fn drop_last_cidr_loop(config: &str, agent: &str, args: &[String]) -> ! {
+/// `force-key`: `text` with `key` (any case) set to `value` (a JSON literal), as an
+/// implementation that ignores the key and always does what `value` says would behave.
+fn force_key(text: &str, key: &str, value: &serde_json::Value) -> String {
+    let mut map = match serde_saphyr::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(map)) => map,
+        Ok(serde_json::Value::Null) => serde_json::Map::new(),
+        _ => return text.to_string(),
+    };
+    map.retain(|k, _| !k.eq_ignore_ascii_case(key));
+    map.insert(key.to_string(), value.clone());
+    serde_json::to_string(&map).expect("JSON")
+}
+
+/// Every resync period: CONFIG rewritten by `rewrite`, then one sync of the agent on it.
+fn rewrite_loop(config: &str, agent: &str, args: &[String], rewrite: &dyn Fn(&str) -> String) -> ! {
     let rewritten = std::path::Path::new("/etc/masq-wrong-agent/config");
     std::fs::create_dir_all(rewritten.parent().expect("a parent"))
         .expect("creating /etc/masq-wrong-agent");
@@ -225,7 +243,7 @@ fn drop_last_cidr_loop(config: &str, agent: &str, args: &[String]) -> ! {
     loop {
         let text = match std::fs::read(config) {
             Ok(bytes) => Some(match String::from_utf8(bytes) {
-                Ok(t) => drop_last_cidr(&t),
+                Ok(t) => rewrite(&t),
                 Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(String::new()),
@@ -362,7 +380,7 @@ fn hostile(mode: &str, agent: &str, args: &[String]) -> ExitCode {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS... | drop-last-cidr CONFIG AGENT ARGS... | without-flag NAME AGENT ARGS... | src-local AGENT ARGS... | coin-flip AGENT ARGS... | nft no-verdict|saddr-local|append|apply-on-change CONFIG AGENT ARGS... | gap MILLIS AGENT ARGS... | slow-act|exit-after-bad|debounce|rewrite MILLIS CONFIG AGENT ARGS... | hostile-fork-bomb|hostile-memory-hog|hostile-output-flood AGENT ARGS...";
+    let usage = "usage: masq-wrong-agent masquerade-everything | once AGENT ARGS... | exit-after MILLIS AGENT ARGS... | drop-last-cidr CONFIG AGENT ARGS... | force-key KEY VALUE CONFIG AGENT ARGS... | without-flag NAME AGENT ARGS... | src-local AGENT ARGS... | coin-flip AGENT ARGS... | nft no-verdict|saddr-local|append|apply-on-change CONFIG AGENT ARGS... | gap MILLIS AGENT ARGS... | slow-act|exit-after-bad|debounce|rewrite MILLIS CONFIG AGENT ARGS... | hostile-fork-bomb|hostile-memory-hog|hostile-output-flood AGENT ARGS...";
     match args.first().map(String::as_str) {
         Some("masquerade-everything") => masquerade_everything(),
         Some("once") if args.len() >= 2 => {
@@ -432,7 +450,20 @@ fn main() -> ExitCode {
             }
         },
         Some("drop-last-cidr") if args.len() >= 3 => {
-            drop_last_cidr_loop(&args[1], &args[2], &args[3..])
+            rewrite_loop(&args[1], &args[2], &args[3..], &drop_last_cidr)
+        }
+        Some("force-key") if args.len() >= 5 => {
+            let value: serde_json::Value = serde_json::from_str(&args[2]).unwrap_or_else(|e| {
+                eprintln!(
+                    "masq-wrong-agent force-key: VALUE {:?} is not JSON: {e}",
+                    args[2]
+                );
+                std::process::exit(2)
+            });
+            let key = args[1].clone();
+            rewrite_loop(&args[3], &args[4], &args[5..], &move |t: &str| {
+                force_key(t, &key, &value)
+            })
         }
         Some("without-flag") if args.len() >= 3 => {
             let flag = format!("--{}", args[1]);

@@ -30,6 +30,9 @@ pub struct Judge<'a> {
     /// stand in for the run's).
     pub iptables_listings_bind: bool,
     pub mode: &'a SnapshotMode,
+    /// Steps whose sections are not judged: they show a feature the profile does not
+    /// claim (`Feature::skips_steps`). The snapshot is then never written by this run.
+    pub skipped_steps: &'a [usize],
 }
 
 /// Why a document was rejected.
@@ -58,6 +61,18 @@ impl Judge<'_> {
         let mut expected = expected;
         let mut mode = self.mode.clone();
         let mut own_verdict = Ok(());
+        if !self.skipped_steps.is_empty() {
+            let keep = |s: &super::Section| {
+                !s.heading
+                    .step()
+                    .is_some_and(|n| self.skipped_steps.contains(&n))
+            };
+            doc = doc.filtered(keep);
+            expected = expected.map(|e| e.filtered(keep));
+            if !matches!(mode, SnapshotMode::ReadOnly { .. }) {
+                mode = SnapshotMode::ReadOnly { artifacts: None };
+            }
+        }
         if self.own_listings {
             // Its own listing is its own regression snapshot; the normative one binds only
             // its outcomes, and is never rewritten by its run.

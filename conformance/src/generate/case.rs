@@ -308,11 +308,26 @@ impl GenCase {
         features
     }
 
-    /// The case as a fixture file.
+    /// The case as a fixture file, declaring what its configs and flags use too
+    /// (`fixture::uses`), as every fixture of the corpus must.
     pub fn fixture_text(&self, description: &str) -> String {
+        let mut features: Vec<String> = self.features().iter().map(|f| f.to_string()).collect();
+        let draft = self.fixture_text_with(description, &features);
+        if let Ok(f) = crate::fixture::Fixture::from_text(std::path::Path::new("generated"), &draft)
+        {
+            for (feature, _) in crate::fixture::uses::implied(&f) {
+                if !features.contains(&feature.name()) {
+                    features.push(feature.name());
+                }
+            }
+        }
+        self.fixture_text_with(description, &features)
+    }
+
+    fn fixture_text_with(&self, description: &str, features: &[String]) -> String {
         let mut out = String::from("# yaml-language-server: $schema=./schema.json\n");
         let _ = writeln!(out, "description: {}", serde_json::Value::from(description));
-        let _ = writeln!(out, "features: [{}]", self.features().join(", "));
+        let _ = writeln!(out, "features: [{}]", features.join(", "));
         if !self.flags.is_empty() {
             let flags: Vec<String> = self
                 .flags
@@ -376,6 +391,12 @@ mod tests {
             let path = dir.path().join(format!("c{i}.yaml"));
             std::fs::write(&path, a.fixture_text("generated")).unwrap();
             let f = crate::fixture::Fixture::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            for (feature, why) in crate::fixture::uses::implied(&f) {
+                assert!(
+                    f.features.contains(&feature),
+                    "case {i}: {why} needs {feature}"
+                );
+            }
             let predicted = crate::model::replay::predict(&f).unwrap();
             assert_eq!(predicted.len(), a.configs.len());
         }

@@ -29,6 +29,11 @@ pub struct Record {
     pub reason: Option<String>,
     /// The features the fixture exercises.
     pub features: Vec<crate::vocabulary::Feature>,
+    /// The features the result counts for, when not all of `features`: a failure's are
+    /// those of its failing step and cells (`Fixture::features_of_failure`).
+    pub counts_for: Option<Vec<crate::vocabulary::Feature>>,
+    /// Steps not judged: they show a feature the profile does not claim.
+    pub skipped_steps: Vec<usize>,
     /// The step that failed, when one did.
     pub failing_step: Option<usize>,
     /// Reload latencies measured by the case (`reload-latency` steps).
@@ -419,6 +424,8 @@ mod tests {
             detail: "d".into(),
             reason: (status == CaseState::KnownFailure).then(|| "why".to_string()),
             features: vec![],
+            counts_for: None,
+            skipped_steps: Vec::new(),
             failing_step: None,
             reload_latencies: vec![],
             message: format!("{headline}\nmore"),

@@ -169,6 +169,8 @@ mod tests {
             detail: String::new(),
             reason: None,
             features: vec![],
+            counts_for: None,
+            skipped_steps: Vec::new(),
             failing_step: None,
             reload_latencies: vec![],
             message: String::new(),

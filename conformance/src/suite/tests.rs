@@ -68,6 +68,7 @@ fn a_snapshot_rewritten_after_the_plan_changes_neither_the_judging_nor_the_diges
         own_listings: false,
         iptables_listings_bind: true,
         mode: &SnapshotMode::ReadOnly { artifacts: None },
+        skipped_steps: &[],
     };
     // Judged against the copy read at plan time: the forged document fails, the
     // original passes.
@@ -130,6 +131,7 @@ fn bless_writes_the_new_text_but_judges_against_the_plan_time_copy() {
         own_listings: false,
         iptables_listings_bind: true,
         mode: &SnapshotMode::Bless,
+        skipped_steps: &[],
     };
     assert_eq!(judge.expected(), Some(original));
     assert!(judge.judge(judge.expected(), &run).is_ok());

@@ -15,7 +15,7 @@ use crate::document::store::SnapshotMode;
 use crate::fixture::Fixture;
 use crate::profile::{known, ExpectedFailureEntry, ListingKind, Profile};
 use crate::records::{Record, Recorder};
-use crate::vocabulary::{CaseState, IptablesBackend};
+use crate::vocabulary::{CaseState, Feature, IptablesBackend};
 
 /// Everything a trial needs; shared read-only between trials.
 pub struct TrialSpec {
@@ -102,6 +102,7 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
         own_listings: spec.profile.listings != ListingKind::Iptables,
         iptables_listings_bind: spec.profile.iptables_listings_bind(),
         mode: &spec.mode,
+        skipped_steps: &skipped_steps(spec),
     };
     let expected = judge.expected();
     let case_spec = CaseSpec {
@@ -138,6 +139,57 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
                 Rejection::OwnListing(m) => of_mismatch(m),
             });
     (verdict, run.output)
+}
+
+/// The steps that show a feature the profile does not claim and that is skipped step by
+/// step (`Feature::skips_steps`): never judged, never a pass of that feature.
+fn skipped_steps(spec: &TrialSpec) -> Vec<usize> {
+    spec.fixture
+        .steps
+        .explicit()
+        .filter(|(_, f)| f.skips_steps() && !spec.profile.supports(*f))
+        .map(|(n, _)| n)
+        .collect()
+}
+
+/// The features a trial's result counts for: a failure's, those of the differences that
+/// made it one; a pass's, the fixture's but those whose steps were skipped. `None`: all
+/// the fixture's.
+fn counted_features(
+    spec: &TrialSpec,
+    state: CaseState,
+    differences: &[Difference],
+    entries: &[&ExpectedFailureEntry],
+) -> Option<Vec<Feature>> {
+    let fixture = &spec.fixture;
+    match state {
+        CaseState::Failed | CaseState::KnownFailure if !differences.is_empty() => {
+            let uncovered: Vec<Difference> = known::uncovered(entries, differences)
+                .into_iter()
+                .cloned()
+                .collect();
+            let blamed = match (state, uncovered.is_empty()) {
+                (CaseState::Failed, false) => fixture.features_of_failure(&uncovered),
+                _ => fixture.features_of_failure(differences),
+            };
+            (blamed != fixture.features).then_some(blamed)
+        }
+        CaseState::Passed | CaseState::Failed | CaseState::KnownFailure => {
+            let skipped: Vec<Feature> = skipped_steps(spec)
+                .into_iter()
+                .filter_map(|n| fixture.steps.feature_of(n))
+                .collect();
+            (!skipped.is_empty()).then(|| {
+                fixture
+                    .features
+                    .iter()
+                    .copied()
+                    .filter(|f| !skipped.contains(f))
+                    .collect()
+            })
+        }
+        _ => None,
+    }
 }
 
 fn of_mismatch(m: Mismatch) -> Failure {
@@ -225,7 +277,15 @@ fn attempt(spec: &Arc<TrialSpec>, trial: &str) -> Attempt {
 pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
     let trial = format!("{}::{}", spec.name, spec.backend.name());
     let started = Instant::now();
-    let not_run = match spec.profile.first_unsupported(&spec.fixture.features) {
+    // A feature skipped step by step leaves the rest of the case to run.
+    let needed: Vec<Feature> = spec
+        .fixture
+        .features
+        .iter()
+        .copied()
+        .filter(|f| !f.skips_steps())
+        .collect();
+    let not_run = match spec.profile.first_unsupported(&needed) {
         Some(f) => Some((
             CaseState::Unsupported,
             format!(
@@ -255,6 +315,8 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
             detail: String::new(),
             reason: None,
             features: spec.fixture.features.clone(),
+            counts_for: None,
+            skipped_steps: Vec::new(),
             failing_step: None,
             reload_latencies: Vec::new(),
             message: String::new(),
@@ -316,6 +378,11 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
         verdict, output, ..
     } = attempts.swap_remove(chosen);
     let repeats = attempts.len() + 1;
+    let differences = verdict
+        .as_ref()
+        .err()
+        .map(|f| f.differences.clone())
+        .unwrap_or_default();
     let (status, headline, detail, reason, step) = match (&instability, listed) {
         (Some(u), Some(entry)) => (
             CaseState::Unstable,
@@ -346,6 +413,10 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
         }
     };
     let instability = instability.filter(|_| status == CaseState::Unstable);
+    let counts_for = match instability {
+        None => counted_features(&spec, status, &differences, &entries),
+        Some(_) => None,
+    };
     let whole = match status {
         CaseState::Failed | CaseState::Inconclusive => true,
         CaseState::Unstable => listed.is_none(),
@@ -354,6 +425,11 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
     let message = match whole {
         true => {
             let mut m = format!("{headline}\n  fixture: {}", spec.fixture.description);
+            if status == CaseState::Failed {
+                let blamed = counts_for.as_ref().unwrap_or(&spec.fixture.features);
+                let names: Vec<String> = blamed.iter().map(|f| f.name()).collect();
+                m.push_str(&format!("\n  counts against: {}", names.join(", ")));
+            }
             if !detail.is_empty() {
                 m.push_str(&format!("\n{}", detail.trim_end()));
             }
@@ -378,6 +454,8 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
         detail,
         reason: reason.clone(),
         features: spec.fixture.features.clone(),
+        counts_for,
+        skipped_steps: skipped_steps(&spec),
         failing_step: step,
         reload_latencies: output.reload_latencies.clone(),
         message: message.clone(),

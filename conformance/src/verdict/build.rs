@@ -122,6 +122,8 @@ pub fn build(facts: &RunFacts<'_>) -> Report {
                 backend: p.backend.name().to_string(),
                 state,
                 features: p.features.clone(),
+                counts_for: record.and_then(|r| r.counts_for.clone()),
+                skipped_steps: record.map(|r| r.skipped_steps.clone()).unwrap_or_default(),
                 duration_ms: record.map(|r| r.duration.as_millis() as u64).unwrap_or(0),
                 failing_step: record.and_then(|r| r.failing_step),
                 reason,

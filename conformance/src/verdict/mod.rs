@@ -162,6 +162,16 @@ pub struct CaseRecord {
     pub backend: String,
     pub state: CaseState,
     pub features: Vec<Feature>,
+    /// The features this result counts for, when not all of `features`: a failure's are
+    /// those of its failing step and cells; a pass with skipped steps leaves out the
+    /// feature they show (docs/validating-an-implementation.md, "Which feature a failure
+    /// counts against"). Absent: all of them (and in reports written before issue 21).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts_for: Option<Vec<Feature>>,
+    /// Steps not judged because they show a feature the profile does not claim
+    /// (`reference-bug-compat`): recorded, never a pass of that feature.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_steps: Vec<usize>,
     pub duration_ms: u64,
     pub failing_step: Option<usize>,
     /// What failed, or why it is known to fail, or why it did not run.
@@ -179,6 +189,14 @@ pub struct CaseRecord {
 }
 
 impl CaseRecord {
+    /// Whether this case's result counts in `feature`'s tallies.
+    pub fn counts_for(&self, feature: Feature) -> bool {
+        match &self.counts_for {
+            Some(fs) => fs.contains(&feature),
+            None => self.features.contains(&feature),
+        }
+    }
+
     /// An unstable case the profile does not list: the run is `non-conformant`.
     pub fn unlisted_unstable(&self) -> bool {
         self.state == CaseState::Unstable && !self.unstable.as_ref().is_some_and(|u| u.listed)
@@ -399,7 +417,7 @@ pub fn feature_results(
     Feature::ALL
         .iter()
         .map(|&feature| {
-            let of_feature = || cases.iter().filter(|c| c.features.contains(&feature));
+            let of_feature = || cases.iter().filter(|c| c.counts_for(feature));
             let counts = Summary::of(of_feature());
             let unlisted_unstable = of_feature().any(CaseRecord::unlisted_unstable);
             let state = if !supported(feature) {
@@ -473,7 +491,9 @@ pub fn verdict(
     // as a pass.
     let core_known = cases.iter().any(|c| {
         matches!(c.state, CaseState::KnownFailure | CaseState::Unstable)
-            && c.features.iter().any(|f| f.level() == Level::Core)
+            && Feature::ALL
+                .iter()
+                .any(|f| f.level() == Level::Core && c.counts_for(*f))
     });
     if core_known {
         RunVerdict::PartiallyConformant

@@ -7,6 +7,8 @@ pub(crate) fn case(fixture: &str, state: CaseState, features: &[Feature]) -> Cas
         backend: "legacy".into(),
         state,
         features: features.to_vec(),
+        counts_for: None,
+        skipped_steps: Vec::new(),
         duration_ms: 1,
         failing_step: None,
         reason: None,
@@ -217,4 +219,43 @@ fn an_inconclusive_case_is_never_passed_and_keeps_the_run_incomplete() {
                 && c.cause == "wait: inconclusive: this wait rests on reads the runner cannot see"),
         "{report_causes:?}"
     );
+}
+
+#[test]
+fn a_failure_counts_only_against_the_features_it_is_attributed_to() {
+    let all = |_: Feature| true;
+    // A sigterm case that failed at a step before its `terminate`: not sigterm's failure.
+    let failed = CaseRecord {
+        counts_for: Some(vec![Feature::NonMasqueradeCidrs]),
+        failing_step: Some(2),
+        ..case(
+            "sigterm-leaves-rules",
+            CaseState::Failed,
+            &[Feature::Sigterm, Feature::NonMasqueradeCidrs],
+        )
+    };
+    let cases = vec![
+        failed,
+        case("other-sigterm", CaseState::Passed, &[Feature::Sigterm]),
+    ];
+    let f = feature_results(&cases, &all);
+    let of = |x: Feature| f.iter().find(|r| r.feature == x).expect("listed").clone();
+    assert_eq!(of(Feature::Sigterm).state, FeatureState::Passed);
+    assert_eq!(of(Feature::Sigterm).counts.failed, 0);
+    assert_eq!(of(Feature::NonMasqueradeCidrs).state, FeatureState::Failed);
+    // A pass whose bug-compatibility step was skipped is no pass of that feature.
+    let mut skipped = case(
+        "duplicated-cidrs",
+        CaseState::Passed,
+        &[Feature::NonMasqueradeCidrs, Feature::ReferenceBugCompat],
+    );
+    skipped.counts_for = Some(vec![Feature::NonMasqueradeCidrs]);
+    skipped.skipped_steps = vec![5];
+    let f = feature_results(&[skipped], &|f| f != Feature::ReferenceBugCompat);
+    let compat = f
+        .iter()
+        .find(|r| r.feature == Feature::ReferenceBugCompat)
+        .expect("listed");
+    assert_eq!(compat.state, FeatureState::Unsupported);
+    assert_eq!(compat.counts.passed, 0);
 }

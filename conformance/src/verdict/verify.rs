@@ -155,6 +155,16 @@ fn cases(report: &Report, suite: &SuiteCases, problems: &mut Vec<String>) {
                 "case {name:?}: features {:?} are not its fixture's {:?}",
                 c.features, features
             )),
+            Some(_)
+                if c.counts_for
+                    .as_ref()
+                    .is_some_and(|fs| fs.iter().any(|f| !c.features.contains(f))) =>
+            {
+                problems.push(format!(
+                    "case {name:?}: counts for {:?}, not all among its features {:?}",
+                    c.counts_for, c.features
+                ))
+            }
             Some(_) => {}
         }
     }
@@ -222,7 +232,11 @@ fn consistency(report: &Report, problems: &mut Vec<String>) {
                 "case {name}: `unstable` details belong to unstable cases, and every unstable case has them"
             ));
         }
-        let needs_unclaimed = c.features.iter().any(|f| !supported(*f));
+        // (A feature skipped step by step leaves the rest of the case to run.)
+        let needs_unclaimed = c
+            .features
+            .iter()
+            .any(|f| !supported(*f) && !f.skips_steps());
         // (A case filtered out of a run, or that nothing could run, is not run whatever
         // it needs.)
         let not_run = matches!(

@@ -69,6 +69,11 @@ pub enum Feature {
     /// Started over the rules of its other datapath (this agent's iptables chain, or its
     /// nftables table), the implementation removes them: outcomes follow its config alone.
     DatapathSwitch,
+    /// The reference's own hazards, reproduced: its rule text's quirks, duplicate rules
+    /// for a CIDR listed twice, a second jump beside a stale quoted one. Only the steps
+    /// that show them name it (`feature:` on the step); a profile without it has those
+    /// steps skipped, and the rest of each case still judged.
+    ReferenceBugCompat,
 }
 
 /// Whether every implementation must have a feature.
@@ -80,7 +85,7 @@ pub enum Level {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 25] = [
+    pub const ALL: [Feature; 26] = [
         Feature::Defaults,
         Feature::NonMasqueradeCidrs,
         Feature::MasqLinkLocal,
@@ -106,6 +111,7 @@ impl Feature {
         Feature::KlogFlags,
         Feature::TrafficDirections,
         Feature::DatapathSwitch,
+        Feature::ReferenceBugCompat,
     ];
 
     pub fn level(self) -> Level {
@@ -118,6 +124,13 @@ impl Feature {
             | Feature::Healing => Level::Core,
             _ => Level::Extended,
         }
+    }
+
+    /// Whether a profile without this feature has only the steps that name it skipped,
+    /// not its whole cases unsupported: a bug-compatibility step is a detail of a case
+    /// whose point (outcomes) every implementation must meet.
+    pub fn skips_steps(self) -> bool {
+        self == Feature::ReferenceBugCompat
     }
 
     /// The kebab-case name.

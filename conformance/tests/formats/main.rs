@@ -3,6 +3,7 @@
 //! the command line's deprecated spellings.
 
 mod cli_deprecations;
+mod fixture_features;
 mod fixture_schema;
 mod inconclusive;
 mod input_files;

@@ -192,6 +192,16 @@ fn a_case_with_other_features_than_its_fixture_is_refused() {
 }
 
 #[test]
+fn a_case_counted_for_a_feature_it_does_not_have_is_refused() {
+    let mut v = genuine();
+    v["cases"][0]["counts_for"] = json!(["reference-bug-compat"]);
+    says(
+        &refused(&v),
+        &["counts for Some([ReferenceBugCompat]), not all among its features"],
+    );
+}
+
+#[test]
 fn a_digest_that_is_not_one_is_refused() {
     let mut v = genuine();
     v["suite"]["fixtures_digest"] = json!("not-a-digest");

@@ -58,6 +58,8 @@ pub fn record(
         detail: String::new(),
         reason: (status == CaseState::KnownFailure).then(|| "known".into()),
         features: features.to_vec(),
+        counts_for: None,
+        skipped_steps: Vec::new(),
         failing_step: failed.then_some(3),
         reload_latencies: vec![],
         message: String::new(),

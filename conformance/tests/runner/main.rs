@@ -9,6 +9,7 @@
 
 mod common;
 mod directions;
+mod features_attributed;
 mod generate_finds_bugs;
 mod honest_verdicts;
 mod hostile;
@@ -37,5 +38,6 @@ fn main() -> ExitCode {
         generate_finds_bugs::group(),
         observed_time::group(),
         waivers_honoured::group(),
+        features_attributed::group(),
     ])
 }

@@ -147,8 +147,7 @@ fn feature_causes(r: &Report, causes: &[Cause], f: &FeatureResult) -> Vec<Cause>
                 .iter()
                 .filter(|name| {
                     r.cases.iter().any(|k| {
-                        k.features.contains(&f.feature)
-                            && format!("{}::{}", k.fixture, k.backend) == **name
+                        k.counts_for(f.feature) && format!("{}::{}", k.fixture, k.backend) == **name
                     })
                 })
                 .cloned()
