@@ -99,7 +99,14 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
         iptables_listings_bind: spec.profile.iptables_listings_bind(),
         mode: &spec.mode,
     };
-    let expected = judge.expected();
+    // IPv6 always on in a case that leaves it off: its IPv6 cells do not bind.
+    let ipv6_off_cells =
+        spec.profile.ipv6 == crate::profile::Ipv6Mode::Always && !spec.fixture.ipv6();
+    let unbound = |d: &crate::document::Document| match ipv6_off_cells {
+        true => d.without_ipv6_rows(),
+        false => d.clone(),
+    };
+    let expected = judge.expected().map(|d| unbound(&d));
     let case_spec = CaseSpec {
         name: &spec.name,
         fixture: &spec.fixture,
@@ -113,23 +120,22 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
         let failure = Failure::single(e.step(), e.to_string(), e.is_limit());
         return (Err(failure), run.output);
     }
-    let verdict =
-        judge
-            .judge(expected, &run.output.document)
-            .map_err(|rejection| match rejection {
-                Rejection::Snapshot(m) => {
-                    let step = m
-                        .step
-                        .and_then(|n| spec.fixture.steps.get(n.wrapping_sub(1)).map(|s| (n, s)))
-                        .map(|(n, s)| format!("step {n} ({}): ", s.name()))
-                        .unwrap_or_default();
-                    Failure {
-                        headline: format!("{step}{}", m.headline),
-                        ..of_mismatch(m)
-                    }
+    let verdict = judge
+        .judge(expected, &unbound(&run.output.document))
+        .map_err(|rejection| match rejection {
+            Rejection::Snapshot(m) => {
+                let step = m
+                    .step
+                    .and_then(|n| spec.fixture.steps.get(n.wrapping_sub(1)).map(|s| (n, s)))
+                    .map(|(n, s)| format!("step {n} ({}): ", s.name()))
+                    .unwrap_or_default();
+                Failure {
+                    headline: format!("{step}{}", m.headline),
+                    ..of_mismatch(m)
                 }
-                Rejection::OwnListing(m) => of_mismatch(m),
-            });
+            }
+            Rejection::OwnListing(m) => of_mismatch(m),
+        });
     (verdict, run.output)
 }
 
@@ -221,6 +227,7 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
         None => match spec
             .fixture
             .inapplicable(spec.profile.listings, spec.without_iptables)
+            .or_else(|| crate::case::source::inapplicable(&spec.fixture, &spec.profile))
         {
             Some(why) => Some((CaseState::NotApplicable, format!("not applicable: {why}"))),
             None => spec

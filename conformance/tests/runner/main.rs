@@ -8,6 +8,7 @@
 //! alone (see [`common::Group::alone`]).
 
 mod common;
+mod config_sources;
 mod directions;
 mod generate_finds_bugs;
 mod honest_verdicts;
@@ -37,5 +38,6 @@ fn main() -> ExitCode {
         generate_finds_bugs::group(),
         observed_time::group(),
         waivers_honoured::group(),
+        config_sources::group(),
     ])
 }
