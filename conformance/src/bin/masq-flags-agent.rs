@@ -10,7 +10,8 @@
 //! being every other flag. `--ignore-flag=NAME` makes it a wrong implementation that
 //! drops flag NAME; `--default-chain=NAME` keeps chain NAME unless a `--masq-chain` flag
 //! names another, as an implementation with a chain of its own (the runner's self-tests
-//! use both).
+//! use both). `MASQ_LINK_LOCAL=true` in its environment stands for `--masq-link-local`,
+//! as an agent configured by environment would take it.
 
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, ExitCode};
@@ -43,6 +44,9 @@ fn main() -> ExitCode {
         .filter_map(|f| f.strip_prefix("--ignore-flag=").map(str::to_string))
         .collect();
     let mut config = Map::new();
+    if std::env::var("MASQ_LINK_LOCAL").is_ok_and(|v| v == "true") {
+        config.insert("masqLinkLocal".into(), true.into());
+    }
     let mut rest: Vec<String> = Vec::new();
     let mut default_chain = None;
     let mut i = 0;

@@ -89,6 +89,39 @@ fn a_flags_only_agent_that_ignores_a_flag_fails_the_right_case() {
     );
 }
 
+/// `masqLinkLocal` through the environment (`MASQ_LINK_LOCAL=true`) instead of a flag:
+/// the case about the key passes, so the variable reached it (without it the case fails,
+/// as the flag-ignoring agent shows).
+fn masq_link_local_reaches_it_through_the_environment() {
+    let text = example_with(&[]).replace(
+        "      - {flag: --masq-link-local, when: masqLinkLocal}\n",
+        "",
+    );
+    let env = "    env:\n      - {name: MASQ_LINK_LOCAL, value: \"true\", when: masqLinkLocal}\n";
+    let text = text.replacen(
+        "      - {flag: \"--resync-interval={resyncInterval}\"}\n",
+        &format!("      - {{flag: \"--resync-interval={{resyncInterval}}\"}}\n{env}"),
+        1,
+    );
+    assert!(
+        text.contains("MASQ_LINK_LOCAL") && !text.contains("flag: --masq-link-local,"),
+        "{text}"
+    );
+    let (ok, out) = run(
+        &text,
+        "env-configured",
+        &[
+            "masq-link-local-true::legacy",
+            "range-edges-link-local::legacy",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("masq-flags-agent: 2 passed, 0 failed"),
+        "{out}"
+    );
+}
+
 /// It keeps a chain of its own (FLAGS-MASQ): with `chain:` in the profile, readiness,
 /// the listings (compared with the snapshot's chain name in its place) and the tamper
 /// steps follow it; without, `wait: rules` looks for IP-MASQ-AGENT and fails.
@@ -145,6 +178,10 @@ pub fn group() -> Group {
             (
                 "the_flags_only_example_passes_through_its_adapter",
                 the_flags_only_example_passes_through_its_adapter,
+            ),
+            (
+                "masq_link_local_reaches_it_through_the_environment",
+                masq_link_local_reaches_it_through_the_environment,
             ),
             (
                 "the_profile_chain_is_the_one_waited_for_listed_and_damaged",
