@@ -122,6 +122,43 @@ fn masq_link_local_reaches_it_through_the_environment() {
     );
 }
 
+/// With `ipv6: always`, a case without `--enable-ipv6` does not hold it to the
+/// reference's IPv6 cells (it masquerades IPv6 there), in the judgement and in outcome
+/// readiness alike; its IPv4 cells still bind.
+fn ipv6_always_leaves_the_ipv6_cells_of_ipv4_cases_unbound() {
+    let text = format!(
+        "{}readiness: outcomes\nrule_listings: waived\n",
+        example_with(&[])
+    );
+    let (ok, out) = run(
+        &text,
+        "always-outcomes",
+        &["default-no-config::legacy", "ipv6-dual-stack::legacy"],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("masq-flags-agent: 2 passed, 0 failed"),
+        "{out}"
+    );
+    // Its IPv4 cells bind: ignoring the list's flags fails the case.
+    let text = format!(
+        "{}readiness: outcomes\nrule_listings: waived\n",
+        example_with(&["--ignore-flag=no-masquerade-cidr"])
+    );
+    let (ok, out) = run(&text, "always-ignores", &["docs-example-config::legacy"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("masq-flags-agent: 0 passed, 1 failed"),
+        "{out}"
+    );
+    // Its IPv4 rows never show what the snapshot expects: the readiness wait says so.
+    assert!(
+        out.contains("docs-example-config on legacy: step 2 (wait): timed out")
+            && out.contains("waiting for the outcome table the snapshot expects"),
+        "{out}"
+    );
+}
+
 /// It keeps a chain of its own (FLAGS-MASQ): with `chain:` in the profile, readiness,
 /// the listings (compared with the snapshot's chain name in its place) and the tamper
 /// steps follow it; without, `wait: rules` looks for IP-MASQ-AGENT and fails.
@@ -178,6 +215,10 @@ pub fn group() -> Group {
             (
                 "the_flags_only_example_passes_through_its_adapter",
                 the_flags_only_example_passes_through_its_adapter,
+            ),
+            (
+                "ipv6_always_leaves_the_ipv6_cells_of_ipv4_cases_unbound",
+                ipv6_always_leaves_the_ipv6_cells_of_ipv4_cases_unbound,
             ),
             (
                 "masq_link_local_reaches_it_through_the_environment",
