@@ -99,6 +99,10 @@ pub struct StartOptions<'a> {
     pub backend: IptablesBackend,
     /// Fixture flags, appended to the profile's command.
     pub flags: &'a [String],
+    /// Environment beyond the profile's `env` (an adapter's rendering).
+    pub env: &'a [(String, String)],
+    /// The output file of an earlier start in this case: a restart appends to it.
+    pub log: Option<&'a File>,
     /// The ConfigMap volume directory to mount at the config file's parent.
     pub volume: &'a Path,
     /// The case's scratch directory.
@@ -165,14 +169,17 @@ impl Running {
         let confinement = Confinement::new(filesystem, opts.profile.granted_capabilities());
         let log_path = opts.scratch.join("implementation.log");
         // Append-only for the implementation, read back by position (never by path).
-        let log = std::fs::OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .open(&log_path)
-            .map_err(prepare)?;
+        let log = match opts.log {
+            Some(earlier) => earlier.try_clone().map_err(prepare)?,
+            None => std::fs::OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(nix::libc::O_NOFOLLOW)
+                .open(&log_path)
+                .map_err(prepare)?,
+        };
         let stdout = log.try_clone().map_err(prepare)?;
         let stderr = log.try_clone().map_err(prepare)?;
         let program_fd = program_file.as_raw_fd();
@@ -185,6 +192,7 @@ impl Running {
             .env("HOME", "/root")
             .env("XTABLES_LOCKFILE", crate::confinement::LOCK_PATH)
             .envs(&opts.profile.env)
+            .envs(opts.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr);

@@ -18,6 +18,9 @@ pub use crate::listing_kind::{ListingKind, NftablesSettings};
 pub use known::{CellSelector, ExpectedFailure, ExpectedFailureEntry, UnstableEntry, MAX_REPEATS};
 
 pub mod known;
+pub mod source;
+
+pub use source::{Adapter, ConfigKey, ConfigSourceKey, ConfigValues, Ipv6Mode, Rendered};
 
 /// Errors loading a profile.
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +165,23 @@ pub struct Profile {
     /// ([`crate::limits::LimitSettings::DEFAULT`]).
     #[serde(default)]
     pub limits: Option<LimitsKey>,
+    /// `file` (default: the ConfigMap volume at `config_path`) or `{adapter: {flags,
+    /// env}}`: each config rendered into flags and environment, and the implementation
+    /// restarted with them ([`source`]).
+    #[serde(default)]
+    pub config_source: ConfigSourceKey,
+    /// `flag` (default: `--enable-ipv6`), `always` or `never`.
+    #[serde(default)]
+    pub ipv6: Ipv6Mode,
+    /// The list the implementation uses when the config leaves `nonMasqueradeCIDRs` out,
+    /// when not the reference's: cases whose outcomes rest on the reference's list do not
+    /// apply.
+    #[serde(default)]
+    pub default_non_masquerade_cidrs: Option<Vec<String>>,
+    /// The nat chain the implementation keeps when no `--masq-chain` flag names one
+    /// (default `IP-MASQ-AGENT`): readiness, listings and tampering use it.
+    #[serde(default)]
+    pub chain: Option<String>,
 }
 
 /// The default of `act_within`: a round of an iptables-based agent takes tens of
@@ -198,6 +218,10 @@ impl Profile {
             capabilities: Vec::new(),
             limits: None,
             suite_version: None,
+            config_source: ConfigSourceKey::File,
+            ipv6: Ipv6Mode::Flag,
+            default_non_masquerade_cidrs: None,
+            chain: None,
         }
     }
 
@@ -286,6 +310,7 @@ impl Profile {
                 w.aspect
             )));
         }
+        profile.check_shape().map_err(&invalid)?;
         for (key, value) in [
             ("resync_period", &profile.resync_period),
             ("act_within", &profile.act_within),
@@ -370,6 +395,9 @@ impl Profile {
         }
         if feature == Feature::MultiFile && self.config_files == ConfigFiles::One {
             return false; // it reads one file: `config_files` says so
+        }
+        if feature == Feature::Ipv6 && self.ipv6 == Ipv6Mode::Never {
+            return false; // `ipv6: never` says so
         }
         claims.supported.is_empty()
             || claims.supported.contains(&feature)

@@ -207,7 +207,7 @@ impl CaseExecution<'_> {
                     .into(),
             ));
         }
-        let chain = self.spec.fixture.chain();
+        let chain = self.chain();
         for &family in self.node.families {
             match t {
                 Tamper::FlushChain => {

@@ -20,6 +20,8 @@ pub struct Lifecycle {
     pub terminated: bool,
     /// The case's limits, read at every liveness check once it started.
     pub limits: Option<LimitWatch>,
+    /// Its output file, kept for a restart to append to.
+    pub log: Option<std::fs::File>,
 }
 
 impl Lifecycle {
@@ -54,11 +56,14 @@ impl CaseExecution<'_> {
             return Err(StepError::AlreadyRunning);
         }
         let t = Instant::now();
+        let flags = self.start_flags();
         let running = Running::start(StartOptions {
             profile: self.spec.profile,
             node: self.node.sandbox.node.file(),
             backend: self.spec.backend,
-            flags: &self.spec.fixture.flags,
+            flags: &flags,
+            env: &self.adapter.rendered.env,
+            log: self.implementation.log.as_ref(),
             volume: self.node.volume.dir(),
             scratch: &self.node.sandbox.scratch,
             shim_dir: &self.node.shim_dir,
@@ -66,7 +71,12 @@ impl CaseExecution<'_> {
             tool_dir: self.node.tool_dir.as_deref(),
             limits: self.node.sandbox.limits.child_plan(),
         })?;
-        self.node.sandbox.limits.watch_output(running.log_file());
+        if self.implementation.log.is_none() {
+            // A restart appends to the same output, watched once.
+            self.node.sandbox.limits.watch_output(running.log_file());
+            self.implementation.log = running.log_file().try_clone().ok();
+        }
+        self.adapter.started_at = Some(Instant::now());
         self.implementation.limits = Some(self.node.sandbox.limits.watch());
         self.implementation.running = Some(running);
         self.out.timings.add("implementation start", t.elapsed());

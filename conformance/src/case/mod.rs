@@ -25,6 +25,7 @@ pub mod lifecycle;
 pub mod node;
 pub mod observed;
 pub mod reload;
+pub mod source;
 pub mod switch;
 pub mod traffic;
 pub mod waiting;
@@ -93,6 +94,8 @@ struct CaseExecution<'a> {
     implementation: lifecycle::Lifecycle,
     waits: waiting::WaitState,
     faults: faults::Faults,
+    /// With `config_source: adapter`: what the implementation was last started with.
+    adapter: source::AdapterState,
     out: CaseOutput,
     /// The step being run, counted from 1.
     step_no: usize,
@@ -160,6 +163,7 @@ impl<'a> CaseExecution<'a> {
                 ..Default::default()
             },
             faults: faults::Faults::default(),
+            adapter: source::AdapterState::default(),
             out: CaseOutput {
                 timings,
                 ..Default::default()
@@ -226,16 +230,29 @@ impl<'a> CaseExecution<'a> {
     fn step(&mut self, step: &Step) -> Result<(), StepError> {
         match step {
             Step::Config(source) => {
-                if let Some(d) = source.resync_interval {
+                let adapter = self.spec.profile.adapter();
+                // Through an adapter that does not render it, the config's resyncInterval
+                // never reaches the implementation: no hint.
+                let hinted = adapter.is_none_or(|a| {
+                    a.rendered_keys()
+                        .contains(&crate::profile::ConfigKey::ResyncInterval)
+                });
+                if let Some(d) = source.resync_interval.filter(|_| hinted) {
                     self.waits.resync = Some(d);
                 }
-                self.observe_period_before(source);
+                if adapter.is_none() {
+                    self.observe_period_before(source);
+                }
                 self.waits.previous_observable = self.published_observably();
                 self.waits.baseline = Some(self.node.current_rules().unwrap_or_default());
-                self.node.publish_source(source)?;
+                match adapter {
+                    Some(_) => self.publish_through_adapter(source)?,
+                    None => self.node.publish_source(source)?,
+                }
                 self.waits.published_at = self.step_no;
                 self.waits.current = Some(source.clone());
                 self.mark_reads();
+                self.adapter.marked_at = None; // the restart delivers it
                 Ok(())
             }
             Step::Start(_) => self.start(),
@@ -310,7 +327,7 @@ impl<'a> CaseExecution<'a> {
     /// Appends one section to the document (see [`crate::document`]).
     fn snapshot_part(&mut self, part: SnapshotPart) -> Result<(), StepError> {
         let n = self.step_no;
-        let chain = self.spec.fixture.chain();
+        let chain = self.chain();
         let kind = self.spec.profile.listings;
         match part {
             // Rules of another kind: its own listing stands in for the iptables ones.
@@ -333,12 +350,14 @@ impl<'a> CaseExecution<'a> {
             SnapshotPart::Rules => {
                 for &family in self.node.families {
                     let save = self.node.tables().save_nat(family)?;
-                    let section = Section::rules(n, family, &normalize_save(&save));
+                    let save = self.as_snapshot_chain(&normalize_save(&save));
+                    let section = Section::rules(n, family, &save);
                     self.out.document.push(section);
                 }
             }
             SnapshotPart::Listing => {
                 for section in self.listings(&chain)? {
+                    let section = self.as_snapshot_section(section);
                     self.out.document.push(section);
                 }
             }

@@ -162,6 +162,19 @@ impl Document {
         }
     }
 
+    /// The document without its IPv6 outcome rows: for an implementation that always
+    /// does IPv6 (profile `ipv6: always`) in a case that does not enable it, whose IPv6
+    /// cells say what the reference does with IPv6 off.
+    pub fn without_ipv6_rows(&self) -> Document {
+        let mut doc = self.clone();
+        for s in &mut doc.sections {
+            if let Body::Table(t) = &mut s.body {
+                t.rows.retain(|r| !r.address.is_ipv6());
+            }
+        }
+        doc
+    }
+
     /// The outcome section after step `step` of flows from `direction`.
     pub fn outcome(&self, step: usize, direction: Direction) -> Option<&Body> {
         let heading = Heading::Outcome { direction, step };

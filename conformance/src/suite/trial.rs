@@ -104,7 +104,14 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
         mode: &spec.mode,
         skipped_steps: &skipped_steps(spec),
     };
-    let expected = judge.expected();
+    // IPv6 always on in a case that leaves it off: its IPv6 cells do not bind.
+    let ipv6_off_cells =
+        spec.profile.ipv6 == crate::profile::Ipv6Mode::Always && !spec.fixture.ipv6();
+    let unbound = |d: &crate::document::Document| match ipv6_off_cells {
+        true => d.without_ipv6_rows(),
+        false => d.clone(),
+    };
+    let expected = judge.expected().map(|d| unbound(&d));
     let case_spec = CaseSpec {
         name: &spec.name,
         fixture: &spec.fixture,
@@ -121,23 +128,22 @@ fn judge(spec: &TrialSpec) -> (Result<(), Failure>, CaseOutput) {
         };
         return (Err(failure), run.output);
     }
-    let verdict =
-        judge
-            .judge(expected, &run.output.document)
-            .map_err(|rejection| match rejection {
-                Rejection::Snapshot(m) => {
-                    let step = m
-                        .step
-                        .and_then(|n| spec.fixture.steps.get(n.wrapping_sub(1)).map(|s| (n, s)))
-                        .map(|(n, s)| format!("step {n} ({}): ", s.name()))
-                        .unwrap_or_default();
-                    Failure {
-                        headline: format!("{step}{}", m.headline),
-                        ..of_mismatch(m)
-                    }
+    let verdict = judge
+        .judge(expected, &unbound(&run.output.document))
+        .map_err(|rejection| match rejection {
+            Rejection::Snapshot(m) => {
+                let step = m
+                    .step
+                    .and_then(|n| spec.fixture.steps.get(n.wrapping_sub(1)).map(|s| (n, s)))
+                    .map(|(n, s)| format!("step {n} ({}): ", s.name()))
+                    .unwrap_or_default();
+                Failure {
+                    headline: format!("{step}{}", m.headline),
+                    ..of_mismatch(m)
                 }
-                Rejection::OwnListing(m) => of_mismatch(m),
-            });
+            }
+            Rejection::OwnListing(m) => of_mismatch(m),
+        });
     (verdict, run.output)
 }
 
@@ -296,6 +302,7 @@ pub fn run_trial(spec: Arc<TrialSpec>) -> Result<Completion, Failed> {
         None => match spec
             .fixture
             .inapplicable(spec.profile.listings, spec.without_iptables)
+            .or_else(|| crate::case::source::inapplicable(&spec.fixture, &spec.profile))
         {
             Some(why) => Some((CaseState::NotApplicable, format!("not applicable: {why}"))),
             None => spec

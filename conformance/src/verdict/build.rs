@@ -171,6 +171,12 @@ pub fn build(facts: &RunFacts<'_>) -> Report {
                 .map(String::from)
                 .collect(),
             limits: Some(limits_info(facts.profile)),
+            config_source: facts.profile.adapter().map(|_| "adapter".to_string()),
+            ipv6: match facts.profile.ipv6 {
+                crate::profile::Ipv6Mode::Flag => None,
+                crate::profile::Ipv6Mode::Always => Some("always".into()),
+                crate::profile::Ipv6Mode::Never => Some("never".into()),
+            },
         },
         coverage: facts.coverage.clone(),
         command: command.join(" "),

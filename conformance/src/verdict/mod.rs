@@ -141,6 +141,13 @@ pub struct ProfileInfo {
     /// The per-case limits it ran under, and how this machine enforced them.
     #[serde(default)]
     pub limits: Option<LimitsInfo>,
+    /// `adapter` when the config did not come from the file at `config_path` but was
+    /// rendered into flags and environment, a restart per change (absent: the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_source: Option<String>,
+    /// `always` or `never` when `--enable-ipv6` does not switch its IPv6 (absent: it does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<String>,
 }
 
 /// A run's per-case limits (the profile's `limits`, or the defaults).

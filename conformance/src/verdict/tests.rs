@@ -259,3 +259,77 @@ fn a_failure_counts_only_against_the_features_it_is_attributed_to() {
     assert_eq!(compat.state, FeatureState::Unsupported);
     assert_eq!(compat.counts.passed, 0);
 }
+
+/// The example flags-only profile over the whole corpus, each runnable case taken as
+/// passed: the cases its adapter cannot apply to are not applicable, and when that
+/// leaves a core feature without a case (keep-last-good, without the fault cases) the
+/// verdict is `incomplete`, never `conformant`.
+#[test]
+fn an_adapter_profile_with_a_core_feature_left_unobserved_is_not_conformant() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = root.join("implementations/flags-only-example.yaml");
+    let mut fixtures = Vec::new();
+    for entry in std::fs::read_dir(root.join("../fixtures")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            fixtures.push((name, crate::fixture::Fixture::load(&path).unwrap()));
+        }
+    }
+    let judge = |profile: &crate::profile::Profile| {
+        let cases: Vec<CaseRecord> = fixtures
+            .iter()
+            .map(|(name, f)| {
+                let state = if profile.first_unsupported(&f.features).is_some() {
+                    CaseState::Unsupported
+                } else if crate::case::source::inapplicable(f, profile).is_some() {
+                    CaseState::NotApplicable
+                } else {
+                    CaseState::Passed
+                };
+                case(name, state, &f.features)
+            })
+            .collect();
+        let features = feature_results(&cases, &|f| profile.supports(f));
+        let keep = features
+            .iter()
+            .find(|r| r.feature == Feature::KeepLastGood)
+            .unwrap()
+            .state;
+        (verdict(&Coverage::full(), &cases, &features), keep)
+    };
+    let profile = crate::profile::Profile::load(&example).unwrap();
+    assert_eq!(
+        judge(&profile),
+        (RunVerdict::Conformant, FeatureState::Passed)
+    );
+    let mut without_faults = profile.clone();
+    without_faults.features.unsupported.push(Feature::Faults);
+    assert_eq!(
+        judge(&without_faults),
+        (RunVerdict::Incomplete, FeatureState::Unobserved)
+    );
+    let reason = |name: &str, p: &crate::profile::Profile| {
+        let (_, f) = fixtures.iter().find(|(n, _)| n == name).unwrap();
+        crate::case::source::inapplicable(f, p).unwrap_or_default()
+    };
+    assert!(
+        reason("config-junk-after-good", &profile).contains("step 5: it publishes a bad config")
+    );
+    assert_eq!(reason("masq-link-local-true", &profile), "");
+    // Another default list: the cases whose outcomes rest on the reference's do not apply.
+    let mut other_defaults = profile.clone();
+    other_defaults.default_non_masquerade_cidrs = Some(vec!["10.244.0.0/16".into()]);
+    assert!(reason("default-no-config", &other_defaults).contains(
+        "rest on the reference's default list, and masq-flags-agent's is [10.244.0.0/16]"
+    ));
+    assert_eq!(reason("docs-example-config", &other_defaults), "");
+    // An adapter that renders no masqLinkLocal: the case about it does not apply.
+    let mut fewer_keys = profile.clone();
+    if let crate::profile::ConfigSourceKey::Adapter(a) = &mut fewer_keys.config_source {
+        a.flags
+            .retain(|f| f.when != Some(crate::profile::ConfigKey::MasqLinkLocal));
+    }
+    assert!(reason("masq-link-local-true", &fewer_keys)
+        .contains("sets masqLinkLocal, which the adapter does not render"));
+}

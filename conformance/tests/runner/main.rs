@@ -8,6 +8,7 @@
 //! alone (see [`common::Group::alone`]).
 
 mod common;
+mod config_sources;
 mod directions;
 mod features_attributed;
 mod generate_finds_bugs;
@@ -39,5 +40,6 @@ fn main() -> ExitCode {
         observed_time::group(),
         waivers_honoured::group(),
         features_attributed::group(),
+        config_sources::group(),
     ])
 }

@@ -120,6 +120,8 @@ fn guard_refuses_the_initial_namespace_everywhere() {
         node: &initial,
         backend: masq_conformance::vocabulary::IptablesBackend::Legacy,
         flags: &[],
+        env: &[],
+        log: None,
         volume: &tmp,
         scratch: &tmp,
         shim_dir: &tmp,
