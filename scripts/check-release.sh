@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Before tagging a suite version: scripts/check-release.sh v0.1.0
 #
-# Checks, changing nothing, that the tree is that version and nothing else: the crates'
-# version and `masq-conformance --version`; CHANGELOG.md's heading `## X.Y.Z — YYYY-MM-DD`,
+# Checks, changing nothing, that the tree is that version and nothing else: the suite
+# crate's version and `masq-conformance --version`; CHANGELOG.md's heading `## X.Y.Z — YYYY-MM-DD`,
 # nothing left under `## Unreleased` (only its headings and `None.`), the corpus digest
 # and fixture count its section states; the published reports (conformance/reports/) of
 # this suite, one per implementation profile that publishes one, verifying (the formats
@@ -17,10 +17,9 @@ version="${1#v}" tag="v${1#v}"
 status=0
 problem() { echo "check-release: $*" >&2; status=1; }
 
-for manifest in conformance/Cargo.toml agent/Cargo.toml; do
-  crate="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$manifest" | head -n 1)"
-  [ "$crate" = "$version" ] || problem "$manifest says version $crate, not $version"
-done
+# The suite's version is masq-conformance's (the agent's crate is versioned on its own).
+crate="$(sed -n 's/^version = "\(.*\)"$/\1/p' conformance/Cargo.toml | head -n 1)"
+[ "$crate" = "$version" ] || problem "conformance/Cargo.toml says version $crate, not $version"
 
 grep -Eq "^## $version — [0-9]{4}-[0-9]{2}-[0-9]{2}\$" CHANGELOG.md ||
   problem "CHANGELOG.md has no heading '## $version — YYYY-MM-DD' (the release date)"
