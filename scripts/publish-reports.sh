@@ -81,18 +81,11 @@ check_build() { # BINARY PROFILE VARIABLE
   fi
 }
 
-scripts/setup.sh >/dev/null
-cargo build --release --locked -q -p ip-masq-agent -p masq-conformance
-mkdir -p "$out" "$logs"
-scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
-
-skipped=()
-start=$SECONDS
+# Which implementations run, decided before anything runs (--all stops here).
+skipped=() runs=()
 for entry in "${implementations[@]}"; do
   name="${entry%%:*}" var="${entry#*:}"
   profile="conformance/implementations/$name.yaml"
-  report="$out/$name.json"
   if [ ! -f "$profile" ]; then
     [ "$all" = false ] || die "$profile does not exist (--all asks for every implementation)"
     echo "publish-reports: skipped $name: no profile $profile"
@@ -110,6 +103,20 @@ for entry in "${implementations[@]}"; do
     [ -x "${!var}" ] || die "\$$var=${!var} is not an executable file"
     check_build "${!var}" "$profile" "$var"
   fi
+  runs+=("$entry")
+done
+
+scripts/setup.sh >/dev/null
+cargo build --release --locked -q -p ip-masq-agent -p masq-conformance
+mkdir -p "$out" "$logs"
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+
+start=$SECONDS
+for entry in "${runs[@]}"; do
+  name="${entry%%:*}" var="${entry#*:}"
+  profile="conformance/implementations/$name.yaml"
+  report="$out/$name.json"
   [ ! -f "$report" ] || cp "$report" "$scratch/$name.json"
   rm -f "$report"
   echo "publish-reports: running the suite against $name ($profile); log: $logs/$name.log"
