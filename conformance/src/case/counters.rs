@@ -6,7 +6,7 @@
 //! snapshot counts them all), zeroes the chain's counters, probes again and lists again,
 //! a bounded number of times.
 
-use crate::document::{Heading, Section};
+use crate::document::{Body, Heading, Section};
 use crate::fixture::Step;
 use crate::iptables::IptablesError;
 use crate::snapshot::normalize_listing;
@@ -92,6 +92,12 @@ impl CaseExecution<'_> {
         }
         let table = self.out.tables.last()?;
         let expected = self.spec.expected?;
+        // A resync rewrites counters, never decisions: when the probe's outcomes differ
+        // from the snapshot's, fewer counted flows mean flows that never reached the
+        // chain (a rule before the jump), a real difference, not a reset.
+        if !outcomes_as_expected(table, self.step_no, &expected.sections) {
+            return None;
+        }
         sections.iter().find_map(|section| {
             let Heading::Listing { family, .. } = &section.heading else {
                 return None;
@@ -106,6 +112,36 @@ impl CaseExecution<'_> {
             (ours < sent && snapshot_counts >= sent).then_some((*family, ours, sent))
         })
     }
+}
+
+/// Whether every cell of `table` has the outcome of the same cell in the snapshot's
+/// outcome table of step `step`, this snapshot's (cells the snapshot does not have are
+/// not compared).
+fn outcomes_as_expected(table: &OutcomeTable, step: usize, expected: &[Section]) -> bool {
+    let Some(snapshot) = expected.iter().find_map(|s| match (&s.heading, &s.body) {
+        (
+            Heading::Outcome {
+                direction,
+                step: at,
+            },
+            Body::Table(t),
+        ) if *direction == table.direction && *at == step => Some(t),
+        _ => None,
+    }) else {
+        return true;
+    };
+    table.rows.iter().all(|row| {
+        let Some(want) = snapshot
+            .rows
+            .iter()
+            .find(|r| r.address == row.address && r.name == row.name)
+        else {
+            return true;
+        };
+        row.outcomes
+            .iter()
+            .all(|(proto, got)| want.outcomes.get(proto).is_none_or(|w| w == got))
+    })
 }
 
 /// The flows of `family` in `table` that arrived (masqueraded or not), except those to
@@ -200,5 +236,47 @@ mod tests {
             super::counted("error: No chain/target/match by that name.\n"),
             0
         );
+    }
+
+    #[test]
+    fn outcomes_other_than_the_snapshots_are_no_reset() {
+        let row = |address: &str, outcome: Outcome| OutcomeRow {
+            name: address.into(),
+            address: address.parse().unwrap(),
+            outcomes: Proto::ALL.iter().map(|p| (*p, outcome)).collect(),
+            notes: Default::default(),
+        };
+        let table = |outcome| OutcomeTable {
+            rows: vec![
+                row("10.96.0.10", outcome),
+                row("203.0.113.10", Outcome::Masqueraded),
+            ],
+            direction: Direction::Pod,
+        };
+        let snapshot = [Section {
+            heading: Heading::Outcome {
+                direction: Direction::Pod,
+                step: 4,
+            },
+            body: Body::Table(table(Outcome::NotMasqueraded)),
+        }];
+        assert!(outcomes_as_expected(
+            &table(Outcome::NotMasqueraded),
+            4,
+            &snapshot
+        ));
+        // A rule before the jump masquerades 10.96.0.10: those flows never reach the
+        // chain, and that is a difference to report, not a reset to retry.
+        assert!(!outcomes_as_expected(
+            &table(Outcome::Masqueraded),
+            4,
+            &snapshot
+        ));
+        // Another step's table is not this snapshot's.
+        assert!(outcomes_as_expected(
+            &table(Outcome::Masqueraded),
+            5,
+            &snapshot
+        ));
     }
 }
