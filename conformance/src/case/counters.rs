@@ -186,14 +186,18 @@ mod tests {
     use super::*;
     use crate::vocabulary::{OutcomeRow, Proto};
 
-    #[test]
-    fn only_arrived_flows_of_the_family_went_through_the_chain() {
-        let row = |address: &str, outcome: Outcome| OutcomeRow {
+    /// A row whose every protocol had `outcome`.
+    fn row(address: &str, outcome: Outcome) -> OutcomeRow {
+        OutcomeRow {
             name: address.into(),
             address: address.parse().unwrap(),
             outcomes: Proto::ALL.iter().map(|p| (*p, outcome)).collect(),
             notes: Default::default(),
-        };
+        }
+    }
+
+    #[test]
+    fn only_arrived_flows_of_the_family_went_through_the_chain() {
         let table = OutcomeTable {
             rows: vec![
                 row("10.96.0.10", Outcome::NotMasqueraded),
@@ -209,12 +213,6 @@ mod tests {
 
     #[test]
     fn flows_to_the_node_never_count_as_sent_through_the_chain() {
-        let row = |address: &str, outcome: Outcome| OutcomeRow {
-            name: address.into(),
-            address: address.parse().unwrap(),
-            outcomes: Proto::ALL.iter().map(|p| (*p, outcome)).collect(),
-            notes: Default::default(),
-        };
         // The default probe's node rows arrive unmasqueraded, but through nat INPUT.
         let table = OutcomeTable {
             rows: vec![
@@ -240,12 +238,6 @@ mod tests {
 
     #[test]
     fn outcomes_other_than_the_snapshots_are_no_reset() {
-        let row = |address: &str, outcome: Outcome| OutcomeRow {
-            name: address.into(),
-            address: address.parse().unwrap(),
-            outcomes: Proto::ALL.iter().map(|p| (*p, outcome)).collect(),
-            notes: Default::default(),
-        };
         let table = |outcome| OutcomeTable {
             rows: vec![
                 row("10.96.0.10", outcome),
