@@ -320,6 +320,9 @@ pub fn element_changes_reuse_one_kept_socket_and_a_foreign_change_is_healed() {
                 l.contains("elements = { 10.0.0.0/8, 100.64.0.0/10,\n\t\t\t     172.16.0.0/12 }")
             })
         });
+        // The table heals inside the round; its "nft round" line is written before the
+        // round's "synced" line, so once that is gathered the healing round's line is too.
+        wait_for("the healing round logged", long, || rounds() > 4);
         let round = log
             .all()
             .into_iter()
