@@ -200,7 +200,10 @@ fn the_page_shows_reasons_severity_merged_backends_environment_and_short_commits
     assert_eq!(rows, 3, "{disagree}");
     // Who ran on what, with which suite; commits cut to 12 characters.
     assert!(page.contains("kernel 6.1"), "{page}");
-    assert!(page.contains("masq-conformance 0.1"), "{page}");
+    assert!(
+        page.contains(&format!("masq-conformance {}", env!("CARGO_PKG_VERSION"))),
+        "{page}"
+    );
     assert!(page.contains("<code>0123456789ab</code>"), "{page}");
     assert!(page.contains("broken-agent fedcba987654</th>"), "{page}");
     assert!(!page.contains(COMMIT) && !page.contains("0123456789abcdef0123"));
