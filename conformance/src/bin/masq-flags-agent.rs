@@ -5,7 +5,9 @@
 //! `masq-flags-agent AGENT [FLAGS...]` takes, among its flags,
 //! `--no-masquerade-cidr=CIDR` (repeatable; an empty value says the list is present and
 //! empty), `--masq-link-local`, `--masq-link-local-ipv6` and `--resync-interval=D`
-//! (default 60s, the reference's); it writes them as a config file under /etc (which the runner overlays
+//! (default 60s, the reference's), and `--cidr-file=PATH`: a file of its own format, one
+//! CIDR per line (absent: the key left out; empty: an empty list), as an agent configured
+//! by a file that is not the ConfigMap's would take it. It writes them as a config file under /etc (which the runner overlays
 //! for the implementation) and execs `AGENT --config FILE --enable-ipv6 REST...`, REST
 //! being every other flag. `--ignore-flag=NAME` makes it a wrong implementation that
 //! drops flag NAME; `--default-chain=NAME` keeps chain NAME unless a `--masq-chain` flag
@@ -67,6 +69,23 @@ fn main() -> ExitCode {
                 .or_insert_with(|| Value::Array(Vec::new()));
             if !cidr.is_empty() {
                 list.as_array_mut().expect("a list").push(cidr.into());
+            }
+        } else if let Some(path) = value_of(flags, &mut i, "cidr-file") {
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    let list = config
+                        .entry("nonMasqueradeCIDRs")
+                        .or_insert_with(|| Value::Array(Vec::new()));
+                    let cidrs = text.lines().map(str::trim).filter(|l| !l.is_empty());
+                    list.as_array_mut()
+                        .expect("a list")
+                        .extend(cidrs.map(Value::from));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    eprintln!("masq-flags-agent: reading {path}: {e}");
+                    return ExitCode::FAILURE;
+                }
             }
         } else if let Some(d) = value_of(flags, &mut i, "resync-interval") {
             config.insert("resyncInterval".into(), d.into());

@@ -138,7 +138,7 @@ pub fn inapplicable(fixture: &Fixture, profile: &Profile) -> Option<String> {
         .find(|f| matches!(f, Feature::ParsingQuirks | Feature::JsonConfig))
     {
         return Some(format!(
-            "its point is how a config file is read ({f}); through an adapter the runner reads the config and {name} gets flags and environment"
+            "its point is how a config file is read ({f}); through an adapter the runner reads the config and {name} gets flags, environment or files of its own"
         ));
     }
     for step in &fixture.steps {
@@ -243,8 +243,8 @@ impl CaseExecution<'_> {
         flags
     }
 
-    /// A `config` step through an adapter: renders the config and, if the
-    /// implementation runs, restarts it with the new flags and environment.
+    /// A `config` step through an adapter: renders the config, publishes its files and,
+    /// if the implementation runs, restarts it with the new flags, environment and files.
     pub(super) fn publish_through_adapter(
         &mut self,
         source: &ConfigSource,
@@ -262,6 +262,18 @@ impl CaseExecution<'_> {
         )
         .and_then(|v| adapter.render(&v))
         .map_err(|why| StepError::Misuse(format!("config_source: adapter: {why}")))?;
+        if !adapter.files.is_empty() {
+            // Exactly the rendered files: one whose key the config leaves out is gone.
+            let files = values
+                .files
+                .iter()
+                .map(|(name, text)| (name.clone(), Content::Bytes(text.clone().into_bytes())))
+                .collect();
+            self.node
+                .volume
+                .update_files(&files)
+                .map_err(StepError::Publish)?;
+        }
         self.adapter.rendered = values;
         if let Some(mut old) = self.implementation.running.take() {
             old.signal_and_wait(nix::sys::signal::Signal::SIGTERM, RESTART_GRACE);

@@ -1,7 +1,8 @@
 //! Where an implementation gets its config, and the shape of what it does with it: the
 //! profile keys `config_source` (a file, or an adapter that renders each published
-//! config into flags and environment and restarts the implementation, as rolling out a
-//! new flag would), `ipv6`, `default_non_masquerade_cidrs` and `chain`. Implementations
+//! config into flags, environment and files of its own format and restarts the
+//! implementation, as rolling out a new flag would), `ipv6`,
+//! `default_non_masquerade_cidrs` and `chain`. Implementations
 //! written elsewhere (kindnet's masquerade agent takes `--no-masquerade-cidr` flags, has
 //! IPv6 always on, its own default list and chain) are reached through these.
 
@@ -23,8 +24,8 @@ pub enum ConfigSourceKey {
     /// The ConfigMap volume at `config_path`, re-read by the implementation.
     #[default]
     File,
-    /// The runner renders each config into flags and environment and restarts the
-    /// implementation with them.
+    /// The runner renders each config into flags, environment and files and restarts
+    /// the implementation with them.
     Adapter(Adapter),
 }
 
@@ -38,6 +39,10 @@ pub struct Adapter {
     /// Environment variables set for the process.
     #[serde(default)]
     pub env: Vec<EnvTemplate>,
+    /// Files published in the ConfigMap volume (the directory of `config_path`), in the
+    /// implementation's own format.
+    #[serde(default)]
+    pub files: Vec<FileTemplate>,
 }
 
 /// One flag template: `{flag: "--no-masquerade-cidr={item}", each: nonMasqueradeCIDRs}`.
@@ -69,6 +74,22 @@ pub struct EnvTemplate {
     /// The text, with `{KEY}` placeholders.
     pub value: String,
     /// A boolean key: set only when the config sets it to true.
+    #[serde(default)]
+    pub when: Option<ConfigKey>,
+    /// How a list placeholder is joined (default `,`).
+    #[serde(default)]
+    pub join: Option<String>,
+}
+
+/// One file template: `{name: cidrs.txt, content: "{nonMasqueradeCIDRs}\n", join: "\n"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTemplate {
+    /// The file's name in the volume's directory (no `/`).
+    pub name: String,
+    /// The text, with `{KEY}` placeholders; the file is left out when a key it names is.
+    pub content: String,
+    /// A boolean key: written only when the config sets it to true.
     #[serde(default)]
     pub when: Option<ConfigKey>,
     /// How a list placeholder is joined (default `,`).
@@ -181,6 +202,8 @@ impl ConfigValues {
 pub struct Rendered {
     pub flags: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// File name in the volume, and its content.
+    pub files: Vec<(String, String)>,
 }
 
 /// One piece of a template.
@@ -313,8 +336,33 @@ impl Adapter {
             }
             check_when(&at, e.when)?;
         }
-        if self.flags.is_empty() && self.env.is_empty() {
-            return Err("config_source: adapter: give `flags` or `env` (an adapter that renders nothing passes no config)".into());
+        for (i, f) in self.files.iter().enumerate() {
+            let at = format!("config_source: adapter: files[{i}]");
+            if f.name.is_empty()
+                || f.name.contains('/')
+                || f.name.starts_with('.')
+                || f.name.contains('\0')
+            {
+                return Err(format!(
+                    "{at}: name: {:?} is not a file name in config_path's directory (no `/`, not hidden)",
+                    f.name
+                ));
+            }
+            if self.files[..i].iter().any(|g| g.name == f.name) {
+                return Err(format!("{at}: name: {:?} is named twice", f.name));
+            }
+            let parsed =
+                pieces(&f.content).map_err(|e| format!("{at}: content: {:?}: {e}", f.content))?;
+            if parsed.contains(&Piece::Item) {
+                return Err(format!(
+                    "{at}: content: {:?}: {{item}} is only for flags with `each`",
+                    f.content
+                ));
+            }
+            check_when(&at, f.when)?;
+        }
+        if self.flags.is_empty() && self.env.is_empty() && self.files.is_empty() {
+            return Err("config_source: adapter: give `flags`, `env` or `files` (an adapter that renders nothing passes no config)".into());
         }
         Ok(())
     }
@@ -330,12 +378,17 @@ impl Adapter {
             let p = pieces(&e.value).unwrap_or_default();
             keys.extend(keys_of(&p).chain(e.when));
         }
+        for f in &self.files {
+            let p = pieces(&f.content).unwrap_or_default();
+            keys.extend(keys_of(&p).chain(f.when));
+        }
         keys.sort();
         keys.dedup();
         keys
     }
 
-    /// The flags and environment for `values`, or why that config cannot be rendered.
+    /// The flags, environment and files for `values`, or why that config cannot be
+    /// rendered.
     pub fn render(&self, values: &ConfigValues) -> Result<Rendered, String> {
         let mut out = Rendered::default();
         for f in &self.flags {
@@ -376,6 +429,15 @@ impl Adapter {
             let join = e.join.as_deref().unwrap_or(",");
             if let Some(v) = fill(&pieces(&e.value)?, values, join, None) {
                 out.env.push((e.name.clone(), v));
+            }
+        }
+        for f in &self.files {
+            if f.when.is_some_and(|k| !values.is_true(k)) {
+                continue;
+            }
+            let join = f.join.as_deref().unwrap_or(",");
+            if let Some(text) = fill(&pieces(&f.content)?, values, join, None) {
+                out.files.push((f.name.clone(), text));
             }
         }
         Ok(out)

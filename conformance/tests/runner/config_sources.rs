@@ -1,6 +1,7 @@
 //! Self-tests of profiles that reach more implementations (`config_source: adapter`,
 //! `ipv6: always`): an implementation configured only by flags (masq-flags-agent, on the
-//! in-tree agent) passes through its adapter for the right reason, the cases that cannot
+//! in-tree agent) passes through its adapter (flags, environment, a file of its own
+//! format) for the right reason, the cases that cannot
 //! apply to it say why, and one that ignores a flag fails the case about that flag.
 
 use crate::common::{success_and_text, suite_command, workspace, write_profile, Group};
@@ -187,6 +188,47 @@ fn the_profile_chain_is_the_one_waited_for_listed_and_damaged() {
     );
 }
 
+/// The list through a file of its own format (`files`: one CIDR per line in the
+/// volume, read by `--cidr-file`), not a flag: a list, an empty list (an empty file), a
+/// changed list and the key left out (no file: the defaults) all reach it; an agent that
+/// ignores the file fails the case whose list it carries.
+fn the_list_reaches_it_through_a_file_of_its_own_format() {
+    let text = example_with(&["--cidr-file=/etc/config/cidrs.txt"]).replace(
+        "      - {flag: \"--no-masquerade-cidr={item}\", each: nonMasqueradeCIDRs, if_empty: \"--no-masquerade-cidr=\"}\n",
+        "",
+    );
+    let files =
+        "    files:\n      - {name: cidrs.txt, content: \"{nonMasqueradeCIDRs}\", join: \"\\n\"}\n";
+    let text = text.replacen("ipv6: always\n", &format!("{files}ipv6: always\n"), 1);
+    assert!(
+        text.contains("name: cidrs.txt") && !text.contains("--no-masquerade-cidr="),
+        "{text}"
+    );
+    let cases = [
+        "docs-example-config::legacy",
+        "non-masquerade-cidrs-empty::legacy",
+        "config-change-at-next-resync::legacy",
+        "config-removed-reverts-to-defaults::legacy",
+    ];
+    let (ok, out) = run(&text, "file-configured", &cases);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("masq-flags-agent: 4 passed, 0 failed"),
+        "{out}"
+    );
+    let ignoring = text.replacen("  - --v=2\n", "  - --v=2\n  - --ignore-flag=cidr-file\n", 1);
+    let (ok, out) = run(&ignoring, "file-ignored", &cases[..1]);
+    assert!(
+        !ok,
+        "the suite passed an agent that ignores its file:\n{out}"
+    );
+    assert!(
+        out.contains("masq-flags-agent: 0 passed, 1 failed")
+            && out.contains("docs-example-config on legacy: step 4 (snapshot): rfc1918-172/udp expected masqueraded"),
+        "{out}"
+    );
+}
+
 /// A template that names no config key is refused before anything runs, naming the
 /// file, the key and the value.
 fn a_bad_adapter_template_is_named() {
@@ -227,6 +269,10 @@ pub fn group() -> Group {
             (
                 "the_profile_chain_is_the_one_waited_for_listed_and_damaged",
                 the_profile_chain_is_the_one_waited_for_listed_and_damaged,
+            ),
+            (
+                "the_list_reaches_it_through_a_file_of_its_own_format",
+                the_list_reaches_it_through_a_file_of_its_own_format,
             ),
             (
                 "a_flags_only_agent_that_ignores_a_flag_fails_the_right_case",

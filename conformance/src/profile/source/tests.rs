@@ -7,6 +7,71 @@ fn adapter(text: &str) -> Adapter {
 }
 
 #[test]
+fn files_of_the_implementations_own_format() {
+    let a = adapter(
+        "files:\n - {name: cidrs.txt, content: \"{nonMasqueradeCIDRs}\\n\", join: \"\\n\"}\n - {name: link-local, content: \"on\", when: masqLinkLocal}\n",
+    );
+    a.check().unwrap();
+    let values = ConfigValues {
+        non_masquerade_cidrs: Some(vec!["10.0.0.0/8".into(), "fd00::/8".into()]),
+        masq_link_local: Some(true),
+        ..Default::default()
+    };
+    let r = a.render(&values).unwrap();
+    assert!(r.flags.is_empty() && r.env.is_empty());
+    assert_eq!(
+        r.files,
+        [
+            (
+                "cidrs.txt".to_string(),
+                "10.0.0.0/8\nfd00::/8\n".to_string()
+            ),
+            ("link-local".to_string(), "on".to_string())
+        ]
+    );
+    // The key left out, the boolean false: no file (the implementation's default).
+    let r = a.render(&ConfigValues::default()).unwrap();
+    assert!(r.files.is_empty(), "{r:?}");
+    let empty = ConfigValues {
+        non_masquerade_cidrs: Some(vec![]),
+        ..Default::default()
+    };
+    assert_eq!(
+        a.render(&empty).unwrap().files,
+        [("cidrs.txt".to_string(), "\n".to_string())]
+    );
+    assert_eq!(
+        a.rendered_keys(),
+        [ConfigKey::NonMasqueradeCidrs, ConfigKey::MasqLinkLocal]
+    );
+    for (text, needle) in [
+        (
+            "files: [{name: a/b, content: x}]",
+            "files[0]: name: \"a/b\" is not a file name",
+        ),
+        (
+            "files: [{name: ..data, content: x}]",
+            "files[0]: name: \"..data\" is not a file name",
+        ),
+        (
+            "files: [{name: a, content: x}, {name: a, content: y}]",
+            "files[1]: name: \"a\" is named twice",
+        ),
+        (
+            "files: [{name: a, content: \"{item}\"}]",
+            "files[0]: content: \"{item}\": {item} is only for flags",
+        ),
+        (
+            "files: [{name: a, content: x, when: cidrLimit}]",
+            "files[0]: when: cidrLimit is not a boolean key",
+        ),
+    ] {
+        let err = adapter(text).check().unwrap_err();
+        assert!(err.contains(needle), "{text}: {err}");
+    }
+}
+
+#[test]
 fn kindnet_style_flags_and_env() {
     let a = adapter(
         "flags:\n - {flag: \"--no-masquerade-cidr={item}\", each: nonMasqueradeCIDRs, if_empty: \"--no-masquerade-cidr=\"}\n - {flag: --masq-link-local, when: masqLinkLocal}\n - {flag: \"--resync={resyncInterval}\"}\nenv:\n - {name: CIDRS, value: \"{nonMasqueradeCIDRs}\", join: \" \"}\n",
@@ -85,7 +150,7 @@ fn bad_templates_are_named() {
             "env[0]: name: \"A-B\" is not",
         ),
         ("env: [{name: PATH, value: x}]", "PATH is set by the runner"),
-        ("flags: []", "give `flags` or `env`"),
+        ("flags: []", "give `flags`, `env` or `files`"),
     ] {
         let err = adapter(text).check().unwrap_err();
         assert!(err.contains(needle), "{needle:?} not in {err}");
