@@ -94,7 +94,7 @@ fn at(step: usize, mut d: Difference) -> Difference {
 
 #[test]
 fn a_failure_is_attributed_to_its_step_and_cells() {
-    // sigterm-leaves-rules: config, wait rules, terminate, probe, snapshot.
+    // sigterm-leaves-rules: config, wait rules, probe, snapshot, terminate, probe, snapshot.
     let f = fixture("sigterm-leaves-rules");
     let before = Difference {
         step: Some(2),
@@ -105,8 +105,17 @@ fn a_failure_is_attributed_to_its_step_and_cells() {
         f.features_of_failure(&[before]),
         vec![Feature::NonMasqueradeCidrs]
     );
-    let after = at(5, cell("rfc1918-10", "10.96.0.10", Direction::Pod));
-    assert_eq!(f.features_of_failure(&[after]), vec![Feature::Sigterm]);
+    let after = at(7, cell("rfc1918-10", "10.96.0.10", Direction::Pod));
+    assert_eq!(
+        f.features_of_failure(std::slice::from_ref(&after)),
+        vec![Feature::Sigterm]
+    );
+    // The same cell wrong before SIGTERM too (the snapshot of step 4) is no SIGTERM bug.
+    let before_too = at(4, cell("rfc1918-10", "10.96.0.10", Direction::Pod));
+    assert_eq!(
+        f.features_of_failure(&[before_too, after]),
+        vec![Feature::NonMasqueradeCidrs]
+    );
 
     // An IPv6 cell counts against ipv6, an IPv4 one against the list.
     let f = fixture("ipv6-dual-stack");
