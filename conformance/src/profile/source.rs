@@ -326,15 +326,7 @@ impl Adapter {
             if matches!(e.name.as_str(), "PATH" | "HOME" | "XTABLES_LOCKFILE") {
                 return Err(format!("{at}: name: {} is set by the runner", e.name));
             }
-            let parsed =
-                pieces(&e.value).map_err(|err| format!("{at}: value: {:?}: {err}", e.value))?;
-            if parsed.contains(&Piece::Item) {
-                return Err(format!(
-                    "{at}: value: {:?}: {{item}} is only for flags with `each`",
-                    e.value
-                ));
-            }
-            check_when(&at, e.when)?;
+            check_value(&at, "value", &e.value, e.when)?;
         }
         for (i, f) in self.files.iter().enumerate() {
             let at = format!("config_source: adapter: files[{i}]");
@@ -351,15 +343,7 @@ impl Adapter {
             if self.files[..i].iter().any(|g| g.name == f.name) {
                 return Err(format!("{at}: name: {:?} is named twice", f.name));
             }
-            let parsed =
-                pieces(&f.content).map_err(|e| format!("{at}: content: {:?}: {e}", f.content))?;
-            if parsed.contains(&Piece::Item) {
-                return Err(format!(
-                    "{at}: content: {:?}: {{item}} is only for flags with `each`",
-                    f.content
-                ));
-            }
-            check_when(&at, f.when)?;
+            check_value(&at, "content", &f.content, f.when)?;
         }
         if self.flags.is_empty() && self.env.is_empty() && self.files.is_empty() {
             return Err("config_source: adapter: give `flags`, `env` or `files` (an adapter that renders nothing passes no config)".into());
@@ -374,13 +358,11 @@ impl Adapter {
             let p = pieces(&f.flag).unwrap_or_default();
             keys.extend(keys_of(&p).chain(f.each).chain(f.when));
         }
-        for e in &self.env {
-            let p = pieces(&e.value).unwrap_or_default();
-            keys.extend(keys_of(&p).chain(e.when));
-        }
-        for f in &self.files {
-            let p = pieces(&f.content).unwrap_or_default();
-            keys.extend(keys_of(&p).chain(f.when));
+        let values = (self.env.iter().map(|e| (&e.value, e.when)))
+            .chain(self.files.iter().map(|f| (&f.content, f.when)));
+        for (text, when) in values {
+            let p = pieces(text).unwrap_or_default();
+            keys.extend(keys_of(&p).chain(when));
         }
         keys.sort();
         keys.dedup();
@@ -423,25 +405,43 @@ impl Adapter {
             }
         }
         for e in &self.env {
-            if e.when.is_some_and(|k| !values.is_true(k)) {
-                continue;
-            }
-            let join = e.join.as_deref().unwrap_or(",");
-            if let Some(v) = fill(&pieces(&e.value)?, values, join, None) {
+            if let Some(v) = render_value(&e.value, e.when, e.join.as_deref(), values)? {
                 out.env.push((e.name.clone(), v));
             }
         }
         for f in &self.files {
-            if f.when.is_some_and(|k| !values.is_true(k)) {
-                continue;
-            }
-            let join = f.join.as_deref().unwrap_or(",");
-            if let Some(text) = fill(&pieces(&f.content)?, values, join, None) {
+            if let Some(text) = render_value(&f.content, f.when, f.join.as_deref(), values)? {
                 out.files.push((f.name.clone(), text));
             }
         }
         Ok(out)
     }
+}
+
+/// Checks a value template of `env` or `files` (`field` names it in errors): `{KEY}`
+/// placeholders only, and `when` on a boolean key.
+fn check_value(at: &str, field: &str, text: &str, when: Option<ConfigKey>) -> Result<(), String> {
+    let parsed = pieces(text).map_err(|e| format!("{at}: {field}: {text:?}: {e}"))?;
+    if parsed.contains(&Piece::Item) {
+        return Err(format!(
+            "{at}: {field}: {text:?}: {{item}} is only for flags with `each`"
+        ));
+    }
+    check_when(at, when)
+}
+
+/// A value template of `env` or `files` for `values`: `None` when `when` is not true or
+/// a key it names is left out.
+fn render_value(
+    text: &str,
+    when: Option<ConfigKey>,
+    join: Option<&str>,
+    values: &ConfigValues,
+) -> Result<Option<String>, String> {
+    if when.is_some_and(|k| !values.is_true(k)) {
+        return Ok(None);
+    }
+    Ok(fill(&pieces(text)?, values, join.unwrap_or(","), None))
 }
 
 fn check_when(at: &str, when: Option<ConfigKey>) -> Result<(), String> {
