@@ -277,6 +277,13 @@ pub fn element_changes_reuse_one_kept_socket_and_a_foreign_change_is_healed() {
         let pid = agent.0.id();
         let log = Lines::gather(agent.0.stderr.take().unwrap());
         let rounds = || log.count(|l| l.contains("synced: "));
+        // The debug line of the last round gathered (written before its "synced" line).
+        let last_round = || {
+            log.all()
+                .into_iter()
+                .rfind(|l| l.contains("nft round: "))
+                .expect("an nft round line")
+        };
         let write = |extra: &str| {
             let tmp = cfg.with_extension("new");
             std::fs::write(&tmp, format!("{base}{extra}]\n")).unwrap();
@@ -291,11 +298,7 @@ pub fn element_changes_reuse_one_kept_socket_and_a_foreign_change_is_healed() {
         {
             write(extra);
             wait_for("the change applied", long, || rounds() > k);
-            let round = log
-                .all()
-                .into_iter()
-                .rfind(|l| l.contains("nft round: "))
-                .unwrap();
+            let round = last_round();
             assert!(
                 round.contains("element batch") && !round.contains("listing"),
                 "round {k} was not one element batch: {round}\n{:#?}",
@@ -323,11 +326,7 @@ pub fn element_changes_reuse_one_kept_socket_and_a_foreign_change_is_healed() {
         // The table heals inside the round; its "nft round" line is written before the
         // round's "synced" line, so once that is gathered the healing round's line is too.
         wait_for("the healing round logged", long, || rounds() > 4);
-        let round = log
-            .all()
-            .into_iter()
-            .rfind(|l| l.contains("nft round: "))
-            .unwrap();
+        let round = last_round();
         assert!(
             round.contains("listing"),
             "the foreign change was not looked at: {round}"
