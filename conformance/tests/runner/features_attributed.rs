@@ -38,9 +38,16 @@ pub fn group() -> Group {
     }
 }
 
-fn read_report(path: &Path) -> Report {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"))
+/// Runs `cases` (exact names) with a report; returns success, all output and the report.
+fn run_reported(profile: &Path, cases: &[&str]) -> (bool, String, Report) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    let mut args = vec!["--report", path.to_str().unwrap(), "--exact"];
+    args.extend_from_slice(cases);
+    let (ok, out) = run_suite(profile, &args);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}\n{out}"));
+    let report = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    (ok, out, report)
 }
 
 fn case<'a>(report: &'a Report, fixture: &str) -> &'a CaseRecord {
@@ -73,14 +80,9 @@ fn an_implementation_ignoring_a_key_fails_the_partner_fixture_for_that_key() {
         &argv,
         "config_path: /etc/config/ip-masq-agent\n",
     );
-    let dir = tempfile::tempdir().unwrap();
-    let report_path = dir.path().join("report.json");
-    let (ok, out) = run_suite(
+    let (ok, out, report) = run_reported(
         &profile,
         &[
-            "--report",
-            report_path.to_str().unwrap(),
-            "--exact",
             "masq-link-local-true::legacy",
             "masq-link-local-false::legacy",
             "klog-flags-accepted::legacy",
@@ -97,7 +99,6 @@ fn an_implementation_ignoring_a_key_fails_the_partner_fixture_for_that_key() {
     );
     // And says which feature it counts against.
     assert!(out.contains("counts against: masq-link-local\n"), "{out}");
-    let report = read_report(&report_path);
     // The key's own case cannot tell: it passes.
     assert_eq!(
         case(&report, "masq-link-local-true").state,
@@ -134,20 +135,11 @@ fn an_unsupported_feature_makes_its_cases_unsupported_or_its_steps_skipped() {
         &[agent().display().to_string()],
         "features:\n  unsupported: [cidr-limit, reference-bug-compat]\n",
     );
-    let dir = tempfile::tempdir().unwrap();
-    let report_path = dir.path().join("report.json");
-    let (ok, out) = run_suite(
+    let (ok, out, report) = run_reported(
         &profile,
-        &[
-            "--report",
-            report_path.to_str().unwrap(),
-            "--exact",
-            "all-keys-yaml::legacy",
-            "duplicated-cidrs::legacy",
-        ],
+        &["all-keys-yaml::legacy", "duplicated-cidrs::legacy"],
     );
     assert!(ok, "{out}");
-    let report = read_report(&report_path);
     // all-keys-yaml uses cidrLimit: without it, unsupported, never a vacuous pass.
     let all_keys = case(&report, "all-keys-yaml");
     assert_eq!(all_keys.state, CaseState::Unsupported, "{all_keys:?}");
